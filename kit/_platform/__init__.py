@@ -1,0 +1,39 @@
+"""One API for what differs between operating systems; each OS in its own module.
+
+Nothing outside this package may test ``sys.platform`` or call a POSIX-only
+function (``os.killpg``, ``prctl``, ``os.waitpid`` on foreign children,
+``Process.cpu_num``).
+"""
+from __future__ import annotations
+
+import sys
+
+if sys.platform == "win32":
+    from kit._platform._windows import (
+        NAME,
+        adopts_orphans,
+        become_subreaper,
+        cpu_num,
+        new_group_kwargs,
+        reap,
+    )
+elif sys.platform == "linux":
+    from kit._platform._linux import (
+        NAME,
+        adopts_orphans,
+        become_subreaper,
+        cpu_num,
+        new_group_kwargs,
+        reap,
+    )
+else:
+    from kit._platform._posix import (
+        NAME,
+        adopts_orphans,
+        become_subreaper,
+        cpu_num,
+        new_group_kwargs,
+        reap,
+    )
+
+__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "reap"]

@@ -1,0 +1,32 @@
+"""Linux: ``prctl(PR_SET_CHILD_SUBREAPER)`` makes every orphan of the run our child."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+import psutil
+
+from kit._platform._posix import new_group_kwargs, reap
+
+NAME = "linux"
+PR_SET_CHILD_SUBREAPER = 36
+_subreaper = False
+
+__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "reap"]
+
+
+def become_subreaper() -> bool:
+    """Orphaned descendants re-parent to this process instead of init: none escapes."""
+    global _subreaper
+    if not _subreaper:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _subreaper
+
+
+def adopts_orphans() -> bool:
+    return _subreaper
+
+
+def cpu_num(proc: psutil.Process) -> int | None:
+    return proc.cpu_num()

@@ -1,0 +1,40 @@
+"""POSIX without a child subreaper (macOS, the BSDs): orphans go to launchd/init.
+
+Orphans are then found by (pid, create time) snapshots only.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import psutil
+
+NAME = "posix"
+
+
+def become_subreaper() -> bool:
+    """No portable subreaper here; the observer falls back to snapshots."""
+    return False
+
+
+def adopts_orphans() -> bool:
+    return False
+
+
+def cpu_num(proc: psutil.Process) -> int | None:
+    """The CPU a process is on now, where psutil can tell (not on macOS)."""
+    getter = getattr(proc, "cpu_num", None)
+    return getter() if getter else None
+
+
+def new_group_kwargs() -> dict[str, Any]:
+    """Run the example in its own session, so a terminal's Ctrl-C reaches only the kit."""
+    return {"start_new_session": True}
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of a process we became parent of, so no zombie stays."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

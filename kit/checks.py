@@ -1,0 +1,253 @@
+"""Checks: read a run's events and psutil evidence, decide pass or fail with a reason.
+
+Each factory returns a ``Check``: a named function from ``Evidence`` to a
+``Verdict`` whose reason is one line a person understands.  Examples declare
+which checks they must pass (see ``catalogue``); the runner applies them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kit.events import Event
+from kit.results import ProcRecord, ProcRef
+
+
+@dataclass
+class Evidence:
+    """Everything known about one finished run, for the checks to read."""
+
+    method: str
+    events: list[Event]
+    stdout: str
+    stderr: str
+    exitcode: int | None
+    main_pid: int
+    cores_used: float
+    cpu_count: int
+    cpus_seen: list[int]
+    cpu_num_known: bool
+    processes: list[ProcRecord] = field(default_factory=list)
+    orphans: list[ProcRef] = field(default_factory=list)
+    daemons_terminated: list[ProcRef] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+
+@dataclass
+class Verdict:
+    check: str
+    ok: bool
+    reason: str
+
+
+@dataclass
+class Check:
+    name: str
+    fn: Callable[[Evidence], tuple[bool, str]]
+
+    def __call__(self, ev: Evidence) -> Verdict:
+        ok, reason = self.fn(ev)
+        return Verdict(self.name, ok, reason)
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:.0f} ms"
+
+
+# -- generic ------------------------------------------------------------------
+def exits_with(code: int) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        if ev.exitcode == code:
+            return True, f"main process exited {code}"
+        return False, f"main process exited {ev.exitcode}, expected {code}"
+
+    return Check(f"exit {code}", fn)
+
+
+def no_orphans() -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        if not ev.orphans:
+            return True, "no process outlived the run"
+        names = ", ".join(f"{o.pid} {' '.join(o.cmdline)[:60] or o.name}" for o in ev.orphans)
+        return False, f"{len(ev.orphans)} process(es) outlived the run: {names}"
+
+    return Check("no orphans", fn)
+
+
+def output_has(text: str, stream: str = "stdout") -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        if text in getattr(ev, stream):
+            return True, f"{stream} has {text!r}"
+        return False, f"{stream} lacks {text!r}"
+
+    return Check(f"{stream} has {text!r}", fn)
+
+
+def event_count(kind: str, at_least: int) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        n = len(ev.of(kind))
+        if n >= at_least:
+            return True, f"{n} '{kind}' event(s)"
+        return False, f"only {n} '{kind}' event(s), expected {at_least}"
+
+    return Check(f"{at_least}x {kind}", fn)
+
+
+def event_value(kind: str, key: str, expected: Any) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        found = [e.data.get(key) for e in ev.of(kind)]
+        if not found:
+            return False, f"no '{kind}' event"
+        if all(v == expected for v in found):
+            return True, f"{kind}: {key}={expected!r}"
+        return False, f"{kind}: {key}={found[0]!r}, expected {expected!r}"
+
+    return Check(f"{kind} {key}={expected!r}", fn)
+
+
+# -- ordering and processes ---------------------------------------------------
+def happens_before(first: str, second: str) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        a, b = ev.of(first), ev.of(second)
+        if not a or not b:
+            return False, f"missing event: {first if not a else second}"
+        gap = b[0].t_ns - a[-1].t_ns
+        if gap > 0:
+            return True, f"'{second}' came {_ms(gap)} after '{first}'"
+        return False, f"'{second}' came {_ms(-gap)} before '{first}'"
+
+    return Check(f"{first} before {second}", fn)
+
+
+def lines_in_order(first: str, second: str) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        i, j = ev.stdout.find(first), ev.stdout.find(second)
+        if i < 0 or j < 0:
+            return False, f"stdout lacks {first if i < 0 else second!r}"
+        if i < j:
+            return True, f"{first!r} printed before {second!r}"
+        return False, f"{second!r} printed before {first!r}"
+
+    return Check(f"{first!r} before {second!r}", fn)
+
+
+def in_other_processes(put: str, got: str, off_main: bool) -> Check:
+    """``put`` and ``got`` happened in different processes (neither the main one if asked)."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        a, b = ev.of(put), ev.of(got)
+        if not a or not b:
+            return False, f"missing event: {put if not a else got}"
+        pa, pb = a[0].pid, b[0].pid
+        if pa == pb:
+            return False, f"'{put}' and '{got}' both in pid {pa}"
+        if off_main and ev.main_pid in (pa, pb):
+            return False, f"the main process {ev.main_pid} took part; expected two siblings"
+        return True, f"'{put}' in pid {pa}, '{got}' in pid {pb}"
+
+    return Check(f"{put}/{got} across processes", fn)
+
+
+def same_value(put: str, got: str) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        a, b = ev.of(put), ev.of(got)
+        if not b:
+            return False, f"no '{got}' event: nothing arrived"
+        sent = a[0].data.get("value") if a else None
+        value = b[0].data.get("value")
+        if not a or sent == value:
+            return True, f"received {value!r}"
+        return False, f"sent {sent!r} but received {value!r}"
+
+    return Check(f"{got} value", fn)
+
+
+# -- concurrency ----------------------------------------------------------------
+def _intervals(ev: Evidence, enter: str, leave: str) -> list[tuple[int, int, int]]:
+    starts = {e.pid: e.t_ns for e in ev.of(enter)}
+    return sorted((starts[e.pid], e.t_ns, e.pid) for e in ev.of(leave) if e.pid in starts)
+
+
+def max_inside(enter: str, leave: str, limit: int, processes: int) -> Check:
+    """At most ``limit`` processes between ``enter`` and ``leave`` at once, and ``limit`` reached."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        spans = _intervals(ev, enter, leave)
+        if len(spans) < processes:
+            return False, f"{len(spans)} of {processes} processes went through"
+        points = sorted([(s, 1) for s, _, _ in spans] + [(e, -1) for _, e, _ in spans])
+        inside = peak = 0
+        for _, step in points:  # a leave at the same instant sorts before an enter
+            inside += step
+            peak = max(peak, inside)
+        if peak > limit:
+            return False, f"{peak} processes inside at once, limit {limit}"
+        if peak < limit:
+            return False, f"at most {peak} inside at once: the limit {limit} was never reached"
+        return True, f"{processes} processes, at most {peak} inside at once"
+
+    return Check(f"at most {limit} inside", fn)
+
+
+def passes_only_on_green() -> Check:
+    """Each car's wait..pass span meets a green period; some car really waited."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        greens: list[tuple[int, int]] = []
+        start: int | None = None
+        for e in ev.of("light"):
+            if e.data.get("state") == "green" and start is None:
+                start = e.t_ns
+            elif e.data.get("state") == "red" and start is not None:
+                greens.append((start, e.t_ns))
+                start = None
+        if start is not None:
+            greens.append((start, 2**63))
+        waits = {e.data["i"]: e.t_ns for e in ev.of("car_waits")}
+        waited_red = 0
+        for e in ev.of("car_passes"):
+            w = waits.get(e.data["i"], e.t_ns)
+            if not any(g0 <= e.t_ns and w <= g1 for g0, g1 in greens):
+                return False, f"car {e.data['i']} passed while the light was red"
+            if not any(g0 <= w <= g1 for g0, g1 in greens):
+                waited_red += 1
+        if not waited_red:
+            return False, "no car arrived at a red light: the wait was never shown"
+        return True, f"{waited_red} cars waited at red, none passed on red"
+
+    return Check("cars pass only on green", fn)
+
+
+# -- psutil evidence --------------------------------------------------------------
+def daemon_terminated() -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        daemons = [e.data["child"] for e in ev.of("process_started") if e.data.get("daemon")]
+        if not daemons:
+            return False, "no daemon process was started"
+        ended = {d.pid for d in ev.daemons_terminated}
+        missing = [pid for pid in daemons if pid not in ended]
+        if missing:
+            return False, f"daemon {missing[0]} was not terminated when the main process exited"
+        return True, f"daemon {daemons[0]} alive at the end of main, terminated at exit"
+
+    return Check("daemon terminated at exit", fn)
+
+
+def uses_cores(fraction: float) -> Check:
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        workers = ev.of("workers")
+        n = workers[0].data["count"] if workers else ev.cpu_count
+        want = fraction * min(n, ev.cpu_count)
+        if ev.cores_used < want:
+            return False, f"{ev.cores_used:.2f} cores used, expected at least {want:.2f}"
+        where = ""
+        if ev.cpu_num_known:
+            cpus = {c for p in ev.processes if p.role == "worker" for c in p.cpus}
+            if len(cpus) < min(n, ev.cpu_count):
+                return False, f"workers ran on CPUs {sorted(cpus)} only"
+            where = f" on CPUs {sorted(cpus)}"
+        return True, f"{ev.cores_used:.2f} cores used by {n} workers{where}"
+
+    return Check("real parallelism", fn)

@@ -1,0 +1,211 @@
+"""Watch a run's whole process tree from outside it, with psutil.
+
+The observer lives in the process that started the run.  Each ``sample()``
+walks the parent links of every process on the machine from the processes it
+already knows (the root first), so grandchildren (forkserver workers) and
+processes whose parent already died (orphans: the dead parent's pid stays in
+their ``ppid`` on Windows, and on Linux they re-parent to us, the subreaper)
+are found too.  Processes are keyed by (pid, create time), so a reused pid is
+never mistaken for one of ours.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from kit import _platform
+from kit.results import ProcRecord
+
+ROLE_MARKERS = (
+    ("multiprocessing.forkserver", "forkserver"),
+    ("multiprocessing.resource_tracker", "resource_tracker"),
+    ("multiprocessing.semaphore_tracker", "resource_tracker"),
+)
+
+
+@dataclass
+class _Seen:
+    proc: psutil.Process
+    ppid: int
+    create_time: float
+    first_ns: int
+    last_ns: int
+    name: str = ""
+    cmdline: list[str] = field(default_factory=list)
+    gone_ns: int | None = None
+    cpu_s: float = 0.0
+    cpus: set[int] = field(default_factory=set)
+    samples: int = 0
+
+
+def role_of(pid: int, root: int, cmdline: list[str], workers: set[int]) -> str:
+    """Name a process's part in the run: main, worker or a multiprocessing helper."""
+    if pid == root:
+        return "main"
+    if pid in workers:  # forkserver workers carry the forkserver's command line
+        return "worker"
+    joined = " ".join(cmdline)
+    for marker, role in ROLE_MARKERS:
+        if marker in joined:
+            return role
+    if "multiprocessing" in joined:
+        return "worker"
+    return "other"
+
+
+class Observer:
+    """Samples the tree under ``root``; knows every process it ever saw."""
+
+    def __init__(self, root: int, t0_ns: int) -> None:
+        self.root = root
+        self.t0_ns = t0_ns
+        self.me = os.getpid()
+        self.seen: dict[int, _Seen] = {}
+        self.peak = 0
+        self.cpus: set[int] = set()
+        self._adopts = _platform.adopts_orphans()
+        self._admit(root, self.me, time.perf_counter_ns())
+
+    # -- discovery -----------------------------------------------------------
+    def _admit(self, pid: int, ppid: int, now: int) -> None:
+        try:
+            proc = psutil.Process(pid)
+            created = proc.create_time()
+        except psutil.Error:
+            return
+        self.seen[pid] = _Seen(proc, ppid, created, now, now)
+
+    def _is_ours(self, pid: int, ppid: int, created: float) -> bool:
+        parent = self.seen.get(ppid)
+        if parent is not None:
+            # A parent is older than its child; a reused pid would not be.
+            return created >= parent.create_time - 0.01
+        # On Linux, orphans of the run re-parent to us, the subreaper.
+        return self._adopts and ppid == self.me and created >= self.t0_epoch - 0.01
+
+    @property
+    def t0_epoch(self) -> float:
+        return self.seen[self.root].create_time if self.root in self.seen else 0.0
+
+    def _discover(self, now: int) -> None:
+        table: dict[int, tuple[int, float]] = {}
+        for proc in psutil.process_iter(["ppid", "create_time"]):
+            info = proc.info
+            if info["ppid"] is not None and info["create_time"] is not None:
+                table[proc.pid] = (info["ppid"], info["create_time"])
+        changed = True
+        while changed:  # fixpoint: children of newly admitted processes too
+            changed = False
+            for pid, (ppid, created) in table.items():
+                if pid in self.seen or pid == self.me:
+                    continue
+                if self._is_ours(pid, ppid, created):
+                    self._admit(pid, ppid, now)
+                    changed = True
+
+    # -- sampling ------------------------------------------------------------
+    def sample(self) -> int:
+        """One look at the tree; returns how many of its processes are alive."""
+        now = time.perf_counter_ns()
+        self._discover(now)
+        alive = 0
+        for seen in self.seen.values():
+            if seen.gone_ns is not None:
+                continue
+            if self._sample_one(seen, now):
+                alive += 1
+            else:
+                seen.gone_ns = now
+        self.peak = max(self.peak, alive)
+        return alive
+
+    def _sample_one(self, seen: _Seen, now: int) -> bool:
+        proc = seen.proc
+        try:
+            with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    return False
+                times = proc.cpu_times()
+                seen.cpu_s = max(seen.cpu_s, times.user + times.system)
+                if seen.samples < 8:  # a spawn child execs after fork: refresh early
+                    seen.name = proc.name()
+                    seen.cmdline = proc.cmdline()
+                cpu = _platform.cpu_num(proc)
+                if cpu is not None:
+                    seen.cpus.add(cpu)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return False
+        except psutil.AccessDenied:
+            pass
+        seen.samples += 1
+        seen.last_ns = now
+        return True
+
+    # -- what is left --------------------------------------------------------
+    def alive(self, include_root: bool = True) -> list[psutil.Process]:
+        """Processes of the run still running (zombies excluded)."""
+        out = []
+        for pid, seen in self.seen.items():
+            if seen.gone_ns is not None or (pid == self.root and not include_root):
+                continue
+            try:
+                if seen.proc.is_running() and seen.proc.status() != psutil.STATUS_ZOMBIE:
+                    out.append(seen.proc)
+            except psutil.Error:
+                pass
+        return out
+
+    def kill_all(self) -> list[int]:
+        """Freeze the whole tree (so nothing forks meanwhile), then kill it; returns pids."""
+        killed: list[int] = []
+        for _ in range(20):
+            self.sample()
+            procs = self.alive()
+            if not procs:
+                break
+            for proc in procs:
+                try:
+                    proc.suspend()
+                except psutil.Error:
+                    pass
+            self.sample()  # children forked before the freeze
+            procs = self.alive()
+            for proc in procs:
+                try:
+                    proc.kill()
+                    killed.append(proc.pid)
+                except psutil.Error:
+                    pass
+            psutil.wait_procs(procs, timeout=2)
+        self.reap_adopted()
+        return sorted(set(killed))
+
+    def reap_adopted(self) -> None:
+        """Collect exit statuses of orphans that re-parented to us (no zombies left)."""
+        for pid, seen in self.seen.items():
+            if pid != self.root:
+                _platform.reap(pid)
+
+    def records(self, workers: set[int]) -> list[ProcRecord]:
+        def rel(ns: int) -> float:
+            return round((ns - self.t0_ns) / 1e9, 4)
+
+        return [
+            ProcRecord(
+                pid=pid,
+                ppid=s.ppid,
+                name=s.name,
+                cmdline=s.cmdline,
+                create_time=s.create_time,
+                role=role_of(pid, self.root, s.cmdline, workers),
+                first_seen_s=rel(s.first_ns),
+                last_seen_s=rel(s.last_ns),
+                gone_s=None if s.gone_ns is None else rel(s.gone_ns),
+                cpu_s=round(s.cpu_s, 4),
+                cpus=sorted(s.cpus),
+            )
+            for pid, s in self.seen.items()
+        ]

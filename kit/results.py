@@ -1,0 +1,145 @@
+"""Plain-data results: what one run produced, serialisable to JSON and back.
+
+Running, checking and rendering only meet here, so a report can be made from
+JSON files without running anything.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterable
+
+STATUSES = ("pass", "fail", "timeout", "error", "skipped")
+
+
+@dataclass
+class ProcRef:
+    """A process named in a verdict (orphan, terminated daemon)."""
+
+    pid: int
+    name: str
+    cmdline: list[str]
+    role: str = "other"
+
+
+@dataclass
+class ProcRecord:
+    """Everything the observer saw of one process of the run's tree."""
+
+    pid: int
+    ppid: int
+    name: str
+    cmdline: list[str]
+    create_time: float
+    role: str
+    first_seen_s: float
+    last_seen_s: float
+    gone_s: float | None
+    cpu_s: float
+    cpus: list[int] = field(default_factory=list)
+
+    def ref(self) -> ProcRef:
+        return ProcRef(self.pid, self.name, self.cmdline, self.role)
+
+
+@dataclass
+class PlatformInfo:
+    """Where a run happened: enough to tell rows of a merged report apart."""
+
+    os: str
+    python: str
+    implementation: str
+    default_method: str
+    methods: list[str]
+    cpu_count: int
+    machine: str
+    target: str = "host"
+
+    @classmethod
+    def here(cls, target: str = "host") -> "PlatformInfo":
+        return cls(
+            os=platform.system(),
+            python=platform.python_version(),
+            implementation=platform.python_implementation(),
+            default_method=multiprocessing.get_start_method(allow_none=True)
+            or multiprocessing.get_context().get_start_method(),
+            methods=multiprocessing.get_all_start_methods(),
+            cpu_count=usable_cpu_count(),
+            machine=platform.machine(),
+            target=target,
+        )
+
+
+def usable_cpu_count() -> int:
+    """CPUs this process may run on (cgroup/affinity aware where Python allows)."""
+    counter = getattr(os, "process_cpu_count", None) or os.cpu_count
+    return counter() or 1
+
+
+@dataclass
+class RunResult:
+    """One example (or script) under one start method: status, evidence, output."""
+
+    example: str
+    method: str
+    status: str
+    reason: str
+    wall_s: float = 0.0
+    exitcode: int | None = None
+    cores_used: float = 0.0
+    cpu_s: float = 0.0
+    peak_processes: int = 0
+    cpus_seen: list[int] = field(default_factory=list)
+    orphans: list[ProcRef] = field(default_factory=list)
+    daemons_terminated: list[ProcRef] = field(default_factory=list)
+    processes: list[ProcRecord] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    scale: float = 0.0
+    platform: PlatformInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+        """Rebuild a result from JSON; raises ValueError when it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        missing = {"example", "method", "status", "reason"} - data.keys()
+        if missing:
+            raise ValueError(f"missing keys: {', '.join(sorted(missing))}")
+        if data["status"] not in STATUSES:
+            raise ValueError(f"unknown status {data['status']!r}")
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["orphans"] = [ProcRef(**p) for p in data.get("orphans", [])]
+        kwargs["daemons_terminated"] = [ProcRef(**p) for p in data.get("daemons_terminated", [])]
+        kwargs["processes"] = [ProcRecord(**p) for p in data.get("processes", [])]
+        if data.get("platform"):
+            kwargs["platform"] = PlatformInfo(**data["platform"])
+        return cls(**kwargs)
+
+
+def dump(results: Iterable[RunResult]) -> str:
+    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+
+
+def load(text: str) -> list[RunResult]:
+    """Parse a JSON array of results; ValueError with a short reason otherwise."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, list):
+        raise ValueError("expected a JSON array of run results")
+    try:
+        return [RunResult.from_dict(item) for item in data]
+    except TypeError as exc:
+        raise ValueError(f"not a kit result ({exc})") from None
