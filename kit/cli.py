@@ -1,0 +1,137 @@
+"""``python -m kit``: list, run, matrix.  Bad input gets one line and exit status 2."""
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from kit import render, results
+from kit.catalogue import EXAMPLES
+from kit.matrix import ALL_METHODS, host_methods, run_matrix
+from kit.results import RunResult
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, Target, example_target, run, script_target
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m kit", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="the examples, one line each")
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--scale", type=_positive, default=DEFAULT_SCALE,
+                        help=f"time factor for the article's sleeps (default {DEFAULT_SCALE}; 1 = article timings)")
+        sp.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT,
+                        help=f"seconds before a run's whole tree is killed (default {DEFAULT_TIMEOUT:g})")
+        sp.add_argument("--json", metavar="FILE", help="write the results as a JSON array (- for stdout)")
+
+    r = sub.add_parser("run", help="run one example or your own script")
+    r.add_argument("target", metavar="EXAMPLE|SCRIPT.py")
+    r.add_argument("--method", default="all", choices=[*ALL_METHODS, "all"])
+    common(r)
+
+    m = sub.add_parser("matrix", help="every example under every start method, as a table")
+    m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=list(EXAMPLES))
+    m.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=host_methods())
+    m.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    common(m)
+    return p
+
+
+def _target(text: str) -> Target:
+    if text in EXAMPLES:
+        return example_target(text)
+    if not text.endswith(".py"):
+        raise UsageError(f"unknown example {text!r}; known: {', '.join(EXAMPLES)} (or give a path to a .py script)")
+    path = Path(text)
+    if not path.is_file():
+        raise UsageError(f"no such script: {text}")
+    try:
+        ast.parse(path.read_bytes(), filename=text)
+    except SyntaxError as exc:
+        raise UsageError(f"{text} does not parse: {exc.msg} (line {exc.lineno})") from None
+    except ValueError as exc:
+        raise UsageError(f"{text} cannot be read as Python: {exc}") from None
+    return script_target(text)
+
+
+def _write(path: str | None, text: str) -> None:
+    if path == "-":
+        sys.stdout.write(text + "\n")
+    elif path:
+        Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def _exit_status(rs: list[RunResult]) -> int:
+    return 0 if all(r.status in ("pass", "skipped") for r in rs) else 1
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    width = max(map(len, EXAMPLES))
+    for example in EXAMPLES.values():
+        print(f"{example.name.ljust(width)}  {example.summary}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    target = _target(args.target)
+    methods = ALL_METHODS if args.method == "all" else (args.method,)
+    human = sys.stderr if args.json == "-" else sys.stdout
+    rs = []
+    for method in methods:
+        r = run(target, method, scale=args.scale, timeout=args.timeout)
+        rs.append(r)
+        print(render.run_summary(r), file=human, flush=True)
+    _write(args.json, results.dump(rs))
+    return _exit_status(rs)
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    for name in args.examples:
+        if name not in EXAMPLES:
+            raise UsageError(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}")
+
+    def progress(i: int, n: int, r: RunResult) -> None:
+        print(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.cell(r)}", file=sys.stderr, flush=True)
+
+    rs = run_matrix(args.examples, args.methods, scale=args.scale, timeout=args.timeout, progress=progress)
+    print(render.text_table(rs), file=sys.stderr if args.json == "-" else sys.stdout)
+    _write(args.json, results.dump(rs))
+    if args.markdown:
+        Path(args.markdown).write_text(render.markdown_table(rs), encoding="utf-8")
+    return _exit_status(rs)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"kit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kit: interrupted", file=sys.stderr)
+        return 130
