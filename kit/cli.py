@@ -79,6 +79,7 @@ def _write(path: str | None, text: str) -> None:
     if path == "-":
         sys.stdout.write(text + "\n")
     elif path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n", encoding="utf-8")
 
 
@@ -118,7 +119,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     print(render.text_table(rs), file=sys.stderr if args.json == "-" else sys.stdout)
     _write(args.json, results.dump(rs))
     if args.markdown:
-        Path(args.markdown).write_text(render.markdown_table(rs), encoding="utf-8")
+        _write(args.markdown, render.markdown_table(rs))
     return _exit_status(rs)
 
 
