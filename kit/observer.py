@@ -70,13 +70,15 @@ class Observer:
         self._admit(root, self.me, time.perf_counter_ns())
 
     # -- discovery -----------------------------------------------------------
-    def _admit(self, pid: int, ppid: int, now: int) -> None:
+    def _admit(self, pid: int, ppid: int, now: int) -> bool:
+        """Start following ``pid``; False when it is already gone."""
         try:
             proc = psutil.Process(pid)
             created = proc.create_time()
         except psutil.Error:
-            return
+            return False
         self.seen[pid] = _Seen(proc, ppid, created, now, now)
+        return True
 
     def _is_ours(self, pid: int, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
@@ -99,12 +101,11 @@ class Observer:
         changed = True
         while changed:  # fixpoint: children of newly admitted processes too
             changed = False
-            for pid, (ppid, created) in table.items():
-                if pid in self.seen or pid == self.me:
+            for pid, (ppid, created) in list(table.items()):
+                if pid in self.seen or pid == self.me or not self._is_ours(pid, ppid, created):
                     continue
-                if self._is_ours(pid, ppid, created):
-                    self._admit(pid, ppid, now)
-                    changed = True
+                del table[pid]  # looked at once per sample, admitted or gone
+                changed |= self._admit(pid, ppid, now)
 
     # -- sampling ------------------------------------------------------------
     def sample(self) -> int:
