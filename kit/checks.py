@@ -100,9 +100,10 @@ def event_value(kind: str, key: str, expected: Any) -> Check:
         found = [e.data.get(key) for e in ev.of(kind)]
         if not found:
             return False, f"no '{kind}' event"
-        if all(v == expected for v in found):
+        wrong = [v for v in found if v != expected]
+        if not wrong:
             return True, f"{kind}: {key}={expected!r}"
-        return False, f"{kind}: {key}={found[0]!r}, expected {expected!r}"
+        return False, f"{kind}: {key}={wrong[0]!r}, expected {expected!r}"
 
     return Check(f"{kind} {key}={expected!r}", fn)
 

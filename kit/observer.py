@@ -41,6 +41,14 @@ class _Seen:
     samples: int = 0
 
 
+def _create_time(pid: int) -> float | None:
+    """Create time of whatever process holds ``pid`` now; None when the pid is free."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
 def role_of(pid: int, root: int, cmdline: list[str], workers: set[int]) -> str:
     """Name a process's part in the run: main, worker or a multiprocessing helper."""
     if pid == root:
@@ -83,6 +91,8 @@ class Observer:
     def _is_ours(self, pid: int, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
         if parent is not None:
+            if parent.gone_ns is not None and _create_time(ppid) not in (None, parent.create_time):
+                return False  # our process is gone and its pid belongs to a stranger now
             # A parent is older than its child; a reused pid would not be.
             return created >= parent.create_time - 0.01
         # On Linux, orphans of the run re-parent to us, the subreaper.
@@ -194,6 +204,12 @@ class Observer:
         def rel(ns: int) -> float:
             return round((ns - self.t0_ns) / 1e9, 4)
 
+        def role(pid: int, s: _Seen) -> str:
+            parent = self.seen.get(s.ppid)
+            if parent is not None and parent.cmdline == s.cmdline and pid != self.root:
+                return "worker"  # forked from its parent, not exec'd: a forkserver's child is a worker
+            return role_of(pid, self.root, s.cmdline, workers)
+
         return [
             ProcRecord(
                 pid=pid,
@@ -201,7 +217,7 @@ class Observer:
                 name=s.name,
                 cmdline=s.cmdline,
                 create_time=s.create_time,
-                role=role_of(pid, self.root, s.cmdline, workers),
+                role=role(pid, s),
                 first_seen_s=rel(s.first_ns),
                 last_seen_s=rel(s.last_ns),
                 gone_s=None if s.gone_ns is None else rel(s.gone_ns),

@@ -122,6 +122,7 @@ def _watch(proc: subprocess.Popen[bytes], obs: Observer, deadline_ns: int) -> tu
 def _outliving(obs: Observer, grace: float) -> list[ProcRef]:
     """After the main process ended, give helpers ``grace`` seconds to leave."""
     end = time.monotonic() + grace
+    obs.sample()  # children forked between the last sample and main's exit
     while obs.alive(include_root=False) and time.monotonic() < end:
         time.sleep(INTERVAL_S)
         obs.sample()

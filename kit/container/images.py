@@ -1,0 +1,427 @@
+"""Build the ``kit:pyX.Y`` images, one per Python version, without any registry if need be.
+
+Each image is ``docker/Dockerfile`` on a base that has that Python: the
+official ``python:X.Y-slim`` when a registry answers, otherwise a Debian
+root filesystem made by ``mmdebstrap`` from Debian's packages and imported
+through the SDK as ``kit-base:debian-SUITE-pyX.Y``.  Containers have no
+network, so the build context carries the wheels it installs (kit, built
+here, and psutil's abi3 wheel, downloaded once into ``docker/wheels/``).
+
+An image is tagged ``kit:pyX.Y`` and ``kit:pyX.Y-HASH``; HASH covers the
+Dockerfile, the kit sources, the psutil wheel and the base image id, so a
+second build with nothing changed is a lookup, and any change rebuilds.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import kit
+from kit.container.engine import api_timeout
+
+if TYPE_CHECKING:
+    from docker.models.images import Image
+
+    import docker
+
+PYTHONS = ("3.11", "3.13", "3.14", "3.15")
+DEBIAN_SUITE = {"3.11": "bookworm", "3.13": "trixie", "3.14": "forky", "3.15": "forky"}
+BASE_KINDS = ("auto", "pull", "debian")
+DEBIAN_MIRROR = os.environ.get("KIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PSUTIL_REQUIREMENT = "psutil>=5.9"  # as in pyproject.toml's dependencies
+REPO = "kit"
+BASE_REPO = "kit-base"
+PULL_TIMEOUT_S = 30.0  # per read: a registry that does not answer must fail fast, not hang
+BUILD_TIMEOUT_S = 900.0
+ROOT = Path(kit.__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+WHEEL_CACHE = ROOT / "docker" / "wheels"
+# The kit image's labels; containers inherit them.  None is ``kit`` itself: that one
+# marks containers the kit started (see engine.LABEL).
+L_PYTHON, L_HASH, L_SOURCE, L_BASE_KIND, L_BASE = (
+    "kit.python", "kit.hash", "kit.source-hash", "kit.base-kind", "kit.base-image")
+
+Progress = Callable[[str], None]
+
+
+class ImageError(Exception):
+    """An image cannot be had: the message says why and what to run."""
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """What ``build_images`` did for one Python version."""
+
+    python: str
+    tag: str  # kit:pyX.Y-HASH (kit:pyX.Y points at the same image)
+    base_kind: str  # "pull" (python:X.Y-slim) or "debian" (mmdebstrap)
+    base_image: str
+    reused: bool  # True: up to date, nothing was built
+    seconds: float  # the whole step for this version, base included
+    base_seconds: float = 0.0  # pulling or debootstrapping the base (0 when it was there)
+
+
+def debian_packages(python: str) -> list[str]:
+    """What the Debian base needs: the interpreter, its venv/ensurepip (Debian splits
+    them out, the Dockerfile makes a venv), and procps to look inside by hand."""
+    return [f"python{python}", f"python{python}-venv", "procps"]
+
+
+def debian_base_tag(python: str) -> str:
+    return f"{BASE_REPO}:debian-{DEBIAN_SUITE[python]}-py{python}"
+
+
+def _check_python(python: str) -> None:
+    if python not in DEBIAN_SUITE:
+        raise ImageError(f"no image recipe for Python {python!r}; known: {', '.join(PYTHONS)}")
+
+
+def _get(client: docker.DockerClient, name: str) -> Image | None:
+    import docker.errors
+
+    try:
+        return client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+# ---------------------------------------------------------------- bases
+
+
+def _pull(client: docker.DockerClient, python: str, progress: Progress) -> Image | None:
+    """``python:X.Y-slim`` from a registry, or None (said why) when none answers."""
+    import docker.errors
+    import requests.exceptions
+
+    progress(f"{python}: pulling python:{python}-slim")
+    try:
+        with api_timeout(client, PULL_TIMEOUT_S):
+            return client.images.pull("python", f"{python}-slim")
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        why = getattr(exc, "explanation", None) or str(exc)
+        progress(f"{python}: pull failed: {' '.join(str(why).split())[:160]}")
+        return None
+
+
+def _debootstrap(client: docker.DockerClient, python: str, progress: Progress) -> Image:
+    """mmdebstrap's tar on stdout, streamed into ``import_image``: no tarball on disk.
+
+    mmdebstrap is the one subprocess here (Docker itself goes through the SDK).
+    ``Check-Valid-Until false``: the Release files of a snapshot or of testing
+    can be past their Valid-Until; the packages are still signed.
+    """
+    tag = debian_base_tag(python)
+    suite = DEBIAN_SUITE[python]
+    if shutil.which("mmdebstrap") is None:
+        raise ImageError(f"no base for Python {python}: no registry answered and mmdebstrap is not installed "
+                         "(apt-get install mmdebstrap)")
+    cmd = [
+        "mmdebstrap", "--variant=apt", "--aptopt=Acquire::Check-Valid-Until \"false\"",
+        f"--include={','.join(debian_packages(python))}", suite, "-", DEBIAN_MIRROR,
+    ]
+    progress(f"{python}: building {tag} with mmdebstrap ({suite}: {', '.join(debian_packages(python))})")
+    repo, _, name = tag.partition(":")
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+        out = proc.stdout
+        assert out is not None
+        import_error: Exception | None = None
+        try:
+            chunks = iter(lambda: out.read(1 << 20), b"")
+            with api_timeout(client, None):
+                client.api.import_image(
+                    src=chunks, repository=repo, tag=name, stream_src=True,
+                    changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                             "ENV LANG=C.UTF-8", 'CMD ["/bin/bash"]'],
+                )
+        except Exception as exc:  # noqa: BLE001 - a truncated tar: mmdebstrap's own error says more, below
+            import_error = exc
+        finally:
+            out.close()  # if the import failed, mmdebstrap ends on SIGPIPE
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0:
+            log.seek(0)
+            errors = [ln[2:].strip() for ln in log.read().decode("utf-8", "replace").splitlines()
+                      if ln.startswith("E:") and "mmdebstrap failed to run" not in ln]
+            tail = errors[:1]  # the first error is the cause, later ones are its consequences
+            with contextlib.suppress(Exception):
+                client.images.remove(tag, force=True)
+            raise ImageError(f"mmdebstrap {suite} failed (exit {proc.returncode}): "
+                             f"{tail[-1] if tail else 'see mmdebstrap output'}")
+    if import_error is not None:
+        raise ImageError(f"importing {tag} failed: {' '.join(str(import_error).split())[:200]}") from import_error
+    image = _get(client, tag)
+    if image is None:
+        raise ImageError(f"import of {tag} did not produce an image")
+    return image
+
+
+def _base(client: docker.DockerClient, python: str, kind: str,
+          progress: Progress) -> tuple[str, str, Image, float]:
+    """(base_kind, name, image, seconds spent getting it) for one Python version."""
+    slim, debian = f"python:{python}-slim", debian_base_tag(python)
+    t0 = time.perf_counter()
+    if kind == "auto":  # what is here already, then a registry, then Debian
+        for k, name in (("pull", slim), ("debian", debian)):
+            image = _get(client, name)
+            if image is not None:
+                progress(f"{python}: base {name} is here ({k})")
+                return k, name, image, 0.0
+    if kind in ("auto", "pull"):
+        image = _pull(client, python, progress)
+        if image is not None:
+            return "pull", slim, image, time.perf_counter() - t0
+        image = _get(client, slim)
+        if image is not None:
+            progress(f"{python}: using the local {slim}")
+            return "pull", slim, image, 0.0
+    image = _get(client, debian)
+    if image is not None:
+        progress(f"{python}: base {debian} is here (debian)")
+        return "debian", debian, image, 0.0
+    image = _debootstrap(client, python, progress)
+    seconds = time.perf_counter() - t0
+    progress(f"{python}: base {debian} built in {seconds:.1f} s")
+    return "debian", debian, image, seconds
+
+
+# ---------------------------------------------------------------- wheels and hashes
+
+
+def _require_checkout() -> None:
+    if not DOCKERFILE.is_file():
+        raise ImageError(f"building images needs the kit's source checkout; {DOCKERFILE} is missing")
+
+
+def _source_files() -> list[Path]:
+    files = sorted(p for p in (ROOT / "kit").rglob("*.py") if "__pycache__" not in p.parts)
+    return [DOCKERFILE, ROOT / "pyproject.toml", *files]
+
+
+def source_hash() -> str:
+    """Digest of what the kit image is made from on this side: Dockerfile, kit/**/*.py, pyproject.toml."""
+    h = hashlib.sha256()
+    for path in _source_files():
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() if path.is_file() else b"<missing>")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def image_hash(python: str, base_id: str, wheels: Iterable[Path]) -> str:
+    """The tag suffix: sources, the downloaded wheels (by content) and the base image id.
+
+    The kit wheel is left out on purpose: it is rebuilt from the sources (which
+    are in), and its bytes carry build timestamps that would defeat reuse.
+    """
+    h = hashlib.sha256()
+    for part in (python, source_hash(), base_id):
+        h.update(part.encode() + b"\0")
+    for wheel in sorted(wheels):
+        h.update(wheel.name.encode() + b"\0" + hashlib.sha256(wheel.read_bytes()).digest())
+    return h.hexdigest()[:12]
+
+
+def _wheel_fits(name: str, python: str, arch: str) -> bool:
+    """Does a psutil wheel file name suit CPython ``python`` on manylinux ``arch``?"""
+    parts = name[:-4].split("-")
+    if len(parts) < 5 or parts[0] != "psutil":
+        return False
+    pys, abis, plats = (set(p.split(".")) for p in parts[-3:])
+    nodot = python.replace(".", "")
+    if not any(p.startswith("manylinux") and p.endswith(arch) for p in plats):
+        return False
+    if f"cp{nodot}" in pys and f"cp{nodot}" in abis:
+        return True
+    # abi3 wheels built for cp3X serve every CPython from 3.X on
+    return "abi3" in abis and any(re.fullmatch(r"cp3\d+", p) and int(p[3:]) <= int(nodot[1:]) for p in pys)
+
+
+def _arch(client: docker.DockerClient) -> str:
+    machine = (client.info().get("Architecture") or "x86_64").lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def psutil_wheel(python: str, arch: str, progress: Progress) -> Path:
+    """psutil's binary wheel for that Python, from ``docker/wheels/`` or downloaded there once."""
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    for wheel in sorted(WHEEL_CACHE.glob("psutil-*.whl"), reverse=True):
+        if _wheel_fits(wheel.name, python, arch):
+            return wheel
+    progress(f"{python}: downloading the psutil wheel for CPython {python} ({arch})")
+    with tempfile.TemporaryDirectory(prefix="kit-wheels-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", PSUTIL_REQUIREMENT, "--no-deps", "--only-binary=:all:",
+               "--platform", f"manylinux2014_{arch}", "--python-version", python, "--implementation", "cp",
+               "--dest", tmp, "--quiet", "--disable-pip-version-check"]
+        done = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        got = sorted(Path(tmp).glob("psutil-*.whl"))
+        if done.returncode != 0 or not got:
+            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+            raise ImageError(f"cannot download a psutil wheel for Python {python}: {last}")
+        target = WHEEL_CACHE / got[0].name
+        shutil.copy2(got[0], target)
+        return target
+
+
+def kit_wheel(dest: Path, progress: Progress) -> Path:
+    """Build kit's wheel from a copy of the sources (an in-tree build/ could leak stale modules)."""
+    progress("building the kit wheel")
+    with tempfile.TemporaryDirectory(prefix="kit-src-") as tmp:
+        src = Path(tmp)
+        shutil.copytree(ROOT / "kit", src / "kit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copy2(ROOT / "pyproject.toml", src / "pyproject.toml")
+        readme = ROOT / "README.md"
+        if readme.is_file():
+            shutil.copy2(readme, src / "README.md")
+        else:  # pyproject names it; the wheel must build all the same
+            (src / "README.md").write_text("kit\n", encoding="utf-8")
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
+               "--wheel-dir", str(dest), str(src)]
+        done = None
+        if _have_build_backend():  # offline and quicker; else pip fetches setuptools (isolated build)
+            done = subprocess.run([*cmd, "--no-build-isolation"], check=False, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True)
+        if done is None or done.returncode != 0:
+            done = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    got = sorted(dest.glob("kit-*.whl"))
+    if done.returncode != 0 or not got:
+        last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
+        raise ImageError(f"cannot build the kit wheel: {last}")
+    return got[-1]
+
+
+def _have_build_backend() -> bool:
+    """setuptools >= 61 (pyproject metadata) that can make wheels by itself (>= 70.1) or with ``wheel``."""
+    try:
+        version = tuple(int(x) for x in importlib.metadata.version("setuptools").split(".")[:2])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return False
+    if version < (61, 0):
+        return False
+    if version >= (70, 1):
+        return True
+    try:
+        importlib.metadata.version("wheel")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- the kit image
+
+
+def _build(client: docker.DockerClient, python: str, base_name: str, wheels: list[Path],
+           labels: dict[str, str], tag: str) -> Image:
+    """``docker build`` of docker/Dockerfile in a temporary context holding only what it needs."""
+    import docker.errors
+
+    with tempfile.TemporaryDirectory(prefix="kit-context-") as tmp:
+        ctx = Path(tmp)
+        shutil.copy2(DOCKERFILE, ctx / "Dockerfile")
+        (ctx / "wheels").mkdir()
+        for wheel in wheels:
+            shutil.copy2(wheel, ctx / "wheels" / wheel.name)
+        try:
+            with api_timeout(client, BUILD_TIMEOUT_S):
+                image, _ = client.images.build(
+                    path=str(ctx), tag=tag, rm=True, forcerm=True, pull=False,
+                    network_mode="none",  # the context carries everything: prove it
+                    buildargs={"BASE": base_name, "PYTHON": f"python{python}"}, labels=labels,
+                )
+        except docker.errors.BuildError as exc:
+            lines = [str(chunk.get("stream", "")).rstrip() for chunk in exc.build_log if chunk.get("stream")]
+            tail = " | ".join(ln for ln in lines[-5:] if ln)
+            raise ImageError(f"building {tag} failed: {exc.msg}; last output: {tail}") from None
+    return image
+
+
+def _drop_older(client: docker.DockerClient, python: str, keep: str) -> None:
+    """Untag earlier ``kit:pyX.Y-HASH`` images so rebuilds do not pile up (one in use stays)."""
+    import docker.errors
+
+    for image in client.images.list(name=REPO):
+        for tag in image.tags:
+            if tag.startswith(f"{REPO}:py{python}-") and tag != keep:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.images.remove(tag)
+
+
+def build_images(
+    client: docker.DockerClient,
+    pythons: Iterable[str] = PYTHONS,
+    base: str = "auto",
+    progress: Progress | None = None,
+) -> list[BuiltImage]:
+    """Make sure ``kit:pyX.Y`` is up to date for each version; build only what changed.
+
+    ``base``: ``"pull"`` pulls ``python:X.Y-slim`` (a fresh pull each time),
+    falling back to a local copy, then to Debian; ``"debian"`` uses (or
+    builds once) ``kit-base:debian-SUITE-pyX.Y``; ``"auto"`` takes whichever
+    base is already here (slim first), else behaves as ``"pull"``.
+    """
+    if base not in BASE_KINDS:
+        raise ImageError(f"unknown base {base!r}; one of {', '.join(BASE_KINDS)}")
+    say: Progress = progress or (lambda _msg: None)
+    pythons = list(pythons)
+    for python in pythons:
+        _check_python(python)
+    _require_checkout()
+    arch = _arch(client)
+    out: list[BuiltImage] = []
+    with tempfile.TemporaryDirectory(prefix="kit-wheel-") as tmp:
+        kit_whl: Path | None = None  # built at most once, and only if some image needs it
+        for python in pythons:
+            t0 = time.perf_counter()
+            kind, base_name, base_image, base_s = _base(client, python, base, say)
+            psutil_whl = psutil_wheel(python, arch, say)
+            digest = image_hash(python, base_image.id, [psutil_whl])
+            tag, moving = f"{REPO}:py{python}-{digest}", f"{REPO}:py{python}"
+            image = _get(client, tag)
+            reused = image is not None
+            if image is not None:
+                say(f"{python}: {tag} up to date (base {base_name}, {kind})")
+            else:
+                if kit_whl is None:
+                    kit_whl = kit_wheel(Path(tmp), say)
+                say(f"{python}: building {tag} on {base_name} ({kind})")
+                labels = {L_PYTHON: python, L_HASH: digest, L_SOURCE: source_hash(),
+                          L_BASE_KIND: kind, L_BASE: base_name}
+                image = _build(client, python, base_name, [kit_whl, psutil_whl], labels, tag)
+            image.tag(REPO, f"py{python}")
+            if not reused:
+                _drop_older(client, python, tag)
+            seconds = time.perf_counter() - t0
+            if not reused:
+                say(f"{python}: built {tag} in {seconds:.1f} s ({moving} points at it)")
+            out.append(BuiltImage(python, tag, kind, base_name, reused, round(seconds, 2), round(base_s, 2)))
+    return out
+
+
+def image_for(client: docker.DockerClient, python: str) -> str:
+    """The tag to run for ``python``: its ``kit:pyX.Y-HASH``, if built from today's kit sources."""
+    _check_python(python)
+    hint = f"run python -m kit images --python {python}"
+    image = _get(client, f"{REPO}:py{python}")
+    if image is None:
+        raise ImageError(f"no kit image for Python {python}: {hint}")
+    labels = image.labels or {}
+    if DOCKERFILE.is_file() and labels.get(L_SOURCE) != source_hash():
+        raise ImageError(f"{REPO}:py{python} was built from other kit sources: {hint}")
+    digest = labels.get(L_HASH)
+    return f"{REPO}:py{python}-{digest}" if digest else f"{REPO}:py{python}"

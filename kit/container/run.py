@@ -1,0 +1,172 @@
+"""Run a batch of matrix cells inside one container of a ``kit:pyX.Y`` image.
+
+One container per Python version for the whole batch, not one per cell:
+starting a container costs a second or two, and ``kit matrix`` already runs
+cells one after the other (the ``cpu`` cell must not share the CPUs).  The
+container speaks the kit's own JSON (``--json -``) on stdout; its table and
+progress lines go to stderr, which can be streamed to ``progress``.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable
+
+from kit import results
+from kit.container.engine import api_timeout, container
+from kit.container.images import image_for
+from kit.results import PlatformInfo, RunResult
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+
+    import docker
+
+STARTUP_S = 30.0  # container start and interpreter imports, on top of the cells' own time
+PER_CELL_MARGIN_S = 5.0  # the kit's own grace, judging and killing, per cell
+
+
+def overall_timeout(cells: int, timeout_s: float) -> float:
+    """The batch's ceiling: every cell timing out in the kit, plus slack.  Reached only when
+    something is badly wrong (a wedged daemon, a kit bug), since the kit times cells out itself."""
+    return STARTUP_S + cells * (timeout_s + GRACE_S + PER_CELL_MARGIN_S)
+
+
+def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
+    return ["python", "-m", "kit", "matrix", "--examples", *examples, "--methods", *methods,
+            "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
+
+
+def run_in_container(
+    client: docker.DockerClient,
+    python: str,
+    examples: Sequence[str],
+    methods: Sequence[str],
+    scale: float = DEFAULT_SCALE,
+    timeout_s: float = DEFAULT_TIMEOUT,
+    *,
+    overall_s: float | None = None,
+    image: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[RunResult]:
+    """Every (example, method) cell run by ``python -m kit matrix`` in one container.
+
+    ``timeout_s`` is per cell, as for the kit on the host; ``overall_s``
+    (default ``overall_timeout``) bounds the whole container: past it the
+    container is killed and removed, and cells without a result come back as
+    ``timeout``.  A cell that fails is an ordinary result (the kit then exits
+    1); only output that is not the kit's JSON makes ``error`` results.
+    Every result's ``platform.target`` is ``docker:X.Y``.
+    """
+    examples, methods = list(examples), list(methods)
+    cells = [(e, m) for e in examples for m in methods]
+    if not cells:
+        return []
+    target = f"docker:{python}"
+    image = image or image_for(client, python)
+    limit = overall_timeout(len(cells), timeout_s) if overall_s is None else overall_s
+    command = matrix_command(examples, methods, scale, timeout_s)
+    t0 = time.monotonic()
+    with container(client, image, command, labels={"kit.python": python},
+                   environment={"PYTHONUNBUFFERED": "1"}) as c:
+        pump = _stream_stderr(c, progress) if progress else None
+        status = _wait(c, max(0.0, limit - (time.monotonic() - t0)))
+        if status is None:
+            with contextlib.suppress(Exception):  # it may have ended just now; remove() follows anyway
+                c.kill()
+            if pump:
+                pump.join(timeout=5)
+            reason = f"the container did not finish within {limit:g} s: killed"
+            return _placeholders(client, cells, "timeout", reason, scale, python, target)
+        stdout = c.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        stderr = c.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        if pump:
+            pump.join(timeout=5)
+    try:
+        rs = results.load(stdout) if stdout.strip() else []
+    except ValueError as exc:
+        rs, why = [], f"its output is not kit results ({exc})"
+    else:
+        why = "it printed no results"
+    if not rs:
+        return _placeholders(client, cells, "error", f"the kit in the container {_ended(status)}: {why}; "
+                             f"last stderr line: {(stderr.strip().splitlines() or ['(none)'])[-1]}",
+                             scale, python, target)
+    for r in rs:
+        if r.platform is not None:
+            r.platform.target = target
+    have = {(r.example, r.method) for r in rs}
+    missing = [cell for cell in cells if cell not in have]
+    if missing:
+        rs += _placeholders(client, missing, "error", f"no result from the container, which {_ended(status)}",
+                            scale, python, target)
+    return rs
+
+
+def _ended(status: dict[str, Any]) -> str:
+    """How the container's main process ended, as words ("was killed by SIGKILL (exit status 137)")."""
+    code = status.get("StatusCode")
+    error = (status.get("Error") or {}).get("Message") if isinstance(status.get("Error"), dict) else None
+    words = f"exited with status {code}"
+    if isinstance(code, int) and code > 128:
+        with contextlib.suppress(ValueError):
+            words = f"was killed by {signal.Signals(code - 128).name} (exit status {code})"
+    return f"{words}; {error}" if error else words
+
+
+def _wait(c: Container, seconds: float) -> dict[str, Any] | None:
+    """The container's exit status, or None when it is still running after ``seconds``."""
+    import requests.exceptions
+
+    t0 = time.monotonic()
+    try:
+        return c.wait(timeout=max(1, round(seconds)))
+    except requests.exceptions.ReadTimeout:
+        return None
+    except requests.exceptions.ConnectionError:
+        # a timed-out wait on a unix socket comes as ConnectionError(ReadTimeoutError);
+        # one that comes early is the daemon going away, not our timeout
+        if time.monotonic() - t0 < seconds - 1:
+            raise
+        return None
+
+
+def _stream_stderr(c: Container, progress: Callable[[str], None]) -> threading.Thread:
+    """Hand the kit's progress lines over as they come; the stream ends when the container does."""
+
+    with api_timeout(c.client, None):  # the kit may print nothing for a whole cell
+        stream = c.logs(stdout=False, stderr=True, stream=True, follow=True)
+
+    def pump() -> None:
+        buffer = b""
+        try:
+            for chunk in stream:
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    progress(line.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - the container went away under the stream: nothing more to say
+            return
+        if buffer:
+            progress(buffer.decode("utf-8", "replace"))
+
+    thread = threading.Thread(target=pump, name=f"kit-logs-{c.short_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _placeholders(client: docker.DockerClient, cells: Sequence[tuple[str, str]], status: str, reason: str,
+                  scale: float, python: str, target: str) -> list[RunResult]:
+    """Results for cells the container never reported, so a report still has every row."""
+    try:
+        info = client.info()
+        cpus, machine = int(info.get("NCPU") or 0), str(info.get("Architecture") or "")
+    except Exception:  # noqa: BLE001 - a placeholder must not fail
+        cpus, machine = 0, ""
+    here = PlatformInfo(os="Linux", python=python, implementation="CPython", default_method="",
+                        methods=[], cpu_count=cpus, machine=machine, target=target)
+    return [RunResult(example, method, status, reason, scale=scale, platform=here) for example, method in cells]

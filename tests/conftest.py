@@ -1,0 +1,369 @@
+"""Shared helpers for the kit's tests, in the spirit of psutil's test utilities.
+
+* ``reap_children()`` / ``wait_for_pid()``: process housekeeping with psutil.
+* an autouse fixture that fails a test leaving any process behind: a new
+  descendant of pytest, or any process carrying this session's marker in its
+  environment (a ``kit.launcher`` or an orphan that escaped the tree).
+* ``METHODS`` (what this platform has) and a ``method`` fixture over every
+  known start method that skips the ones the platform lacks.
+* ``run_bounded()``: ``kit.runner.run`` under a watchdog, so that a hang in the
+  kit fails one test instead of freezing the suite.
+
+Every process the tests start inherits ``KIT_TESTS_RUN`` (set below), and
+``kit.runner`` passes the environment on to the launcher and hence to every
+process of a run.  That marker tells our processes from those of anything else
+running on the same machine (another kit session, a CI job).
+"""
+from __future__ import annotations
+
+import _thread
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Iterable, Iterator
+
+import psutil
+import pytest
+
+import kit.observer
+from kit.results import RunResult
+from kit.runner import DEFAULT_SCALE, GRACE_S, Target, run
+
+collect_ignore_glob = ["variants/*"]  # broken scripts to run, not test modules
+
+ALL_METHODS = ("fork", "spawn", "forkserver")
+METHODS = multiprocessing.get_all_start_methods()
+POSIX = os.name == "posix"
+HERE = Path(__file__).resolve().parent
+VARIANTS = HERE / "variants"
+
+MARKER = "KIT_TESTS_RUN"
+RUN_ID = f"{os.getpid()}-{time.time_ns()}"
+os.environ[MARKER] = RUN_ID  # inherited by every process the tests start
+
+#: Seconds ``run()`` may take beyond ``timeout + grace`` to kill the tree and judge.
+KILL_SLACK_S = 10.0
+#: Seconds one ``Observer._discover`` call may last before it counts as spinning.
+SPIN_S = 3.0
+
+
+# -- processes ---------------------------------------------------------------
+def require_method(method: str) -> None:
+    """Skip the calling test when this platform lacks ``method``."""
+    if method not in METHODS:
+        pytest.skip(f"start method {method!r} is not available on {sys.platform}")
+
+
+def variant(name: str) -> str:
+    """Path of a broken script in tests/variants."""
+    path = VARIANTS / f"{name}.py"
+    assert path.is_file(), path
+    return str(path)
+
+
+def _key(proc: psutil.Process) -> tuple[int, float]:
+    try:
+        return proc.pid, proc.create_time()
+    except psutil.Error:
+        return proc.pid, 0.0
+
+
+def carries_marker(proc: psutil.Process) -> bool:
+    try:
+        return proc.environ().get(MARKER) == RUN_ID
+    except (psutil.Error, OSError):
+        return False
+
+
+def our_processes() -> dict[tuple[int, float], psutil.Process]:
+    """Every process that belongs to this test session, pytest itself excluded.
+
+    Descendants of pytest (zombies included), plus any process anywhere whose
+    environment carries this session's marker: a ``kit.launcher`` or an orphan
+    that re-parented to init would not be a descendant.
+    """
+    me = psutil.Process()
+    found: dict[tuple[int, float], psutil.Process] = {}
+    try:
+        for child in me.children(recursive=True):
+            found[_key(child)] = child
+    except psutil.Error:
+        pass
+    for proc in psutil.process_iter():
+        if proc.pid == me.pid or _key(proc) in found:
+            continue
+        if carries_marker(proc):
+            found[_key(proc)] = proc
+    return found
+
+
+def describe(proc: psutil.Process) -> str:
+    """One line for a report: pid, status, command line."""
+    try:
+        with proc.oneshot():
+            cmd = " ".join(proc.cmdline()) or proc.name()
+            return f"{proc.pid} [{proc.status()}] ppid={proc.ppid()} {cmd[:120]}"
+    except psutil.Error as exc:
+        return f"{proc.pid} ({type(exc).__name__})"
+
+
+def _reap_zombie_children() -> None:
+    if not POSIX:
+        return
+    for child in psutil.Process().children():
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+        except (psutil.Error, ChildProcessError):
+            pass
+
+
+def reap_children(procs: Iterable[psutil.Process] | None = None, timeout: float = 5.0) -> list[int]:
+    """Kill and wait every leftover process of this session (or ``procs``); returns their pids.
+
+    Like ``psutil.tests.reap_children``: suspend first so nothing forks while
+    we kill, then kill, wait, and collect exit statuses so no zombie stays.
+    """
+    killed: list[int] = []
+    for _ in range(3):
+        todo = list(procs) if procs is not None else list(our_processes().values())
+        procs = None  # later rounds: whatever is still (or newly) there
+        todo = [p for p in todo if p.pid != os.getpid()]
+        if not todo:
+            break
+        for proc in todo:
+            try:
+                proc.suspend()
+            except psutil.Error:
+                pass
+        for proc in todo:
+            try:
+                proc.kill()
+                killed.append(proc.pid)
+            except psutil.Error:
+                pass
+        psutil.wait_procs(todo, timeout=timeout)
+        _reap_zombie_children()
+    _reap_zombie_children()
+    return sorted(set(killed))
+
+
+def wait_for_pid(pid: int, timeout: float = 5.0) -> psutil.Process:
+    """Wait until ``pid`` shows up in the process table; return it (TimeoutError otherwise)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pid {pid} did not appear within {timeout} s") from None
+            time.sleep(0.01)
+
+
+def is_alive(pid: int, create_time: float | None = None) -> bool:
+    """True if ``pid`` runs (not a zombie) and, if given, is the process created at ``create_time``."""
+    try:
+        proc = psutil.Process(pid)
+        if create_time is not None and abs(proc.create_time() - create_time) > 0.01:
+            return False  # the pid was reused by another process
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes() -> Iterator[None]:
+    """Fail the test that leaves a process behind (and clean up, so later tests start clean).
+
+    Covers new descendants of pytest and every ``kit.launcher`` (or any other
+    process) started by this session, wherever it re-parented.  A
+    ``kit.launcher`` without this session's marker belongs to someone else on
+    the machine (e.g. a containerised ``kit matrix``, visible in the host's
+    process table) and is deliberately not this test's fault.
+    """
+    before = set(our_processes())
+    yield
+    left = {k: p for k, p in our_processes().items() if k not in before}
+    if not left:
+        return
+    lines = [describe(p) for p in left.values()]
+    reap_children(left.values())
+    pytest.fail(f"{len(lines)} process(es) left behind by this test:\n  " + "\n  ".join(lines))
+
+
+@pytest.fixture(params=ALL_METHODS)
+def method(request: pytest.FixtureRequest) -> str:
+    """Every known start method; skipped where the platform lacks it (also via indirect parametrize)."""
+    require_method(request.param)
+    return request.param
+
+
+# -- a watchdog around run() ---------------------------------------------------
+class RunHung(Exception):
+    """``run()`` did not return in time, although it promises never to hang."""
+
+
+class ObserverSpin(RunHung):
+    """The main thread sat in one ``Observer._discover`` call for seconds (fixed in af7bf4e: a regression)."""
+
+
+def _discover_call(frame: FrameType | None) -> tuple[int, object] | None:
+    """Identify the ``Observer._discover`` call on a thread's stack, if any."""
+    target = os.path.normcase(os.path.abspath(kit.observer.__file__))
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "_discover" and os.path.normcase(os.path.abspath(code.co_filename)) == target:
+            return id(frame), frame.f_locals.get("now")
+        frame = frame.f_back
+    return None
+
+
+class Watchdog:
+    """Interrupt the main thread if it stays in one ``_discover`` call or passes a deadline.
+
+    A thread watches the main thread's stack; when it must act it sends
+    SIGINT to the main thread, whose temporary handler raises the pending
+    ``RunHung``.  A real Ctrl-C still raises ``KeyboardInterrupt``.
+    """
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.pending: RunHung | None = None
+        self.sent = self.handled = 0
+        self.closing = False
+        self._stop = threading.Event()
+        self._main = threading.get_ident()
+        self._thread = threading.Thread(target=self._watch, name="run-watchdog", daemon=True)
+        self._old_handler: object = None
+
+    def __enter__(self) -> "Watchdog":
+        self._old_handler = signal.signal(signal.SIGINT, self._handler)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closing = True
+        self._stop.set()
+        self._thread.join()
+        for _ in range(50):  # let a signal already sent be handled (and ignored) here
+            if self.handled >= self.sent:
+                break
+            time.sleep(0.01)
+        signal.signal(signal.SIGINT, self._old_handler)  # type: ignore[arg-type]
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.handled < self.sent:
+            self.handled += 1
+            exc, self.pending = self.pending, None
+            if exc is not None and not self.closing:
+                raise exc
+            return
+        raise KeyboardInterrupt
+
+    def _fire(self, exc: RunHung) -> None:
+        self.pending = exc
+        self.sent += 1
+        if hasattr(signal, "pthread_kill"):
+            signal.pthread_kill(self._main, signal.SIGINT)  # also interrupts a blocking call
+        else:
+            _thread.interrupt_main()
+
+    def _watch(self) -> None:
+        start = time.monotonic()
+        deadline: float | None = start + self.limit_s
+        call, since = None, start
+        while not self._stop.wait(0.1):
+            now = time.monotonic()
+            current = _discover_call(sys._current_frames().get(self._main))
+            if current != call:
+                call, since = current, now
+            if call is not None and now - since > SPIN_S:
+                self._fire(ObserverSpin(f"one Observer._discover call ran {now - since:.1f} s"))
+                call, since = None, now
+            elif deadline is not None and now > deadline:
+                self._fire(RunHung(f"run() still busy after {now - start:.1f} s (limit {self.limit_s:g} s)"))
+                deadline = None  # once: let run() clean up after the interruption
+
+
+def run_bounded(target: Target, method: str, *, scale: float = DEFAULT_SCALE,
+                timeout: float = 20.0, grace: float = GRACE_S) -> RunResult:
+    """``run()`` that must return within ``timeout + grace + KILL_SLACK_S``.
+
+    A hang fails the test with ``RunHung`` instead of freezing the suite; a
+    discovery loop that never ends (the spin fixed in af7bf4e) is named
+    ``ObserverSpin`` and caught after ``SPIN_S`` seconds.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return run(target, method, scale=scale, timeout=timeout, grace=grace)
+    with Watchdog(timeout + grace + KILL_SLACK_S):
+        return run(target, method, scale=scale, timeout=timeout, grace=grace)
+
+
+# -- reporting and measuring -----------------------------------------------------
+def tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def explain(result: RunResult) -> str:
+    """Everything needed to understand a surprising result, for an assertion message."""
+    checks = "\n".join(f"  {'ok ' if c['ok'] else 'BAD'} {c['check']}: {c['reason']}" for c in result.checks)
+    return (
+        f"{result.example} under {result.method}: {result.status} -- {result.reason}\n"
+        f"exitcode={result.exitcode} wall={result.wall_s}s cores={result.cores_used} "
+        f"peak={result.peak_processes} orphans={[o.pid for o in result.orphans]}\n"
+        f"checks:\n{checks or '  (none)'}\n"
+        f"--- stdout (tail) ---\n{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}"
+    )
+
+
+def _busy_cpu_s() -> float:
+    t = psutil.cpu_times()
+    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)  # guest is inside user
+    return total - t.idle - getattr(t, "iowait", 0.0)
+
+
+def _children_cpu_s() -> float | None:
+    """CPU of every descendant waited for so far (a run's whole tree, once reaped); None off POSIX."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class ForeignLoad:
+    """CPU that processes other than the run and pytest used meanwhile (steal included).
+
+    The kit's ``uses_cores`` check is only meaningful on an otherwise idle
+    machine; this measures whether it was, without touching the check.  The
+    run's own CPU comes from the kernel (``RUSAGE_CHILDREN``: the run's tree is
+    reaped by the time ``run()`` returns), not from the kit: a kit that lost
+    its workers' CPU must fail, not look like a busy machine.
+    """
+
+    def __enter__(self) -> ForeignLoad:
+        self.busy0, self.own0, self.t0 = _busy_cpu_s(), time.process_time(), time.perf_counter()
+        self.children0 = _children_cpu_s()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.busy = _busy_cpu_s() - self.busy0
+        self.own = time.process_time() - self.own0
+        self.wall = time.perf_counter() - self.t0
+        end = _children_cpu_s()
+        self.children = None if end is None or self.children0 is None else end - self.children0
+
+    def cores(self, result: RunResult) -> float:
+        """Average cores used by everything else during the run."""
+        run_cpu = result.cpu_s if self.children is None else self.children
+        return max(0.0, self.busy - self.own - run_cpu) / self.wall if self.wall > 0 else 0.0
+
+
+#: Above this many cores used by others during a ``cpu`` run, its verdict is inconclusive.
+FOREIGN_CORES_MAX = 0.15

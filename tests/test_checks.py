@@ -1,0 +1,276 @@
+"""Unit tests of every check factory in kit.checks, on hand-built evidence.
+
+Fabricated events make each failure certain and each test take microseconds;
+tests/test_variants.py shows the same checks catching real broken scripts.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Iterable
+
+import pytest
+
+from kit import checks as c
+from kit.events import Event
+from kit.results import ProcRecord, ProcRef
+
+MAIN = 1000
+CAUGHT: dict[str, list[str]] = {}
+
+
+def catches(factory: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a test as showing ``factory``'s check catching something broken."""
+
+    def deco(fn: Callable[..., None]) -> Callable[..., None]:
+        CAUGHT.setdefault(factory, []).append(fn.__name__)
+        return fn
+
+    return deco
+
+
+def ev(kind: str, ms: float, pid: int = MAIN, **data: Any) -> Event:
+    """An event ``ms`` milliseconds into the run."""
+    return Event(int(ms * 1_000_000), pid, kind, data)
+
+
+def evidence(events: Iterable[Event] = (), **kw: Any) -> c.Evidence:
+    """Evidence of a clean run, with ``kw`` replacing fields."""
+    base: dict[str, Any] = dict(
+        method="fork", events=sorted(events, key=lambda e: e.t_ns), stdout="", stderr="", exitcode=0,
+        main_pid=MAIN, cores_used=0.0, cpu_count=2, cpus_seen=[], cpu_num_known=False,
+    )
+    base.update(kw)
+    return c.Evidence(**base)
+
+
+def worker(pid: int, cpus: list[int]) -> ProcRecord:
+    return ProcRecord(pid=pid, ppid=MAIN, name="python3", cmdline=["python3"], create_time=0.0, role="worker",
+                      first_seen_s=0.0, last_seen_s=1.0, gone_s=1.0, cpu_s=1.0, cpus=cpus)
+
+
+def verdict(check: c.Check, evid: c.Evidence) -> c.Verdict:
+    v = check(evid)
+    assert v.check == check.name and isinstance(v.reason, str) and v.reason
+    return v
+
+
+# -- generic -------------------------------------------------------------------
+@catches("exits_with")
+@pytest.mark.parametrize("code, want", [(0, True), (1, False), (-9, False), (None, False)])
+def test_exits_with_compares_the_exit_code(code: int | None, want: bool) -> None:
+    """A crashed or killed main process must fail, and the reason must show the code."""
+    v = verdict(c.exits_with(0), evidence(exitcode=code))
+    assert v.ok is want
+    if not want:
+        assert f"exited {code}" in v.reason and "expected 0" in v.reason
+
+
+@catches("no_orphans")
+def test_no_orphans_names_each_orphan() -> None:
+    """An orphan fails the run, and the reason names its pid and command line."""
+    orphans = [ProcRef(4242, "sleep", ["sleep", "30"]), ProcRef(4243, "python3", [])]
+    v = verdict(c.no_orphans(), evidence(orphans=orphans))
+    assert not v.ok
+    assert v.reason.startswith("2 process(es) outlived the run")
+    assert "4242 sleep 30" in v.reason and "4243 python3" in v.reason  # name when there is no cmdline
+    assert verdict(c.no_orphans(), evidence()).ok
+
+
+@catches("output_has")
+def test_output_has_looks_in_the_named_stream_only() -> None:
+    """A message on the wrong stream does not count."""
+    check = c.output_has("bootstrapping phase", "stderr")
+    assert not verdict(check, evidence(stdout="bootstrapping phase")).ok
+    assert "stderr lacks" in verdict(check, evidence()).reason
+    assert verdict(check, evidence(stderr="...the bootstrapping phase...")).ok
+    assert verdict(c.output_has("我是一个进程"), evidence(stdout="我是一个进程\n")).ok
+
+
+@catches("event_count")
+def test_event_count_needs_enough_events() -> None:
+    """99 cars passing when 100 must pass is a failure."""
+    check = c.event_count("car_passes", 100)
+    v = verdict(check, evidence([ev("car_passes", i, i=i) for i in range(99)]))
+    assert not v.ok and "only 99 'car_passes' event(s), expected 100" == v.reason
+    assert verdict(check, evidence([ev("car_passes", i, i=i) for i in range(100)])).ok
+
+
+@catches("event_value")
+def test_event_value_fails_on_a_wrong_or_missing_value() -> None:
+    """The guard's child exit code: missing, wrong and right."""
+    check = c.event_value("child_exitcode", "exitcode", 1)
+    assert verdict(check, evidence()).reason == "no 'child_exitcode' event"
+    v = verdict(check, evidence([ev("child_exitcode", 1, exitcode=0)]))
+    assert not v.ok and "exitcode=0, expected 1" in v.reason
+    assert verdict(check, evidence([ev("child_exitcode", 1, exitcode=1)])).ok
+
+
+def test_event_value_requires_every_event_to_match() -> None:
+    """One matching event does not hide a second, wrong one."""
+    check = c.event_value("child_exitcode", "exitcode", 1)
+    assert not verdict(check, evidence([ev("child_exitcode", 1, exitcode=1), ev("child_exitcode", 2, exitcode=0)])).ok
+
+
+def test_event_value_reason_names_the_mismatching_value() -> None:
+    """The reason must show the value that broke the expectation, not a good one."""
+    check = c.event_value("child_exitcode", "exitcode", 1)
+    v = verdict(check, evidence([ev("child_exitcode", 1, exitcode=1), ev("child_exitcode", 2, exitcode=0)]))
+    assert "exitcode=0" in v.reason, v.reason
+
+
+# -- ordering and processes ---------------------------------------------------------
+@catches("happens_before")
+def test_happens_before_fails_when_the_order_is_reversed() -> None:
+    """The parent printing before the child (no join) fails, with the gap in the reason."""
+    check = c.happens_before("child_printed", "parent_printed")
+    v = verdict(check, evidence([ev("parent_printed", 10), ev("child_printed", 62, pid=2)]))
+    assert not v.ok and v.reason == "'parent_printed' came 52 ms before 'child_printed'"
+    assert verdict(check, evidence([ev("parent_printed", 10)])).reason == "missing event: child_printed"
+    assert verdict(check, evidence([ev("child_printed", 5, pid=2), ev("parent_printed", 10)])).ok
+
+
+def test_happens_before_compares_the_last_first_with_the_first_second() -> None:
+    """Every ``first`` must precede every ``second``: one late ``first`` breaks it."""
+    check = c.happens_before("a", "b")
+    assert not verdict(check, evidence([ev("a", 1), ev("b", 2), ev("a", 3)])).ok
+
+
+@catches("lines_in_order")
+def test_lines_in_order_reads_stdout_order() -> None:
+    """The join example's two lines, swapped, fail; a missing line fails too."""
+    check = c.lines_in_order("我是一个name", "我是第一顺序执行者")
+    v = verdict(check, evidence(stdout="我是第一顺序执行者\n我是一个name\n"))
+    assert not v.ok and "'我是第一顺序执行者' printed before '我是一个name'" == v.reason
+    assert verdict(check, evidence(stdout="我是一个name\n")).reason == "stdout lacks '我是第一顺序执行者'"
+    assert verdict(check, evidence(stdout="我是一个name\n我是第一顺序执行者\n")).ok
+
+
+@catches("in_other_processes")
+def test_in_other_processes_rejects_one_process_and_the_main_one() -> None:
+    """Put and get in one pid fail; with off_main, the main process taking part fails."""
+    same = evidence([ev("put", 1, pid=7, value="hello"), ev("got", 2, pid=7, value="hello")])
+    assert verdict(c.in_other_processes("put", "got", off_main=False), same).reason == "'put' and 'got' both in pid 7"
+    via_main = evidence([ev("put", 1, pid=7), ev("got", 2, pid=MAIN)])
+    assert verdict(c.in_other_processes("put", "got", off_main=False), via_main).ok
+    v = verdict(c.in_other_processes("put", "got", off_main=True), via_main)
+    assert not v.ok and f"the main process {MAIN} took part" in v.reason
+    siblings = evidence([ev("put", 1, pid=7), ev("got", 2, pid=8)])
+    assert verdict(c.in_other_processes("put", "got", off_main=True), siblings).ok
+    assert not verdict(c.in_other_processes("put", "got", off_main=True), evidence([ev("put", 1)])).ok
+
+
+@catches("same_value")
+def test_same_value_compares_what_was_sent_with_what_arrived() -> None:
+    """A changed message or nothing arriving fails."""
+    check = c.same_value("put", "got")
+    v = verdict(check, evidence([ev("put", 1, pid=7, value="hello"), ev("got", 2, value="hallo")]))
+    assert not v.ok and v.reason == "sent 'hello' but received 'hallo'"
+    assert verdict(check, evidence([ev("put", 1, pid=7, value="hello")])).reason == "no 'got' event: nothing arrived"
+    assert verdict(check, evidence([ev("put", 1, pid=7, value="hello"), ev("got", 2, value="hello")])).ok
+
+
+# -- concurrency ---------------------------------------------------------------------
+def sections(spans: list[tuple[float, float]]) -> list[Event]:
+    """enter/leave events, one process per (enter_ms, leave_ms) span."""
+    out = []
+    for i, (a, b) in enumerate(spans):
+        out += [ev("enter", a, pid=10 + i, k=i), ev("leave", b, pid=10 + i, k=i)]
+    return out
+
+
+@catches("max_inside")
+def test_max_inside_catches_overlapping_critical_sections() -> None:
+    """Two processes inside a Lock at once is the failure the lock example exists to catch."""
+    check = c.max_inside("enter", "leave", limit=1, processes=3)
+    v = verdict(check, evidence(sections([(0, 10), (5, 15), (20, 30)])))
+    assert not v.ok and v.reason == "2 processes inside at once, limit 1"
+    assert verdict(check, evidence(sections([(0, 10), (10, 20), (20, 30)]))).ok  # touching is not overlapping
+
+
+def test_max_inside_needs_every_process_and_the_limit_reached() -> None:
+    """Too few processes, or a Semaphore(4) never holding four, fail too."""
+    check = c.max_inside("enter", "leave", limit=2, processes=3)
+    assert verdict(check, evidence(sections([(0, 10), (5, 15)]))).reason == "2 of 3 processes went through"
+    serial = verdict(check, evidence(sections([(0, 10), (10, 20), (20, 30)])))
+    assert not serial.ok and "the limit 2 was never reached" in serial.reason
+    assert verdict(check, evidence(sections([(0, 10), (5, 15), (12, 30)]))).ok
+    five = c.max_inside("enter", "leave", limit=4, processes=5)
+    v = verdict(five, evidence(sections([(0, 50)] * 5)))
+    assert v.reason == "5 processes inside at once, limit 4"
+
+
+def light(events: list[tuple[float, str]]) -> list[Event]:
+    return [ev("light", ms, pid=2, state=state) for ms, state in events]
+
+
+def car(i: int, waits_ms: float, passes_ms: float) -> list[Event]:
+    return [ev("car_waits", waits_ms, pid=100 + i, i=i), ev("car_passes", passes_ms, pid=100 + i, i=i)]
+
+
+@catches("passes_only_on_green")
+def test_passes_only_on_green_catches_a_car_on_red() -> None:
+    """A car that never waits passes at red; the reason names it."""
+    lights = light([(0, "red"), (100, "green"), (200, "red"), (300, "green")])
+    ok = evidence(lights + car(0, 50, 101) + car(1, 150, 151) + car(2, 250, 301))
+    assert verdict(c.passes_only_on_green(), ok).reason == "2 cars waited at red, none passed on red"
+    bad = verdict(c.passes_only_on_green(), evidence(lights + car(0, 50, 101) + car(1, 250, 251)))
+    assert not bad.ok and bad.reason == "car 1 passed while the light was red"
+
+
+def test_passes_only_on_green_needs_a_car_that_waited() -> None:
+    """If no car ever met a red light, the example showed nothing."""
+    lights = light([(0, "red"), (100, "green"), (200, "red")])
+    v = verdict(c.passes_only_on_green(), evidence(lights + car(0, 110, 111)))
+    assert not v.ok and "no car arrived at a red light" in v.reason
+
+
+# -- psutil evidence ------------------------------------------------------------------
+@catches("daemon_terminated")
+def test_daemon_terminated_needs_the_daemon_among_the_terminated() -> None:
+    """A daemon that outlived main fails; a script without a daemon fails; the right one passes."""
+    started = [ev("process_started", 1, child=77, daemon=True, name="Process-1"),
+               ev("process_started", 2, child=78, daemon=False, name="Process-2")]
+    v = verdict(c.daemon_terminated(), evidence(started))
+    assert not v.ok and v.reason == "daemon 77 was not terminated when the main process exited"
+    assert verdict(c.daemon_terminated(), evidence(started[1:])).reason == "no daemon process was started"
+    wrong = evidence(started, daemons_terminated=[ProcRef(78, "python3", [])])
+    assert not verdict(c.daemon_terminated(), wrong).ok
+    assert verdict(c.daemon_terminated(), evidence(started, daemons_terminated=[ProcRef(77, "python3", [])])).ok
+
+
+@catches("uses_cores")
+def test_uses_cores_wants_cores_and_cpus() -> None:
+    """Sleeping workers use no core; busy workers stuck on one CPU fail where psutil knows the CPU."""
+    check = c.uses_cores(0.75)
+    workers = [ev("workers", 0, count=2, seconds=1.0)]
+    v = verdict(check, evidence(workers, cores_used=0.04, cpu_count=2))
+    assert not v.ok and v.reason == "0.04 cores used, expected at least 1.50"
+    one_cpu = evidence(workers, cores_used=1.9, cpu_count=2, cpu_num_known=True,
+                       processes=[worker(5, [0]), worker(6, [0])])
+    assert verdict(check, one_cpu).reason == "workers ran on CPUs [0] only"
+    good = evidence(workers, cores_used=1.9, cpu_count=2, cpu_num_known=True,
+                    processes=[worker(5, [0, 1]), worker(6, [1])])
+    assert verdict(check, good).reason == "1.90 cores used by 2 workers on CPUs [0, 1]"
+
+
+def test_uses_cores_scales_to_the_cpus_there_are() -> None:
+    """Eight workers on a two-CPU machine are asked for 1.5 cores, not 6."""
+    check = c.uses_cores(0.75)
+    assert verdict(check, evidence([ev("workers", 0, count=8)], cores_used=1.6, cpu_count=2)).ok
+    assert verdict(check, evidence(cores_used=0.8, cpu_count=1)).ok  # no workers event: cpu_count
+
+
+# -- every factory is covered -----------------------------------------------------------
+def factories() -> list[str]:
+    return sorted(
+        name for name, fn in inspect.getmembers(c, inspect.isfunction)
+        if fn.__module__ == c.__name__ and not name.startswith("_")
+        and inspect.signature(fn).return_annotation in (c.Check, "Check")
+    )
+
+
+def test_every_check_factory_has_a_test_that_catches_it() -> None:
+    """A new check in kit.checks must come with a test of what it catches."""
+    found = factories()
+    assert len(found) >= 13, found
+    assert set(found) <= set(CAUGHT), f"untested: {sorted(set(found) - set(CAUGHT))}"

@@ -1,0 +1,242 @@
+"""Broken variants of the examples, run for real: each must fail the right check, for the right reason.
+
+The scripts live in tests/variants and are run with ``script_target(path,
+like=EXAMPLE)``, so the example's own checks judge them.  Each runs under the
+start method(s) where its failure is certain, with a ``scale`` that makes it so.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Callable
+
+import psutil
+import pytest
+from conftest import POSIX, carries_marker, explain, is_alive, run_bounded, variant
+
+from kit.examples import path_of
+from kit.results import RunResult
+from kit.runner import example_target, script_target
+
+CAUGHT: dict[str, list[str]] = {}
+
+
+def catches(*factories: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a test as showing these check factories catching a real broken script."""
+
+    def deco(fn: Callable[..., None]) -> Callable[..., None]:
+        for f in factories:
+            CAUGHT.setdefault(f, []).append(fn.__name__)
+        return fn
+
+    return deco
+
+
+def failed(result: RunResult) -> dict[str, str]:
+    """The failing checks of a result: name -> reason."""
+    return {v["check"]: v["reason"] for v in result.checks if not v["ok"]}
+
+
+def by_method(*methods: str) -> pytest.MarkDecorator:
+    """Run a test only under these start methods (each still skipped where missing)."""
+    return pytest.mark.parametrize("method", methods, indirect=True)
+
+
+def generated(tmp_path: Path, example: str, old: str, new: str) -> str:
+    """A variant written from the example's own source with one change (fails loudly if it no longer applies)."""
+    source = path_of(example).read_text("utf-8")
+    assert source.count(old) == 1, f"{old!r} is no longer in {example}.py: update this variant"
+    path = tmp_path / f"{example}_variant.py"
+    path.write_text(source.replace(old, new), "utf-8")
+    return str(path)
+
+
+# -- concurrency ----------------------------------------------------------------------
+@catches("max_inside")
+def test_lock_not_acquired_lets_everyone_in(method: str) -> None:
+    """A Lock nobody acquires must show up as overlapping critical sections under every method."""
+    r = run_bounded(script_target(variant("lock_not_locking"), like="lock"), method, scale=1.0)
+    assert r.status == "fail", explain(r)
+    assert set(failed(r)) == {"at most 1 inside"}, explain(r)
+    assert re.fullmatch(r"\d+ processes inside at once, limit 1", r.reason), explain(r)
+
+
+@catches("max_inside")
+@by_method("fork")
+def test_semaphore_of_five_exceeds_the_limit_of_four(method: str) -> None:
+    """Semaphore(5) lets a fifth process in: the semaphore check must say 5 inside, limit 4."""
+    r = run_bounded(script_target(variant("semaphore_five"), like="semaphore"), method, scale=0.2)
+    assert r.status == "fail", explain(r)
+    assert failed(r) == {"at most 4 inside": "5 processes inside at once, limit 4"}, explain(r)
+
+
+@catches("passes_only_on_green")
+@by_method("fork")
+def test_cars_that_ignore_the_light_pass_on_red(method: str) -> None:
+    """Cars that never wait for the Event drive through red: the event check must name one."""
+    r = run_bounded(script_target(variant("cars_ignore_light"), like="event"), method, scale=0.05)
+    assert r.status == "fail", explain(r)
+    assert set(failed(r)) == {"cars pass only on green"}, explain(r)
+    assert re.fullmatch(r"car \d+ passed while the light was red", r.reason), explain(r)
+
+
+@catches("event_count")
+@by_method("fork")
+def test_half_the_cars_is_not_enough(method: str, tmp_path: Path) -> None:
+    """The event example with 50 cars instead of 100: the count check must notice."""
+    script = generated(tmp_path, "event", "range(100)", "range(50)")
+    r = run_bounded(script_target(script, like="event"), method, scale=0.05)
+    assert r.status == "fail", explain(r)
+    assert failed(r) == {"100x car_passes": "only 50 'car_passes' event(s), expected 100"}, explain(r)
+
+
+# -- ordering and processes -------------------------------------------------------------
+@catches("happens_before", "lines_in_order")
+@by_method("spawn", "forkserver")  # under fork the child may win the race even without join
+def test_join_missing_lets_the_parent_print_first(method: str) -> None:
+    """Without join() the parent's line comes first: both the event order and stdout order fail."""
+    r = run_bounded(script_target(variant("join_missing"), like="join"), method)
+    assert r.status == "fail", explain(r)
+    bad = failed(r)
+    assert set(bad) == {"child_printed before parent_printed", "'我是一个name' before '我是第一顺序执行者'"}, explain(r)
+    order = bad["child_printed before parent_printed"]
+    assert re.fullmatch(r"'parent_printed' came \d+ ms before 'child_printed'", order), order
+    assert r.stdout.index("我是第一顺序执行者") < r.stdout.index("我是一个name")
+
+
+@catches("in_other_processes")
+def test_main_process_as_consumer_is_not_two_siblings(method: str) -> None:
+    """When main gets the message itself, the siblings example must fail naming the main process."""
+    r = run_bounded(script_target(variant("queue_siblings_via_main"), like="queue_siblings"), method)
+    assert r.status == "fail", explain(r)
+    main = next(p.pid for p in r.processes if p.role == "main")
+    reason = f"the main process {main} took part; expected two siblings"
+    assert failed(r) == {"put/got across processes": reason}, explain(r)
+
+
+@catches("same_value", "output_has")
+@by_method("fork")
+def test_a_typo_in_the_message_is_caught(method: str, tmp_path: Path) -> None:
+    """The child records 'hello' but sends 'hallo': sent and received differ, stdout lacks hello."""
+    script = generated(tmp_path, "queue_parent_child", "q.put('hello')", "q.put('hallo')")
+    r = run_bounded(script_target(script, like="queue_parent_child"), method)
+    assert r.status == "fail", explain(r)
+    assert failed(r) == {
+        "got value": "sent 'hello' but received 'hallo'",
+        "stdout has 'hello'": "stdout lacks 'hello'",
+    }, explain(r)
+
+
+@catches("output_has", "event_value")
+@by_method("spawn", "forkserver")
+def test_a_guarded_script_does_not_show_the_bootstrapping_error(method: str) -> None:
+    """With the __main__ guard, spawn children run fine: the guard example's expectations must fail."""
+    r = run_bounded(script_target(variant("guarded"), like="guard"), method)
+    assert r.status == "fail", explain(r)
+    assert failed(r) == {
+        "stderr has 'bootstrapping phase'": "stderr lacks 'bootstrapping phase'",
+        "child_exitcode exitcode=1": "child_exitcode: exitcode=0, expected 1",
+    }, explain(r)
+    assert "我是一个进程" in r.stdout
+
+
+@by_method("fork")
+def test_the_unguarded_example_works_under_fork(method: str) -> None:
+    """Under fork the child never re-imports the module: the guard example prints the child's message."""
+    r = run_bounded(example_target("guard"), method)
+    assert r.status == "pass", explain(r)
+    assert "我是一个进程" in r.stdout and "子进程退出码 0" in r.stdout, explain(r)
+    assert "bootstrapping phase" not in r.stderr
+
+
+# -- exit codes, daemons, orphans, hangs ---------------------------------------------------
+@catches("exits_with")
+@pytest.mark.skipif(not POSIX, reason="SIGKILL is POSIX")
+@by_method("fork")
+def test_a_main_process_killed_by_sigkill_fails_with_its_exit_code(method: str) -> None:
+    """A main process that dies by SIGKILL must fail with exit code -9 in the reason."""
+    r = run_bounded(script_target(variant("killed")), method)
+    assert r.status == "fail", explain(r)
+    assert r.exitcode == -9
+    assert failed(r) == {"exit 0": "main process exited -9, expected 0"}, explain(r)
+    assert "-9" in r.reason and "goodbye" in r.stdout
+
+
+@catches("daemon_terminated", "no_orphans")
+def test_a_daemon_left_alive_by_os_exit_is_an_orphan(method: str) -> None:
+    """os._exit skips the handler that terminates daemons: the daemon check fails, the daemon is an
+    orphan, and the kit kills it."""
+    r = run_bounded(script_target(variant("daemon_left_alive"), like="daemon"), method, grace=0.5)
+    assert r.status == "fail", explain(r)
+    printed = re.search(r"daemon pid (\d+)", r.stdout)
+    assert printed, explain(r)
+    daemon = int(printed.group(1))
+    record = next(p for p in r.processes if p.pid == daemon)
+    assert not is_alive(daemon, record.create_time), "the daemon survived run()"
+    assert record.role == "worker"
+    assert r.daemons_terminated == []
+    bad = failed(r)
+    assert bad["daemon terminated at exit"] == f"daemon {daemon} was not terminated when the main process exited"
+    assert daemon in {o.pid for o in r.orphans}, explain(r)
+    assert "no orphans" in bad and str(daemon) in bad["no orphans"]
+
+
+@catches("no_orphans")
+@pytest.mark.skipif(not POSIX, reason="uses the sleep command and start_new_session")
+@by_method("fork")
+def test_a_detached_grandchild_is_reported_and_killed(method: str) -> None:
+    """A `sleep 30` in its own session outlives main: reported as orphan, killed, and run() still quick."""
+    t0 = time.monotonic()
+    r = run_bounded(script_target(variant("orphan_grandchild")), method)
+    took = time.monotonic() - t0
+    assert took < 6, f"run() took {took:.1f} s"
+    assert r.status == "fail", explain(r)
+    sleeps = [o for o in r.orphans if o.cmdline == ["sleep", "30"]]
+    assert len(sleeps) == 1, explain(r)
+    assert f"sleep pid {sleeps[0].pid}" in r.stdout
+    assert set(failed(r)) == {"no orphans"} and "sleep 30" in r.reason, explain(r)
+    record = next(p for p in r.processes if p.pid == sleeps[0].pid)
+    assert not is_alive(record.pid, record.create_time)
+    left = [p.pid for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30"]
+            and carries_marker(p)]
+    assert left == [], f"sleep 30 still running: {left}"
+
+
+def test_a_pool_that_never_finishes_times_out_cleanly(method: str) -> None:
+    """A Pool waiting an hour: status timeout soon after the timeout, and the whole tree killed."""
+    t0 = time.monotonic()
+    r = run_bounded(script_target(variant("hang_pool")), method, timeout=3)
+    took = time.monotonic() - t0
+    assert r.status == "timeout", explain(r)
+    assert took < 3 + 2, f"run() took {took:.1f} s for a 3 s timeout"
+    assert r.reason.startswith("still running after 3 s: killed"), r.reason
+    assert r.exitcode is None
+    assert r.peak_processes >= 3  # main and the pool's two workers at least
+    still = [p.pid for p in r.processes if is_alive(p.pid, p.create_time)]
+    assert still == [], f"alive after run(): {still}"
+
+
+@catches("uses_cores")
+@by_method("fork")
+def test_sleeping_workers_use_no_cores(method: str) -> None:
+    """Workers that sleep instead of computing: the cpu example's parallelism check must fail."""
+    r = run_bounded(script_target(variant("cpu_sleepers"), like="cpu"), method, scale=0.05)
+    assert r.status == "fail", explain(r)
+    assert set(failed(r)) == {"real parallelism"}, explain(r)
+    assert re.fullmatch(r"\d+\.\d\d cores used, expected at least \d+\.\d\d", r.reason), explain(r)
+    assert r.cores_used < 0.5
+
+
+def test_every_check_factory_catches_a_real_broken_script() -> None:
+    """Each check of kit.checks has a broken script it demonstrably catches."""
+    from test_checks import factories
+
+    assert set(factories()) <= set(CAUGHT), f"no variant for: {sorted(set(factories()) - set(CAUGHT))}"
+
+
+def test_variants_keep_the_main_guard() -> None:
+    """Variants must be safe to spawn: each one guards its main code (none is about the guard)."""
+    folder = Path(variant("killed")).parent
+    for script in sorted(folder.glob("*.py")):
+        assert "if __name__ == '__main__':" in script.read_text("utf-8"), script.name
