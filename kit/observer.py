@@ -78,11 +78,11 @@ class Observer:
         self._admit(root, self.me, time.perf_counter_ns())
 
     # -- discovery -----------------------------------------------------------
-    def _admit(self, pid: int, ppid: int, now: int) -> bool:
+    def _admit(self, pid: int, ppid: int, now: int, created: float | None = None) -> bool:
         """Start following ``pid``; False when it is already gone."""
         try:
             proc = psutil.Process(pid)
-            created = proc.create_time()
+            created = proc.create_time() if created is None else created
         except psutil.Error:
             return False
         self.seen[pid] = _Seen(proc, ppid, created, now, now)
@@ -103,19 +103,22 @@ class Observer:
         return self.seen[self.root].create_time if self.root in self.seen else 0.0
 
     def _discover(self, now: int) -> None:
-        table: dict[int, tuple[int, float]] = {}
-        for proc in psutil.process_iter(["ppid", "create_time"]):
-            info = proc.info
-            if info["ppid"] is not None and info["create_time"] is not None:
-                table[proc.pid] = (info["ppid"], info["create_time"])
+        """Admit every new process whose parent is one of ours (or us, for adopted orphans).
+
+        The whole process table is read once per sample, as pid -> ppid only
+        (the cheap part); create times are asked only of the few candidates.
+        """
+        table = _platform.ppid_table()
         changed = True
         while changed:  # fixpoint: children of newly admitted processes too
             changed = False
-            for pid, (ppid, created) in list(table.items()):
-                if pid in self.seen or pid == self.me or not self._is_ours(pid, ppid, created):
+            for pid, ppid in list(table.items()):
+                if pid in self.seen or pid == self.me or not (ppid in self.seen or ppid == self.me):
                     continue
                 del table[pid]  # looked at once per sample, admitted or gone
-                changed |= self._admit(pid, ppid, now)
+                created = _create_time(pid)
+                if created is not None and self._is_ours(pid, ppid, created):
+                    changed |= self._admit(pid, ppid, now, created)
 
     # -- sampling ------------------------------------------------------------
     def sample(self) -> int:

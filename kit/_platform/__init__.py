@@ -15,6 +15,7 @@ if sys.platform == "win32":
         become_subreaper,
         cpu_num,
         new_group_kwargs,
+        ppid_table,
         reap,
     )
 elif sys.platform == "linux":
@@ -24,6 +25,7 @@ elif sys.platform == "linux":
         become_subreaper,
         cpu_num,
         new_group_kwargs,
+        ppid_table,
         reap,
     )
 else:
@@ -33,7 +35,8 @@ else:
         become_subreaper,
         cpu_num,
         new_group_kwargs,
+        ppid_table,
         reap,
     )
 
-__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "reap"]
+__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]

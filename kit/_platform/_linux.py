@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 
 import psutil
 
@@ -12,7 +13,7 @@ NAME = "linux"
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
 
-__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "reap"]
+__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 
 def become_subreaper() -> bool:
@@ -30,3 +31,20 @@ def adopts_orphans() -> bool:
 
 def cpu_num(proc: psutil.Process) -> int | None:
     return proc.cpu_num()
+
+
+def ppid_table() -> dict[int, int]:
+    """pid -> parent pid from /proc/*/stat: one small read per process, several times
+    cheaper than psutil's per-process objects, and the observer does it every sample."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        table[int(entry.name)] = int(data[data.rfind(b")") + 2:].split(None, 2)[1])
+    return table

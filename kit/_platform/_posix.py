@@ -38,3 +38,12 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def ppid_table() -> dict[int, int]:
+    """pid -> parent pid of every process on the machine."""
+    table = {}
+    for proc in psutil.process_iter(["ppid"]):
+        if proc.info["ppid"] is not None:
+            table[proc.pid] = proc.info["ppid"]
+    return table

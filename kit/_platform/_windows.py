@@ -25,6 +25,15 @@ def cpu_num(proc: psutil.Process) -> int | None:
     return None
 
 
+def ppid_table() -> dict[int, int]:
+    """pid -> parent pid of every process (one system snapshot on Windows)."""
+    table = {}
+    for proc in psutil.process_iter(["ppid"]):
+        if proc.info["ppid"] is not None:
+            table[proc.pid] = proc.info["ppid"]
+    return table
+
+
 def new_group_kwargs() -> dict[str, Any]:
     return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
 

@@ -17,7 +17,7 @@ def burn(seconds):
 
 if __name__ == '__main__':
     workers = usable_cpu_count()
-    seconds = max(1.0, 15 * scale())
+    seconds = max(1.0, 20 * scale())
     record("workers", count=workers, seconds=seconds)
     procs = [Process(target=burn, args=(seconds,)) for _ in range(workers)]
     for p in procs:
