@@ -9,9 +9,10 @@ from typing import NoReturn, Sequence
 
 from kit import render, results
 from kit.catalogue import EXAMPLES
-from kit.matrix import ALL_METHODS, host_methods, run_matrix
+from kit.matrix import ALL_METHODS, host_methods
 from kit.results import RunResult
 from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, Target, example_target, run, script_target
+from kit.targets import TargetError, run_targets
 
 
 class UsageError(Exception):
@@ -48,13 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run one example or your own script")
     r.add_argument("target", metavar="EXAMPLE|SCRIPT.py")
     r.add_argument("--method", default="all", choices=[*ALL_METHODS, "all"])
+    r.add_argument("--targets", default="host", metavar="T[,T...]",
+                   help="host (default), docker, docker:X.Y, auto; containers run examples only")
     common(r)
 
     m = sub.add_parser("matrix", help="every example under every start method, as a table")
     m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=list(EXAMPLES))
     m.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=host_methods())
+    m.add_argument("--targets", default="auto", metavar="T[,T...]",
+                   help="host, docker (every Python), docker:X.Y, or auto (default: the host, plus "
+                        "the containers when a Docker daemon answers and the images are built)")
     m.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     common(m)
+
+    i = sub.add_parser("images", help="build the Linux container images, one per Python version")
+    i.add_argument("--python", nargs="+", metavar="X.Y", default=None,
+                   help="Python versions (default: 3.11 3.13 3.14 3.15)")
+    i.add_argument("--base", choices=["auto", "pull", "debian"], default="auto",
+                   help="pull python:X.Y-slim, or build the base from Debian packages with mmdebstrap; "
+                        "auto: whichever base is here, else pull, falling back to debian")
     return p
 
 
@@ -95,27 +108,45 @@ def cmd_list(_: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    target = _target(args.target)
-    methods = ALL_METHODS if args.method == "all" else (args.method,)
+    methods = list(ALL_METHODS) if args.method == "all" else [args.method]
     human = sys.stderr if args.json == "-" else sys.stdout
-    rs = []
-    for method in methods:
-        r = run(target, method, scale=args.scale, timeout=args.timeout)
-        rs.append(r)
-        print(render.run_summary(r), file=human, flush=True)
+    if args.targets != "host":
+        if args.target not in EXAMPLES:
+            raise UsageError("--targets other than host run the examples only, not scripts")
+        rs = _on_targets(args, [args.target], methods)
+        for r in rs:
+            print(f"[{r.platform.target if r.platform else '?'}] " + render.run_summary(r), file=human)
+    else:
+        target = _target(args.target)
+        rs = []
+        for method in methods:
+            r = run(target, method, scale=args.scale, timeout=args.timeout)
+            rs.append(r)
+            print(render.run_summary(r), file=human, flush=True)
     _write(args.json, results.dump(rs))
     return _exit_status(rs)
+
+
+def _on_targets(args: argparse.Namespace, examples: list[str], methods: list[str]) -> list[RunResult]:
+    def progress(i: int, n: int, r: RunResult) -> None:
+        print(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.cell(r)}", file=sys.stderr, flush=True)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        return run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, say)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except TargetError as exc:
+        raise UsageError(f"cannot run on {args.targets}: {exc}") from None
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     for name in args.examples:
         if name not in EXAMPLES:
             raise UsageError(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}")
-
-    def progress(i: int, n: int, r: RunResult) -> None:
-        print(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.cell(r)}", file=sys.stderr, flush=True)
-
-    rs = run_matrix(args.examples, args.methods, scale=args.scale, timeout=args.timeout, progress=progress)
+    rs = _on_targets(args, args.examples, args.methods)
     print(render.text_table(rs), file=sys.stderr if args.json == "-" else sys.stdout)
     _write(args.json, results.dump(rs))
     if args.markdown:
@@ -123,7 +154,28 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     return _exit_status(rs)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix}
+def cmd_images(args: argparse.Namespace) -> int:
+    from kit.container.engine import EngineUnavailable, connect
+    from kit.container.images import PYTHONS, ImageError, build_images
+
+    pythons = args.python or list(PYTHONS)
+    unknown = [p for p in pythons if p not in PYTHONS]
+    if unknown:
+        raise UsageError(f"no image for Python {', '.join(unknown)}; known: {', '.join(PYTHONS)}")
+    try:
+        built = build_images(connect(), pythons, base=args.base, progress=lambda m: print(m, flush=True))
+    except EngineUnavailable as exc:
+        raise UsageError(exc.reason) from None
+    except ImageError as exc:
+        print(f"kit: images: {exc}", file=sys.stderr)
+        return 1
+    for b in built:
+        state = "up to date" if b.reused else f"built in {b.seconds:.1f} s"
+        print(f"docker:{b.python}  {b.tag}  base {b.base_image} ({b.base_kind})  {state}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

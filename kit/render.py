@@ -12,16 +12,21 @@ from kit.results import PlatformInfo, RunResult
 LEGEND = (
     "cell: status, wall seconds, peak live processes seen (p), cores used (c: CPU seconds of the "
     "whole process tree per wall second); D = daemons terminated when main exited, "
-    "O = orphans left behind (then killed); * = the target's default start method."
+    "O = orphans left behind (then killed); * = the target's default start method. "
+    "With several targets the text table keeps status, cores, D and O; Markdown and JSON have all."
 )
 
 Column = tuple[str, str]  # (target, method)
 
 
-def cell(r: RunResult) -> str:
+def cell(r: RunResult, compact: bool = False) -> str:
+    """The status and the key psutil figures; ``compact`` (many targets) keeps cores only."""
     if r.status == "skipped":
         return "skipped"
-    text = f"{r.status} {r.wall_s:.1f}s {r.peak_processes}p {r.cores_used:.1f}c"
+    if compact:
+        text = f"{r.status} {r.cores_used:.1f}c"
+    else:
+        text = f"{r.status} {r.wall_s:.1f}s {r.peak_processes}p {r.cores_used:.1f}c"
     if r.daemons_terminated:
         text += f" D{len(r.daemons_terminated)}"
     if r.orphans:
@@ -41,12 +46,12 @@ def _platforms(results: list[RunResult]) -> dict[str, PlatformInfo]:
     return {target_of(r): r.platform for r in results if r.platform}
 
 
-def _grid(results: list[RunResult]) -> tuple[list[Column], list[list[str]]]:
+def _grid(results: list[RunResult], compact: bool = False) -> tuple[list[Column], list[list[str]]]:
     columns: list[Column] = list(dict.fromkeys((target_of(r), r.method) for r in results))
     by_cell = {(r.example, target_of(r), r.method): r for r in results}
     rows = []
     for example in _unique(r.example for r in results):
-        rows.append([example] + [cell(by_cell[(example, *c)]) if (example, *c) in by_cell else "-"
+        rows.append([example] + [cell(by_cell[(example, *c)], compact) if (example, *c) in by_cell else "-"
                                  for c in columns])
     return columns, rows
 
@@ -75,7 +80,7 @@ def _footer(results: list[RunResult]) -> list[str]:
 
 def text_table(results: list[RunResult]) -> str:
     platforms = _platforms(results)
-    columns, rows = _grid(results)
+    columns, rows = _grid(results, compact=len(platforms) > 1)
     targets = [""] + [t if i == 0 or columns[i - 1][0] != t else "" for i, (t, _) in enumerate(columns)]
     methods = ["example"] + [_method_label(c, platforms) for c in columns]
     table = [targets, methods, *rows] if len(platforms) > 1 else [methods, *rows]

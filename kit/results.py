@@ -9,7 +9,6 @@ import json
 import multiprocessing
 import os
 import platform
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable
 
@@ -60,7 +59,9 @@ class PlatformInfo:
     target: str = "host"
 
     @classmethod
-    def here(cls, target: str = "host") -> "PlatformInfo":
+    def here(cls, target: str | None = None) -> "PlatformInfo":
+        """This interpreter; ``KIT_TARGET`` names it (a container says ``docker:3.14``)."""
+        target = target or os.environ.get("KIT_TARGET", "host")
         return cls(
             os=platform.system(),
             python=platform.python_version(),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,10 @@ def unparsable(tmp_path: Path) -> str:
     (["matrix", "--methods", "threads"], "invalid choice: 'threads'"),
     ([], "the following arguments are required: command"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["matrix", "--targets", "host,vm"], "unknown target 'vm'"),
+    (["matrix", "--targets", "docker:2.7"], "unknown target 'docker:2.7'"),
+    (["run", "tests/variants/guarded.py", "--targets", "docker:3.14"], "run the examples only"),
+    (["images", "--python", "3.8"], "no image for Python 3.8"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str) -> None:
     """Bad input gets one clear line on stderr, exit status 2, no traceback, nothing run."""
@@ -81,7 +86,7 @@ def test_run_json_to_stdout_is_parsable_and_has_the_documented_keys() -> None:
 def test_matrix_writes_json_and_markdown_and_fails_when_a_cell_fails(tmp_path: Path) -> None:
     """Exit 1 when any cell fails (here: a timeout far too short for the run)."""
     out, md = tmp_path / "sub" / "m.json", tmp_path / "m.md"
-    ok = kit("matrix", "--examples", "hello", "queue", "--methods", "fork", "spawn",
+    ok = kit("matrix", "--targets", "host", "--examples", "hello", "queue", "--methods", "fork", "spawn",
              "--json", str(out), "--markdown", str(md))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     cells = json.loads(out.read_text(encoding="utf-8"))
@@ -90,6 +95,26 @@ def test_matrix_writes_json_and_markdown_and_fails_when_a_cell_fails(tmp_path: P
     assert "| hello | pass" in md.read_text(encoding="utf-8")
     assert "4 of 4 cells pass" in ok.stdout
 
-    bad = kit("matrix", "--examples", "lock", "--methods", "spawn", "--timeout", "0.2")
+    bad = kit("matrix", "--targets", "host", "--examples", "lock", "--methods", "spawn", "--timeout", "0.2")
     assert bad.returncode == 1
     assert "timeout" in bad.stdout and "0 of 1 cells pass" in bad.stdout
+
+
+def test_matrix_without_a_daemon_runs_the_host_and_says_why_in_one_line() -> None:
+    """``auto`` (the default) degrades to the host with one line: why, and how to enable containers."""
+    env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"}
+    r = subprocess.run([sys.executable, "-m", "kit", "matrix", "--examples", "hello", "--methods", "fork"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120, env=env, encoding="utf-8")
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if line.startswith("containers skipped")]
+    assert len(said) == 1, r.stderr
+    assert "no Docker daemon answers at tcp://127.0.0.1:1" in said[0] and "kit images" in said[0]
+    assert "1 of 1 cells pass" in r.stdout
+
+
+def test_asking_for_containers_by_name_without_a_daemon_is_an_error() -> None:
+    env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"}
+    r = subprocess.run([sys.executable, "-m", "kit", "matrix", "--targets", "docker:3.14"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120, env=env, encoding="utf-8")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("kit: error: cannot run on docker:3.14: no Docker daemon answers")

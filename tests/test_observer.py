@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-import types
 from typing import Any, Iterator
 
 import psutil

@@ -80,6 +80,7 @@ def debian_packages(python: str) -> list[str]:
 
 
 def debian_base_tag(python: str) -> str:
+    """One base per (suite, Python): forky serves two Pythons, and a base is reused across builds."""
     return f"{BASE_REPO}:debian-{DEBIAN_SUITE[python]}-py{python}"
 
 

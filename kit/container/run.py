@@ -37,6 +37,7 @@ def overall_timeout(cells: int, timeout_s: float) -> float:
 
 
 def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
+    """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``)."""
     return ["python", "-m", "kit", "matrix", "--examples", *examples, "--methods", *methods,
             "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
 
@@ -72,7 +73,7 @@ def run_in_container(
     command = matrix_command(examples, methods, scale, timeout_s)
     t0 = time.monotonic()
     with container(client, image, command, labels={"kit.python": python},
-                   environment={"PYTHONUNBUFFERED": "1"}) as c:
+                   environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target}) as c:
         pump = _stream_stderr(c, progress) if progress else None
         status = _wait(c, max(0.0, limit - (time.monotonic() - t0)))
         if status is None:

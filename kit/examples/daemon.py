@@ -8,13 +8,13 @@ cannot be changed once the process has started.
 import time
 from multiprocessing import Event, Process
 
-from kit.examples._support import pause, record
+from kit.examples._support import record, scale
 
 
 def func(running):
     running.set()
     while True:
-        pause(1)
+        time.sleep(1 * scale())
         print('过了一秒')
 
 
@@ -33,6 +33,6 @@ if __name__ == '__main__':
         record("daemon_after_start", refused=False)
     running.wait(timeout=30)
     for i in range(5):
-        pause(0.1)
+        time.sleep(0.1 * scale())
         print('*' * i)
     record("main_done", daemon_alive=p.is_alive())

@@ -6,14 +6,14 @@ children under spawn and forkserver (see ``lock``).
 import time, random
 from multiprocessing import Process, Semaphore
 
-from kit.examples._support import pause, record
+from kit.examples._support import record, scale
 
 
 def toilet(i, sem):
     sem.acquire()
     record("enter", i=i)
     print(f'{i}进厕所')
-    pause(random.randint(1, 5))
+    time.sleep(random.randint(1, 5) * scale())
     print(f'{i}出厕所')
     record("leave", i=i)
     sem.release()
