@@ -89,6 +89,8 @@ def test_hello_and_cpu_in_a_container(client, image, no_leftovers):
         assert r.platform.os == "Linux"
         assert r.status == "pass", f"{r.example}/{r.method}: {r.status}: {r.reason}"
     assert any("hello" in line and "pass" in line for line in lines), lines  # progress was streamed
+    assert not any("containers skipped" in line for line in lines), lines  # the kit inside runs its host only
+    assert any(line.startswith("docker:3.11: ") for line in lines), lines  # and names itself by KIT_TARGET
 
 
 def test_container_removed_after_normal_exit(client, image, no_leftovers):

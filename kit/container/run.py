@@ -38,7 +38,7 @@ def overall_timeout(cells: int, timeout_s: float) -> float:
 
 def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
     """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``)."""
-    return ["python", "-m", "kit", "matrix", "--examples", *examples, "--methods", *methods,
+    return ["python", "-m", "kit", "matrix", "--targets", "host", "--examples", *examples, "--methods", *methods,
             "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
 
 
