@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--base", choices=["auto", "pull", "debian"], default="auto",
                    help="pull python:X.Y-slim, or build the base from Debian packages with mmdebstrap; "
                         "auto: whichever base is here, else pull, falling back to debian")
+
+    rep = sub.add_parser("report", help="merge result files from many runs into one table")
+    rep.add_argument("files", nargs="+", metavar="FILE", help="JSON files written by --json")
+    rep.add_argument("--markdown", metavar="FILE", help="also write the merged table as Markdown")
+    rep.add_argument("--json", metavar="FILE", help="write the merged results as one JSON array (- for stdout)")
     return p
 
 
@@ -175,10 +180,35 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images}
+def cmd_report(args: argparse.Namespace) -> int:
+    from kit import report
+
+    try:
+        merged = report.merge(report.load_files(args.files))
+    except report.ReportError as exc:
+        raise UsageError(str(exc)) from None
+    if not merged.rows:
+        raise UsageError("the files hold no results")
+    print(report.text(merged), file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.markdown:
+        _write(args.markdown, report.markdown(merged))
+    _write(args.json, results.dump(merged.results))
+    return _exit_status(merged.results)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images, "report": cmd_report}
+
+
+def _never_crash_on_print() -> None:
+    """A Windows console (cp1252...) cannot show the article's Chinese: escape, don't crash."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _never_crash_on_print()
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

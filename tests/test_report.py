@@ -1,0 +1,115 @@
+"""``kit report``: many runs' JSON merged into one table, from files only."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kit import report, results
+from kit.results import RunResult
+from kit.runner import example_target, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def host_results() -> list[RunResult]:
+    """Real results of this host: guard (method-dependent behaviour) and hello, every method."""
+    return [run(example_target(e), m) for e in ("hello", "guard") for m in ("fork", "spawn", "forkserver")]
+
+
+def as_platform(rs: list[RunResult], os_name: str, python: str, default: str, target: str = "host",
+                available: tuple[str, ...] = ("fork", "spawn", "forkserver")) -> list[RunResult]:
+    """Copies of real results relabelled as another platform; unavailable methods become skipped."""
+    out = []
+    for r in copy.deepcopy(rs):
+        assert r.platform is not None
+        r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
+            os_name, python, default, target
+        if r.method not in available:
+            r.status, r.reason = "skipped", f"{r.method} is not available on {os_name}"
+        out.append(r)
+    return out
+
+
+def write(tmp_path: Path, name: str, rs: list[RunResult]) -> str:
+    path = tmp_path / name
+    path.write_text(results.dump(rs), encoding="utf-8")
+    return str(path)
+
+
+def kit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kit", *args], capture_output=True, text=True, cwd=ROOT,
+                          encoding="utf-8", timeout=60)
+
+
+def test_host_and_container_files_merge_into_one_table(tmp_path: Path, host_results: list[RunResult]) -> None:
+    assert all(r.status == "pass" for r in host_results), [r.reason for r in host_results]
+    host = write(tmp_path, "host.json", host_results)
+    c314 = write(tmp_path, "c314.json", as_platform(host_results, "Linux", "3.14.8", "forkserver", "docker:3.14"))
+    md = tmp_path / "merged.md"
+    r = kit("report", host, c314, "--markdown", str(md), "--json", str(tmp_path / "merged.json"))
+    assert r.returncode == 0, r.stderr
+    merged = report.merge(report.load_files([host, c314]))
+    assert len(merged.columns) == 6  # (Linux, host py), (Linux docker, 3.14) x 3 methods
+    assert {c.place for c in merged.columns} == {"Linux", "Linux docker"}
+    assert "What differs across platforms:" in r.stdout
+    assert "fork on Linux" in r.stdout and "forkserver on Linux docker 3.14" in r.stdout
+    assert "guard behaves differently by start method" in r.stdout
+    text = md.read_text(encoding="utf-8")
+    assert "| example | Linux<br>py" in text and "Linux docker<br>py3.14<br>forkserver*" in text
+    assert len(json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))) == 12
+
+
+def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: list[RunResult]) -> None:
+    """Skipped methods are summarised per platform; a cell unlike its row is marked, with its reason."""
+    win = as_platform(host_results, "Windows", "3.12.10", "spawn", available=("spawn",))
+    mac = as_platform(host_results, "Darwin", "3.12.10", "spawn", available=("fork", "spawn", "forkserver"))
+    odd = next(r for r in mac if r.example == "hello" and r.method == "spawn")
+    odd.status, odd.reason = "fail", "stdout lacks '我是一个进程'"
+    files = [write(tmp_path, "win.json", win), write(tmp_path, "mac.json", mac),
+             write(tmp_path, "host.json", host_results)]
+    r = kit("report", *files, "--markdown", str(tmp_path / "m.md"))
+    assert r.returncode == 1  # a cell failed
+    assert "fork is unavailable on Windows" in r.stdout
+    assert "forkserver is unavailable on Windows" in r.stdout
+    assert "hello: pass except macOS py3.12 spawn (fail: stdout lacks '我是一个进程')" in r.stdout
+    assert "!fail [" in r.stdout
+    md = (tmp_path / "m.md").read_text(encoding="utf-8")
+    assert "**fail [" in md and "hello on macOS py3.12 spawn: fail: stdout lacks" in md
+
+
+def test_the_majority_marker_marks_nothing_when_all_agree(host_results: list[RunResult]) -> None:
+    """The marker is not on everything: identical rows have no '!' and no 'except' line."""
+    merged = report.merge(host_results + as_platform(host_results, "Darwin", "3.13.1", "spawn"))
+    out = report.text(merged)
+    assert "!" not in out.split("! = differs")[0]
+    assert "except" not in out
+
+
+@pytest.mark.parametrize("content, says", [
+    ("[{\"example\": \"hello\", \"method\": \"fork\", \"sta", "not valid JSON"),
+    ("{\"results\": []}", "expected a JSON array"),
+    ("[{\"name\": \"something else\"}]", "missing keys"),
+    ("[{\"example\": \"x\", \"method\": \"fork\", \"status\": \"great\", \"reason\": \"\"}]", "unknown status"),
+])
+def test_a_bad_file_gets_one_line_naming_it(tmp_path: Path, content: str, says: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    r = kit("report", str(bad))
+    assert r.returncode == 2
+    line, = r.stderr.strip().splitlines()
+    assert str(bad) in line and says in line, line
+
+
+def test_a_truncated_real_file_is_refused(tmp_path: Path, host_results: list[RunResult]) -> None:
+    whole = results.dump(host_results[:2])
+    cut = tmp_path / "cut.json"
+    cut.write_text(whole[: len(whole) // 2], encoding="utf-8")
+    r = kit("report", write(tmp_path, "ok.json", host_results), str(cut))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"kit: error: {cut}: not valid JSON")
