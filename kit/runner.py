@@ -86,6 +86,7 @@ def run(
     _platform.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="kit-") as tmp:
         paths = {k: os.path.join(tmp, k) for k in ("events", "stdout", "stderr")}
+        os.mkdir(paths["events"])
         with open(paths["stdout"], "wb") as out, open(paths["stderr"], "wb") as err:
             t0 = time.perf_counter_ns()
             proc = subprocess.Popen(
