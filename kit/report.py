@@ -122,7 +122,8 @@ def differences(m: Merged) -> list[str]:
     for method, places in sorted(skipped.items()):
         lines.append(f"{method} is unavailable on {', '.join(sorted(places))}")
     defaults: dict[str, list[str]] = {}
-    for (place, python), info in sorted(m.platforms.items(), key=lambda kv: _version_key(Column(*kv[0], ""))):
+    by_version = sorted(m.platforms.items(), key=lambda kv: _version_key(Column(kv[0][0], kv[0][1], "")))
+    for (place, python), info in by_version:
         defaults.setdefault(info.default_method, []).append(f"{place} {python}")
     if len(defaults) > 1:
         lines.append("default start method: " + "; ".join(

@@ -10,10 +10,13 @@ share the CPUs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kit.matrix import run_matrix
 from kit.results import RunResult
+
+if TYPE_CHECKING:  # the SDK is optional: the kit runs on the host without it
+    import docker
 
 Say = Callable[[str], None]
 ENABLE_HINT = ("start a Docker daemon, `pip install docker`, then `python -m kit images` "
@@ -63,7 +66,8 @@ def run_targets(
     """Every cell on every target of ``spec``; ``auto`` degrades to the host with one line."""
     plan = parse(spec)
     optional = "auto" in spec.split(",")
-    client, images = None, {}
+    client: docker.DockerClient | None = None
+    images: dict[str, str] = {}
     if plan.pythons:
         try:
             client, images = _containers(plan.pythons)
@@ -82,7 +86,7 @@ def run_targets(
     return out
 
 
-def _containers(pythons: Sequence[str]) -> tuple[object, dict[str, str]]:
+def _containers(pythons: Sequence[str]) -> tuple[docker.DockerClient, dict[str, str]]:
     """A client and the image per Python, or TargetError with the reason."""
     from kit.container.engine import EngineUnavailable, connect
     from kit.container.images import ImageError, image_for

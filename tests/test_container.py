@@ -191,3 +191,26 @@ def test_a_kit_that_prints_no_results_gives_error_results(client, image, no_left
     assert [(r.example, r.method, r.status) for r in rs] == [("no_such_example", "fork", "error")]
     assert "exited with status 2" in rs[0].reason and "unknown example" in rs[0].reason, rs[0].reason
     assert rs[0].platform.target == f"docker:{PYTHON}"
+
+
+def test_a_daemon_of_windows_containers_is_refused(monkeypatch):
+    """Docker on a Windows runner answers, but runs Windows containers: say so, don't try to pull."""
+    import docker
+
+    class WindowsDaemon:
+        closed = False
+
+        def ping(self):
+            return True
+
+        def info(self):
+            return {"OSType": "windows"}
+
+        def close(self):
+            WindowsDaemon.closed = True
+
+    monkeypatch.setattr(docker, "from_env", lambda **kwargs: WindowsDaemon())
+    with pytest.raises(EngineUnavailable) as info:
+        connect()
+    assert "runs windows containers" in info.value.reason and "\n" not in info.value.reason
+    assert WindowsDaemon.closed

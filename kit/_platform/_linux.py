@@ -4,10 +4,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 
 import psutil
 
-from kit._platform._posix import new_group_kwargs, reap
+assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
+
+from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
 
 NAME = "linux"
 PR_SET_CHILD_SUBREAPER = 36

@@ -5,9 +5,16 @@ Orphans are then found by (pid, create time) snapshots only.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import psutil
+
+from kit._platform._common import ppid_table
+
+assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
+
+__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 NAME = "posix"
 
@@ -38,12 +45,3 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
-
-
-def ppid_table() -> dict[int, int]:
-    """pid -> parent pid of every process on the machine."""
-    table = {}
-    for proc in psutil.process_iter(["ppid"]):
-        if proc.info["ppid"] is not None:
-            table[proc.pid] = proc.info["ppid"]
-    return table

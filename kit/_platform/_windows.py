@@ -6,9 +6,16 @@ A dead parent's pid stays in its children's ``ppid``, so orphans are found by
 from __future__ import annotations
 
 import subprocess
+import sys
 from typing import Any
 
 import psutil
+
+from kit._platform._common import ppid_table
+
+assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
+
+__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 NAME = "windows"
 
@@ -23,15 +30,6 @@ def adopts_orphans() -> bool:
 
 def cpu_num(proc: psutil.Process) -> int | None:
     return None
-
-
-def ppid_table() -> dict[int, int]:
-    """pid -> parent pid of every process (one system snapshot on Windows)."""
-    table = {}
-    for proc in psutil.process_iter(["ppid"]):
-        if proc.info["ppid"] is not None:
-            table[proc.pid] = proc.info["ppid"]
-    return table
 
 
 def new_group_kwargs() -> dict[str, Any]:

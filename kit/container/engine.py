@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the SDK is optional: the kit runs on the host without it
@@ -90,6 +90,10 @@ def connect(timeout: float = CONNECT_TIMEOUT_S) -> docker.DockerClient:
         raise EngineUnavailable(f"no Docker daemon answers at {host}: {_os_error(exc.__cause__ or exc)}") from None
     except Exception as exc:  # noqa: BLE001 - requests' connection errors, bad URLs, TLS trouble
         raise EngineUnavailable(f"no Docker daemon answers at {host}: {_os_error(exc)}") from None
+    os_type = client.info().get("OSType", "linux")
+    if os_type != "linux":  # Docker on a Windows runner runs Windows containers
+        client.close()
+        raise EngineUnavailable(f"the Docker daemon at {host} runs {os_type} containers; the kit's images are Linux")
     return client
 
 
@@ -98,7 +102,7 @@ def api_timeout(client: docker.DockerClient, seconds: float | None) -> Iterator[
     """Another per-request timeout for the requests made inside: a slow import or build
     (None: no limit), a pull that must fail fast, a log stream that may stay silent."""
     old = client.api.timeout
-    client.api.timeout = seconds
+    client.api.timeout = seconds  # type: ignore[assignment]  # the stubs say int; requests takes float or None
     try:
         yield
     finally:
@@ -127,7 +131,7 @@ def _remove(c: Container) -> None:
 def container(
     client: docker.DockerClient,
     image: str,
-    command: Sequence[str] | str | None,
+    command: list[str] | str | None,
     **kwargs: Any,
 ) -> Iterator[Container]:
     """Create and start a container labelled ``kit=1``; remove it on the way out, whatever happened.

@@ -106,14 +106,23 @@ def _pull(client: docker.DockerClient, python: str, progress: Progress) -> Image
     import docker.errors
     import requests.exceptions
 
-    progress(f"{python}: pulling python:{python}-slim")
-    try:
-        with api_timeout(client, PULL_TIMEOUT_S):
-            return client.images.pull("python", f"{python}-slim")
-    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-        why = getattr(exc, "explanation", None) or str(exc)
-        progress(f"{python}: pull failed: {' '.join(str(why).split())[:160]}")
-        return None
+    # A Python still in pre-release has only "-rc-slim" on Docker Hub (3.15 in 2026).
+    for tag in (f"{python}-slim", f"{python}-rc-slim"):
+        progress(f"{python}: pulling python:{tag}")
+        try:
+            with api_timeout(client, PULL_TIMEOUT_S):
+                image = client.images.pull("python", tag)
+        except docker.errors.NotFound:
+            progress(f"{python}: python:{tag} does not exist")
+            continue
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            why = getattr(exc, "explanation", None) or str(exc)
+            progress(f"{python}: pull failed: {' '.join(str(why).split())[:160]}")
+            return None
+        if tag != f"{python}-slim":
+            image.tag("python", f"{python}-slim")  # the name the rest of the build uses
+        return image
+    return None
 
 
 def _debootstrap(client: docker.DockerClient, python: str, progress: Progress) -> Image:
@@ -391,7 +400,7 @@ def build_images(
             t0 = time.perf_counter()
             kind, base_name, base_image, base_s = _base(client, python, base, say)
             psutil_whl = psutil_wheel(python, arch, say)
-            digest = image_hash(python, base_image.id, [psutil_whl])
+            digest = image_hash(python, base_image.id or base_name, [psutil_whl])
             tag, moving = f"{REPO}:py{python}-{digest}", f"{REPO}:py{python}"
             image = _get(client, tag)
             reused = image is not None

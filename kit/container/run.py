@@ -12,7 +12,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from kit import results
@@ -74,7 +74,7 @@ def run_in_container(
     t0 = time.monotonic()
     with container(client, image, command, labels={"kit.python": python},
                    environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target}) as c:
-        pump = _stream_stderr(c, progress) if progress else None
+        pump = _stream_stderr(client, c, progress) if progress else None
         status = _wait(c, max(0.0, limit - (time.monotonic() - t0)))
         if status is None:
             with contextlib.suppress(Exception):  # it may have ended just now; remove() follows anyway
@@ -108,7 +108,7 @@ def run_in_container(
     return rs
 
 
-def _ended(status: dict[str, Any]) -> str:
+def _ended(status: Mapping[str, Any]) -> str:
     """How the container's main process ended, as words ("was killed by SIGKILL (exit status 137)")."""
     code = status.get("StatusCode")
     error = (status.get("Error") or {}).get("Message") if isinstance(status.get("Error"), dict) else None
@@ -119,7 +119,7 @@ def _ended(status: dict[str, Any]) -> str:
     return f"{words}; {error}" if error else words
 
 
-def _wait(c: Container, seconds: float) -> dict[str, Any] | None:
+def _wait(c: Container, seconds: float) -> Mapping[str, Any] | None:
     """The container's exit status, or None when it is still running after ``seconds``."""
     import requests.exceptions
 
@@ -136,10 +136,10 @@ def _wait(c: Container, seconds: float) -> dict[str, Any] | None:
         return None
 
 
-def _stream_stderr(c: Container, progress: Callable[[str], None]) -> threading.Thread:
+def _stream_stderr(client: docker.DockerClient, c: Container, progress: Callable[[str], None]) -> threading.Thread:
     """Hand the kit's progress lines over as they come; the stream ends when the container does."""
 
-    with api_timeout(c.client, None):  # the kit may print nothing for a whole cell
+    with api_timeout(client, None):  # the kit may print nothing for a whole cell
         stream = c.logs(stdout=False, stderr=True, stream=True, follow=True)
 
     def pump() -> None:
