@@ -88,7 +88,7 @@ class Observer:
         self.seen[pid] = _Seen(proc, ppid, created, now, now)
         return True
 
-    def _is_ours(self, pid: int, ppid: int, created: float) -> bool:
+    def _is_ours(self, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
         if parent is not None:
             if parent.gone_ns is not None and _create_time(ppid) not in (None, parent.create_time):
@@ -117,7 +117,7 @@ class Observer:
                     continue
                 del table[pid]  # looked at once per sample, admitted or gone
                 created = _create_time(pid)
-                if created is not None and self._is_ours(pid, ppid, created):
+                if created is not None and self._is_ours(ppid, created):
                     changed |= self._admit(pid, ppid, now, created)
 
     # -- sampling ------------------------------------------------------------

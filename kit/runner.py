@@ -25,7 +25,7 @@ from kit import _platform, events
 from kit.catalogue import EXAMPLES
 from kit.checks import Check, Evidence, exits_with, no_orphans
 from kit.observer import Observer
-from kit.results import PlatformInfo, ProcRef, RunResult
+from kit.results import PlatformInfo, RunResult
 
 DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
@@ -97,7 +97,7 @@ def run(
             obs = Observer(proc.pid, t0)
             try:
                 timed_out, end_ns = _watch(proc, obs, t0 + int(timeout * 1e9))
-                orphans = [] if timed_out else _outliving(obs, grace)
+                orphans = set() if timed_out else _outliving(obs, grace)
             finally:
                 killed = obs.kill_all()
                 proc.wait()
@@ -120,29 +120,29 @@ def _watch(proc: subprocess.Popen[bytes], obs: Observer, deadline_ns: int) -> tu
         time.sleep(INTERVAL_S)
 
 
-def _outliving(obs: Observer, grace: float) -> list[ProcRef]:
+def _outliving(obs: Observer, grace: float) -> set[int]:
     """After the main process ended, give helpers ``grace`` seconds to leave."""
     end = time.monotonic() + grace
     obs.sample()  # children forked between the last sample and main's exit
     while obs.alive(include_root=False) and time.monotonic() < end:
         time.sleep(INTERVAL_S)
         obs.sample()
-    pids = {p.pid for p in obs.alive(include_root=False)}
-    return [r.ref() for r in obs.records(set()) if r.pid in pids]
+    return {p.pid for p in obs.alive(include_root=False)}
 
 
 def _judge(target: Target, method: str, scale: float, here: PlatformInfo,
            proc: subprocess.Popen[bytes], obs: Observer, evs: list[events.Event],
            stdout: str, stderr: str, timed_out: bool, end_ns: int,
-           orphans: list[ProcRef], killed: list[int], timeout: float) -> RunResult:
+           orphan_pids: set[int], killed: list[int], timeout: float) -> RunResult:
     started = [e for e in evs if e.kind == "process_started"]
     workers = {e.data["child"] for e in started}
     records = obs.records(workers)
+    orphans = [r.ref() for r in records if r.pid in orphan_pids]  # roles known: records saw the events
     wall_s = (end_ns - obs.t0_ns) / 1e9
     cpu_s = sum(r.cpu_s for r in records)
     cores = cpu_s / wall_s if wall_s > 0 else 0.0
     cpus = sorted({c for r in records for c in r.cpus})
-    daemons = _daemons_terminated(obs, evs, end_ns, {o.pid for o in orphans})
+    daemons = _daemons_terminated(obs, evs, end_ns, orphan_pids)
     result = RunResult(
         example=target.name, method=method, status="pass", reason="",
         wall_s=round(wall_s, 3), exitcode=None if timed_out else proc.returncode,

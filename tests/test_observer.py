@@ -283,7 +283,7 @@ def test_an_orphan_forked_just_before_main_exits_is_reported(procs: list[subproc
     orphan = wait_for_pid(int(main.stdout.readline()))
     main.wait()  # what _watch() sees next: main has exited
     orphans = runner._outliving(obs, grace=0.3)
-    assert orphan.pid in {o.pid for o in orphans}, "the orphan was never discovered"
+    assert orphan.pid in orphans, "the orphan was never discovered"
 
 
 @pytest.mark.parametrize("cmdline, workers, role", [

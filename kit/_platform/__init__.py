@@ -10,7 +10,6 @@ import sys
 
 if sys.platform == "win32":
     from kit._platform._windows import (
-        NAME,
         adopts_orphans,
         become_subreaper,
         cpu_num,
@@ -20,7 +19,6 @@ if sys.platform == "win32":
     )
 elif sys.platform == "linux":
     from kit._platform._linux import (
-        NAME,
         adopts_orphans,
         become_subreaper,
         cpu_num,
@@ -30,7 +28,6 @@ elif sys.platform == "linux":
     )
 else:
     from kit._platform._posix import (
-        NAME,
         adopts_orphans,
         become_subreaper,
         cpu_num,
@@ -39,4 +36,4 @@ else:
         reap,
     )
 
-__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]

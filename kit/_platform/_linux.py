@@ -12,11 +12,10 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 
 from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
 
-NAME = "linux"
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
 
-__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 
 def become_subreaper() -> bool:

@@ -14,9 +14,8 @@ from kit._platform._common import ppid_table
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
-__all__ = ["NAME", "adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
-NAME = "posix"
 
 
 def become_subreaper() -> bool:
