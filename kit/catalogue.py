@@ -1,13 +1,19 @@
-"""Every example and what it must show, per start method.
+"""What to run, and what it must show: the examples of the article, or a user's script.
 
 An example's code lives in ``kit/examples/<name>.py``; its expectations live
 here, because some examples (``guard``, ``queue``) run their code on import.
+A ``Target`` is what the runner runs: how the launcher starts it, its checks per
+start method, and what its source says (``kit.source``), for the diagnoses.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 from kit import checks as c
+from kit.examples import path_of
+from kit.source import SourceFacts, analyse_file
 
 BOOTSTRAP_SHORT = "bootstrapping phase"
 
@@ -102,3 +108,36 @@ EXAMPLES: dict[str, Example] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to run: an example of the catalogue or a user's script, and its checks."""
+
+    name: str
+    launcher_args: tuple[str, ...]
+    checks_for: Callable[[str], list[c.Check]]
+    facts: SourceFacts = SourceFacts()
+    path: str = ""  # the script's path, "" for an example
+
+    @property
+    def is_script(self) -> bool:
+        return bool(self.path)
+
+
+def example_target(name: str) -> Target:
+    example = EXAMPLES[name]
+    return Target(name, ("-m", example.module), example.checks_for, analyse_file(path_of(name)))
+
+
+def _script_checks(method: str) -> list[c.Check]:
+    return [c.children_exit_cleanly()]
+
+
+def script_target(path: str, like: str | None = None, args: tuple[str, ...] = ()) -> Target:
+    """A user's script, run like ``python script.py ARGS``: it must exit 0, leave no orphan and
+    lose no child to an error.  ``like`` borrows an example's checks instead (tests run broken
+    variants so)."""
+    checks_for = EXAMPLES[like].checks_for if like else _script_checks
+    resolved = str(Path(path).resolve())
+    return Target(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kit.events import Event
+from kit.outcomes import Ev
 from kit.results import ProcRecord, ProcRef
 
 
@@ -52,6 +53,10 @@ class Check:
         return Verdict(self.name, ok, reason)
 
 
+def _cut(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _ms(ns: int) -> str:
     return f"{ns / 1e6:.0f} ms"
 
@@ -74,6 +79,25 @@ def no_orphans() -> Check:
         return False, f"{len(ev.orphans)} process(es) outlived the run: {names}"
 
     return Check("no orphans", fn)
+
+
+def children_exit_cleanly() -> Check:
+    """No child process died with an error (a traceback, a non-zero ``sys.exit``, a failed bootstrap).
+
+    A script's parent often carries on when a child dies (the missing ``__main__`` guard under
+    spawn exits 0): this is what makes such a run fail, whatever the parent's exit code.
+    """
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        dead = [e for e in ev.events if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED)]
+        if not dead:
+            return True, "no child process died with an error"
+        first = dead[0]
+        who = first.data.get("name") or "a child"
+        return False, f"{len(dead)} child process(es) died with an error, first {who} (pid {first.pid}): " \
+                      f"{_cut(str(first.data.get('error', '?')))}"
+
+    return Check("children exit cleanly", fn)
 
 
 def output_has(text: str, stream: str = "stdout") -> Check:

@@ -1,22 +1,36 @@
-"""``python -m kit``: list, run, matrix.  Bad input gets one line and exit status 2."""
+"""``kit`` (or ``python -m kit``): see what multiprocessing really does under fork, spawn and forkserver.
+
+Commands: list, run, matrix, images, report.  Errors are caught once, in ``main``: bad input
+gets one line and exit status 2; other ``KitError``s their own status; a bug in the kit a
+pointer to its traceback (``--debug`` or ``KIT_DEBUG=1`` shows it) and status 3.  SIGINT,
+SIGTERM and SIGHUP stop the run in progress, kill everything it started, write what
+finished, and exit 130, 143 or 129.
+"""
 from __future__ import annotations
 
 import argparse
 import ast
+import math
+import os
+import signal
 import sys
+import traceback
 from pathlib import Path
-from typing import NoReturn, Sequence
+from types import FrameType
+from typing import Any, Callable, NoReturn, Sequence
 
-from kit import render, results
-from kit.catalogue import EXAMPLES
-from kit.matrix import ALL_METHODS, host_methods
+import kit
+from kit import diagnose, errors, render, results
+from kit.catalogue import EXAMPLES, Target, example_target, script_target
+from kit.errors import KitError, UsageError
+from kit.matrix import host_methods
+from kit.outcomes import ALL, DEFAULT, METHODS, Status, exit_status
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, Target, example_target, run, script_target
-from kit.targets import TargetError, run_targets
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, Interrupted
 
-
-class UsageError(Exception):
-    """Bad input: reported in one line, exit status 2."""
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_SCALE = 1000.0
+DEBUG_ENV = "KIT_DEBUG"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,85 +38,130 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return value
+def _number(limit: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:g}: {text!r}")
+        return value
+
+    return parse
+
+
+METHOD_CHOICES = [*METHODS, DEFAULT, ALL]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m kit", description=__doc__)
+    p = _Parser(prog="kit", description="See what multiprocessing really does under fork, spawn and forkserver.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--version", action="version", version=f"kit {kit.__version__}")
+    p.add_argument("--debug", action="store_true", help=f"show tracebacks of the kit's own errors (or {DEBUG_ENV}=1)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the examples, one line each")
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--scale", type=_positive, default=DEFAULT_SCALE,
-                        help=f"time factor for the article's sleeps (default {DEFAULT_SCALE}; 1 = article timings)")
-        sp.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT,
-                        help=f"seconds before a run's whole tree is killed (default {DEFAULT_TIMEOUT:g})")
+        sp.add_argument("--scale", type=_number(MAX_SCALE), default=DEFAULT_SCALE,
+                        help="time factor for the article's sleeps (1 = the article's timings)")
+        sp.add_argument("--timeout", type=_number(MAX_TIMEOUT_S), default=DEFAULT_TIMEOUT,
+                        help="seconds before a run's whole tree is killed")
         sp.add_argument("--json", metavar="FILE", help="write the results as a JSON array (- for stdout)")
 
-    r = sub.add_parser("run", help="run one example or your own script")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
     r.add_argument("target", metavar="EXAMPLE|SCRIPT.py")
-    r.add_argument("--method", default="all", choices=[*ALL_METHODS, "all"])
+    r.add_argument("script_args", nargs="*", metavar="ARGS", help="after --: arguments for the script")
+    r.add_argument("--method", action="append", choices=METHOD_CHOICES, default=None,
+                   help="start method, repeatable; default: each target's own default; all: every method "
+                        "(default: all)")
     r.add_argument("--targets", default="host", metavar="T[,T...]",
-                   help="host (default), docker, docker:X.Y, auto; containers run examples only")
+                   help="host, docker (every Python), docker:X.Y, or auto (host + containers if available)")
     common(r)
 
-    m = sub.add_parser("matrix", help="every example under every start method, as a table")
-    m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=list(EXAMPLES))
-    m.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=host_methods())
+    m = sub.add_parser("matrix", help="every example under every start method, as a table", formatter_class=fmt)
+    m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=[ALL], help="names, or all")
+    m.add_argument("--methods", nargs="+", choices=[*METHODS, ALL], default=[ALL], help="methods, or all")
     m.add_argument("--targets", default="auto", metavar="T[,T...]",
-                   help="host, docker (every Python), docker:X.Y, or auto (default: the host, plus "
-                        "the containers when a Docker daemon answers and the images are built)")
+                   help="host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
+                        "Docker daemon answers and the images are built)")
     m.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     common(m)
 
-    i = sub.add_parser("images", help="build the Linux container images, one per Python version")
+    i = sub.add_parser("images", help="build the Linux container images, one per Python version", formatter_class=fmt)
     i.add_argument("--python", nargs="+", metavar="X.Y", default=None,
-                   help="Python versions (default: 3.11 3.13 3.14 3.15)")
+                   help="Python versions (default: every known one)")
     i.add_argument("--base", choices=["auto", "pull", "debian"], default="auto",
                    help="pull python:X.Y-slim, or build the base from Debian packages with mmdebstrap; "
                         "auto: whichever base is here, else pull, falling back to debian")
 
-    rep = sub.add_parser("report", help="merge result files from many runs into one table")
+    rep = sub.add_parser("report", help="merge result files from many runs into one table", formatter_class=fmt)
     rep.add_argument("files", nargs="+", metavar="FILE", help="JSON files written by --json")
     rep.add_argument("--markdown", metavar="FILE", help="also write the merged table as Markdown")
     rep.add_argument("--json", metavar="FILE", help="write the merged results as one JSON array (- for stdout)")
     return p
 
 
-def _target(text: str) -> Target:
+def _script(text: str, args: Sequence[str]) -> Target:
     if text in EXAMPLES:
+        if args:
+            raise UsageError(f"arguments are for scripts; {text!r} is an example", field="target")
         return example_target(text)
     if not text.endswith(".py"):
         raise UsageError(f"unknown example {text!r}; known: {', '.join(EXAMPLES)} (or give a path to a .py script)")
     path = Path(text)
     if not path.is_file():
-        raise UsageError(f"no such script: {text}")
+        raise UsageError(f"no such script: {text}", path=text)
     try:
         ast.parse(path.read_bytes(), filename=text)
     except SyntaxError as exc:
-        raise UsageError(f"{text} does not parse: {exc.msg} (line {exc.lineno})") from None
-    except ValueError as exc:
-        raise UsageError(f"{text} cannot be read as Python: {exc}") from None
-    return script_target(text)
+        raise UsageError(f"{text} does not parse: {exc.msg} (line {exc.lineno})", path=text) from None
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{text} cannot be read as Python: {exc}", path=text) from None
+    return script_target(text, args=tuple(args))
+
+
+def check_output_path(path: str | None, option: str) -> None:
+    """Refuse an output path before anything runs: results must never be lost at the end."""
+    if not path or path == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option} {path}: is a directory", path=path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: the folder {parent} does not exist", path=path)
+    if not os.access(p if p.exists() else parent, os.W_OK):
+        raise UsageError(f"{option} {path}: not writable", path=path)
 
 
 def _write(path: str | None, text: str) -> None:
     if path == "-":
         sys.stdout.write(text + "\n")
+        sys.stdout.flush()
     elif path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n", encoding="utf-8")
 
 
-def _exit_status(rs: list[RunResult]) -> int:
-    return 0 if all(r.status in ("pass", "skipped") for r in rs) else 1
+def _human(args: argparse.Namespace) -> Any:
+    """Where people read: stderr when stdout carries the JSON."""
+    return sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _methods(asked: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for m in asked or [ALL]:
+        out += host_methods() if m == ALL else [m]
+    return list(dict.fromkeys(out))
 
 
 def cmd_list(_: argparse.Namespace) -> int:
@@ -113,50 +172,72 @@ def cmd_list(_: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    methods = list(ALL_METHODS) if args.method == "all" else [args.method]
-    human = sys.stderr if args.json == "-" else sys.stdout
-    if args.targets != "host":
-        if args.target not in EXAMPLES:
-            raise UsageError("--targets other than host run the examples only, not scripts")
-        rs = _on_targets(args, [args.target], methods)
-        for r in rs:
-            print(f"[{r.platform.target if r.platform else '?'}] " + render.run_summary(r), file=human)
-    else:
-        target = _target(args.target)
-        rs = []
-        for method in methods:
-            r = run(target, method, scale=args.scale, timeout=args.timeout)
-            rs.append(r)
-            print(render.run_summary(r), file=human, flush=True)
-    _write(args.json, results.dump(rs))
-    return _exit_status(rs)
+    from kit.targets import run_target
 
+    target = _script(args.target, args.script_args)
+    methods = _methods(args.method)
+    check_output_path(args.json, "--json")
+    human = _human(args)
+    rs: list[RunResult] = []
 
-def _on_targets(args: argparse.Namespace, examples: list[str], methods: list[str]) -> list[RunResult]:
-    def progress(i: int, n: int, r: RunResult) -> None:
-        print(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.cell(r)}", file=sys.stderr, flush=True)
-
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+    def show(r: RunResult) -> None:
+        rs.append(r)
+        print(render.run_summary(r), file=human, flush=True)
 
     try:
-        return run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, say)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    except TargetError as exc:
-        raise UsageError(f"cannot run on {args.targets}: {exc}") from None
+        run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args)
+    except Interrupted as exc:
+        show(exc.result)
+        _write(args.json, results.dump(rs))
+        raise
+    diagnose.compare(rs, target.facts)
+    changed = [(r, d) for r in rs for d in r.diagnoses if d.get("code") == "output_differs"]
+    for r, d in changed:
+        print(f"{render.safe(r.example)} under {r.method} ({r.platform.target if r.platform else '?'}): "
+              f"output_differs: {render.safe(d['message'])}\n    fix: {d['fix']}", file=human)
+    print(diagnose.summary_line(rs), file=human, flush=True)
+    _write(args.json, results.dump(rs))
+    return exit_status([r.status for r in rs], differs=bool(changed))
+
+
+def _examples(asked: list[str]) -> list[str]:
+    out: list[str] = []
+    for name in asked:
+        if name == ALL:
+            out += list(EXAMPLES)
+        elif name in EXAMPLES:
+            out.append(name)
+        else:
+            raise UsageError(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}", field="examples")
+    return list(dict.fromkeys(out))
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    for name in args.examples:
-        if name not in EXAMPLES:
-            raise UsageError(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}")
-    rs = _on_targets(args, args.examples, args.methods)
-    print(render.text_table(rs), file=sys.stderr if args.json == "-" else sys.stdout)
+    from kit.targets import run_targets
+
+    examples, methods = _examples(args.examples), _methods(args.methods)
+    check_output_path(args.json, "--json")
+    check_output_path(args.markdown, "--markdown")
+    done: list[RunResult] = []
+
+    def progress(i: int, n: int, r: RunResult) -> None:
+        done.append(r)
+        _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.cell(r)}")
+
+    try:
+        rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say)
+    except Interrupted as exc:
+        rs = [*done, exc.result]
+        finished = {(r.example, r.method) for r in rs}
+        rs += [RunResult(e, m, Status.INTERRUPTED, "not run: the kit was interrupted")
+               for e in examples for m in methods if (e, m) not in finished]
+        _write(args.json, results.dump(rs))
+        raise
+    print(render.text_table(rs), file=_human(args))
     _write(args.json, results.dump(rs))
     if args.markdown:
         _write(args.markdown, render.markdown_table(rs))
-    return _exit_status(rs)
+    return exit_status(r.status for r in rs)
 
 
 def cmd_images(args: argparse.Namespace) -> int:
@@ -172,8 +253,7 @@ def cmd_images(args: argparse.Namespace) -> int:
     except EngineUnavailable as exc:
         raise UsageError(exc.reason) from None
     except ImageError as exc:
-        print(f"kit: images: {exc}", file=sys.stderr)
-        return 1
+        raise KitError(f"images: {exc}") from None
     for b in built:
         state = "up to date" if b.reused else f"built in {b.seconds:.1f} s"
         print(f"docker:{b.python}  {b.tag}  base {b.base_image} ({b.base_kind})  {state}")
@@ -183,17 +263,16 @@ def cmd_images(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from kit import report
 
-    try:
-        merged = report.merge(report.load_files(args.files))
-    except report.ReportError as exc:
-        raise UsageError(str(exc)) from None
+    check_output_path(args.json, "--json")
+    check_output_path(args.markdown, "--markdown")
+    merged = report.merge(report.load_files(args.files))
     if not merged.rows:
         raise UsageError("the files hold no results")
-    print(report.text(merged), file=sys.stderr if args.json == "-" else sys.stdout)
+    print(report.text(merged), file=_human(args))
     if args.markdown:
         _write(args.markdown, report.markdown(merged))
     _write(args.json, results.dump(merged.results))
-    return _exit_status(merged.results)
+    return exit_status(r.status for r in merged.results)
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images, "report": cmd_report}
@@ -207,14 +286,84 @@ def _never_crash_on_print() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the kit is, like Ctrl-C: the run in progress is cleaned up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_received: list[int] = []
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _received:  # a second signal while cleaning up: noted, never lets the clean-up be cut short
+        _received.append(signum)
+        return
+    _received.append(signum)
+    raise Stopped(signum)
+
+
+def _install_signal_handlers() -> None:
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            try:
+                signal.signal(signum, _on_signal)
+            except (ValueError, OSError):  # not the main thread (tests call main() from threads)
+                pass
+
+
+def _debugging(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def _quiet_broken_stdout() -> None:
+    """stdout closed, full or piped into ``head``: stop quietly, with nothing more written there."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None or sys.stderr is None:  # started with a closed stdout/stderr (pythonw, >&-)
+        sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+        sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115
     _never_crash_on_print()
+    _received.clear()
+    _install_signal_handlers()
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except UsageError as exc:
-        print(f"kit: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("kit: interrupted", file=sys.stderr)
-        return 130
+    except KitError as exc:
+        _say(f"kit: error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        _say(f"kit: interrupted by {signal.Signals(signum).name}: the run was stopped and cleaned up")
+        return errors.interrupted_status(signum)
+    except BrokenPipeError:
+        _quiet_broken_stdout()
+        return 1
+    except OSError as exc:
+        if exc.errno in (28, 9):  # ENOSPC, EBADF on our own stdout: stop quietly
+            _quiet_broken_stdout()
+            return 1
+        return _internal(exc, argv)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a kit bug into a status
+        return _internal(exc, argv)
+
+
+def _internal(exc: BaseException, argv: Sequence[str]) -> int:
+    if _debugging(argv):
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    else:
+        where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
+        _say(f"kit: internal error{at}: {type(exc).__name__}: {exc} (a bug in the kit; run with --debug or "
+             f"{DEBUG_ENV}=1 for the traceback)")
+    return errors.INTERNAL_ERROR

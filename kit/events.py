@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-ENV_DIR = "KIT_EVENTS"
+from kit._record import ENV_DIR, record
+
+__all__ = ["ENV_DIR", "Event", "Reader", "load", "record"]
 
 
 @dataclass(frozen=True)
@@ -28,30 +28,62 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def record(kind: str, **data: Any) -> None:
-    """Append one event; a no-op when the script runs outside the kit."""
-    folder = os.environ.get(ENV_DIR)
-    if not folder:
-        return
-    pid = os.getpid()
-    line = json.dumps({"t": time.perf_counter_ns(), "pid": pid, "kind": kind, "data": data})
-    fd = os.open(os.path.join(folder, f"{pid}.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
+class Reader:
+    """Reads a run's events folder incrementally: each ``poll()`` returns only the events
+    written since the last one (the runner polls while the run goes on, to stop a crash loop
+    early).  A line still being written (no newline yet) waits for the next poll; a malformed
+    complete line is ignored and counted in ``bad_lines``."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.offsets: dict[str, int] = {}
+        self.bad_lines = 0
+        self.seen: list[Event] = []  # every event polled so far
+
+    def all(self) -> list[Event]:
+        """Everything polled so far, in time order."""
+        return sorted(self.seen, key=lambda e: e.t_ns)
+
+    def poll(self, final: bool = False) -> list[Event]:
+        """New events; ``final``: the run is over, a last line without newline counts too."""
+        out: list[Event] = []
+        try:
+            entries = [e for e in os.scandir(self.folder) if e.name.endswith(".jsonl")]
+        except OSError:
+            return out
+        for entry in entries:
+            start = self.offsets.get(entry.name, 0)
+            try:
+                if entry.stat().st_size <= start:
+                    continue
+                with open(entry.path, "rb") as fh:
+                    fh.seek(start)
+                    data = fh.read()
+            except OSError:
+                continue
+            end = len(data) if final else data.rfind(b"\n") + 1
+            self.offsets[entry.name] = start + end
+            for line in data[:end].splitlines():
+                event = self._parse(line)
+                if event is not None:
+                    out.append(event)
+        self.seen += out
+        return out
+
+    def _parse(self, line: bytes) -> Event | None:
+        if not line.strip():
+            return None
+        try:
+            raw = json.loads(line.decode("utf-8", "replace"))
+            return Event(int(raw["t"]), int(raw["pid"]), str(raw["kind"]), dict(raw.get("data") or {}))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.bad_lines += 1
+            return None
 
 
 def load(folder: str) -> list[Event]:
-    """Read the events of one run, every process's file, in time order; a torn last line
-    (a process killed mid-write) is ignored."""
-    events = []
-    for path in sorted(Path(folder).glob("*.jsonl")):
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                events.append(Event(raw["t"], raw["pid"], raw["kind"], raw.get("data", {})))
-    return sorted(events, key=lambda e: e.t_ns)
+    """Read the events of one run, every process's file, in time order (malformed lines,
+    such as a torn last line of a process killed mid-write, are ignored)."""
+    reader = Reader(folder)
+    reader.poll(final=True)
+    return reader.all()

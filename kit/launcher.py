@@ -1,29 +1,31 @@
-"""The main process of a run: set the start method, then run the script as ``__main__``.
+"""The main process of a run: make a start method the default, then run the script as ``__main__``.
 
-Setting the method here (not inside the script) is what lets an unguarded
-script behave exactly as it would on a platform whose default is that method:
-spawn children re-import the script by path, as ``__mp_main__``.
+The launcher changes what the platform's *default* start method is, without "setting" it:
+the script runs exactly as ``python script.py`` would on a platform with that default.  A
+script that calls ``set_start_method()`` itself still works (``multiprocessing.set_start_method``
+in a launcher would make it fail with "context has already been set"); an unguarded script
+behaves as it would there (spawn children re-import it by path, as ``__mp_main__``).
 
-The launcher also records, for the observer, which processes the script
-started and whether they were daemons (``Process.start`` is wrapped).
+What happens inside is recorded by ``kit.probe``, installed in this process and every child
+by the run's ``sitecustomize`` (``kit/_hook``).
 
-Usage: ``python -m kit.launcher METHOD TARGET [ARGS...]`` where TARGET is a
-script path (run like ``python script.py``: its folder goes first on
-``sys.path``) or ``-m`` and a module name (run like ``python -m module``; the
-examples run this way, so that ``kit/examples/queue.py`` never shadows the
-standard library's ``queue``).
+Usage: ``python -m kit.launcher METHOD TARGET [ARGS...]`` where TARGET is a script path (run
+like ``python script.py``: its folder goes first on ``sys.path``) or ``-m`` and a module name
+(run like ``python -m module``; the examples run this way, so that ``kit/examples/queue.py``
+never shadows the standard library's ``queue``).
 """
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
 import os
-import multiprocessing.process
 import runpy
 import sys
 from typing import Any
 
+from kit import probe
 from kit.events import record
-
+from kit.outcomes import Ev
 
 # The script's globals live until the interpreter exits, as they would under
 # ``python script.py``: a Lock that only a global holds must not be collected
@@ -31,21 +33,25 @@ from kit.events import record
 _globals: dict[str, Any] = {}
 
 
-def _record_starts() -> None:
-    original = multiprocessing.process.BaseProcess.start
+def make_default(method: str) -> None:
+    """Make ``method`` what ``get_start_method()`` returns by default, leaving it unset.
 
-    def start(self: Any) -> None:
-        original(self)
-        record("process_started", child=self.pid, daemon=bool(self.daemon), name=self.name)
-
-    multiprocessing.process.BaseProcess.start = start  # type: ignore[method-assign]
+    Private API (the default context's ``_default_context``), the same from 3.8 to 3.15;
+    where it is missing, fall back to setting the method (the script then cannot set its own).
+    """
+    concrete = multiprocessing.get_context(method)  # ValueError for a method this platform lacks
+    default = multiprocessing.context._default_context
+    if hasattr(default, "_default_context") and getattr(default, "_actual_context", None) is None:
+        default._default_context = concrete
+    else:  # pragma: no cover - no such Python known
+        multiprocessing.set_start_method(method, force=True)
 
 
 def main(argv: list[str]) -> None:
     method, target, *args = argv
-    multiprocessing.set_start_method(method)
-    _record_starts()
-    record("script_start", method=method)
+    probe.install()  # normally done by sitecustomize already; harmless twice
+    make_default(method)
+    record(Ev.SCRIPT_START, method=method, main=os.getpid())
     try:
         if target == "-m":
             module, *args = args
@@ -55,11 +61,18 @@ def main(argv: list[str]) -> None:
             sys.argv = [target, *args]
             sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
             _globals.update(runpy.run_path(target, run_name="__main__"))
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            record(Ev.SCRIPT_ERROR, error=f"SystemExit: {exc.code}")
+        raise
+    except BaseException as exc:
+        record(Ev.SCRIPT_ERROR, error=probe.error_line(exc))
+        raise
     finally:
         # Which children are still alive as the script body ends, before the
         # atexit hook terminates daemons: the observer sees what happens next.
         alive = [p.pid for p in multiprocessing.active_children()]
-        record("script_done", alive=alive)
+        record(Ev.SCRIPT_DONE, alive=alive)
 
 
 if __name__ == "__main__":

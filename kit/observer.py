@@ -67,14 +67,16 @@ def role_of(pid: int, root: int, cmdline: list[str], workers: set[int]) -> str:
 class Observer:
     """Samples the tree under ``root``; knows every process it ever saw."""
 
-    def __init__(self, root: int, t0_ns: int) -> None:
+    def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False) -> None:
+        """``adopts_orphans``: this process is the run's subreaper (``_platform.become_subreaper()``
+        returned True), so orphans of the run re-parent to it and are found by their parent pid."""
         self.root = root
         self.t0_ns = t0_ns
         self.me = os.getpid()
         self.seen: dict[int, _Seen] = {}
         self.peak = 0
         self.cpus: set[int] = set()
-        self._adopts = _platform.adopts_orphans()
+        self._adopts = adopts_orphans
         self._admit(root, self.me, time.perf_counter_ns())
 
     # -- discovery -----------------------------------------------------------

@@ -114,13 +114,66 @@ def markdown_table(results: list[RunResult]) -> str:
     return "\n".join(out + [""] + _footer(results)) + "\n"
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f)}
+
+
+def safe(text: str) -> str:
+    """Text from a run (its output, a command line) with control characters escaped: a script
+    must not be able to move the cursor or forge a line of the kit's own report."""
+    return text.translate(_CONTROL)
+
+
+def _trimmed(text: str, lines: int = 8, width: int = 160) -> list[str]:
+    all_lines = text.rstrip().splitlines()
+    shown = all_lines if len(all_lines) <= lines else [*all_lines[: lines // 2], "...", *all_lines[-lines // 2:]]
+    return [safe(line if len(line) <= width else line[: width - 3] + "...") for line in shown]
+
+
 def run_summary(r: RunResult) -> str:
-    """A few lines about one run, for ``kit run``."""
-    lines = [f"{r.example} under {r.method}: {r.status.upper()} - {r.reason}"]
-    if r.status != "skipped":
-        lines.append(f"  wall {r.wall_s:.2f} s, exit code {r.exitcode}, peak {r.peak_processes} processes, "
-                     f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores, CPUs seen {r.cpus_seen or 'n/a'}")
-        lines += [f"  orphan (killed): {o.pid} {' '.join(o.cmdline) or o.name}" for o in r.orphans]
-        lines += [f"  daemon terminated at exit: {d.pid}" for d in r.daemons_terminated]
-        lines += [f"  warning: {w}" for w in r.warnings]
+    """What one run did, for ``kit run``: status and reason, figures, the script's own output
+    (trimmed), the last line of its error, and the diagnoses with their fixes."""
+    where = f"[{r.platform.target}] " if r.platform and r.platform.target != "host" else ""
+    method = r.method + (" (the default)" if r.requested_method == "default" else "")
+    if r.methods_used and r.methods_used != [r.method]:
+        method += f", processes ran under {', '.join(r.methods_used)}"
+    lines = [f"{where}{safe(r.example)} under {method}: {str(r.status).upper()} - {safe(r.reason)}"]
+    if r.status == "skipped":
+        return "\n".join(lines)
+    lines.append(f"  wall {r.wall_s:.2f} s, exit code {exit_code(r.exitcode)}, peak {r.peak_processes} processes, "
+                 f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores, CPUs seen {r.cpus_seen or 'n/a'}"
+                 + (f", evidence {r.evidence}" if r.evidence else ""))
+    lines += [f"  orphan (killed): {o.pid} {o.role} {safe(command_line(o.cmdline) or o.name)}" for o in r.orphans]
+    lines += [f"  daemon terminated at exit: {d.pid}" for d in r.daemons_terminated]
+    if r.stdout.strip():
+        lines.append("  stdout:")
+        lines += [f"    | {line}" for line in _trimmed(r.stdout)]
+    if r.error:
+        lines.append(f"  error: {safe(r.error[:240])}")
+    lines += [f"  warning: {safe(w[:240])}" for w in r.warnings]
+    for d in r.diagnoses:
+        lines.append(f"  diagnosis {d.get('code')}: {safe(d.get('message', ''))}")
+        lines.append(f"    fix: {safe(d.get('fix', ''))}")
     return "\n".join(lines)
+
+
+def command_line(cmdline: list[str], width: int = 100) -> str:
+    """A command line, cut at a word boundary."""
+    text = " ".join(cmdline)
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width - 4)
+    return text[: cut if cut > width // 2 else width - 4] + " ..."
+
+
+def exit_code(code: int | None) -> str:
+    """An exit code as a person reads it: ``-9`` becomes ``-9 (SIGKILL)``."""
+    import signal
+
+    if code is None:
+        return "none"
+    if code < 0:
+        try:
+            return f"{code} ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return str(code)

@@ -17,8 +17,9 @@ from kit.results import PlatformInfo, RunResult
 SHORT_METHOD = {"forkserver": "fsrv"}
 
 
-class ReportError(Exception):
-    """A file that is not a kit result file: the message names it."""
+from kit.errors import ReportError  # noqa: E402 - re-exported: report.ReportError is where callers look
+
+__all__ = ["ReportError", "load_files", "merge", "markdown", "text", "differences"]
 
 
 @dataclass(frozen=True, order=True)

@@ -12,7 +12,7 @@ import platform
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable
 
-STATUSES = ("pass", "fail", "timeout", "error", "skipped")
+from kit.outcomes import STATUSES, Status
 
 
 @dataclass
@@ -87,7 +87,7 @@ class RunResult:
 
     example: str
     method: str
-    status: str
+    status: Status
     reason: str
     wall_s: float = 0.0
     exitcode: int | None = None
@@ -104,6 +104,17 @@ class RunResult:
     stderr: str = ""
     scale: float = 0.0
     platform: PlatformInfo | None = None
+    diagnoses: list[dict[str, str]] = field(default_factory=list)  # {"code", "message", "fix"}
+    top_level_runs: int = 0  # processes that executed the script's top level
+    methods_used: list[str] = field(default_factory=list)  # start methods that really started processes
+    requested_method: str = ""  # "default" when the method was each target's own default
+    evidence: str = ""  # the observation backend: cgroup, pidns or psutil
+    unmeasured: list[str] = field(default_factory=list)  # what that backend could not measure
+    observer_cpu_s: float = 0.0  # the kit's own CPU while it watched
+    error: str = ""  # the last line of the run's error: the main process's, else the first child's
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +129,9 @@ class RunResult:
             raise ValueError(f"missing keys: {', '.join(sorted(missing))}")
         if data["status"] not in STATUSES:
             raise ValueError(f"unknown status {data['status']!r}")
+        for key in ("example", "method", "reason"):
+            if not isinstance(data[key], str):
+                raise ValueError(f"field {key!r} is not a string")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["orphans"] = [ProcRef(**p) for p in data.get("orphans", [])]

@@ -1,74 +1,77 @@
 """Run one example or script under one start method, observed, with a timeout.
 
-The data flow of a run: start ``kit.launcher`` (the run's main process) with
-its output going to files, sample the tree with the ``Observer`` until the
-main process exits or the timeout hits, wait a short grace for helpers to
-leave, call whatever is still alive an orphan, kill the whole tree, then hand
-the evidence to the checks.  Output goes to files, not pipes: an orphan that
-inherited a pipe would keep a reader waiting for end-of-file.
+The data flow of a run: start ``kit.launcher`` (the run's main process) with its output
+going to bounded pipe readers (``kit.output``), watch it (the ``Observer`` samples the tree;
+the events folder is polled so that a crash loop is stopped early) until the main process
+exits, the timeout hits or the kit is interrupted, wait a short grace for helpers to leave,
+call whatever is still alive an orphan, kill the whole tree, then hand one frozen
+``Observation`` to the pure judge (``kit.judge``).  Starting, watching, timing out and
+killing live here; deciding does not.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import kit
-from kit import _platform, events
-from kit.catalogue import EXAMPLES
-from kit.checks import Check, Evidence, exits_with, no_orphans
+from kit import _platform, events, judge
+from kit.catalogue import Target, example_target, script_target
+from kit.errors import EnvironmentProblem
+from kit.observation import End, Observation
 from kit.observer import Observer
+from kit.outcomes import Backend, Ev, Status, resolve_method
+from kit.output import Capture
 from kit.results import PlatformInfo, RunResult
+
+__all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Target", "example_target", "run",
+           "script_target"]
 
 DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
 GRACE_S = 2.0
 INTERVAL_S = 0.02
+CRASH_LOOP_DEATHS = 5
+"""A crash loop, stopped early: while the main process lives, the same child death this many
+times, and this many processes started since that death first happened (a Pool replacing its
+workers).  Ten children that each die once, started before the first death, are not a loop."""
 KIT_ROOT = str(Path(kit.__file__).resolve().parent.parent)
+HOOK_DIR = str(Path(kit.__file__).resolve().parent / "_hook")
 
 
-@dataclass(frozen=True)
-class Target:
-    """What to run: an example of the catalogue or a user's script, and its checks."""
+class Interrupted(BaseException):
+    """The kit was told to stop during a run; ``result`` is that run, marked interrupted."""
 
-    name: str
-    launcher_args: tuple[str, ...]
-    checks_for: Callable[[str], list[Check]]
-
-
-def example_target(name: str) -> Target:
-    example = EXAMPLES[name]
-    return Target(name, ("-m", example.module), example.checks_for)
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
 
 
-def script_target(path: str, like: str | None = None) -> Target:
-    """A user's script; ``like`` borrows an example's checks (tests run broken variants so)."""
-    checks_for = EXAMPLES[like].checks_for if like else (lambda method: [])
-    return Target(path, (str(Path(path).resolve()),), checks_for)
-
-
-def _child_env(events_path: str, scale: float) -> dict[str, str]:
+def child_env(events_path: str, scale: float) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         KIT_EVENTS=events_path,
         KIT_SCALE=repr(scale),
-        PYTHONUNBUFFERED="1",  # pipes and files are not TTYs: keep lines in order
+        PYTHONUNBUFFERED="1",  # pipes are not TTYs: keep lines in order
         PYTHONUTF8="1",  # the article's messages must print on any console
         PYTHONIOENCODING="utf-8",
     )
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (KIT_ROOT, env.get("PYTHONPATH")) if p)
+    # the hook first: its sitecustomize installs kit.probe in every Python process of the run
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (HOOK_DIR, KIT_ROOT, env.get("PYTHONPATH")) if p)
     return env
 
 
-def _warnings(stderr: str) -> list[str]:
-    return sorted({m.group(0).strip() for m in re.finditer(r"^.*\w+Warning: .*$", stderr, re.M)})
+def _temp_dir() -> tempfile.TemporaryDirectory[str]:
+    try:
+        return tempfile.TemporaryDirectory(prefix="kit-")
+    except OSError as exc:
+        raise EnvironmentProblem(f"no usable temporary folder ({exc.strerror or exc}): set TMPDIR to a "
+                                 "writable folder") from None
 
 
 def run(
@@ -78,110 +81,117 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     grace: float = GRACE_S,
 ) -> RunResult:
-    """Run ``target`` under ``method``; never hangs, never leaves a process behind."""
+    """Run ``target`` under ``method`` (or ``default``); never hangs, never leaves a process behind.
+
+    Raises ``Interrupted`` (carrying the interrupted run's result) on Ctrl-C, after cleaning up.
+    """
+    requested, method = method, resolve_method(method)
     here = PlatformInfo.here()
     if method not in multiprocessing.get_all_start_methods():
-        return RunResult(target.name, method, "skipped",
-                         f"{method} is not available on {here.os}", scale=scale, platform=here)
-    _platform.become_subreaper()
-    with tempfile.TemporaryDirectory(prefix="kit-") as tmp:
-        paths = {k: os.path.join(tmp, k) for k in ("events", "stdout", "stderr")}
-        os.mkdir(paths["events"])
-        with open(paths["stdout"], "wb") as out, open(paths["stderr"], "wb") as err:
-            t0 = time.perf_counter_ns()
-            proc = subprocess.Popen(
-                [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=_child_env(paths["events"], scale), **_platform.new_group_kwargs(),
-            )
-            obs = Observer(proc.pid, t0)
-            try:
-                timed_out, end_ns = _watch(proc, obs, t0 + int(timeout * 1e9))
-                orphans = set() if timed_out else _outliving(obs, grace)
-            finally:
-                killed = obs.kill_all()
-                proc.wait()
-        stdout = Path(paths["stdout"]).read_text("utf-8", "replace")
-        stderr = Path(paths["stderr"]).read_text("utf-8", "replace")
-        evs = events.load(paths["events"])
-    return _judge(target, method, scale, here, proc, obs, evs, stdout, stderr,
-                  timed_out, end_ns, orphans, killed, timeout)
-
-
-def _watch(proc: subprocess.Popen[bytes], obs: Observer, deadline_ns: int) -> tuple[bool, int]:
-    """Sample until the main process ends (False) or the deadline passes (True)."""
-    while True:
-        obs.sample()
-        now = time.perf_counter_ns()
-        if proc.poll() is not None:
-            return False, now
-        if now >= deadline_ns:
-            return True, now
-        time.sleep(INTERVAL_S)
-
-
-def _outliving(obs: Observer, grace: float) -> set[int]:
-    """After the main process ended, give helpers ``grace`` seconds to leave."""
-    end = time.monotonic() + grace
-    obs.sample()  # children forked between the last sample and main's exit
-    while obs.alive(include_root=False) and time.monotonic() < end:
-        time.sleep(INTERVAL_S)
-        obs.sample()
-    return {p.pid for p in obs.alive(include_root=False)}
-
-
-def _judge(target: Target, method: str, scale: float, here: PlatformInfo,
-           proc: subprocess.Popen[bytes], obs: Observer, evs: list[events.Event],
-           stdout: str, stderr: str, timed_out: bool, end_ns: int,
-           orphan_pids: set[int], killed: list[int], timeout: float) -> RunResult:
-    started = [e for e in evs if e.kind == "process_started"]
-    workers = {e.data["child"] for e in started}
-    records = obs.records(workers)
-    orphans = [r.ref() for r in records if r.pid in orphan_pids]  # roles known: records saw the events
-    wall_s = (end_ns - obs.t0_ns) / 1e9
-    cpu_s = sum(r.cpu_s for r in records)
-    cores = cpu_s / wall_s if wall_s > 0 else 0.0
-    cpus = sorted({c for r in records for c in r.cpus})
-    daemons = _daemons_terminated(obs, evs, end_ns, orphan_pids)
-    result = RunResult(
-        example=target.name, method=method, status="pass", reason="",
-        wall_s=round(wall_s, 3), exitcode=None if timed_out else proc.returncode,
-        cores_used=round(cores, 2), cpu_s=round(cpu_s, 3), peak_processes=obs.peak,
-        cpus_seen=cpus, orphans=orphans,
-        daemons_terminated=[r.ref() for r in records if r.pid in daemons],
-        processes=records, warnings=_warnings(stderr), stdout=stdout, stderr=stderr,
-        scale=scale, platform=here,
-    )
-    if timed_out:
-        result.status = "timeout"
-        result.reason = f"still running after {timeout:g} s: killed {len(killed)} process(es)"
-        return result
-    if not any(e.kind == "script_start" for e in evs):
-        last = stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        result.status, result.reason = "error", f"the launcher failed: {last[0]}"
-        return result
-    evidence = Evidence(
-        method=method, events=evs, stdout=stdout, stderr=stderr, exitcode=proc.returncode,
-        main_pid=proc.pid, cores_used=cores, cpu_count=here.cpu_count, cpus_seen=cpus,
-        cpu_num_known=bool(cpus), processes=records, orphans=orphans,
-        daemons_terminated=result.daemons_terminated,
-    )
-    verdicts = [check(evidence) for check in (no_orphans(), exits_with(0), *target.checks_for(method))]
-    result.checks = [vars(v) for v in verdicts]
-    failed = [v for v in verdicts if not v.ok]
-    result.status = "fail" if failed else "pass"
-    result.reason = "; ".join(v.reason for v in (failed or verdicts[2:] or verdicts))
+        return RunResult(target.name, method, Status.SKIPPED, f"{method} is not available on {here.os}",
+                         scale=scale, platform=here, requested_method=requested)
+    with _temp_dir() as tmp:
+        events_dir = os.path.join(tmp, "events")
+        os.mkdir(events_dir)
+        obs = _observe(target, method, scale, timeout, grace, here, events_dir)
+    result = judge.judge(obs, target.checks_for(method), target.facts)
+    result.requested_method = requested
+    if obs.end is End.INTERRUPTED:
+        raise Interrupted(result)
     return result
 
 
-def _daemons_terminated(obs: Observer, evs: list[events.Event], end_ns: int, orphans: set[int]) -> set[int]:
-    """Daemons alive as the script ended (main's own word) and gone by the time main exited (psutil's)."""
-    daemons = {e.data["child"] for e in evs if e.kind == "process_started" and e.data.get("daemon")}
-    done = [e for e in evs if e.kind == "script_done"]
-    alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
-    out = set()
-    for pid in daemons & alive_at_end - orphans:
-        seen = obs.seen.get(pid)
-        if seen is not None and seen.gone_ns is not None and seen.gone_ns <= end_ns:
-            out.add(pid)
-    return out
+def _observe(target: Target, method: str, scale: float, timeout: float, grace: float,
+             here: PlatformInfo, events_dir: str) -> Observation:
+    adopts = _platform.become_subreaper()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter_ns()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args],
+            stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+            env=child_env(events_dir, scale), **_platform.new_group_kwargs(),
+        )
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    out, err = Capture(out_r), Capture(err_r)
+    reader = events.Reader(events_dir)
+    observer = Observer(proc.pid, t0, adopts_orphans=adopts)
+    end, stop_reason, orphans = End.EXITED, "", set()
+    try:
+        try:
+            end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9))
+            if end is End.EXITED:
+                orphans = _outliving(observer, grace)
+        except KeyboardInterrupt:
+            end, end_ns = End.INTERRUPTED, time.perf_counter_ns()
+    finally:
+        killed = _kill(observer)
+        proc.wait()
+    stdout, stderr = out.finish(), err.finish()
+    reader.poll(final=True)
+    all_events = reader.all()
+    workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
+    records = observer.records({w for w in workers if isinstance(w, int)})
+    wall_s = (end_ns - t0) / 1e9
+    return Observation(
+        target=target.name, method=method, scale=scale, platform=here, main_pid=proc.pid, end=end,
+        exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
+        cpu_s=sum(r.cpu_s for r in records), peak_processes=observer.peak, timeout_s=timeout,
+        events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),
+        stdout=stdout, stderr=stderr, backend=Backend.PSUTIL,
+        unmeasured=("processes that live less than a sampling interval (20 ms) and their CPU",),
+        observer_cpu_s=time.process_time() - cpu0, stop_reason=stop_reason,
+        bad_event_lines=reader.bad_lines,
+    )
+
+
+def _kill(observer: Observer) -> list[int]:
+    """Kill the whole tree; a second Ctrl-C must not abort the clean-up."""
+    for _ in range(3):
+        try:
+            return observer.kill_all()
+        except KeyboardInterrupt:
+            continue
+    return observer.kill_all()
+
+
+def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Reader,
+           deadline_ns: int) -> tuple[End, str, int]:
+    """Sample until the main process ends, the deadline passes, or children die in a loop."""
+    deaths: Counter[str] = Counter()
+    first_death: dict[str, int] = {}
+    starts: list[int] = []
+    while True:
+        observer.sample()
+        now = time.perf_counter_ns()
+        if proc.poll() is not None:
+            return End.EXITED, "", now
+        if now >= deadline_ns:
+            return End.TIMEOUT, "", now
+        for e in reader.poll():
+            if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED):
+                error = str(e.data.get("error", ""))
+                deaths[error] += 1
+                first_death[error] = min(first_death.get(error, e.t_ns), e.t_ns)
+            elif e.kind == Ev.PROCESS_STARTED:
+                starts.append(e.t_ns)
+        for error, n in deaths.items():
+            replaced = sum(t > first_death[error] for t in starts)
+            if n >= CRASH_LOOP_DEATHS and replaced >= CRASH_LOOP_DEATHS:
+                return (End.CRASH_LOOP, f"{n} child processes died the same death and {replaced} were started "
+                        f"to replace them ({error[:200]})", now)
+        time.sleep(INTERVAL_S)
+
+
+def _outliving(observer: Observer, grace: float) -> set[int]:
+    """After the main process ended, give helpers ``grace`` seconds to leave."""
+    end = time.monotonic() + grace
+    observer.sample()  # children forked between the last sample and main's exit
+    while observer.alive(include_root=False) and time.monotonic() < end:
+        time.sleep(INTERVAL_S)
+        observer.sample()
+    return {p.pid for p in observer.alive(include_root=False)}

@@ -10,8 +10,11 @@ share the CPUs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from kit.catalogue import Target
+from kit.errors import TargetError, UsageError
 from kit.matrix import run_matrix
 from kit.results import RunResult
 
@@ -22,23 +25,23 @@ Say = Callable[[str], None]
 ENABLE_HINT = ("start a Docker daemon, `pip install docker`, then `python -m kit images` "
                "(or `nox -s images`)")
 
-
-class TargetError(Exception):
-    """A target that was asked for by name cannot run: one line saying why."""
+__all__ = ["ENABLE_HINT", "Plan", "TargetError", "parse", "run_targets", "run_target"]
 
 
 @dataclass(frozen=True)
 class Plan:
     host: bool
     pythons: tuple[str, ...]
+    optional: bool = False  # "auto": containers only when they can run
 
 
 def parse(spec: str) -> Plan:
-    """``host,docker:3.14`` -> Plan(host=True, pythons=('3.14',)); ValueError on a bad name."""
+    """``host,docker:3.14`` -> Plan(host=True, pythons=('3.14',)); UsageError on a bad name."""
     from kit.container.images import PYTHONS
 
     host, pythons = False, []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    for part in parts:
         if part == "host":
             host = True
         elif part in ("docker", "auto"):
@@ -47,11 +50,25 @@ def parse(spec: str) -> Plan:
         elif part.startswith("docker:") and part[7:] in PYTHONS:
             pythons += [part[7:]] if part[7:] not in pythons else []
         else:
-            raise ValueError(f"unknown target {part!r}: use host, docker, docker:X.Y "
-                             f"(X.Y one of {', '.join(PYTHONS)}) or auto")
+            raise UsageError(f"unknown target {part!r}: use host, docker, docker:X.Y "
+                             f"(X.Y one of {', '.join(PYTHONS)}) or auto", field="targets")
     if not host and not pythons:
-        raise ValueError("no target given")
-    return Plan(host, tuple(pythons))
+        raise UsageError("no target given", field="targets")
+    return Plan(host, tuple(pythons), optional="auto" in parts)
+
+
+def _clients(plan: Plan, say: Say) -> tuple[docker.DockerClient | None, dict[str, str]]:
+    """A Docker client and the image per Python; ``auto`` degrades to the host with one line."""
+    if not plan.pythons:
+        return None, {}
+    try:
+        return _containers(plan.pythons)
+    except TargetError as exc:
+        if not plan.optional:
+            spec = ",".join(f"docker:{p}" for p in plan.pythons)
+            raise TargetError(f"cannot run on {spec}: {exc}") from None
+        say(f"containers skipped: {exc}; to include them, {ENABLE_HINT}")
+        return None, {}
 
 
 def run_targets(
@@ -63,18 +80,9 @@ def run_targets(
     progress: Callable[[int, int, RunResult], None],
     say: Say,
 ) -> list[RunResult]:
-    """Every cell on every target of ``spec``; ``auto`` degrades to the host with one line."""
+    """Every cell on every target of ``spec``."""
     plan = parse(spec)
-    optional = "auto" in spec.split(",")
-    client: docker.DockerClient | None = None
-    images: dict[str, str] = {}
-    if plan.pythons:
-        try:
-            client, images = _containers(plan.pythons)
-        except TargetError as exc:
-            if not optional:
-                raise
-            say(f"containers skipped: {exc}; to include them, {ENABLE_HINT}")
+    client, images = _clients(plan, say)
     out = run_matrix(examples, methods, scale=scale, timeout=timeout, progress=progress) if plan.host else []
     if client is not None:
         from kit.container.run import run_in_container
@@ -83,6 +91,41 @@ def run_targets(
             say(f"docker:{python}: {len(examples) * len(methods)} cells in one container of {image}")
             out += run_in_container(client, python, examples, methods, scale=scale, timeout_s=timeout,
                                     image=image, progress=lambda line: say(f"  docker:{python} {line}"))
+    return out
+
+
+def run_target(
+    spec: str,
+    target: Target,
+    methods: Sequence[str],
+    scale: float,
+    timeout: float,
+    on_result: Callable[[RunResult], None],
+    say: Say,
+    args: Sequence[str] = (),
+) -> list[RunResult]:
+    """One example or script under each method (``default`` allowed) on every target of ``spec``;
+    ``on_result`` sees each result as it comes (a container's come when it ends)."""
+    from kit.runner import run
+
+    plan = parse(spec)
+    client, images = _clients(plan, say)
+    out: list[RunResult] = []
+    if plan.host:
+        for method in methods:
+            out.append(run(target, method, scale=scale, timeout=timeout))
+            on_result(out[-1])
+    if client is not None:
+        from kit.container.run import run_one_in_container
+
+        what: str | Path = Path(target.path) if target.is_script else target.name
+        for python, image in images.items():
+            say(f"docker:{python}: {target.name} under {', '.join(methods)} in one container of {image}")
+            rs = run_one_in_container(client, python, what, methods, scale=scale, timeout_s=timeout, args=args,
+                                      image=image, progress=lambda line: say(f"  docker:{python} {line}"))
+            for r in rs:
+                on_result(r)
+            out += rs
     return out
 
 

@@ -18,8 +18,12 @@ def test_article_lock_without_join_kills_every_spawned_child(method: str) -> Non
     """Documented pitfall: main exits at once, its exit handler unlinks the Lock's semaphore, and each
     spawned child dies unpickling the Lock with FileNotFoundError; nothing is printed."""
     r = run_bounded(script_target(variant("article_lock")), method)
-    # The main process itself is fine: exit 0, no orphan -- the failure is only in the children.
-    assert r.status == "pass" and r.exitcode == 0, explain(r)
+    # The main process itself is fine: exit 0, no orphan -- the failure is only in the children,
+    # and that fails the run (a script's children must exit cleanly), with the death diagnosed.
+    assert r.status == "fail" and r.exitcode == 0, explain(r)
+    assert "child process(es) died with an error" in r.reason, explain(r)
+    (died,) = [d for d in r.diagnoses if d["code"] == "worker_died"]
+    assert died["message"].startswith("10 child process(es) died under spawn: FileNotFoundError"), died
     assert r.stdout.split() == [], f"a child got the lock:\n{explain(r)}"
     # Ten children wrote their tracebacks into one file at once: the lines may interleave, the words do not.
     assert r.stderr.count("Traceback (most recent call last)") == 10, r.stderr

@@ -95,6 +95,18 @@ def test_event_count_needs_enough_events() -> None:
     assert verdict(check, evidence([ev("car_passes", i, i=i) for i in range(100)])).ok
 
 
+@catches("children_exit_cleanly")
+def test_children_exit_cleanly_fails_on_any_child_death() -> None:
+    check = c.children_exit_cleanly()
+    assert verdict(check, evidence([ev("process_started", 1, child=1001)])).ok
+    died = evidence([ev("child_died", 5, pid=1001, error="RuntimeError: An attempt has been made ...")])
+    v = verdict(check, died)
+    assert not v.ok and "pid 1001" in v.reason and "RuntimeError" in v.reason
+    raised = evidence([ev("child_error", 5, pid=1002, name="SpawnPoolWorker-1", error="ValueError: bad init")])
+    v = verdict(check, raised)
+    assert not v.ok and "SpawnPoolWorker-1" in v.reason
+
+
 @catches("event_value")
 def test_event_value_fails_on_a_wrong_or_missing_value() -> None:
     """The guard's child exit code: missing, wrong and right."""

@@ -38,7 +38,12 @@ def unparsable(tmp_path: Path) -> str:
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["matrix", "--targets", "host,vm"], "unknown target 'vm'"),
     (["matrix", "--targets", "docker:2.7"], "unknown target 'docker:2.7'"),
-    (["run", "tests/variants/guarded.py", "--targets", "docker:3.14"], "run the examples only"),
+    (["run", "hello", "--timeout", "nan"], "must be a finite number"),
+    (["run", "hello", "--timeout", "1e300"], "must be at most"),
+    (["run", "hello", "--scale", "inf"], "must be a finite number"),
+    (["run", "hello", "extra"], "arguments are for scripts"),
+    (["run", "hello", "--json", "no/such/folder/out.json"], "does not exist"),
+    (["matrix", "--markdown", "tests"], "is a directory"),
     (["images", "--python", "3.8"], "no image for Python 3.8"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str) -> None:
@@ -85,7 +90,7 @@ def test_run_json_to_stdout_is_parsable_and_has_the_documented_keys() -> None:
 
 def test_matrix_writes_json_and_markdown_and_fails_when_a_cell_fails(tmp_path: Path) -> None:
     """Exit 1 when any cell fails (here: a timeout far too short for the run)."""
-    out, md = tmp_path / "sub" / "m.json", tmp_path / "m.md"
+    out, md = tmp_path / "m.json", tmp_path / "m.md"
     ok = kit("matrix", "--targets", "host", "--examples", "hello", "queue", "--methods", "fork", "spawn",
              "--json", str(out), "--markdown", str(md))
     assert ok.returncode == 0, ok.stdout + ok.stderr

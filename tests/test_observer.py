@@ -175,7 +175,7 @@ posix_only = pytest.mark.skipif(not POSIX, reason="uses the sleep command")
 def test_observer_follows_a_tree_and_sees_it_go(procs: list[subprocess.Popen[bytes]]) -> None:
     """Root and child are found, sampled, and marked gone once killed."""
     parent, child = start_parent_of_sleep(procs)
-    obs = Observer(parent.pid, time.perf_counter_ns())
+    obs = Observer(parent.pid, time.perf_counter_ns(), adopts_orphans=_platform.become_subreaper())
     assert obs.sample() == 2
     assert set(obs.seen) == {parent.pid, child.pid} and obs.seen[child.pid].ppid == parent.pid
     assert {p.pid for p in obs.alive(include_root=False)} == {child.pid}
@@ -194,7 +194,7 @@ def test_children_of_ours_started_before_the_run_are_not_adopted(procs: list[sub
     before = start_sleep(procs)
     time.sleep(0.05)  # create times have a 10 ms resolution on Linux
     root = start_sleep(procs)
-    obs = Observer(root.pid, time.perf_counter_ns())
+    obs = Observer(root.pid, time.perf_counter_ns(), adopts_orphans=_platform.become_subreaper())
     obs.sample()
     assert before.pid not in obs.seen
     assert set(obs.seen) == {root.pid}
@@ -204,12 +204,12 @@ def test_children_of_ours_started_before_the_run_are_not_adopted(procs: list[sub
 def test_a_child_older_than_its_parent_is_a_stale_link(procs: list[subprocess.Popen[bytes]]) -> None:
     """If the pid we know as a parent belongs to a process newer than the child, the child is not ours."""
     parent, child = start_parent_of_sleep(procs)
-    honest = Observer(parent.pid, time.perf_counter_ns())
+    honest = Observer(parent.pid, time.perf_counter_ns(), adopts_orphans=_platform.become_subreaper())
     honest.sample()
     assert child.pid in honest.seen
     # The same tree, but the observer knows the parent's pid as a process created
     # after the child: the child's ppid must then point at an older, dead process.
-    obs = Observer(parent.pid, time.perf_counter_ns())
+    obs = Observer(parent.pid, time.perf_counter_ns(), adopts_orphans=_platform.become_subreaper())
     obs.seen[parent.pid].create_time = child.create_time() + 1.0
     obs.sample()
     assert child.pid not in obs.seen
@@ -221,7 +221,7 @@ def test_children_of_a_reused_pid_are_not_adopted(procs: list[subprocess.Popen[b
     root = start_sleep(procs)
     time.sleep(0.1)  # create times have a 10 ms resolution on Linux
     stranger, strangers_child = start_parent_of_sleep(procs)
-    obs = Observer(root.pid, time.perf_counter_ns())
+    obs = Observer(root.pid, time.perf_counter_ns(), adopts_orphans=_platform.become_subreaper())
     now = time.perf_counter_ns()
     # A process of the run, born just after the root, had the stranger's pid and has died since.
     born = obs.seen[root.pid].create_time + 0.02
@@ -276,7 +276,7 @@ def test_an_orphan_forked_just_before_main_exits_is_reported(procs: list[subproc
     main = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     procs.append(main)
     assert main.stdin is not None and main.stdout is not None
-    obs = Observer(main.pid, time.perf_counter_ns())
+    obs = Observer(main.pid, time.perf_counter_ns(), adopts_orphans=_platform.become_subreaper())
     assert obs.sample() == 1  # main only
     main.stdin.write(b"go\n")
     main.stdin.flush()

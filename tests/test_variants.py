@@ -182,6 +182,15 @@ def test_a_daemon_left_alive_by_os_exit_is_an_orphan(method: str) -> None:
     assert "no orphans" in bad and str(daemon) in bad["no orphans"]
 
 
+@catches("children_exit_cleanly")
+def test_a_child_that_raises_fails_the_script_although_main_exits_0(method: str) -> None:
+    """A script's parent carries on when its child dies: the run still fails, and says which child and why."""
+    r = run_bounded(script_target(variant("child_raises")), method)
+    assert r.status == "fail" and r.exitcode == 0, explain(r)
+    assert "ValueError: the child failed" in failed(r)["children exit cleanly"], explain(r)
+    assert [d["code"] for d in r.diagnoses] == ["worker_died"], r.diagnoses
+
+
 @catches("no_orphans")
 @pytest.mark.skipif(not POSIX, reason="uses the sleep command and start_new_session")
 @by_method("fork")

@@ -10,7 +10,6 @@ import sys
 
 if sys.platform == "win32":
     from kit._platform._windows import (
-        adopts_orphans,
         become_subreaper,
         cpu_num,
         new_group_kwargs,
@@ -19,7 +18,6 @@ if sys.platform == "win32":
     )
 elif sys.platform == "linux":
     from kit._platform._linux import (
-        adopts_orphans,
         become_subreaper,
         cpu_num,
         new_group_kwargs,
@@ -28,7 +26,6 @@ elif sys.platform == "linux":
     )
 else:
     from kit._platform._posix import (
-        adopts_orphans,
         become_subreaper,
         cpu_num,
         new_group_kwargs,
@@ -36,4 +33,4 @@ else:
         reap,
     )
 
-__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]

@@ -15,7 +15,7 @@ from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after th
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
 
-__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 
 def become_subreaper() -> bool:
@@ -26,9 +26,6 @@ def become_subreaper() -> bool:
         _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     return _subreaper
 
-
-def adopts_orphans() -> bool:
-    return _subreaper
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

@@ -14,7 +14,7 @@ from kit._platform._common import ppid_table
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
-__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 
 
@@ -22,9 +22,6 @@ def become_subreaper() -> bool:
     """No portable subreaper here; the observer falls back to snapshots."""
     return False
 
-
-def adopts_orphans() -> bool:
-    return False
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

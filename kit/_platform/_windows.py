@@ -15,16 +15,13 @@ from kit._platform._common import ppid_table
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["adopts_orphans", "become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
 
 
 
 def become_subreaper() -> bool:
     return False
 
-
-def adopts_orphans() -> bool:
-    return False
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

@@ -30,6 +30,9 @@ SHM_SIZE = "256m"
 
 CONNECT_TIMEOUT_S = 10.0
 
+FILES_DIR = "/home/kit"
+"""Where ``container(files=TAR)`` unpacks its tar: the home of the image's user."""
+
 
 class EngineUnavailable(Exception):
     """No usable Docker: ``reason`` is one line saying what to do about it."""
@@ -139,13 +142,18 @@ def container(
     Defaults: no network (nothing in the kit needs one), a 256m /dev/shm,
     and ``init`` so the kit is not PID 1 (it is then laid out as on a host:
     it becomes the subreaper of its runs below a real init).  Any of these
-    and every other ``containers.create`` argument can be given in ``kwargs``.
+    and every other ``containers.create`` argument can be given in ``kwargs``
+    (None values are left out); ``files``, a tar, is unpacked in ``FILES_DIR``
+    before the container starts.
     """
     labels = {**kwargs.pop("labels", {}), LABEL: "1"}
+    files: bytes | None = kwargs.pop("files", None)
     options: dict[str, Any] = {"shm_size": SHM_SIZE, "network_disabled": True, "init": True}
-    options.update(kwargs)
+    options.update({k: v for k, v in kwargs.items() if v is not None})
     c = client.containers.create(image, command, labels=labels, **options)
     try:
+        if files is not None:  # a tar unpacked in the image's home before anything runs
+            c.put_archive(FILES_DIR, files)
         c.start()
         yield c
     finally:

@@ -13,11 +13,13 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from kit import results
 from kit.container.engine import api_timeout, container
 from kit.container.images import image_for
+from kit.outcomes import Status
 from kit.results import PlatformInfo, RunResult
 from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S
 
@@ -36,10 +38,62 @@ def overall_timeout(cells: int, timeout_s: float) -> float:
     return STARTUP_S + cells * (timeout_s + GRACE_S + PER_CELL_MARGIN_S)
 
 
+SCRIPT_DIR = "/home/kit/work"
+"""Where a user's script folder is copied in a container (the image's home is /home/kit)."""
+MAX_FOLDER_BYTES = 50 * 1024 * 1024
+_SKIP_DIRS = {".git", ".hg", ".nox", ".tox", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache"}
+
+
 def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
     """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``)."""
     return ["python", "-m", "kit", "matrix", "--targets", "host", "--examples", *examples, "--methods", *methods,
             "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
+
+
+def run_command(what: str, methods: Sequence[str], scale: float, timeout_s: float,
+                args: Sequence[str] = ()) -> list[str]:
+    """``kit run`` of an example or of a script in ``SCRIPT_DIR``; ``methods`` may hold ``default``."""
+    out = ["python", "-m", "kit", "run", what, "--targets", "host"]
+    for method in methods:
+        out += ["--method", method]
+    out += ["--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
+    return out + (["--", *args] if args else [])
+
+
+def folder_archive(folder: Path) -> bytes:
+    """The script's folder as a tar owned by the image's user (uid 10001), without VCS folders,
+    virtualenvs and caches; a TargetError when it is larger than ``MAX_FOLDER_BYTES``."""
+    import io
+    import os
+    import tarfile
+
+    from kit.errors import TargetError
+
+    buffer = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        root = tarfile.TarInfo("work")
+        root.type, root.mode, root.uid, root.gid = tarfile.DIRTYPE, 0o755, 10001, 10001
+        tar.addfile(root)
+        for base, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            for name in [*dirs, *sorted(files)]:
+                path = Path(base, name)
+                if path.is_symlink():
+                    continue
+                info = tar.gettarinfo(str(path), arcname=f"work/{path.relative_to(folder).as_posix()}")
+                info.uid = info.gid = 10001
+                info.uname = info.gname = "kit"
+                total += info.size if info.isfile() else 0
+                if total > MAX_FOLDER_BYTES:
+                    raise TargetError(f"the script's folder {folder} holds more than "
+                                      f"{MAX_FOLDER_BYTES // 2**20} MB: put the script in a folder of its own")
+                if info.isfile():
+                    with open(path, "rb") as fh:
+                        tar.addfile(info, fh)
+                elif info.isdir():
+                    tar.addfile(info)
+    return buffer.getvalue()
 
 
 def run_in_container(
@@ -65,15 +119,69 @@ def run_in_container(
     """
     examples, methods = list(examples), list(methods)
     cells = [(e, m) for e in examples for m in methods]
+    return run_batch(client, python, matrix_command(examples, methods, scale, timeout_s), cells, scale, timeout_s,
+                     overall_s=overall_s, image=image, progress=progress)
+
+
+def run_one_in_container(
+    client: docker.DockerClient,
+    python: str,
+    what: str | Path,
+    methods: Sequence[str],
+    scale: float = DEFAULT_SCALE,
+    timeout_s: float = DEFAULT_TIMEOUT,
+    *,
+    args: Sequence[str] = (),
+    image: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[RunResult]:
+    """An example (a name) or a user's script (a Path) under each of ``methods`` (``default``:
+    the container's own) in one container, as ``kit run`` runs it on the host.  A script's
+    folder is copied in, and its results name it by the path given on the host."""
+    if isinstance(what, Path):
+        script = what.resolve()
+        files: bytes | None = folder_archive(script.parent)
+        command = run_command(f"{SCRIPT_DIR}/{script.name}", methods, scale, timeout_s, args)
+    else:
+        files, command = None, run_command(what, methods, scale, timeout_s, args)
+    cells = [(str(what), m) for m in methods]
+    rs = run_batch(client, python, command, cells, scale, timeout_s, files=files, image=image, progress=progress,
+                   match_method=False)
+    if isinstance(what, Path):
+        for r in rs:
+            r.example = str(what)
+    return rs
+
+
+def run_batch(
+    client: docker.DockerClient,
+    python: str,
+    command: list[str],
+    cells: Sequence[tuple[str, str]],
+    scale: float,
+    timeout_s: float,
+    *,
+    files: bytes | None = None,
+    overall_s: float | None = None,
+    image: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    match_method: bool = True,
+) -> list[RunResult]:
+    """Run the kit's ``command`` in one container and read back its JSON results, one per cell.
+
+    ``files`` (a tar) is unpacked in /home/kit before the container starts.  ``match_method``:
+    cells are (name, method) and a result answers the cell of its method; off (``default``
+    or ``all``), any results the kit printed are the batch's.
+    """
     if not cells:
         return []
     target = f"docker:{python}"
     image = image or image_for(client, python)
     limit = overall_timeout(len(cells), timeout_s) if overall_s is None else overall_s
-    command = matrix_command(examples, methods, scale, timeout_s)
     t0 = time.monotonic()
     with container(client, image, command, labels={"kit.python": python},
-                   environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target}) as c:
+                   environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target},
+                   files=files, working_dir=SCRIPT_DIR if files else None) as c:
         pump = _stream_stderr(client, c, progress) if progress else None
         status = _wait(c, max(0.0, limit - (time.monotonic() - t0)))
         if status is None:
@@ -100,11 +208,12 @@ def run_in_container(
     for r in rs:
         if r.platform is not None:
             r.platform.target = target
-    have = {(r.example, r.method) for r in rs}
-    missing = [cell for cell in cells if cell not in have]
-    if missing:
-        rs += _placeholders(client, missing, "error", f"no result from the container, which {_ended(status)}",
-                            scale, python, target)
+    if match_method:
+        have = {(r.example, r.method) for r in rs}
+        missing = [cell for cell in cells if cell not in have]
+        if missing:
+            rs += _placeholders(client, missing, "error", f"no result from the container, which {_ended(status)}",
+                                scale, python, target)
     return rs
 
 
@@ -170,4 +279,4 @@ def _placeholders(client: docker.DockerClient, cells: Sequence[tuple[str, str]],
         cpus, machine = 0, ""
     here = PlatformInfo(os="Linux", python=python, implementation="CPython", default_method="",
                         methods=[], cpu_count=cpus, machine=machine, target=target)
-    return [RunResult(example, method, status, reason, scale=scale, platform=here) for example, method in cells]
+    return [RunResult(example, method, Status(status), reason, scale=scale, platform=here) for example, method in cells]

@@ -9,7 +9,9 @@ from multiprocessing import Barrier, Process
 
 
 def say(role):
-    print(f"tree {role} {os.getpid()} {os.getppid()}", flush=True)
+    # one write per line: with PYTHONUNBUFFERED, print() writes the text and the newline
+    # separately, and lines of processes sharing a pipe would interleave
+    os.write(1, f"tree {role} {os.getpid()} {os.getppid()}\n".encode())
 
 
 def grandchild(barrier):

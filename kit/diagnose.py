@@ -1,0 +1,325 @@
+"""Known failure signatures -> diagnoses: what happened, the evidence, and what to change.
+
+Pure functions over an ``Observation`` (one run) or over ``RunResult`` objects (the runs of
+one ``kit run``, compared).  The vocabulary is closed (``kit.outcomes.Code``) and documented
+in the README with one example each:
+
+``missing_guard``  a child died with the bootstrapping RuntimeError (no ``__main__`` guard)
+``pickling``       the target, its arguments, a pool task or result could not be pickled
+``worker_died``    a child or pool worker exited with an error (the same death repeated: a loop)
+``top_level_reexecuted``  top-level code with effects ran in more than one process
+``output_differs`` stdout or exit code differ from the reference run (default method / first target)
+``fork_with_threads``  fork() of a multi-threaded process (the 3.12+ DeprecationWarning)
+``leaked_resources``   the resource tracker cleaned up leaked semaphores or shared memory
+``sets_own_method``    the script chose its own start method (the cell says which really ran)
+``output_truncated``   the run printed more than the kit keeps (head and tail kept)
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+from kit.events import Event
+from kit.observation import End, Observation
+from kit.outcomes import DEFAULT, Code, Ev, Role, Status
+from kit.results import RunResult
+from kit.source import SourceFacts
+
+BOOTSTRAP = "before the current process has finished its bootstrapping phase"
+_PICKLING = re.compile(
+    r"PicklingError|Can't pickle|cannot pickle|Can't get local object|Can't get attribute|MaybeEncodingError"
+    r"|pickle local object")
+_PICKLED_WHAT = re.compile(
+    r"Can't pickle (?:local object )?(<[^>]*>|'[^']*'|\S+)|cannot pickle '([^']+)'|Can't get attribute '([^']+)'"
+    r"|Can't get local object '([^']+)'")
+FORK_THREADS = "is multi-threaded, use of fork() may lead to deadlocks"
+_LEAKED = re.compile(r"resource_tracker: There appear to be \d+ leaked \w+ objects")
+SLOW_TOP_LEVEL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: Code
+    message: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Death:
+    """A process of the run that ended with an error."""
+
+    pid: int
+    name: str  # "SpawnPoolWorker-3", "" when it died before it had one
+    error: str  # the last line of its traceback
+    main: bool = False
+
+
+def deaths(events: Iterable[Event]) -> list[Death]:
+    out = []
+    for e in events:
+        if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED):
+            out.append(Death(e.pid, str(e.data.get("name") or ""), str(e.data.get("error", ""))))
+        elif e.kind == Ev.SCRIPT_ERROR:
+            out.append(Death(e.pid, "the main process", str(e.data.get("error", "")), main=True))
+    return out
+
+
+def _who(d: Death) -> str:
+    return d.name if d.main else f"{d.name or 'child'} (pid {d.pid})"
+
+
+def _some(deaths_: Sequence[Death], limit: int = 3) -> str:
+    names = ", ".join(_who(d) for d in deaths_[:limit])
+    return names + (f" and {len(deaths_) - limit} more" if len(deaths_) > limit else "")
+
+
+def top_level_runs(obs: Observation) -> int:
+    """How many processes began executing the script's top level (1 under fork)."""
+    return len({e.pid for e in obs.of(Ev.TOP_LEVEL)})
+
+
+def _roles(obs: Observation) -> dict[int, str]:
+    return {p.pid: str(p.role) for p in obs.processes}
+
+
+def _uses_pool(obs: Observation) -> bool:
+    return any("PoolWorker" in str(e.data.get("name", "")) for e in obs.of(Ev.PROCESS_STARTED))
+
+
+def _missing_guard(obs: Observation, dead: list[Death], facts: SourceFacts | None) -> list[Diagnosis]:
+    hit = [d for d in dead if BOOTSTRAP in d.error and not d.main]
+    if not hit:
+        return []
+    loop = " (stopped early: the pool kept replacing them)" if obs.end is End.CRASH_LOOP else ""
+    no_block = " The script has no `if __name__ == \"__main__\":` block." if facts and not facts.guarded else ""
+    return [Diagnosis(
+        Code.MISSING_GUARD,
+        f"{len(hit)} child process(es) under {obs.method} died re-importing the main module{loop}: "
+        f"{_some(hit)}: RuntimeError: An attempt has been made to start a new process {BOOTSTRAP}.{no_block}",
+        "Put the code that starts processes (and all other top-level work) under "
+        "`if __name__ == \"__main__\":`. Spawn and forkserver children import the main module; "
+        "without the guard they try to start processes themselves.")]
+
+
+def _pickling(obs: Observation, dead: list[Death]) -> list[Diagnosis]:
+    hit = [d for d in dead if _PICKLING.search(d.error)]
+    if not hit:
+        return []
+    d = hit[0]
+    what = _PICKLED_WHAT.search(d.error)
+    obj = next((g for g in what.groups() if g), "") if what else ""
+    where = "in the parent" if d.main else f"in {_who(d)}"
+    pool = (" A Pool pickles its tasks and results under every start method, fork included."
+            if _uses_pool(obs) or "Pool" in d.error else "")
+    fix = "Define targets and pool functions at module top level (no lambdas, no nested functions); "
+    if "lock" in d.error.lower():
+        fix += "a threading.Lock cannot be sent to a child: pass a multiprocessing.Lock() as an argument "
+        fix += "or create the lock in the child."
+    elif "Can't get attribute" in d.error:
+        fix += ("the child could not find it in the re-imported main module: define it at top level of "
+                "the script file (not under `python -c`, not only in the main block).")
+    else:
+        fix += "pass only picklable arguments (no locks, sockets, open files, generators): create those in the child."
+    obj_text = f" ({obj})" if obj else ""
+    return [Diagnosis(Code.PICKLING, f"under {obs.method}, something could not be pickled{obj_text} {where}: "
+                                     f"{d.error}.{pool}", fix)]
+
+
+def _worker_died(obs: Observation, dead: list[Death]) -> list[Diagnosis]:
+    hit = [d for d in dead if not d.main and BOOTSTRAP not in d.error and not _PICKLING.search(d.error)]
+    if not hit:
+        return []
+    counts = Counter(d.error for d in hit)
+    error, n = counts.most_common(1)[0]
+    same = [d for d in hit if d.error == error]
+    loop = (f" The same death repeated {n} times: the run was stopped early instead of waiting for the timeout."
+            if obs.end is End.CRASH_LOOP else "")
+    others = f" (and {len(hit) - n} other death(s))" if len(hit) > n else ""
+    fix = "Fix the error raised in the child (its traceback is in stderr)."
+    if any("PoolWorker" in d.name for d in same):
+        fix += (" A Pool replaces a worker that dies, forever: an initializer that raises makes the pool "
+                "hang. Check the initializer's inputs in the parent, or catch and report its errors.")
+    return [Diagnosis(Code.WORKER_DIED, f"{n} child process(es) died under {obs.method}: {error} "
+                                        f"[{_some(same)}]{others}.{loop}", fix)]
+
+
+def _top_level(obs: Observation, facts: SourceFacts | None) -> list[Diagnosis]:
+    pids = list(dict.fromkeys(e.pid for e in obs.of(Ev.TOP_LEVEL)))
+    if len(pids) < 2 or facts is None:
+        return []
+    done = {e.pid: e for e in obs.of(Ev.TOP_LEVEL_DONE)}
+    slow = [done[p].data.get("wall_s", 0.0) for p in pids[1:] if p in done
+            and float(done[p].data.get("wall_s", 0.0)) >= SLOW_TOP_LEVEL_S]
+    shown = list(facts.effects) + (list(facts.computed) if slow else [])
+    if not shown:
+        return []
+    roles = _roles(obs)
+    names = {e.pid: str(e.data.get("process", "")) for e in obs.of(Ev.TOP_LEVEL)}
+
+    def label(pid: int) -> str:
+        if pid == obs.main_pid:
+            return f"main {pid}"
+        role = roles.get(pid, "")
+        if role == Role.FORKSERVER or (names.get(pid) == "MainProcess" and role != Role.MAIN):
+            return f"the forkserver {pid}"
+        return f"{names.get(pid) or 'child'} {pid}"
+
+    lines = "; ".join(f"line {e.line}: {e.text}" for e in shown[:3]) + ("; ..." if len(shown) > 3 else "")
+    cost = f" It took up to {max(slow):.1f} s in each child." if slow else ""
+    return [Diagnosis(
+        Code.TOP_LEVEL_REEXECUTED,
+        f"the script's top level ran in {len(pids)} processes under {obs.method} "
+        f"({', '.join(label(p) for p in pids[:4])}{', ...' if len(pids) > 4 else ''}): {lines}.{cost}",
+        "Move that code under `if __name__ == \"__main__\":` or into a function called from there; "
+        "spawn and forkserver children (and, from 3.13.8/3.14.1, the forkserver itself) import the main module.")]
+
+
+def _stderr_lines(obs: Observation, needle: str) -> list[str]:
+    return [line.strip()[:300] for line in obs.stderr.text.splitlines() if needle in line]
+
+
+def _warnings(obs: Observation) -> list[Diagnosis]:
+    out = []
+    threads = _stderr_lines(obs, FORK_THREADS)
+    if threads:
+        out.append(Diagnosis(
+            Code.FORK_WITH_THREADS, f"fork() of a multi-threaded process, {len(threads)} time(s): {threads[0]}",
+            "Start processes before starting threads (a Queue.put() starts a feeder thread), or use the spawn "
+            "or forkserver context: multiprocessing.get_context(\"forkserver\")."))
+    leaked = [line for line in _stderr_lines(obs, "resource_tracker") if _LEAKED.search(line)]
+    if leaked:
+        out.append(Diagnosis(
+            Code.LEAKED_RESOURCES, f"the resource tracker cleaned up after the run: {leaked[0]}",
+            "join() every process before the main process exits, and close or unlink what you create "
+            "(Queue.close(), SharedMemory.unlink()); a Lock or Semaphore is leaked when main exits while "
+            "children still use it."))
+    return out
+
+
+def _own_method(obs: Observation) -> list[Diagnosis]:
+    sets = [e for e in obs.of(Ev.SET_START_METHOD) if e.pid == obs.main_pid and e.data.get("ok")]
+    if not sets:
+        return []
+    chosen = str(sets[-1].data.get("method"))
+    used = sorted({str(e.data.get("method")) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("method")})
+    ran = f"; its processes ran under {', '.join(used)}" if used else "; it started no process"
+    return [Diagnosis(
+        Code.SETS_OWN_METHOD,
+        f"the script calls set_start_method({chosen!r}) itself (the kit made {obs.method} the default){ran}",
+        "Nothing to fix. To compare methods with the kit, leave the method to the default, or choose it from "
+        "an environment variable.")]
+
+
+def _truncated(obs: Observation) -> list[Diagnosis]:
+    cut = [(name, o) for name, o in (("stdout", obs.stdout), ("stderr", obs.stderr)) if o.dropped_bytes]
+    if not cut:
+        return []
+    parts = ", ".join(f"{name} {o.total_bytes:,} bytes ({o.dropped_bytes:,} dropped)" for name, o in cut)
+    return [Diagnosis(Code.OUTPUT_TRUNCATED, f"the run printed more than the kit keeps: {parts}; "
+                                             "the head and the tail are kept",
+                      "Print less, or write bulk output to a file.")]
+
+
+def diagnose(obs: Observation, facts: SourceFacts | None = None) -> list[Diagnosis]:
+    """Every diagnosis of one run, in a fixed order."""
+    dead = deaths(obs.events)
+    return [*_missing_guard(obs, dead, facts), *_pickling(obs, dead), *_worker_died(obs, dead),
+            *_top_level(obs, facts), *_warnings(obs), *_own_method(obs), *_truncated(obs)]
+
+
+# -- across the runs of one `kit run` ----------------------------------------------------------
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def _normal(r: RunResult) -> list[str]:
+    """stdout with what always differs between runs (pids, addresses) blanked, lines sorted
+    (processes print in any order)."""
+    text = _HEX.sub("0x...", r.stdout)
+    pids = sorted({str(p.pid) for p in r.processes}, key=len, reverse=True)
+    if pids:
+        text = re.sub(r"\b(" + "|".join(pids) + r")\b", "<pid>", text)
+    return sorted(line.rstrip() for line in text.splitlines())
+
+
+def _label(r: RunResult) -> str:
+    target = r.platform.target if r.platform else "?"
+    return f"{r.method} on {target}"
+
+
+def reference_of(r: RunResult, results: Sequence[RunResult]) -> RunResult | None:
+    """The run ``r`` is compared with: on the first target, that target's default-method run;
+    on another target, the first target's run of the same method (of its default for ``default``)."""
+    def target(x: RunResult) -> str:
+        return x.platform.target if x.platform else "?"
+
+    def default_run(t: str) -> RunResult | None:
+        runs = [x for x in results if target(x) == t and x.status != Status.SKIPPED]
+        chosen = [x for x in runs if x.platform and x.method == x.platform.default_method]
+        return (chosen or runs)[0] if (chosen or runs) else None
+
+    first = target(results[0])
+    if target(r) == first:
+        ref = default_run(first)
+    elif r.requested_method == DEFAULT:
+        ref = default_run(first)
+    else:
+        ref = next((x for x in results if target(x) == first and x.method == r.method), None) or default_run(target(r))
+    return None if ref is r else ref
+
+
+def _comparable(r: RunResult) -> bool:
+    return r.status in (Status.PASS, Status.FAIL) and r.exitcode is not None
+
+
+def compare(results: Sequence[RunResult], facts: SourceFacts | None = None) -> None:
+    """Add ``output_differs`` to each run whose stdout or exit code differ from its reference."""
+    for r in results:
+        ref = reference_of(r, results) if results else None
+        if ref is None or not _comparable(r) or not _comparable(ref):
+            continue
+        mine, theirs = _normal(r), _normal(ref)
+        if mine == theirs and r.exitcode == ref.exitcode:
+            continue
+        parts = []
+        if r.exitcode != ref.exitcode:
+            parts.append(f"exit code {r.exitcode} here, {ref.exitcode} under {_label(ref)}")
+        if mine != theirs:
+            diff = [d for d in difflib.unified_diff(theirs, mine, lineterm="", n=0) if d[:1] in "+-"
+                    and not d.startswith(("+++", "---"))]
+            shown = " | ".join(d[:100] for d in diff[:6]) + (" | ..." if len(diff) > 6 else "")
+            parts.append(f"stdout differs from {_label(ref)} ({shown})")
+        fix = "Make the result independent of the start method."
+        spawnish = r.method != "fork" and ref.method == "fork"
+        if facts and facts.main_globals and (spawnish or r.method != ref.method):
+            fix = (f"Likely module-level state set in the main block ({', '.join(facts.main_globals[:5])}): "
+                   "spawn and forkserver children re-import the module and see its import-time value, fork "
+                   "children inherit the parent's. Pass the value to the child as an argument (or via a Pool "
+                   "initializer) instead of a global.")
+        r.diagnoses.append(Diagnosis(Code.OUTPUT_DIFFERS, "; ".join(parts), fix).to_dict())
+
+
+def differs(results: Sequence[RunResult]) -> bool:
+    return any(d.get("code") == Code.OUTPUT_DIFFERS for r in results for d in r.diagnoses)
+
+
+def summary_line(results: Sequence[RunResult]) -> str:
+    """"same under every method" or "differs: ..." for the runs of one ``kit run``."""
+    ran = [r for r in results if r.status != Status.SKIPPED]
+    if not ran:
+        return "nothing ran"
+    statuses = {str(r.status) for r in ran}
+    changed = [r for r in ran if any(d.get("code") == Code.OUTPUT_DIFFERS for d in r.diagnoses)]
+    if len(statuses) == 1 and not changed:
+        several = len({r.platform.target for r in ran if r.platform}) > 1
+        return f"same under every method{' and target' if several else ''} ({statuses.pop()})"
+    parts = []
+    for r in ran:
+        codes = sorted({d.get("code", "") for d in r.diagnoses})
+        parts.append(f"{_label(r)}: {r.status}" + (f" ({', '.join(codes)})" if codes else ""))
+    return "differs: " + "; ".join(parts)

@@ -1,0 +1,103 @@
+"""Observation -> verdicts -> ``RunResult``: a pure function, no process is looked at.
+
+Every outcome is decided here, in one place: a timeout, a run stopped in a crash loop, an
+interrupted kit, a launcher that never ran the script, and otherwise the checks (the two
+every run gets, then the target's own).  Diagnoses (``kit.diagnose``) are attached, and the
+few that make a run fail by themselves (a child that died, for a script) come in as checks.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from kit import diagnose
+from kit.checks import Check, Evidence, Verdict, exits_with, no_orphans
+from kit.observation import End, Observation
+from kit.outcomes import GENERIC_CHECKS, Ev, Status
+from kit.results import RunResult
+from kit.source import SourceFacts
+
+_WARNING = re.compile(r"\b\w+Warning: ")
+_LINE_LIMIT = 2000  # a warning line longer than this is cut: matching stays linear
+
+
+def warnings_in(stderr: str) -> list[str]:
+    """Distinct ``...Warning: ...`` lines of the run's stderr (linear in its size)."""
+    found = set()
+    for line in stderr.splitlines():
+        if "Warning: " in line:
+            line = line[:_LINE_LIMIT]
+            if _WARNING.search(line):
+                found.add(line.strip())
+    return sorted(found)
+
+
+def daemons_terminated(obs: Observation) -> list[int]:
+    """Daemons alive as the script ended (main's own word) and gone by the time main exited."""
+    daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
+    done = obs.of(Ev.SCRIPT_DONE)
+    alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
+    gone = {p.pid for p in obs.processes if p.gone_s is not None and p.gone_s <= obs.wall_s + 1e-3}
+    return sorted(pid for pid in daemons & alive_at_end & gone if pid not in obs.orphans)
+
+
+def evidence_of(obs: Observation) -> Evidence:
+    """What the checks read, from the observation."""
+    cpus = sorted({c for p in obs.processes for c in p.cpus})
+    daemons = set(daemons_terminated(obs))
+    return Evidence(
+        method=obs.method, events=list(obs.events), stdout=obs.stdout.text, stderr=obs.stderr.text,
+        exitcode=obs.exitcode, main_pid=obs.main_pid, cores_used=_cores(obs), cpu_count=obs.platform.cpu_count,
+        cpus_seen=cpus, cpu_num_known=bool(cpus), processes=list(obs.processes),
+        orphans=[p.ref() for p in obs.processes if p.pid in obs.orphans],
+        daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons],
+    )
+
+
+def _cores(obs: Observation) -> float:
+    return obs.cpu_s / obs.wall_s if obs.wall_s > 0 else 0.0
+
+
+def _outcome(obs: Observation, verdicts: Sequence[Verdict]) -> tuple[Status, str]:
+    """The status and its one-line reason: every outcome mapped here and nowhere else."""
+    if obs.end is End.INTERRUPTED:
+        return Status.INTERRUPTED, f"the kit was interrupted: killed {len(obs.killed)} process(es)"
+    if obs.end is End.TIMEOUT:
+        return Status.TIMEOUT, f"still running after {obs.timeout_s:g} s: killed {len(obs.killed)} process(es)"
+    if obs.end is End.CRASH_LOOP:
+        return Status.FAIL, f"stopped early: {obs.stop_reason}; killed {len(obs.killed)} process(es)"
+    if not obs.launched:
+        last = obs.stderr.text.strip().splitlines()[-1:] or [f"exit {obs.exitcode}"]
+        return Status.ERROR, f"the launcher failed: {last[0][:300]}"
+    failed = [v for v in verdicts if not v.ok]
+    if failed:
+        return Status.FAIL, "; ".join(v.reason for v in failed)
+    own = [v for v in verdicts if v.check not in GENERIC_CHECKS]
+    return Status.PASS, "; ".join(v.reason for v in (own or verdicts))
+
+
+def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None = None) -> RunResult:
+    """The result of one run: status, reason, every check's verdict, diagnoses, the figures."""
+    ev = evidence_of(obs)
+    finished = obs.end is End.EXITED and obs.launched
+    verdicts = [check(ev) for check in (no_orphans(), exits_with(0), *checks)] if finished else []
+    status, reason = _outcome(obs, verdicts)
+    methods_used = sorted({str(e.data.get("method")) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("method")})
+    return RunResult(
+        example=obs.target, method=obs.method, status=status, reason=reason,
+        wall_s=round(obs.wall_s, 3), exitcode=obs.exitcode if obs.end is End.EXITED else None,
+        cores_used=round(_cores(obs), 2), cpu_s=round(obs.cpu_s, 3), peak_processes=obs.peak_processes,
+        cpus_seen=ev.cpus_seen, orphans=ev.orphans, daemons_terminated=ev.daemons_terminated,
+        processes=list(obs.processes), checks=[vars(v) for v in verdicts], warnings=warnings_in(obs.stderr.text),
+        stdout=obs.stdout.text, stderr=obs.stderr.text, scale=obs.scale, platform=obs.platform,
+        diagnoses=[d.to_dict() for d in diagnose.diagnose(obs, facts)],
+        top_level_runs=diagnose.top_level_runs(obs), methods_used=methods_used,
+        evidence=obs.backend, unmeasured=list(obs.unmeasured), observer_cpu_s=round(obs.observer_cpu_s, 3),
+        error=_error(obs),
+    )
+
+
+def _error(obs: Observation) -> str:
+    dead = diagnose.deaths(obs.events)
+    main = [d for d in dead if d.main]
+    return (main or dead)[0].error if dead else ""

@@ -1,0 +1,66 @@
+"""One frozen record of what a run did: everything judging and diagnosing may look at.
+
+The runner (with the observer and the run's output) produces it; ``kit.judge`` turns it into
+a ``RunResult`` without looking at any process.  So judging is a pure function, tested on
+hand-made observations (``tests/test_judge.py``), and the way a run was watched (sampled by
+psutil, or kept by the kernel) is one field, ``backend``, not a different code path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kit.events import Event
+from kit.outcomes import Backend, Ev, _Word
+from kit.results import PlatformInfo, ProcRecord
+
+
+class End(_Word):
+    """How the watching of a run ended."""
+
+    EXITED = "exited"  # the main process exited by itself
+    TIMEOUT = "timeout"  # --timeout passed: the run was killed
+    CRASH_LOOP = "crash_loop"  # children kept dying the same death: stopped early
+    INTERRUPTED = "interrupted"  # the kit was told to stop (Ctrl-C, SIGTERM, SIGHUP)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One captured stream, bounded: the head and the tail, and how much was dropped between."""
+
+    text: str = ""
+    total_bytes: int = 0
+    dropped_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Observation:
+    target: str  # an example's name or a script's path
+    method: str  # the start method made the default for the run
+    scale: float
+    platform: PlatformInfo
+    main_pid: int
+    end: End
+    exitcode: int | None  # None unless End.EXITED
+    wall_s: float  # from the start of the main process to its exit (or the kill)
+    cpu_s: float  # CPU seconds of the whole run
+    peak_processes: int
+    timeout_s: float
+    events: tuple[Event, ...] = ()
+    processes: tuple[ProcRecord, ...] = ()
+    orphans: frozenset[int] = frozenset()  # pids alive after the grace that followed main's exit
+    killed: tuple[int, ...] = ()
+    stdout: Output = Output()
+    stderr: Output = Output()
+    backend: Backend = Backend.PSUTIL
+    unmeasured: tuple[str, ...] = ()  # what the backend could not measure, in words
+    observer_cpu_s: float = 0.0  # the kit's own CPU while it watched
+    stop_reason: str = ""  # why the run was stopped early (End.CRASH_LOOP)
+    bad_event_lines: int = 0  # malformed lines in the events folder, ignored
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+    @property
+    def launched(self) -> bool:
+        """Did the launcher get as far as running the script?"""
+        return any(e.kind == Ev.SCRIPT_START for e in self.events)

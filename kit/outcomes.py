@@ -1,0 +1,123 @@
+"""The kit's closed vocabularies, each defined once: statuses, start methods, event kinds,
+process roles, evidence backends, diagnosis codes — and the one place that maps outcomes to
+the command's exit status.
+
+Values are the strings the JSON has always carried: ``Status.PASS == "pass"``, and
+``json.dumps`` writes an enum member as its value.  (nox keeps a closed ``Status`` enum and
+maps outcomes in one place; cibuildwheel uses ``Literal`` types for its closed sets.)
+"""
+from __future__ import annotations
+
+import enum
+from typing import Iterable
+
+
+class _Word(str, enum.Enum):
+    """A string enum that prints as its value (``f"{Status.PASS}"`` is ``pass``) on every Python."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Status(_Word):
+    """How one cell ended."""
+
+    PASS = "pass"  # every check held
+    FAIL = "fail"  # a check did not hold (its reason says which)
+    TIMEOUT = "timeout"  # still running at --timeout: the whole run was killed
+    ERROR = "error"  # the kit could not run it (launcher failed, container lost)
+    SKIPPED = "skipped"  # the start method does not exist here
+    INCONCLUSIVE = "inconclusive"  # the evidence cannot decide (e.g. the machine was busy)
+    INTERRUPTED = "interrupted"  # the kit was stopped (Ctrl-C, SIGTERM) before or during the run
+
+    @property
+    def ok(self) -> bool:
+        """Does not make the command fail (inconclusive is said in one line, not failed)."""
+        return self in (Status.PASS, Status.SKIPPED, Status.INCONCLUSIVE)
+
+
+STATUSES = tuple(s.value for s in Status)
+
+METHODS = ("fork", "spawn", "forkserver")
+"""Every start method, in the order columns show them."""
+
+DEFAULT = "default"
+"""Accepted wherever a method is: the platform's own default start method."""
+
+ALL = "all"
+"""Accepted wherever methods or examples are listed."""
+
+
+def default_method() -> str:
+    """This interpreter's default start method, without setting it."""
+    import multiprocessing  # here, not at the top: kit.probe imports this module in every process of a run
+
+    ctx = multiprocessing.get_context()  # the default context's choice; sets nothing globally
+    return ctx.get_start_method()
+
+
+def resolve_method(method: str) -> str:
+    """``default`` -> this platform's default start method; any other name unchanged."""
+    return default_method() if method == DEFAULT else method
+
+
+def method_order(methods: Iterable[str]) -> list[str]:
+    """Known methods first, in ``METHODS`` order, then any others (a future Python's)."""
+    seen = list(dict.fromkeys(methods))
+    return [m for m in METHODS if m in seen] + [m for m in seen if m not in METHODS]
+
+
+class Ev:
+    """Event kinds recorded inside a run (``kit.events``, ``kit.probe``, the launcher)."""
+
+    SCRIPT_START = "script_start"  # the launcher is about to run the script
+    SCRIPT_DONE = "script_done"  # the script's body ended; data: alive children
+    SCRIPT_ERROR = "script_error"  # the main process's script raised; data: error
+    PROCESS_STARTED = "process_started"  # Process.start() returned; data: child, daemon, name, method
+    TOP_LEVEL = "top_level"  # this process began the script's top level; data: run_name, process
+    TOP_LEVEL_DONE = "top_level_done"  # ... and finished it; data: run_name, wall_s, cpu_s
+    CHILD_ERROR = "child_error"  # a child's run() raised (or sys.exit(N)); data: error, name, exitcode
+    CHILD_DIED = "child_died"  # a spawn/forkserver child failed before run(); data: error
+    SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
+
+
+class Role(_Word):
+    MAIN = "main"
+    WORKER = "worker"
+    FORKSERVER = "forkserver"
+    RESOURCE_TRACKER = "resource_tracker"
+    OTHER = "other"
+
+
+class Backend(_Word):
+    """Who decided membership and totals of a run."""
+
+    CGROUP = "cgroup"  # the kernel: the run's own cgroup (exact)
+    PIDNS = "pidns"  # the container's pid namespace (exact membership)
+    PSUTIL = "psutil"  # sampling the process table (can miss short-lived processes)
+
+
+class Code(_Word):
+    """Diagnosis codes: what went wrong and how to fix it (documented in the README)."""
+
+    MISSING_GUARD = "missing_guard"
+    PICKLING = "pickling"
+    WORKER_DIED = "worker_died"
+    TOP_LEVEL_REEXECUTED = "top_level_reexecuted"
+    OUTPUT_DIFFERS = "output_differs"
+    FORK_WITH_THREADS = "fork_with_threads"
+    LEAKED_RESOURCES = "leaked_resources"
+    SETS_OWN_METHOD = "sets_own_method"
+    OUTPUT_TRUNCATED = "output_truncated"
+
+
+GENERIC_CHECKS = ("no orphans", "exit 0")
+"""Names of the checks every run gets (``kit.checks.no_orphans``, ``exits_with(0)``)."""
+
+
+def exit_status(statuses: Iterable[Status | str], differs: bool = False) -> int:
+    """The command's exit status: 0 when nothing failed, 1 otherwise (also when runs differ)."""
+    return 0 if all(Status(s).ok for s in statuses) and not differs else 1

@@ -1,0 +1,156 @@
+"""Inside every process of a run: record what multiprocessing really does there.
+
+Installed at interpreter start-up by ``kit/_hook/sitecustomize.py`` (the runner puts that
+folder first on the run's ``PYTHONPATH``), so it reaches spawn children, the forkserver and
+its workers, not only the main process.  It records, as events (``kit.outcomes.Ev``):
+
+* ``process_started`` in whichever process starts one: the child's pid, daemon flag, name,
+  and the start method that really started it (read from the Popen class used, so a script
+  that picks its own method or context is seen as it is);
+* ``top_level`` / ``top_level_done``: this process began / finished executing the script's
+  top level (``runpy`` as ``__main__`` in the main process, as ``__mp_main__`` in a spawn
+  child or the forkserver), the second with its wall and CPU time;
+* ``child_error``: a child's ``run()`` raised, or exited with a non-zero ``sys.exit``;
+* ``child_died``: a spawn/forkserver child failed before ``run()`` (unpickling its target,
+  the bootstrapping RuntimeError of a missing ``__main__`` guard);
+* ``set_start_method``: the script chose its own start method.
+
+Nothing here changes behaviour: every wrapper calls the original and re-raises.
+"""
+from __future__ import annotations
+
+import functools
+import runpy
+import time
+from typing import Any, Callable
+
+from kit._record import record
+from kit.outcomes import Ev
+
+_POPEN_METHOD = {
+    "multiprocessing.popen_fork": "fork",
+    "multiprocessing.popen_spawn_posix": "spawn",
+    "multiprocessing.popen_spawn_win32": "spawn",
+    "multiprocessing.popen_forkserver": "forkserver",
+}
+_MAIN_RUN_NAMES = ("__main__", "__mp_main__")
+_installed = False
+
+
+def error_line(exc: BaseException, limit: int = 400) -> str:
+    """The last line of the traceback Python would print, on one line."""
+    import traceback  # only when something failed: start-up of every process stays cheap
+
+    line = " ".join(traceback.format_exception_only(type(exc), exc)[-1].split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def install() -> None:
+    """Wrap the few multiprocessing and runpy entry points the kit learns from (once)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    import multiprocessing.context
+    import multiprocessing.process
+    import multiprocessing.spawn
+
+    _wrap_start(multiprocessing.process.BaseProcess)
+    _wrap_bootstrap(multiprocessing.process.BaseProcess)
+    _wrap_spawn_main(multiprocessing.spawn)
+    _wrap_set_start_method(multiprocessing.context.DefaultContext)
+    for name in ("run_path", "run_module"):
+        setattr(runpy, name, _top_level(getattr(runpy, name)))
+
+
+def _wrap_start(cls: Any) -> None:
+    original = cls.start
+
+    @functools.wraps(original)
+    def start(self: Any) -> None:
+        original(self)
+        popen = getattr(self, "_popen", None)
+        method = _POPEN_METHOD.get(type(popen).__module__, type(popen).__module__.rsplit("popen_", 1)[-1])
+        record(Ev.PROCESS_STARTED, child=self.pid, daemon=bool(self.daemon), name=self.name, method=method)
+
+    cls.start = start
+
+
+def _wrap_bootstrap(cls: Any) -> None:
+    original = cls._bootstrap
+
+    @functools.wraps(original)
+    def _bootstrap(self: Any, *args: Any, **kwargs: Any) -> Any:
+        run = self.run  # bound: a subclass's own run() included
+
+        def run_recorded() -> Any:
+            try:
+                return run()
+            except SystemExit as exc:
+                if exc.code not in (None, 0):
+                    record(Ev.CHILD_ERROR, name=self.name, error=f"SystemExit: {exc.code}", exitcode=exc.code)
+                raise
+            except BaseException as exc:
+                record(Ev.CHILD_ERROR, name=self.name, error=error_line(exc), exitcode=1)
+                raise
+
+        self.run = run_recorded
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.run
+
+    cls._bootstrap = _bootstrap
+
+
+def _wrap_spawn_main(spawn: Any) -> None:
+    original = spawn._main
+
+    @functools.wraps(original)
+    def _main(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except BaseException as exc:
+            if not (isinstance(exc, SystemExit) and exc.code in (None, 0)):
+                record(Ev.CHILD_DIED, error=error_line(exc))
+            raise
+
+    spawn._main = _main
+
+
+def _wrap_set_start_method(cls: Any) -> None:
+    original = cls.set_start_method
+
+    @functools.wraps(original)
+    def set_start_method(self: Any, method: Any, force: bool = False) -> None:
+        try:
+            original(self, method, force)
+        except BaseException as exc:
+            record(Ev.SET_START_METHOD, method=method, force=force, ok=False, error=error_line(exc))
+            raise
+        record(Ev.SET_START_METHOD, method=method, force=force, ok=True)
+
+    cls.set_start_method = set_start_method
+    import multiprocessing
+
+    # multiprocessing bound the default context's methods into its namespace at import time
+    multiprocessing.set_start_method = multiprocessing.context._default_context.set_start_method
+
+
+def _top_level(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def run(target: Any, *args: Any, **kwargs: Any) -> Any:
+        run_name = kwargs.get("run_name", args[1] if len(args) > 1 else None)
+        if run_name not in _MAIN_RUN_NAMES:
+            return original(target, *args, **kwargs)
+        import multiprocessing
+
+        record(Ev.TOP_LEVEL, run_name=run_name, target=str(target), process=multiprocessing.current_process().name)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        try:
+            return original(target, *args, **kwargs)
+        finally:
+            record(Ev.TOP_LEVEL_DONE, run_name=run_name,
+                   wall_s=round(time.perf_counter() - wall0, 4), cpu_s=round(time.process_time() - cpu0, 4))
+
+    return run
