@@ -1,0 +1,719 @@
+"""Linux: a run in its own cgroup, so the kernel keeps its membership and CPU for us.
+
+Why: sampling ``/proc`` every 20 ms misses processes that live less than a sample
+(``pids.peak`` saw 2 where sampling saw 1 for ``hello``), costs the kit 0.1-0.3 of a
+core, and ``getrusage(RUSAGE_CHILDREN)`` misses every process nobody waits for (the
+forkserver's workers: 0.17 CPU s seen of 4.38).  A cgroup is kept by the kernel:
+every descendant of a process placed in it is in it, whatever it does (double fork,
+``setsid``, re-parenting to init); ``cgroup.procs`` lists them, ``cpu.stat``
+``usage_usec`` counts the CPU of all of them, exited ones included, ``pids.peak`` the
+most tasks alive at once, and ``cgroup.kill`` (or freeze + SIGKILL) ends them all,
+a fork bomb included.
+
+Layout: ``<our own cgroup>/kit/run-<owner pid>-<owner start>-<owner pid ns>-<n>-<tag>``
+in the cgroup v2 tree (found in ``/proc/self/mountinfo``; our cgroup from the ``0::``
+line of ``/proc/self/cgroup``), plus the same name in the v1 ``pids`` hierarchy where
+one is mounted and writable (hybrid systems: ``pids.peak``), and in v1 ``cpuacct`` /
+``freezer`` only when there is no usable v2 tree.  A child of our own cgroup works both
+when we sit in the root (hybrid, as root) and when our cgroup holds processes (pure v2,
+systemd): the "no internal processes" rule only bites when enabling domain controllers,
+and ``cpu.stat`` ``usage_usec`` exists with no controller enabled.  The owner's pid, its
+start time and its pid namespace are in the name, so that ``cleanup_stale()`` can remove
+the groups of a kit that died without mistaking a reused pid for their owner.
+
+Kernel behaviour seen on 6.18 and relied on (tests/test_cgroup.py checks it):
+``cgroup.procs`` lists a thread-group leader whose main thread exited while another
+thread lives; ``cgroup.kill`` does *not* kill such a process (its threads live on), so
+``kill()`` follows ``cgroup.kill`` with freeze + SIGKILL of every listed pid + thaw.
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
+
+__all__ = ["CgroupStuck", "CgroupUnavailable", "RunCgroup", "available", "cleanup_stale"]
+
+PARENT = "kit"  #: name of the group that holds the run groups, inside our own cgroup
+_NAME = re.compile(r"^run-(\d+)-(\d+)-(\d+)-(\d+)(?:-.*)?$")
+_V1_WANTED = ("pids", "cpuacct", "freezer")
+_DELEGATE = "systemd-run --user --scope -p Delegate=yes"
+_POLL_S = 0.005
+_seq = itertools.count(1)
+_seq_lock = threading.Lock()
+
+
+class CgroupUnavailable(Exception):
+    """No run group can be made here; ``reason`` is one line a person can act on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CgroupStuck(RuntimeError):
+    """A run group could not be emptied or removed in time (the message names what is left)."""
+
+
+# -- where the hierarchies are -------------------------------------------------------
+@dataclass(frozen=True)
+class _Place:
+    """One hierarchy as seen from this process: where our own cgroup is in the file system."""
+
+    version: int  # 2, or 1 for a v1 hierarchy
+    controllers: frozenset[str]  # v1: the controllers we care about that it carries
+    mountpoint: str
+    own: str  # directory of our own cgroup (the base for our PARENT group)
+    read_only: bool
+
+
+def _unescape(field: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _own_paths(text: str) -> dict[str, str]:
+    """``/proc/self/cgroup`` -> {"": v2 path, "pids": v1 path, ...}."""
+    paths: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hier, ctrls, path = parts
+        if hier == "0" and ctrls == "":
+            paths[""] = path
+        else:
+            for ctrl in ctrls.split(","):
+                paths[ctrl] = path
+    return paths
+
+
+def _places(mountinfo: str, cgroup: str) -> tuple[list[_Place], list[str]]:
+    """Usable hierarchies (v2 first), and one-line notes on those we cannot use."""
+    own = _own_paths(cgroup)
+    places: list[_Place] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    for line in mountinfo.splitlines():
+        ctrls: frozenset[str]
+        fields = line.split()
+        try:
+            sep = fields.index("-")
+            fstype, super_opts = fields[sep + 1], fields[sep + 3]
+        except (ValueError, IndexError):
+            continue
+        if fstype not in ("cgroup2", "cgroup"):
+            continue
+        root, mountpoint, opts = _unescape(fields[3]), _unescape(fields[4]), fields[5].split(",")
+        if fstype == "cgroup2":
+            version, ctrls, key = 2, frozenset[str](), ""
+        else:
+            ctrls = frozenset(super_opts.split(",")) & frozenset(_V1_WANTED)
+            if not ctrls:
+                continue
+            version, key = 1, sorted(ctrls)[0]
+        path = own.get(key)
+        if path is None or key in seen:
+            continue
+        rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
+        if rel == ".":
+            rel = ""
+        if rel.startswith("..") or "/../" in path or path.startswith("/.."):
+            notes.append(f"this process's cgroup {path} is outside the cgroup tree mounted at {mountpoint}")
+            continue
+        seen.add(key)
+        places.append(_Place(version, ctrls, mountpoint, os.path.join(mountpoint, rel).rstrip("/"),
+                             "ro" in opts))
+    places.sort(key=lambda p: -p.version)
+    return places, notes
+
+
+def _read_places() -> tuple[list[_Place], list[str]]:
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            mountinfo = fh.read()
+        with open("/proc/self/cgroup", encoding="utf-8", errors="surrogateescape") as fh:
+            cgroup = fh.read()
+    except OSError as exc:
+        return [], [f"cannot read /proc/self/mountinfo or /proc/self/cgroup ({exc.strerror}): is /proc mounted?"]
+    return _places(mountinfo, cgroup)
+
+
+# -- who owns a run group ---------------------------------------------------------
+def _start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (``/proc/PID/stat`` field 22), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    try:
+        return int(data[data.rindex(b")") + 2:].split()[19])
+    except (ValueError, IndexError):
+        return None
+
+
+def _pidns() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def _owner_alive(pid: int, start: int, ns: int) -> bool | None:
+    """True/False; None when the owner lived in another pid namespace (we cannot tell)."""
+    if ns != _pidns():
+        return None
+    return _start_ticks(pid) == start
+
+
+# -- small file helpers ---------------------------------------------------------------
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _ints(path: str) -> set[int]:
+    text = _read(path)
+    return {int(x) for x in text.split()} if text else set()
+
+
+def _subdirs(path: str) -> Iterator[str]:
+    """``path`` and every cgroup below it, deepest first."""
+    try:
+        entries = [e.path for e in os.scandir(path) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        entries = []
+    for entry in entries:
+        yield from _subdirs(entry)
+    yield path
+
+
+def _alive(pid: int) -> bool:
+    """Some thread of ``pid`` still runs (a leader shows Z while other threads live)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        state = data[data.rindex(b")") + 2:data.rindex(b")") + 3]
+        if state not in (b"Z", b"X"):
+            return True
+    return False
+
+
+def _sigkill(pids: Iterable[int]) -> None:
+    """SIGKILL through a pidfd where possible (no pid-reuse race once the fd is open)."""
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            continue
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _reason(exc: OSError, where: str, place: _Place | None = None) -> str:
+    """One line a person can act on, for an error met at ``where``."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        who = "not root" if os.geteuid() != 0 else "root, but denied"
+        return (f"no permission to create cgroups in {where} ({who}, and this cgroup is not delegated to you): "
+                f"run as root, or under `{_DELEGATE} <command>`")
+    if exc.errno == errno.EROFS:
+        mp = place.mountpoint if place else where
+        return (f"the cgroup file system at {mp} is read-only (inside a container?): "
+                "run on the host, or in a container with a writable cgroup (e.g. --privileged)")
+    if exc.errno == errno.ENOENT:
+        return f"{where} does not exist (cgroup file system not mounted, or our cgroup vanished)"
+    if exc.errno == errno.EAGAIN:
+        return f"cannot create more cgroups under {where} (cgroup.max.descendants or cgroup.max.depth reached)"
+    return f"cannot create a cgroup in {where}: {exc.strerror or exc}"
+
+
+# -- one directory of a run -------------------------------------------------------------
+@dataclass
+class _Dir:
+    path: str
+    version: int
+    controllers: frozenset[str]
+
+    @property
+    def parent(self) -> str:
+        return os.path.dirname(self.path)
+
+    def has(self, name: str) -> bool:
+        return os.path.exists(os.path.join(self.path, name))
+
+    def label(self) -> str:
+        return "v2" if self.version == 2 else "v1 " + ",".join(sorted(self.controllers))
+
+
+def _make_dir(place: _Place, name: str) -> _Dir:
+    """``<own>/kit/<name>`` in ``place``; the parent may vanish under us (another kit removing it)."""
+    parent = os.path.join(place.own, PARENT)
+    for attempt in range(5):
+        try:
+            os.mkdir(parent)
+        except FileExistsError:
+            pass
+        try:
+            os.mkdir(os.path.join(parent, name))
+            return _Dir(os.path.join(parent, name), place.version, place.controllers)
+        except FileNotFoundError:
+            if attempt == 4 or not os.path.isdir(place.own):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _enable_v2_pids(place: _Place) -> str | None:
+    """Make ``pids`` available to the run groups under ``<own>/kit``; None if done, else why not.
+
+    ``pids`` is a threaded controller: enabling it in a cgroup that holds processes is
+    allowed while that cgroup has no populated child (cgroup_vet_subtree_control_enable),
+    but it changes our own cgroup, so that is done only where the cgroup is ours
+    (delegated: owned by us, or marked by systemd's delegate xattr).
+    """
+    parent = os.path.join(place.own, PARENT)
+    if "pids" not in (_read(os.path.join(parent, "cgroup.controllers")) or "").split():
+        own_ctrls = (_read(os.path.join(place.own, "cgroup.controllers")) or "").split()
+        if "pids" not in own_ctrls:
+            return "the pids controller is not available to our cgroup"
+        if not _delegated(place.own):
+            return f"the pids controller is not enabled in {place.own}, which is not delegated to us"
+        try:
+            _write(os.path.join(place.own, "cgroup.subtree_control"), "+pids")
+        except OSError as exc:
+            return f"cannot enable pids in {place.own}: {exc.strerror}"
+    if "pids" not in (_read(os.path.join(parent, "cgroup.subtree_control")) or "").split():
+        try:
+            _write(os.path.join(parent, "cgroup.subtree_control"), "+pids")
+        except OSError as exc:
+            return f"cannot enable pids in {parent}: {exc.strerror}"
+    return None
+
+
+def _delegated(path: str) -> bool:
+    try:
+        if os.stat(os.path.join(path, "cgroup.subtree_control")).st_uid == os.geteuid() != 0:
+            return True
+    except OSError:
+        return False
+    for attr in ("trusted.delegate", "user.delegate"):
+        try:
+            if os.getxattr(path, attr) in (b"1", b"1\n"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+# -- a run ----------------------------------------------------------------------------------
+class RunCgroup:
+    """One run's group(s): membership, CPU, peak and kill from the kernel."""
+
+    def __init__(self, dirs: list[_Dir], notes: list[str] | None = None) -> None:
+        self._dirs = dirs
+        self._notes = list(notes or [])
+        self._closed = False
+        v2 = [d for d in dirs if d.version == 2]
+        self._v2 = v2[0] if v2 else None
+        peak = next((d for d in dirs if d.has("pids.peak")), None)
+        self._peak_file = os.path.join(peak.path, "pids.peak") if peak else None
+        self._peak_src = peak.label() if peak else ""
+        if self._v2 is not None and self._v2.has("cpu.stat"):
+            self._cpu: tuple[str, float] | None = (os.path.join(self._v2.path, "cpu.stat"), 1e-6)
+        else:
+            acct = next((d for d in dirs if d.has("cpuacct.usage")), None)
+            self._cpu = (os.path.join(acct.path, "cpuacct.usage"), 1e-9) if acct else None
+        # precomputed for preexec(): nothing but open/write/close in the child
+        self._procs_files = tuple(os.fsencode(os.path.join(d.path, "cgroup.procs")) for d in dirs)
+
+    # -- making one
+    @classmethod
+    def create(cls, tag: str = "") -> RunCgroup:
+        """A new run group in every usable hierarchy (raises CgroupUnavailable with a reason)."""
+        cleanup_stale()
+        places, notes = _read_places()
+        if not places:
+            raise CgroupUnavailable(notes[0] if notes else "no cgroup file system is mounted "
+                                    "(no cgroup2 or cgroup line in /proc/self/mountinfo)")
+        with _seq_lock:
+            seq = next(_seq)
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)[:40]
+        pid = os.getpid()
+        name = f"run-{pid}-{_start_ticks(pid) or 0}-{_pidns()}-{seq}" + (f"-{safe}" if safe else "")
+        dirs: list[_Dir] = []
+        errors: list[str] = []
+        v2_ok = False
+        pids_note = ""
+        try:
+            for place in places:
+                if place.version == 1:
+                    if v2_ok and not _v1_needed(place, dirs):
+                        continue
+                if place.read_only:
+                    errors.append(_reason(OSError(errno.EROFS, "read-only"), place.own, place))
+                    continue
+                if not os.access(os.path.join(place.own, "cgroup.procs"), os.W_OK):
+                    # moving a process needs write access to the common ancestor's cgroup.procs
+                    errors.append(_reason(OSError(errno.EACCES, "denied"), place.own, place))
+                    continue
+                try:
+                    made = _make_dir(place, name)
+                except OSError as exc:
+                    errors.append(_reason(exc, os.path.join(place.own, PARENT), place))
+                    _rmdir_quiet(os.path.join(place.own, PARENT))
+                    continue
+                dirs.append(made)
+                if place.version == 2:
+                    v2_ok = True
+                    if not made.has("pids.peak"):  # enabling pids in kit/ gives the run group its files
+                        why = _enable_v2_pids(place)
+                        if why is None and not made.has("pids.peak"):
+                            why = "this kernel has no pids.peak"
+                        if why is not None:
+                            pids_note = "pids.peak unknown: " + why
+        except BaseException:
+            for made in dirs:
+                _remove_dir(made)
+            raise
+        if not dirs:
+            raise CgroupUnavailable(errors[0] if errors else (notes[0] if notes else "no usable cgroup hierarchy"))
+        if not v2_ok and errors:
+            notes.insert(0, errors[0])
+        if pids_note and not any(d.has("pids.peak") for d in dirs):
+            notes.append(pids_note)
+        return cls(dirs, notes)
+
+    # -- putting processes in
+    def preexec(self) -> None:
+        """``Popen(preexec_fn=group.preexec)``: the child joins every group of the run before exec.
+
+        Only os.open/os.write/os.close of precomputed paths ("0" = the writing process).
+        A failure raises in the child, and Popen raises SubprocessError in the parent.
+        """
+        for path in self._procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+
+    def add(self, pid: int) -> None:
+        """Put an existing process (all its threads) into every group of the run."""
+        data = str(pid).encode()
+        for path in self._procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+    # -- reading
+    def procs(self) -> set[int]:
+        """Every pid in the run (nested groups included), union over the run's groups."""
+        pids: set[int] = set()
+        for d in self._dirs:
+            for sub in _subdirs(d.path):
+                pids |= _ints(os.path.join(sub, "cgroup.procs"))
+        return pids
+
+    def populated(self) -> bool:
+        """Some live process is in the run (v2 ``cgroup.events``; v1: ``cgroup.procs`` not empty)."""
+        if self._v2 is not None:
+            text = _read(os.path.join(self._v2.path, "cgroup.events"))
+            if text is not None:
+                return "populated 1" in text
+        return bool(self.procs())
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds used by every process ever in the run, exited ones included; None if unknown."""
+        if self._cpu is None:
+            return None
+        path, unit = self._cpu
+        text = _read(path)
+        if text is None:
+            return None
+        if unit == 1e-9:
+            return int(text) * unit
+        for line in text.splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) * unit
+        return None
+
+    def peak(self) -> int | None:
+        """Most tasks (threads included) alive in the run at once, from ``pids.peak``; None if unknown."""
+        if self._peak_file is None:
+            return None
+        text = _read(self._peak_file)
+        return int(text) if text and text.strip().isdigit() else None
+
+    def paths(self) -> list[str]:
+        """The run's directories, one per hierarchy."""
+        return [d.path for d in self._dirs]
+
+    def describe(self) -> str:
+        """One line: where the run's groups are and what each number comes from."""
+        first = self._dirs[0]
+        parts = [f"cgroup {first.label()} {first.path}"]
+        for d in self._dirs[1:]:
+            parts.append(f"{d.label()} {d.path}")
+        if self._peak_file:
+            parts.append(f"pids.peak from {self._peak_src}")
+        elif not any(n.startswith("pids.peak") for n in self._notes):
+            parts.append("pids.peak unknown")
+        if self._cpu:
+            parts.append("cpu from " + ("v2 cpu.stat" if self._cpu[1] == 1e-6 else "v1 cpuacct.usage"))
+        else:
+            parts.append("cpu unknown")
+        parts.append("kill via " + self._kill_means())
+        return ", ".join(parts + self._notes)
+
+    # -- ending
+    def _kill_means(self) -> str:
+        if self._v2 is not None and self._v2.has("cgroup.kill"):
+            return "cgroup.kill + freeze/SIGKILL"
+        if self._freezer() is not None:
+            return "freeze/SIGKILL/thaw"
+        return "SIGKILL per pid" + (" with pids.max=0" if self._pids_max_files() else "")
+
+    def _freezer(self) -> tuple[str, str, str] | None:
+        """(file, freeze value, thaw value) of the run's freezer, if any."""
+        if self._v2 is not None and self._v2.has("cgroup.freeze"):
+            return os.path.join(self._v2.path, "cgroup.freeze"), "1", "0"
+        for d in self._dirs:
+            if d.has("freezer.state"):
+                return os.path.join(d.path, "freezer.state"), "FROZEN", "THAWED"
+        return None
+
+    def _pids_max_files(self) -> list[str]:
+        return [os.path.join(d.path, "pids.max") for d in self._dirs if d.has("pids.max")]
+
+    def _live(self) -> set[int]:
+        return {pid for pid in self.procs() if _alive(pid)}
+
+    def _empty(self) -> bool:
+        return not self.populated() and not self._live()
+
+    def _wait_empty(self, seconds: float) -> bool:
+        end = time.monotonic() + seconds
+        while True:
+            if self._empty():
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(_POLL_S)
+
+    def kill(self, timeout: float = 5.0) -> list[int]:
+        """SIGKILL everything in the run and wait until it is empty; returns the pids seen and killed.
+
+        ``cgroup.kill`` first (it also stops forks racing with it); then, for what is
+        left (a process whose main thread exited survives ``cgroup.kill``), freeze,
+        SIGKILL each listed pid, thaw, and again until empty.  ``pids.max`` is 0 meanwhile,
+        so nothing forks.  Raises CgroupStuck if the run is not empty after ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        seen: set[int] = set()
+        limits: dict[str, str] = {}
+        for path in self._pids_max_files():
+            old = _read(path)
+            try:
+                _write(path, "0")
+                limits[path] = (old or "max").strip()
+            except OSError:
+                pass
+        try:
+            kill_file = os.path.join(self._v2.path, "cgroup.kill") if self._v2 and self._v2.has("cgroup.kill") else None
+            freezer = self._freezer()
+            rounds = 0
+            while True:
+                live = self._live()
+                seen |= live
+                if not live and self._empty():
+                    return sorted(seen)
+                if time.monotonic() > deadline:
+                    raise CgroupStuck(f"run group {self._dirs[0].path} still holds {sorted(live)[:20]} "
+                                      f"after {timeout:g} s")
+                rounds += 1
+                if kill_file is not None:
+                    try:
+                        _write(kill_file, "1")
+                    except OSError:
+                        kill_file = None
+                    if kill_file is not None and self._wait_empty(min(0.05, max(0.0, deadline - time.monotonic()))):
+                        continue
+                if freezer is not None:
+                    _write_quiet(freezer[0], freezer[1])
+                    try:
+                        self._wait_frozen(freezer, min(0.1, max(0.0, deadline - time.monotonic())))
+                        live = self._live()
+                        seen |= live
+                        _sigkill(live)
+                    finally:
+                        _write_quiet(freezer[0], freezer[2])
+                else:
+                    live = self._live()
+                    seen |= live
+                    _sigkill(live)
+                self._wait_empty(min(0.05, max(0.0, deadline - time.monotonic())))
+        finally:
+            for path, value in limits.items():
+                _write_quiet(path, value)
+
+    def _wait_frozen(self, freezer: tuple[str, str, str], seconds: float) -> None:
+        end = time.monotonic() + seconds
+        events = os.path.join(os.path.dirname(freezer[0]), "cgroup.events")
+        while time.monotonic() < end:
+            if freezer[1] == "1":
+                if "frozen 1" in (_read(events) or ""):
+                    return
+            elif (_read(freezer[0]) or "").strip() == "FROZEN":
+                return
+            time.sleep(_POLL_S)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Kill the run, then remove every directory made for it (and ``kit`` if left empty). Idempotent.
+
+        A process we started and have not waited for is a zombie, which does not keep a
+        group busy; raises CgroupStuck if a directory cannot be removed in time.
+        """
+        if self._closed:
+            return
+        self.kill(timeout)
+        deadline = time.monotonic() + timeout
+        for d in self._dirs:
+            while True:
+                try:
+                    _remove_dir(d, strict=True)
+                    break
+                except OSError as exc:
+                    if time.monotonic() > deadline:
+                        raise CgroupStuck(f"cannot remove {d.path}: {exc.strerror}") from None
+                    time.sleep(_POLL_S)
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> RunCgroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<RunCgroup {self.paths()}{' closed' if self._closed else ''}>"
+
+
+def _v1_needed(place: _Place, dirs: list[_Dir]) -> bool:
+    """With a v2 group made: v1 pids for pids.peak if v2 has none; v1 freezer if v2 cannot kill/freeze."""
+    v2 = next(d for d in dirs if d.version == 2)
+    if "pids" in place.controllers and not v2.has("pids.peak"):
+        return True
+    if "freezer" in place.controllers and not (v2.has("cgroup.kill") or v2.has("cgroup.freeze")):
+        return True
+    return "cpuacct" in place.controllers and not v2.has("cpu.stat")
+
+
+def _write_quiet(path: str, value: str) -> None:
+    try:
+        _write(path, value)
+    except OSError:
+        pass
+
+
+def _rmdir_quiet(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _remove_dir(d: _Dir, strict: bool = False) -> None:
+    """rmdir the run's directory (nested groups first), then its ``kit`` parent if now empty."""
+    for sub in _subdirs(d.path):
+        try:
+            os.rmdir(sub)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            if strict:
+                raise
+    _rmdir_quiet(d.parent)  # EBUSY / ENOTEMPTY while other runs use it: fine
+
+
+# -- leftovers of dead kits ---------------------------------------------------------------
+def cleanup_stale() -> int:
+    """Remove the run groups whose owning kit process died, killing their processes first.
+
+    Looks in ``<own cgroup>/kit`` of every hierarchy; a group whose owner lived in another
+    pid namespace is left alone.  Returns how many runs were removed.
+    """
+    places, _ = _read_places()
+    runs: dict[str, list[_Dir]] = {}
+    for place in places:
+        parent = os.path.join(place.own, PARENT)
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            m = _NAME.match(name)
+            if m is None or not os.path.isdir(os.path.join(parent, name)):
+                continue
+            if _owner_alive(int(m.group(1)), int(m.group(2)), int(m.group(3))) is False:
+                runs.setdefault(name, []).append(_Dir(os.path.join(parent, name), place.version, place.controllers))
+    removed = 0
+    for dirs in runs.values():
+        dirs.sort(key=lambda d: -d.version)
+        try:
+            RunCgroup(dirs).close()
+            removed += 1
+        except (CgroupStuck, OSError):
+            continue
+    return removed
+
+
+def available() -> tuple[bool, str]:
+    """(True, what a run group here looks like) or (False, why not: one line)."""
+    try:
+        with RunCgroup.create("probe") as group:
+            return True, group.describe()
+    except CgroupUnavailable as exc:
+        return False, exc.reason
+    except (OSError, CgroupStuck) as exc:
+        return False, f"cgroups: {exc}"
