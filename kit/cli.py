@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--version", action="version", version=f"kit {kit.__version__}")
     p.add_argument("--debug", action="store_true", help=f"show tracebacks of the kit's own errors (or {DEBUG_ENV}=1)")
+    p.add_argument("-q", "--quiet", action="count", default=0, help="less output: no progress, one line per run")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more output: every check's verdict")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the examples, one line each")
 
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--timeout", type=_number(MAX_TIMEOUT_S), default=DEFAULT_TIMEOUT,
                         help="seconds before a run's whole tree is killed")
         sp.add_argument("--json", metavar="FILE", help="write the results as a JSON array (- for stdout)")
+        sp.add_argument("--junit-xml", metavar="FILE", help="write the results as JUnit XML, one test case per cell")
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
     r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
@@ -177,18 +180,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = _script(args.target, args.script_args)
     methods = _methods(args.method)
     check_output_path(args.json, "--json")
+    check_output_path(args.junit_xml, "--junit-xml")
     human = _human(args)
     rs: list[RunResult] = []
 
+    colour, verbosity = render.colour_wanted(human), args.verbose - args.quiet
+
     def show(r: RunResult) -> None:
         rs.append(r)
-        print(render.run_summary(r), file=human, flush=True)
+        print(render.run_summary(r, colour, verbosity), file=human, flush=True)
 
     try:
         run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args)
     except Interrupted as exc:
         show(exc.result)
-        _write(args.json, results.dump(rs))
+        _outputs(args, rs)
         raise
     diagnose.compare(rs, target.facts)
     changed = [(r, d) for r in rs for d in r.diagnoses if d.get("code") == "output_differs"]
@@ -196,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{render.safe(r.example)} under {r.method} ({r.platform.target if r.platform else '?'}): "
               f"output_differs: {render.safe(d['message'])}\n    fix: {d['fix']}", file=human)
     print(diagnose.summary_line(rs), file=human, flush=True)
-    _write(args.json, results.dump(rs))
+    _outputs(args, rs)
     return exit_status([r.status for r in rs], differs=bool(changed))
 
 
@@ -218,11 +224,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     examples, methods = _examples(args.examples), _methods(args.methods)
     check_output_path(args.json, "--json")
     check_output_path(args.markdown, "--markdown")
+    check_output_path(args.junit_xml, "--junit-xml")
     done: list[RunResult] = []
+
+    colour = render.colour_wanted(sys.stderr)
 
     def progress(i: int, n: int, r: RunResult) -> None:
         done.append(r)
-        _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.cell(r)}")
+        if not args.quiet:
+            _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}")
 
     try:
         rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say)
@@ -231,13 +241,24 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         finished = {(r.example, r.method) for r in rs}
         rs += [RunResult(e, m, Status.INTERRUPTED, "not run: the kit was interrupted")
                for e in examples for m in methods if (e, m) not in finished]
-        _write(args.json, results.dump(rs))
+        _outputs(args, rs)
         raise
     print(render.text_table(rs), file=_human(args))
-    _write(args.json, results.dump(rs))
-    if args.markdown:
-        _write(args.markdown, render.markdown_table(rs))
+    _outputs(args, rs)
     return exit_status(r.status for r in rs)
+
+
+def _outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
+    """Every file the command was asked for, and the GitHub step summary when it is set."""
+    from kit import junit
+
+    _write(args.json, results.dump(rs))
+    markdown = render.markdown_table(rs)
+    if getattr(args, "markdown", None):
+        _write(args.markdown, markdown)
+    if args.junit_xml:
+        _write(args.junit_xml, junit.to_xml(rs))
+    junit.append_step_summary(markdown)
 
 
 def cmd_images(args: argparse.Namespace) -> int:

@@ -5,7 +5,10 @@ host or a container image.  A ``*`` marks each target's default start method.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import os
+import shutil
+import textwrap
+from typing import Iterable, TextIO
 
 from kit.results import PlatformInfo, RunResult
 
@@ -92,10 +95,10 @@ def text_table(results: list[RunResult]) -> str:
     head = len(table) - len(rows)
     out = [platform_line(t, i) for t, i in platforms.items()] + [""]
     out += [line(r) for r in table[:head]] + [line(["-" * w for w in widths])]
-    out += [line(r) for r in rows] + ["", LEGEND]
+    out += [line(r) for r in rows] + ["", wrapped(LEGEND)]
     problems = _problems(results)
     if problems:
-        out += ["", "not passing:"] + [f"  {p}" for p in problems]
+        out += ["", "not passing:"] + [f"  {safe(p)}" for p in problems]
     return "\n".join(out + [""] + _footer(results))
 
 
@@ -129,15 +132,41 @@ def _trimmed(text: str, lines: int = 8, width: int = 160) -> list[str]:
     return [safe(line if len(line) <= width else line[: width - 3] + "...") for line in shown]
 
 
-def run_summary(r: RunResult) -> str:
+def wrapped(text: str, width: int | None = None) -> str:
+    """A paragraph wrapped to the terminal (80 columns when it is not one)."""
+    return textwrap.fill(text, width or min(shutil.get_terminal_size((80, 24)).columns, 120))
+
+
+_COLOURS = {"pass": "32", "fail": "31", "timeout": "31", "error": "35", "interrupted": "33",
+            "inconclusive": "33", "skipped": "2"}
+
+
+def colour_wanted(stream: TextIO) -> bool:
+    """Colour only on a terminal; ``NO_COLOR`` turns it off, ``FORCE_COLOR`` on (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+def paint(text: str, status: str, on: bool) -> str:
+    code = _COLOURS.get(str(status))
+    return f"\x1b[{code}m{text}\x1b[0m" if on and code else text
+
+
+def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
     """What one run did, for ``kit run``: status and reason, figures, the script's own output
-    (trimmed), the last line of its error, and the diagnoses with their fixes."""
+    (trimmed), the last line of its error, and the diagnoses with their fixes; ``verbosity``
+    -1 keeps the first line only, 1 adds every check's verdict."""
     where = f"[{r.platform.target}] " if r.platform and r.platform.target != "host" else ""
     method = r.method + (" (the default)" if r.requested_method == "default" else "")
     if r.methods_used and r.methods_used != [r.method]:
         method += f", processes ran under {', '.join(r.methods_used)}"
-    lines = [f"{where}{safe(r.example)} under {method}: {str(r.status).upper()} - {safe(r.reason)}"]
-    if r.status == "skipped":
+    status = paint(str(r.status).upper(), r.status, colour)
+    lines = [f"{where}{safe(r.example)} under {method}: {status} - {safe(r.reason)}"]
+    if r.status == "skipped" or verbosity < 0:
         return "\n".join(lines)
     lines.append(f"  wall {r.wall_s:.2f} s, exit code {exit_code(r.exitcode)}, peak {r.peak_processes} processes, "
                  f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores, CPUs seen {r.cpus_seen or 'n/a'}"
@@ -150,6 +179,9 @@ def run_summary(r: RunResult) -> str:
     if r.error:
         lines.append(f"  error: {safe(r.error[:240])}")
     lines += [f"  warning: {safe(w[:240])}" for w in r.warnings]
+    if verbosity > 0:
+        lines += [f"  check {'ok ' if c.get('ok') else 'BAD'} {c.get('check')}: {safe(str(c.get('reason')))}"
+                  for c in r.checks]
     for d in r.diagnoses:
         lines.append(f"  diagnosis {d.get('code')}: {safe(d.get('message', ''))}")
         lines.append(f"    fix: {safe(d.get('fix', ''))}")

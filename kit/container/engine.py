@@ -30,8 +30,28 @@ SHM_SIZE = "256m"
 
 CONNECT_TIMEOUT_S = 10.0
 
-FILES_DIR = "/home/kit"
-"""Where ``container(files=TAR)`` unpacks its tar: the home of the image's user."""
+FILES_DIR = "/home/kit/work"
+"""Where ``container(files=TAR)`` unpacks its tar: an anonymous volume (the root is read-only),
+owned by root, so the run can read the files but not change them."""
+
+PIDS_LIMIT = 1024
+"""Processes and threads a container may hold: a fork bomb stops there (the busiest example
+has about 110 processes)."""
+
+MEMORY_LIMIT = "2g"
+
+SANDBOX: dict[str, Any] = {
+    "network_disabled": True,  # nothing in the kit needs a network
+    "read_only": True,  # the image cannot be changed by what runs in it ...
+    "tmpfs": {"/tmp": "size=512m,mode=1777"},  # ... which writes its temporary files here
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "pids_limit": PIDS_LIMIT,
+    "mem_limit": MEMORY_LIMIT,
+    "init": True,  # the kit is not PID 1: it is laid out as on a host, the subreaper of its runs
+    "shm_size": SHM_SIZE,
+}
+"""Every container the kit starts gets these (``container(**kwargs)`` may override one)."""
 
 
 class EngineUnavailable(Exception):
@@ -118,7 +138,7 @@ def _remove(c: Container) -> None:
 
     for _ in range(3):
         try:
-            c.remove(force=True)
+            c.remove(force=True, v=True)  # v: its anonymous volume too
             return
         except docker.errors.NotFound:
             return
@@ -139,17 +159,20 @@ def container(
 ) -> Iterator[Container]:
     """Create and start a container labelled ``kit=1``; remove it on the way out, whatever happened.
 
-    Defaults: no network (nothing in the kit needs one), a 256m /dev/shm,
-    and ``init`` so the kit is not PID 1 (it is then laid out as on a host:
-    it becomes the subreaper of its runs below a real init).  Any of these
-    and every other ``containers.create`` argument can be given in ``kwargs``
-    (None values are left out); ``files``, a tar, is unpacked in ``FILES_DIR``
-    before the container starts.
+    Defaults (``SANDBOX``): no network, a read-only root with a tmpfs /tmp, every capability
+    dropped, no-new-privileges, pids and memory limits, a 256m /dev/shm, and ``init``.  Any
+    of these and every other ``containers.create`` argument can be given in ``kwargs`` (None
+    values are left out); ``files``, a tar, is unpacked in ``FILES_DIR`` (an anonymous volume,
+    removed with the container) before the container starts.
     """
     labels = {**kwargs.pop("labels", {}), LABEL: "1"}
     files: bytes | None = kwargs.pop("files", None)
-    options: dict[str, Any] = {"shm_size": SHM_SIZE, "network_disabled": True, "init": True}
+    options: dict[str, Any] = dict(SANDBOX)
     options.update({k: v for k, v in kwargs.items() if v is not None})
+    if files is not None:
+        from docker.types import Mount
+
+        options["mounts"] = [*options.get("mounts", []), Mount(target=FILES_DIR, source=None, type="volume")]
     c = client.containers.create(image, command, labels=labels, **options)
     try:
         if files is not None:  # a tar unpacked in the image's home before anything runs

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from kit import results
-from kit.container.engine import api_timeout, container
+from kit.container.engine import FILES_DIR, api_timeout, container
 from kit.container.images import image_for
 from kit.outcomes import Status
 from kit.results import PlatformInfo, RunResult
@@ -38,8 +38,8 @@ def overall_timeout(cells: int, timeout_s: float) -> float:
     return STARTUP_S + cells * (timeout_s + GRACE_S + PER_CELL_MARGIN_S)
 
 
-SCRIPT_DIR = "/home/kit/work"
-"""Where a user's script folder is copied in a container (the image's home is /home/kit)."""
+SCRIPT_DIR = FILES_DIR
+"""Where a user's script folder is copied in a container."""
 MAX_FOLDER_BYTES = 50 * 1024 * 1024
 _SKIP_DIRS = {".git", ".hg", ".nox", ".tox", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache"}
 
@@ -61,8 +61,9 @@ def run_command(what: str, methods: Sequence[str], scale: float, timeout_s: floa
 
 
 def folder_archive(folder: Path) -> bytes:
-    """The script's folder as a tar owned by the image's user (uid 10001), without VCS folders,
-    virtualenvs and caches; a TargetError when it is larger than ``MAX_FOLDER_BYTES``."""
+    """The script's folder as a tar (readable by the image's user, writable by nobody in the
+    container), without VCS folders, virtualenvs and caches; a TargetError when it is larger
+    than ``MAX_FOLDER_BYTES``."""
     import io
     import os
     import tarfile
@@ -72,18 +73,16 @@ def folder_archive(folder: Path) -> bytes:
     buffer = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        root = tarfile.TarInfo("work")
-        root.type, root.mode, root.uid, root.gid = tarfile.DIRTYPE, 0o755, 10001, 10001
-        tar.addfile(root)
         for base, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
             for name in [*dirs, *sorted(files)]:
                 path = Path(base, name)
                 if path.is_symlink():
                     continue
-                info = tar.gettarinfo(str(path), arcname=f"work/{path.relative_to(folder).as_posix()}")
-                info.uid = info.gid = 10001
-                info.uname = info.gname = "kit"
+                info = tar.gettarinfo(str(path), arcname=path.relative_to(folder).as_posix())
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mode = (info.mode & 0o755) | (0o755 if info.isdir() else 0o644)
                 total += info.size if info.isfile() else 0
                 if total > MAX_FOLDER_BYTES:
                     raise TargetError(f"the script's folder {folder} holds more than "

@@ -1,0 +1,74 @@
+"""Results as JUnit XML (one test case per cell) and as a GitHub step summary.
+
+CI systems (GitHub via test-report actions, GitLab, Jenkins) show JUnit files natively: a
+cell is a test case named ``target/example[method]`` in a suite per target; a cell that did
+not pass is a ``failure`` (fail, timeout, interrupted) or an ``error`` (the kit could not run
+it), ``skipped`` and ``inconclusive`` are skipped with their reason, and every case carries
+the run's stdout and stderr.  No XML library beyond the standard one is needed.
+"""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from kit.outcomes import Status
+from kit.results import RunResult
+
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
+_FAILURE = {Status.FAIL, Status.TIMEOUT, Status.INTERRUPTED}
+_SKIP = {Status.SKIPPED, Status.INCONCLUSIVE}
+_XML_BAD = {c: None for c in (*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20))}
+
+
+def _clean(text: str) -> str:
+    """XML 1.0 cannot hold most control characters: drop them."""
+    return text.translate(_XML_BAD)
+
+
+def _target(r: RunResult) -> str:
+    return r.platform.target if r.platform else "host"
+
+
+def case_name(r: RunResult) -> str:
+    """``target/example[method]`` (a script by its file name)."""
+    example = Path(r.example).name if r.example.endswith(".py") else r.example
+    return f"{_target(r)}/{example}[{r.method}]"
+
+
+def to_xml(results: Sequence[RunResult]) -> str:
+    suites = ET.Element("testsuites", name="kit")
+    by_target: dict[str, list[RunResult]] = {}
+    for r in results:
+        by_target.setdefault(_target(r), []).append(r)
+    for target, rs in by_target.items():
+        suite = ET.SubElement(suites, "testsuite", name=target, tests=str(len(rs)),
+                              failures=str(sum(r.status in _FAILURE for r in rs)),
+                              errors=str(sum(r.status == Status.ERROR for r in rs)),
+                              skipped=str(sum(r.status in _SKIP for r in rs)),
+                              time=f"{sum(r.wall_s for r in rs):.3f}")
+        for r in rs:
+            case = ET.SubElement(suite, "testcase", classname=target, name=case_name(r), time=f"{r.wall_s:.3f}")
+            message = _clean(f"{r.status}: {r.reason}")
+            if r.status in _FAILURE:
+                ET.SubElement(case, "failure", message=message, type=str(r.status)).text = _clean(
+                    "\n".join(f"{d.get('code')}: {d.get('message')}\nfix: {d.get('fix')}" for d in r.diagnoses))
+            elif r.status == Status.ERROR:
+                ET.SubElement(case, "error", message=message, type="error")
+            elif r.status in _SKIP:
+                ET.SubElement(case, "skipped", message=message)
+            ET.SubElement(case, "system-out").text = _clean(r.stdout)
+            ET.SubElement(case, "system-err").text = _clean(r.stderr)
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+def append_step_summary(markdown: str) -> str | None:
+    """Append to ``$GITHUB_STEP_SUMMARY`` when it is set; returns the path written, or None."""
+    path = os.environ.get(STEP_SUMMARY)
+    if not path:
+        return None
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(markdown.rstrip("\n") + "\n\n")
+    return path
