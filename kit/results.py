@@ -6,9 +6,12 @@ JSON files without running anything.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import platform
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable
 
@@ -76,9 +79,10 @@ class PlatformInfo:
 
 
 def usable_cpu_count() -> int:
-    """CPUs this process may run on (cgroup/affinity aware where Python allows)."""
-    counter = getattr(os, "process_cpu_count", None) or os.cpu_count
-    return counter() or 1
+    """CPUs this process may really use: affinity and cgroup CPU quotas (``kit._platform``)."""
+    from kit import _platform
+
+    return _platform.usable_cpu_count()
 
 
 @dataclass
@@ -121,7 +125,7 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunResult":
-        """Rebuild a result from JSON; raises ValueError when it is not one."""
+        """Rebuild a result from JSON; raises ValueError naming the field when it is not one."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         missing = {"example", "method", "status", "reason"} - data.keys()
@@ -129,9 +133,7 @@ class RunResult:
             raise ValueError(f"missing keys: {', '.join(sorted(missing))}")
         if data["status"] not in STATUSES:
             raise ValueError(f"unknown status {data['status']!r}")
-        for key in ("example", "method", "reason"):
-            if not isinstance(data[key], str):
-                raise ValueError(f"field {key!r} is not a string")
+        _check_fields(cls, data, "")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["orphans"] = [ProcRef(**p) for p in data.get("orphans", [])]
@@ -142,8 +144,59 @@ class RunResult:
         return cls(**kwargs)
 
 
+def _kind(hint: Any, value: Any, where: str) -> None:
+    """Check one JSON value against a field's type hint; ValueError naming ``where``."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType) if hasattr(types, "UnionType") else origin is typing.Union:
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return
+    if origin is list:
+        if not isinstance(value, list):
+            raise ValueError(f"field {where!r} should be a list, not {type(value).__name__}")
+        for i, item in enumerate(value):
+            _kind(args[0] if args else Any, item, f"{where}[{i}]")
+        return
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"field {where!r} should be an object, not {type(value).__name__}")
+        return
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        if not isinstance(value, dict):
+            raise ValueError(f"field {where!r} should be an object, not {type(value).__name__}")
+        _check_fields(hint, value, f"{where}.")
+        return
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok:
+            raise ValueError(f"field {where!r} should be a finite number, not {value!r:.40}")
+    elif hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"field {where!r} should be an integer, not {value!r:.40}")
+    elif hint in (str, Status):
+        if not isinstance(value, str):
+            raise ValueError(f"field {where!r} should be a string, not {type(value).__name__}")
+    elif hint is bool and not isinstance(value, bool):
+        raise ValueError(f"field {where!r} should be true or false, not {value!r:.40}")
+
+
+def _check_fields(cls: type, data: dict[str, Any], prefix: str) -> None:
+    try:
+        hints = typing.get_type_hints(cls)
+    except TypeError:  # Python 3.9 cannot evaluate "X | None": records are then checked as they are used
+        return
+    for f in fields(cls):
+        if f.name in data:
+            _kind(hints[f.name], data[f.name], prefix + f.name)
+
+
 def dump(results: Iterable[RunResult]) -> str:
-    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+    """JSON text; always valid JSON (a non-finite number would be refused, never written as NaN)."""
+    return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def load(text: str) -> list[RunResult]:
@@ -152,9 +205,14 @@ def load(text: str) -> list[RunResult]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ValueError("not kit results (JSON nested too deeply)") from None
     if not isinstance(data, list):
         raise ValueError("expected a JSON array of run results")
-    try:
-        return [RunResult.from_dict(item) for item in data]
-    except TypeError as exc:
-        raise ValueError(f"not a kit result ({exc})") from None
+    out = []
+    for i, item in enumerate(data):
+        try:
+            out.append(RunResult.from_dict(item))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"record {i}: {exc}") from None
+    return out

@@ -96,6 +96,13 @@ def test_the_majority_marker_marks_nothing_when_all_agree(host_results: list[Run
     ("{\"results\": []}", "expected a JSON array"),
     ("[{\"name\": \"something else\"}]", "missing keys"),
     ("[{\"example\": \"x\", \"method\": \"fork\", \"status\": \"great\", \"reason\": \"\"}]", "unknown status"),
+    ("[{\"example\": \"x\", \"method\": \"fork\", \"status\": \"pass\", \"reason\": \"\", \"wall_s\": \"1\"}]",
+     "record 0: field 'wall_s' should be a finite number"),
+    ("[{\"example\": \"x\", \"method\": \"fork\", \"status\": \"pass\", \"reason\": \"\", \"orphans\": [7]}]",
+     "field 'orphans[0]' should be an object"),
+    ("[{\"example\": \"x\", \"method\": \"fork\", \"status\": \"pass\", \"reason\": \"\", "
+     "\"platform\": {\"os\": 3}}]", "field 'platform.os' should be a string"),
+    ("[" * 50000 + "]" * 50000, "nested too deeply"),
 ])
 def test_a_bad_file_gets_one_line_naming_it(tmp_path: Path, content: str, says: str) -> None:
     bad = tmp_path / "bad.json"
