@@ -33,8 +33,8 @@ _PICKLING = re.compile(
     r"PicklingError|Can't pickle|cannot pickle|Can't get local object|Can't get attribute|MaybeEncodingError"
     r"|pickle local object")
 _PICKLED_WHAT = re.compile(
-    r"Can't pickle (?:local object )?(<[^>]*>|'[^']*'|\S+)|cannot pickle '([^']+)'|Can't get attribute '([^']+)'"
-    r"|Can't get local object '([^']+)'")
+    r"Can't pickle (?:local object )?(<[^<>]*(?:<[^<>]*>[^<>]*)*>|'[^']*'|\S+)"  # a repr may nest <lambda>
+    r"|cannot pickle '([^']+)'|Can't get attribute '([^']+)'|Can't get local object '([^']+)'")
 FORK_THREADS = "is multi-threaded, use of fork() may lead to deadlocks"
 _LEAKED = re.compile(r"resource_tracker: There appear to be \d+ leaked \w+ objects")
 SLOW_TOP_LEVEL_S = 0.5

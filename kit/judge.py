@@ -11,10 +11,10 @@ import re
 from typing import Sequence
 
 from kit import diagnose
-from kit.checks import Check, Evidence, Verdict, exits_with, no_orphans
+from kit.checks import Check, Evidence, Verdict, generic_checks
 from kit.observation import End, Observation
 from kit.outcomes import GENERIC_CHECKS, Ev, Status
-from kit.results import RunResult
+from kit.results import ProcRef, RunResult
 from kit.source import SourceFacts
 
 _WARNING = re.compile(r"\b\w+Warning: ")
@@ -25,8 +25,10 @@ def warnings_in(stderr: str) -> list[str]:
     """Distinct ``...Warning: ...`` lines of the run's stderr (linear in its size)."""
     found = set()
     for line in stderr.splitlines():
-        if "Warning: " in line:
-            line = line[:_LINE_LIMIT]
+        at = line.find("Warning: ")
+        if at >= 0:
+            if len(line) > _LINE_LIMIT:  # keep the part around the match: a bounded line to search
+                line = line[max(0, at - 200): at - 200 + _LINE_LIMIT] if at > 200 else line[:_LINE_LIMIT]
             if _WARNING.search(line):
                 found.add(line.strip())
     return sorted(found)
@@ -49,9 +51,16 @@ def evidence_of(obs: Observation) -> Evidence:
         method=obs.method, events=list(obs.events), stdout=obs.stdout.text, stderr=obs.stderr.text,
         exitcode=obs.exitcode, main_pid=obs.main_pid, cores_used=_cores(obs), cpu_count=obs.platform.cpu_count,
         cpus_seen=cpus, cpu_num_known=bool(cpus), processes=list(obs.processes),
-        orphans=[p.ref() for p in obs.processes if p.pid in obs.orphans],
+        orphans=_orphans(obs),
         daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons],
     )
+
+
+def _orphans(obs: Observation) -> list[ProcRef]:
+    """Every orphan, named from its record; one that left no record (it vanished before psutil
+    could name it) is still an orphan."""
+    named = {p.pid: p.ref() for p in obs.processes if p.pid in obs.orphans}
+    return [named.get(pid) or ProcRef(pid, "?", [], "other") for pid in sorted(obs.orphans)]
 
 
 def _cores(obs: Observation) -> float:
@@ -69,6 +78,9 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict]) -> tuple[Status, str
     if not obs.launched:
         last = obs.stderr.text.strip().splitlines()[-1:] or [f"exit {obs.exitcode}"]
         return Status.ERROR, f"the launcher failed: {last[0][:300]}"
+    undecided = [v for v in verdicts if v.undecided]
+    if undecided:
+        return Status.INCONCLUSIVE, "; ".join(v.reason for v in undecided)
     failed = [v for v in verdicts if not v.ok]
     if failed:
         return Status.FAIL, "; ".join(v.reason for v in failed)
@@ -80,7 +92,7 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
     """The result of one run: status, reason, every check's verdict, diagnoses, the figures."""
     ev = evidence_of(obs)
     finished = obs.end is End.EXITED and obs.launched
-    verdicts = [check(ev) for check in (no_orphans(), exits_with(0), *checks)] if finished else []
+    verdicts = [check(ev) for check in (*generic_checks(checks), *checks)] if finished else []
     status, reason = _outcome(obs, verdicts)
     methods_used = sorted({str(e.data.get("method")) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("method")})
     return RunResult(
