@@ -1,8 +1,13 @@
 """Sessions: ``matrix`` (the table), ``tests`` (the suite), ``images`` (containers), ``lint``.
 
-Logic lives in ``kit``; each session installs the kit and calls it.  The kit
-is installed editable: building container images needs its source checkout
-(``docker/Dockerfile``, the sources that the image hash covers).
+Logic lives in ``kit``; each session installs the kit and calls it.  Run with
+``pipx run nox -s SESSION`` (or ``python -m nox``): the sessions use the
+interpreter that runs nox, so this works on a system Python that refuses pip
+(PEP 668).  The kit is installed editable, so an edit needs no reinstall; an
+installed kit builds the same images (its wheel carries docker/Dockerfile).
+
+``tests`` skips the container tests unless pytest gets ``--run-docker``
+(``nox -s tests -- --run-docker``) or ``KIT_REQUIRE_DOCKER=1`` is set (CI).
 """
 import glob
 import os

@@ -4,18 +4,27 @@ Each image is ``docker/Dockerfile`` on a base that has that Python: the
 official ``python:X.Y-slim`` when a registry answers, otherwise a Debian
 root filesystem made by ``mmdebstrap`` from Debian's packages and imported
 through the SDK as ``kit-base:debian-SUITE-pyX.Y``.  Containers have no
-network, so the build context carries the wheels it installs (kit, built
-here, and psutil's abi3 wheel, downloaded once into ``docker/wheels/``).
+network, so the build context carries the wheels it installs: kit's, packed
+here from the ``kit`` package that runs this code, and psutil's abi3 wheel,
+downloaded once into the user's cache (``cache_dir()``).
+
+The same code builds from a source checkout and from an installed kit
+(``pip install .``, ``pipx install .``): the wheel carries ``docker/Dockerfile``
+as ``kit/_docker/Dockerfile`` (pyproject.toml maps the package ``kit._docker``
+to the folder ``docker/``), and the kit wheel is packed from the package's own
+``*.py`` files, with no build backend and no network.
 
 An image is tagged ``kit:pyX.Y`` and ``kit:pyX.Y-HASH``; HASH covers the
 Dockerfile, the kit sources, the psutil wheel and the base image id, so a
-second build with nothing changed is a lookup, and any change rebuilds.
+second build with nothing changed is a lookup, and any change rebuilds.  The
+sources are hashed by their path inside the package, so a checkout and a kit
+installed from it give the same HASH.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
-import importlib.metadata
 import os
 import re
 import shutil
@@ -23,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +55,11 @@ REPO = "kit"
 BASE_REPO = "kit-base"
 PULL_TIMEOUT_S = 30.0  # per read: a registry that does not answer must fail fast, not hang
 BUILD_TIMEOUT_S = 900.0
-ROOT = Path(kit.__file__).resolve().parent.parent
-DOCKERFILE = ROOT / "docker" / "Dockerfile"
-WHEEL_CACHE = ROOT / "docker" / "wheels"
+PACKAGE = Path(kit.__file__).resolve().parent  # a checkout's kit/ (editable installs too) or site-packages/kit
+# The Dockerfile: the wheel's copy (installed kit), else the checkout's docker/ next to kit/.
+DOCKERFILES = (PACKAGE / "_docker" / "Dockerfile", PACKAGE.parent / "docker" / "Dockerfile")
+DOCKERFILE = next((p for p in DOCKERFILES if p.is_file()), DOCKERFILES[-1])
+CONSOLE_SCRIPT = "kit = kit.cli:main"  # as in pyproject.toml's [project.scripts]
 # The kit image's labels; containers inherit them.  None is ``kit`` itself: that one
 # marks containers the kit started (see engine.LABEL).
 L_PYTHON, L_HASH, L_SOURCE, L_BASE_KIND, L_BASE = (
@@ -214,31 +226,54 @@ def _base(client: docker.DockerClient, python: str, kind: str,
 # ---------------------------------------------------------------- wheels and hashes
 
 
-def _require_checkout() -> None:
+def _require_dockerfile() -> None:
     if not DOCKERFILE.is_file():
-        raise ImageError(f"building images needs the kit's source checkout; {DOCKERFILE} is missing")
+        raise ImageError("building images needs the Dockerfile, which a checkout has as docker/Dockerfile and "
+                         f"an installed kit as kit/_docker/Dockerfile; neither {DOCKERFILES[0]} nor "
+                         f"{DOCKERFILES[1]} exists: install the kit from its source (pip install .)")
 
 
-def _source_files() -> list[Path]:
-    files = sorted(p for p in (ROOT / "kit").rglob("*.py") if "__pycache__" not in p.parts)
-    return [DOCKERFILE, ROOT / "pyproject.toml", *files]
+def cache_dir() -> Path:
+    """Where the kit keeps downloads: ``$KIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/kit``, else
+    ``%LOCALAPPDATA%\\kit`` (set on Windows only), else ``~/.cache/kit``."""
+    for var, sub in (("KIT_CACHE_DIR", ""), ("XDG_CACHE_HOME", "kit"), ("LOCALAPPDATA", "kit")):
+        value = os.environ.get(var)
+        if value:
+            return Path(value, sub)
+    return Path.home() / ".cache" / "kit"
+
+
+def wheel_cache() -> Path:
+    """psutil's wheels for the images, downloaded once (``pip download``), kept across builds."""
+    return cache_dir() / "wheels"
+
+
+def kit_files() -> list[Path]:
+    """The kit's sources as they go into an image: every ``*.py`` of the package, sorted."""
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.relative_to(PACKAGE).parts)
+
+
+def _name(path: Path) -> str:
+    """``kit/...``: the same for a checkout and for an install."""
+    return path.relative_to(PACKAGE.parent).as_posix()
 
 
 def source_hash() -> str:
-    """Digest of what the kit image is made from on this side: Dockerfile, kit/**/*.py, pyproject.toml."""
+    """Digest of what the kit image is made from on this side: the Dockerfile and kit/**/*.py.
+
+    By path inside the package, not on disk: a checkout and a kit installed from it agree.
+    """
     h = hashlib.sha256()
-    for path in _source_files():
-        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() if path.is_file() else b"<missing>")
-        h.update(b"\0")
+    h.update(b"Dockerfile\0" + (DOCKERFILE.read_bytes() if DOCKERFILE.is_file() else b"<missing>") + b"\0")
+    for path in kit_files():
+        h.update(_name(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
 def image_hash(python: str, base_id: str, wheels: Iterable[Path]) -> str:
     """The tag suffix: sources, the downloaded wheels (by content) and the base image id.
 
-    The kit wheel is left out on purpose: it is rebuilt from the sources (which
-    are in), and its bytes carry build timestamps that would defeat reuse.
+    The kit wheel is left out on purpose: it is packed from the sources, which are in.
     """
     h = hashlib.sha256()
     for part in (python, source_hash(), base_id):
@@ -269,12 +304,13 @@ def _arch(client: docker.DockerClient) -> str:
 
 
 def psutil_wheel(python: str, arch: str, progress: Progress) -> Path:
-    """psutil's binary wheel for that Python, from ``docker/wheels/`` or downloaded there once."""
-    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
-    for wheel in sorted(WHEEL_CACHE.glob("psutil-*.whl"), reverse=True):
+    """psutil's binary wheel for that Python, from ``wheel_cache()`` or downloaded there once."""
+    cache = wheel_cache()
+    cache.mkdir(parents=True, exist_ok=True)
+    for wheel in sorted(cache.glob("psutil-*.whl"), reverse=True):
         if _wheel_fits(wheel.name, python, arch):
             return wheel
-    progress(f"{python}: downloading the psutil wheel for CPython {python} ({arch})")
+    progress(f"{python}: downloading the psutil wheel for CPython {python} ({arch}) into {cache}")
     with tempfile.TemporaryDirectory(prefix="kit-wheels-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", PSUTIL_REQUIREMENT, "--no-deps", "--only-binary=:all:",
                "--platform", f"manylinux2014_{arch}", "--python-version", python, "--implementation", "cp",
@@ -284,53 +320,41 @@ def psutil_wheel(python: str, arch: str, progress: Progress) -> Path:
         if done.returncode != 0 or not got:
             last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
             raise ImageError(f"cannot download a psutil wheel for Python {python}: {last}")
-        target = WHEEL_CACHE / got[0].name
+        target = cache / got[0].name
         shutil.copy2(got[0], target)
         return target
 
 
 def kit_wheel(dest: Path, progress: Progress) -> Path:
-    """Build kit's wheel from a copy of the sources (an in-tree build/ could leak stale modules)."""
-    progress("building the kit wheel")
-    with tempfile.TemporaryDirectory(prefix="kit-src-") as tmp:
-        src = Path(tmp)
-        shutil.copytree(ROOT / "kit", src / "kit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        shutil.copy2(ROOT / "pyproject.toml", src / "pyproject.toml")
-        readme = ROOT / "README.md"
-        if readme.is_file():
-            shutil.copy2(readme, src / "README.md")
-        else:  # pyproject names it; the wheel must build all the same
-            (src / "README.md").write_text("kit\n", encoding="utf-8")
-        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-               "--wheel-dir", str(dest), str(src)]
-        done = None
-        if _have_build_backend():  # offline and quicker; else pip fetches setuptools (isolated build)
-            done = subprocess.run([*cmd, "--no-build-isolation"], check=False, stdin=subprocess.DEVNULL,
-                                  capture_output=True, text=True)
-        if done is None or done.returncode != 0:
-            done = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    got = sorted(dest.glob("kit-*.whl"))
-    if done.returncode != 0 or not got:
-        last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-        raise ImageError(f"cannot build the kit wheel: {last}")
-    return got[-1]
+    """Pack the running kit's ``*.py`` files into a wheel: no build backend, no network, no pyproject.toml.
 
-
-def _have_build_backend() -> bool:
-    """setuptools >= 61 (pyproject metadata) that can make wheels by itself (>= 70.1) or with ``wheel``."""
-    try:
-        version = tuple(int(x) for x in importlib.metadata.version("setuptools").split(".")[:2])
-    except (importlib.metadata.PackageNotFoundError, ValueError):
-        return False
-    if version < (61, 0):
-        return False
-    if version >= (70, 1):
-        return True
-    try:
-        importlib.metadata.version("wheel")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
+    A pure-Python wheel is a zip with a ``.dist-info`` folder; packing it here works the same
+    from a checkout and from an installed kit (which has no pyproject.toml).  Fixed timestamps:
+    the same sources give the same bytes.
+    """
+    progress("packing the kit wheel")
+    version = kit.__version__
+    dist = f"kit-{version}.dist-info"
+    meta = {
+        f"{dist}/METADATA": (f"Metadata-Version: 2.1\nName: kit\nVersion: {version}\n"
+                             f"Requires-Python: >=3.9\nRequires-Dist: {PSUTIL_REQUIREMENT}\n"),
+        f"{dist}/WHEEL": ("Wheel-Version: 1.0\nGenerator: kit.container.images\nRoot-Is-Purelib: true\n"
+                          "Tag: py3-none-any\n"),
+        f"{dist}/entry_points.txt": f"[console_scripts]\n{CONSOLE_SCRIPT}\n",
+    }
+    entries = [(_name(p), p.read_bytes()) for p in kit_files()]
+    entries += [(name, text.encode()) for name, text in meta.items()]
+    record = []
+    path = dest / f"kit-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as whl:
+        for name, data in entries:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(f"{name},sha256={digest},{len(data)}")
+            whl.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+        record.append(f"{dist}/RECORD,,")
+        whl.writestr(zipfile.ZipInfo(f"{dist}/RECORD", (1980, 1, 1, 0, 0, 0)), "\n".join(record) + "\n",
+                     zipfile.ZIP_DEFLATED)
+    return path
 
 
 # ---------------------------------------------------------------- the kit image
@@ -338,7 +362,7 @@ def _have_build_backend() -> bool:
 
 def _build(client: docker.DockerClient, python: str, base_name: str, wheels: list[Path],
            labels: dict[str, str], tag: str) -> Image:
-    """``docker build`` of docker/Dockerfile in a temporary context holding only what it needs."""
+    """``docker build`` of the Dockerfile in a temporary context holding only it and ``wheels/``."""
     import docker.errors
 
     with tempfile.TemporaryDirectory(prefix="kit-context-") as tmp:
@@ -391,7 +415,7 @@ def build_images(
     pythons = list(pythons)
     for python in pythons:
         _check_python(python)
-    _require_checkout()
+    _require_dockerfile()
     arch = _arch(client)
     out: list[BuiltImage] = []
     with tempfile.TemporaryDirectory(prefix="kit-wheel-") as tmp:
