@@ -336,6 +336,16 @@ def _install_signal_handlers() -> None:
                 pass
 
 
+def _ignore_stop_signals() -> None:
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            try:
+                signal.signal(signum, signal.SIG_IGN)
+            except (ValueError, OSError):
+                pass
+
+
 def _debugging(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
@@ -364,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"kit: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        signum = int(getattr(exc, "signum", signal.SIGINT))  # Stopped, or runner.Interrupted carrying it
+        _ignore_stop_signals()  # the kit is on its way out: a signal that follows must not kill it mid-exit
         _say(f"kit: interrupted by {signal.Signals(signum).name}: the run was stopped and cleaned up")
         return errors.interrupted_status(signum)
     except BrokenPipeError:

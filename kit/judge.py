@@ -70,7 +70,8 @@ def _cores(obs: Observation) -> float:
 def _outcome(obs: Observation, verdicts: Sequence[Verdict]) -> tuple[Status, str]:
     """The status and its one-line reason: every outcome mapped here and nowhere else."""
     if obs.end is End.INTERRUPTED:
-        return Status.INTERRUPTED, f"the kit was interrupted: killed {len(obs.killed)} process(es)"
+        return Status.INTERRUPTED, f"the kit was interrupted ({obs.stop_reason or 'SIGINT'}): killed " \
+                                   f"{len(obs.killed)} process(es)"
     if obs.end is End.TIMEOUT:
         return Status.TIMEOUT, f"still running after {obs.timeout_s:g} s: killed {len(obs.killed)} process(es)"
     if obs.end is End.CRASH_LOOP:

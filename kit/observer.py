@@ -7,12 +7,17 @@ processes whose parent already died (orphans: the dead parent's pid stays in
 their ``ppid`` on Windows, and on Linux they re-parent to us, the subreaper)
 are found too.  Processes are keyed by (pid, create time), so a reused pid is
 never mistaken for one of ours.
+
+With a run kept by the kernel (``members``: the run group's ``procs()``), the kernel
+says who belongs to the run: each sample reads that list only, not the whole process
+table, and the observer just names, times and samples those processes.
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import psutil
 
@@ -67,10 +72,15 @@ def role_of(pid: int, root: int, cmdline: list[str], workers: set[int]) -> str:
 class Observer:
     """Samples the tree under ``root``; knows every process it ever saw."""
 
-    def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False) -> None:
+    def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False,
+                 members: Callable[[], set[int]] | None = None) -> None:
         """``adopts_orphans``: this process is the run's subreaper (``_platform.become_subreaper()``
-        returned True), so orphans of the run re-parent to it and are found by their parent pid."""
+        returned True), so orphans of the run re-parent to it and are found by their parent pid.
+        ``members``: the pids of the run as the kernel keeps them (a run group's ``procs()``);
+        then no process table is read and no parent link is judged."""
         self.root = root
+        self._members = members
+        self.last_members: set[int] = set()  # the latest ``members()`` answer
         self.t0_ns = t0_ns
         self.me = os.getpid()
         self.seen: dict[int, _Seen] = {}
@@ -89,6 +99,18 @@ class Observer:
             return False
         self.seen[pid] = _Seen(proc, ppid, created, now, now)
         return True
+
+    def admit(self, pid: int) -> bool:
+        """Follow ``pid``, known to be of the run (listed in its group); False if gone or known."""
+        if pid in self.seen or pid == self.me:
+            return False
+        try:
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                ppid, created = proc.ppid(), proc.create_time()
+        except psutil.Error:
+            return False
+        return self._admit(pid, ppid, time.perf_counter_ns(), created)
 
     def _is_ours(self, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
@@ -110,6 +132,11 @@ class Observer:
         The whole process table is read once per sample, as pid -> ppid only
         (the cheap part); create times are asked only of the few candidates.
         """
+        if self._members is not None:
+            self.last_members = self._members()
+            for pid in self.last_members:
+                self.admit(pid)
+            return
         table = _platform.ppid_table()
         changed = True
         while changed:  # fixpoint: children of newly admitted processes too

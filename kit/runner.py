@@ -7,27 +7,43 @@ exits, the timeout hits or the kit is interrupted, wait a short grace for helper
 call whatever is still alive an orphan, kill the whole tree, then hand one frozen
 ``Observation`` to the pure judge (``kit.judge``).  Starting, watching, timing out and
 killing live here; deciding does not.
+
+Evidence: on Linux, where a cgroup can be made (``kit._platform.run_group``), the run's main
+process joins its own cgroup before exec and the kernel keeps the run: membership (every
+descendant, whatever it does), the CPU of every process including exited ones, the end
+(the group is empty) and the kill (``cgroup.kill``).  psutil then only names the processes
+the group lists, sampling them and nothing else (``Backend.CGROUP``).  Elsewhere, or when no
+cgroup is usable, the observer samples the whole process table (``Backend.PSUTIL``: processes
+living less than a sample are missed).  ``Observation.unmeasured`` says, in words, what the
+chosen backend could not measure.
+
+``KIT_EVIDENCE`` chooses: unset or ``auto`` (a cgroup where usable, else psutil), ``psutil``
+(always sample, as on other platforms), ``cgroup`` (a cgroup or an ``EnvironmentProblem``
+saying why none can be made).
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from typing import Callable
 from pathlib import Path
 
 import kit
-from kit import _platform, events, judge
+from kit import _platform, debug, events, judge
 from kit.catalogue import Target, example_target, script_target
 from kit.errors import EnvironmentProblem
 from kit.observation import End, Observation
 from kit.observer import Observer
+from kit._platform import Guardian, RunGroup
 from kit.outcomes import Backend, Ev, Status, resolve_method
 from kit.output import Capture
-from kit.results import PlatformInfo, RunResult
+from kit.results import PlatformInfo, ProcRecord, RunResult
 
 __all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Target", "example_target", "run",
            "script_target"]
@@ -36,6 +52,7 @@ DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
 GRACE_S = 2.0
 INTERVAL_S = 0.02
+EVIDENCE_VAR = "KIT_EVIDENCE"
 CRASH_LOOP_DEATHS = 5
 """A crash loop, stopped early: while the main process lives, the same child death this many
 times, and this many processes started since that death first happened (a Pool replacing its
@@ -44,12 +61,14 @@ KIT_ROOT = str(Path(kit.__file__).resolve().parent.parent)
 HOOK_DIR = str(Path(kit.__file__).resolve().parent / "_hook")
 
 
-class Interrupted(BaseException):
-    """The kit was told to stop during a run; ``result`` is that run, marked interrupted."""
+class Interrupted(KeyboardInterrupt):
+    """The kit was told to stop during a run (``signum``: SIGINT, SIGTERM, SIGHUP); ``result`` is
+    that run, marked interrupted, after everything it started was killed."""
 
-    def __init__(self, result: RunResult) -> None:
+    def __init__(self, result: RunResult, signum: int) -> None:
         super().__init__(result.reason)
         self.result = result
+        self.signum = signum
 
 
 def child_env(events_path: str, scale: float) -> dict[str, str]:
@@ -97,76 +116,238 @@ def run(
     result = judge.judge(obs, target.checks_for(method), target.facts)
     result.requested_method = requested
     if obs.end is End.INTERRUPTED:
-        raise Interrupted(result)
+        raise Interrupted(result, int(getattr(signal.Signals, obs.stop_reason, signal.SIGINT)))
     return result
+
+
+_guardian: Guardian | None = None
+
+
+def guardian() -> Guardian:
+    """This kit process's guardian, started with its first run: if the kit dies (SIGKILL, or a
+    script that kills its parent), it kills every run still registered (``kit._platform._guardian``)."""
+    global _guardian
+    if _guardian is None or _guardian.proc.poll() is not None:
+        _guardian = Guardian()
+    return _guardian
+
+
+def _run_group(target: Target) -> tuple[RunGroup | None, str]:
+    """The run's kernel-kept group as ``KIT_EVIDENCE`` asks, or None and why not."""
+    choice = os.environ.get(EVIDENCE_VAR, "").strip().lower() or "auto"
+    if choice not in ("auto", "cgroup", "psutil"):
+        raise EnvironmentProblem(f"{EVIDENCE_VAR}={choice!r}: use auto, cgroup or psutil")
+    if choice == "psutil":
+        return None, f"{EVIDENCE_VAR}=psutil"
+    group, why = _platform.run_group(Path(target.name).stem)
+    if group is None and choice == "cgroup":
+        raise EnvironmentProblem(f"{EVIDENCE_VAR}=cgroup, but no cgroup can be made here: {why}")
+    return group, why
+
+
+def _start(target: Target, method: str, scale: float, events_dir: str, group: RunGroup | None,
+           out_w: int, err_w: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args],
+        stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+        env=child_env(events_dir, scale), **_platform.popen_kwargs(group),
+    )
+
+
+PSUTIL_UNMEASURED = ("processes that live less than a sampling interval (20 ms) and their CPU",
+                     "membership: processes are the run's by parent links and create times, sampled every 20 ms")
 
 
 def _observe(target: Target, method: str, scale: float, timeout: float, grace: float,
              here: PlatformInfo, events_dir: str) -> Observation:
     adopts = _platform.become_subreaper()
+    cpu0 = time.process_time()
+    group, why_not = _run_group(target)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    cpu0 = time.process_time()
     t0 = time.perf_counter_ns()
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args],
-            stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-            env=child_env(events_dir, scale), **_platform.new_group_kwargs(),
-        )
+        try:
+            proc = _start(target, method, scale, events_dir, group, out_w, err_w)
+        except subprocess.SubprocessError as exc:  # the child could not join the group
+            if group is None:
+                raise
+            group.close()
+            group, why_not = None, f"joining the run's cgroup failed ({exc})"
+            t0 = time.perf_counter_ns()
+            proc = _start(target, method, scale, events_dir, group, out_w, err_w)
+    except BaseException:
+        if group is not None:
+            group.close()
+        os.close(out_r)
+        os.close(err_r)
+        raise
     finally:
         os.close(out_w)
         os.close(err_w)
     out, err = Capture(out_r), Capture(err_r)
     reader = events.Reader(events_dir)
-    observer = Observer(proc.pid, t0, adopts_orphans=adopts)
+    watch_key = guardian().add(*(("cgroup", group.paths()) if group is not None else ("pgid", [str(proc.pid)])))
+    observer = Observer(proc.pid, t0, adopts_orphans=adopts, members=group.procs if group is not None else None)
+    tally = _Tally(group)
     end, stop_reason, orphans = End.EXITED, "", set()
+    killed: list[int] = []
     try:
         try:
-            end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9))
+            end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally)
             if end is End.EXITED:
-                orphans = _outliving(observer, grace)
-        except KeyboardInterrupt:
+                orphans = _outliving(observer, grace, group, tally)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
             end, end_ns = End.INTERRUPTED, time.perf_counter_ns()
+            stop_reason = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
     finally:
-        killed = _kill(observer)
-        proc.wait()
+        try:
+            killed = _kill(observer, group)
+        finally:
+            if proc.poll() is None:  # the kill failed (a kit bug, said on the debug channel): never hang here
+                proc.kill()
+            proc.wait()
+            if group is not None:
+                cpu_total = group.cpu_s()
+                task_peak = group.peak()
+                _close(group, observer)
+            guardian().done(watch_key)
     stdout, stderr = out.finish(), err.finish()
     reader.poll(final=True)
     all_events = reader.all()
     workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
     records = observer.records({w for w in workers if isinstance(w, int)})
+    sampled_cpu = sum(r.cpu_s for r in records)
+    if group is None:
+        backend, cpu_s, peak = Backend.PSUTIL, sampled_cpu, observer.peak
+        unmeasured: tuple[str, ...] = PSUTIL_UNMEASURED + (f"no kernel-kept run group: {why_not}",)
+    else:
+        backend = Backend.CGROUP
+        cpu_s = cpu_total if cpu_total is not None else sampled_cpu
+        peak, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak, cpu_total is None)
     wall_s = (end_ns - t0) / 1e9
     return Observation(
         target=target.name, method=method, scale=scale, platform=here, main_pid=proc.pid, end=end,
         exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
-        cpu_s=sum(r.cpu_s for r in records), peak_processes=observer.peak, timeout_s=timeout,
+        cpu_s=cpu_s, peak_processes=peak, timeout_s=timeout,
         events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),
-        stdout=stdout, stderr=stderr, backend=Backend.PSUTIL,
-        unmeasured=("processes that live less than a sampling interval (20 ms) and their CPU",),
+        stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
         observer_cpu_s=time.process_time() - cpu0, stop_reason=stop_reason,
         bad_event_lines=reader.bad_lines,
     )
 
 
-def _kill(observer: Observer) -> list[int]:
-    """Kill the whole tree; a second Ctrl-C must not abort the clean-up."""
+class _Tally:
+    """What the run group's snapshots showed, tick by tick: processes and threads alive at once."""
+
+    def __init__(self, group: RunGroup | None) -> None:
+        self.group = group
+        self.most_procs = 0  # most processes listed by the group in one snapshot
+        self.extra_threads = 0  # most threads beyond one per process in one snapshot
+        self.threads_known = True
+
+    def tick(self, members: set[int]) -> None:
+        """``members``: the group's processes just read; threads are read next, then processes again.
+
+        A thread id that is in neither process list is a thread beyond a process's main thread
+        (a process forked between the reads is in the second list, one that exited in the first)."""
+        if self.group is None:
+            return
+        self.most_procs = max(self.most_procs, len(members))
+        tids = self.group.threads()
+        if tids is None:
+            self.threads_known = False
+            return
+        extra = tids - members
+        if extra:
+            extra -= self.group.procs()
+        self.extra_threads = max(self.extra_threads, len(extra))
+
+
+def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord], workers: set[object],
+                    task_peak: int | None, cpu_unknown: bool) -> tuple[int, tuple[str, ...]]:
+    """Peak processes and the list of what is not measured, for a run kept by a cgroup.
+
+    The kernel counts tasks (``pids.peak``: threads included), not processes.  It is taken as
+    the peak of processes when no snapshot of the run ever showed a second thread in any of
+    its processes; otherwise the peak is the most processes seen alive in one snapshot.
+    """
+    sampled = max(observer.peak, tally.most_procs)
+    unmeasured = ["CPU per process and the CPUs each ran on: sampled every 20 ms (the run's total is exact)",
+                  "names, command lines and roles of processes that lived less than a sample (20 ms)"]
+    never_seen = {w for w in workers if isinstance(w, int)} - {r.pid for r in records}
+    if never_seen:
+        unmeasured[-1] += f": {len(never_seen)} started child(ren) never sampled"
+    if task_peak is not None and tally.threads_known and tally.extra_threads == 0 and task_peak >= sampled:
+        peak = task_peak
+        unmeasured.append(f"peak processes: the kernel's pids.peak ({task_peak} tasks), taken as processes "
+                          "because no snapshot showed a thread beyond one per process; a thread living "
+                          "less than 20 ms would count as a process")
+    else:
+        peak = sampled
+        bound = f"; pids.peak: at most {task_peak} tasks, threads included" if task_peak is not None else ""
+        unmeasured.append(f"peak processes: the most alive in one 20 ms snapshot ({sampled}){bound}")
+    if cpu_unknown:
+        unmeasured.append("the run's CPU total: no cpu.stat or cpuacct.usage, summed from samples instead")
+    return peak, tuple(unmeasured)
+
+
+def _quietly(what: str, fn: Callable[[], object]) -> None:
+    """A step of the clean-up that must not stop the next ones (said on the debug channel)."""
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - clean-up goes on; KIT_DEBUG=1 shows what failed
+        debug.log(f"clean-up: {what} failed", exc)
+
+
+def _close(group: RunGroup, observer: Observer) -> None:
+    """Remove the run group; reap what re-parented to us, so no zombie stays."""
+    try:
+        group.close()
+    except Exception as exc:  # CgroupStuck or an OSError: nothing must stay running
+        debug.log("closing the run group failed; killing what psutil sees", exc)
+        _quietly("killing the tree", observer.kill_all)
+        group.close()
+    finally:
+        _quietly("sampling", observer.sample)
+        observer.reap_adopted()
+
+
+def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
+    """Kill the whole run (the group: every member, however hidden); a second Ctrl-C must not abort it."""
+    def once() -> list[int]:
+        if group is None:
+            return observer.kill_all()
+        try:
+            killed = group.kill()
+        except Exception as exc:  # CgroupStuck or an OSError: kill what psutil can see, then try again
+            debug.log("killing the run group failed; killing what psutil sees", exc)
+            return sorted(set(observer.kill_all()) | set(group.kill()))
+        _quietly("sampling", observer.sample)
+        observer.reap_adopted()
+        return killed
+
     for _ in range(3):
         try:
-            return observer.kill_all()
+            return once()
         except KeyboardInterrupt:
             continue
-    return observer.kill_all()
+        except Exception as exc:  # noqa: BLE001 - an observer bug must not leave the run alive
+            debug.log("killing the run failed", exc)
+            break
+    return []
 
 
 def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Reader,
-           deadline_ns: int) -> tuple[End, str, int]:
+           deadline_ns: int, tally: _Tally | None = None) -> tuple[End, str, int]:
     """Sample until the main process ends, the deadline passes, or children die in a loop."""
     deaths: Counter[str] = Counter()
     first_death: dict[str, int] = {}
     starts: list[int] = []
     while True:
         observer.sample()
+        if tally is not None:
+            tally.tick(observer.last_members)
         now = time.perf_counter_ns()
         if proc.poll() is not None:
             return End.EXITED, "", now
@@ -187,10 +368,26 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
         time.sleep(INTERVAL_S)
 
 
-def _outliving(observer: Observer, grace: float) -> set[int]:
-    """After the main process ended, give helpers ``grace`` seconds to leave."""
+def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
+               tally: _Tally | None = None) -> set[int]:
+    """After the main process ended, give helpers ``grace`` seconds to leave.
+
+    With a run group the kernel decides: the run ends when the group is empty, and what it
+    still lists after the grace is an orphan (a zombie leader with live threads, a process
+    that double-forked or reused a pid included), admitted to the observer to be named.
+    """
     end = time.monotonic() + grace
     observer.sample()  # children forked between the last sample and main's exit
+    if group is not None:
+        while group.populated() and time.monotonic() < end:
+            if tally is not None:
+                tally.tick(observer.last_members)
+            time.sleep(INTERVAL_S)
+            observer.sample()
+        left = group.procs() - {observer.root}
+        for pid in left:
+            observer.admit(pid)
+        return left
     while observer.alive(include_root=False) and time.monotonic() < end:
         time.sleep(INTERVAL_S)
         observer.sample()

@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # the SDK is optional: the kit runs on the host without it
     import docker
 
 Say = Callable[[str], None]
-ENABLE_HINT = ("start a Docker daemon, `pip install docker`, then `python -m kit images` "
-               "(or `nox -s images`)")
+ENABLE_HINT = ("start a Docker daemon, install the docker extra (pip install \".[docker]\", or pipx inject kit "
+               "docker), then `kit images` (or `nox -s images`)")
 
 __all__ = ["ENABLE_HINT", "Plan", "TargetError", "parse", "run_targets", "run_target"]
 

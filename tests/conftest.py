@@ -99,7 +99,16 @@ def our_processes() -> dict[tuple[int, float], psutil.Process]:
             continue
         if carries_marker(proc):
             found[_key(proc)] = proc
-    return found
+    return {k: p for k, p in found.items() if not is_guardian(p)}
+
+
+def is_guardian(proc: psutil.Process) -> bool:
+    """The kit process's guardian (kit/_platform/_guardian.py) lives as long as the process that
+    ran its first run (here: pytest) by design; it is not a run's leftover."""
+    try:
+        return any(arg.endswith("_guardian.py") for arg in proc.cmdline())
+    except psutil.Error:
+        return False
 
 
 def describe(proc: psutil.Process) -> str:

@@ -3,34 +3,50 @@
 Nothing outside this package may test ``sys.platform`` or call a POSIX-only
 function (``os.killpg``, ``prctl``, ``os.waitpid`` on foreign children,
 ``Process.cpu_num``).
+
+A run's evidence: ``run_group(tag)`` gives a ``RunGroup`` kept by the kernel (Linux: the
+run's own cgroup, ``_cgroup.RunCgroup``) and a one-line description, or ``(None, why not)``
+elsewhere and where no cgroup is usable; ``popen_kwargs(group)`` starts the run's main
+process in its own session and, with a group, inside it before exec.
 """
 from __future__ import annotations
 
 import sys
+
+from kit._platform._common import RunGroup
+from kit._platform._cpus import usable_cpu_count
+from kit._platform._guardian import Guardian
 
 if sys.platform == "win32":
     from kit._platform._windows import (
         become_subreaper,
         cpu_num,
         new_group_kwargs,
+        popen_kwargs,
         ppid_table,
         reap,
+        run_group,
     )
 elif sys.platform == "linux":
     from kit._platform._linux import (
         become_subreaper,
         cpu_num,
         new_group_kwargs,
+        popen_kwargs,
         ppid_table,
         reap,
+        run_group,
     )
 else:
     from kit._platform._posix import (
         become_subreaper,
         cpu_num,
         new_group_kwargs,
+        popen_kwargs,
         ppid_table,
         reap,
+        run_group,
     )
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table",
+           "reap", "run_group", "usable_cpu_count"]

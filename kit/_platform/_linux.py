@@ -10,12 +10,16 @@ import psutil
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
+from typing import Any  # noqa: E402
+
+from kit._platform import _cgroup  # noqa: E402
+from kit._platform._common import RunGroup, popen_kwargs_for  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
 
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table", "reap", "run_group"]
 
 
 def become_subreaper() -> bool:
@@ -26,6 +30,21 @@ def become_subreaper() -> bool:
         _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     return _subreaper
 
+
+def run_group(tag: str) -> tuple[RunGroup | None, str]:
+    """A new cgroup for one run (stale groups of dead kits are removed first), or None and why not."""
+    try:
+        group = _cgroup.RunCgroup.create(tag)
+    except _cgroup.CgroupUnavailable as exc:
+        return None, exc.reason
+    except (OSError, _cgroup.CgroupStuck) as exc:
+        return None, f"cgroups: {exc}"
+    return group, group.describe()
+
+
+def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:
+    """Own session (``new_group_kwargs``) and, with a run group, joining it before exec."""
+    return popen_kwargs_for(new_group_kwargs(), group)
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

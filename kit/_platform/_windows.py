@@ -11,11 +11,14 @@ from typing import Any
 
 import psutil
 
-from kit._platform._common import ppid_table
+from kit._platform._common import RunGroup, no_run_group, popen_kwargs_for, ppid_table
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap"]
+__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table", "reap",
+           "run_group"]
+
+run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 
 
 
@@ -34,3 +37,8 @@ def new_group_kwargs() -> dict[str, Any]:
 
 def reap(pid: int) -> None:
     """Windows keeps no zombies: nothing to collect."""
+
+
+def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:
+    """``new_group_kwargs()``; ``group`` is always None here (``run_group`` gives none)."""
+    return popen_kwargs_for(new_group_kwargs(), group)

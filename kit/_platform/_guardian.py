@@ -1,0 +1,146 @@
+"""A small process that kills the runs in progress when the kit dies, however it dies.
+
+SIGKILL, an OOM kill or a script that kills its parent (``os.kill(os.getppid(), 9)``) end the
+kit with no chance to clean up; the run would then live on under init with no timeout.  The
+guardian is started once per kit process, in its own session (a terminal's Ctrl-C does not
+reach it), and reads a pipe from the kit: ``add KEY KIND VALUE...`` when a run starts, ``done
+KEY`` when the kit has cleaned it up.  End-of-file on that pipe means the kit is gone (the
+kernel closes a dead process's pipes), and the guardian kills every run still registered:
+
+* ``cgroup DIR...``: the run's cgroups (``cgroup.kill``, then SIGKILL to every pid the group
+  still lists, until it is empty): nothing of the run escapes;
+* ``pgid PID``: the run's main process and its process group (where no cgroup is usable:
+  a process that left the group with ``setsid`` escapes; the README says so).
+
+The guardian runs as ``python -I -S kit/_platform/_guardian.py``: the standard library only,
+started in a few milliseconds, and no kit import that could fail.  (Windows has no process
+groups of this kind and no cgroups: there a Job Object would do this; not built yet.)
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import IO
+
+_KILL_ROUNDS = 100
+_ROUND_S = 0.05
+_SIGKILL = getattr(signal, "SIGKILL", signal.SIGTERM)
+
+
+def _pids(folder: str) -> list[int]:
+    try:
+        with open(os.path.join(folder, "cgroup.procs")) as fh:
+            return [int(x) for x in fh.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _kill_pid(pid: int) -> None:
+    try:
+        os.kill(pid, _SIGKILL)
+    except OSError:
+        pass
+
+
+def kill_cgroups(folders: list[str]) -> None:
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, "cgroup.kill"), "w") as fh:
+                fh.write("1")
+        except OSError:
+            pass
+    for _ in range(_KILL_ROUNDS):
+        left = [pid for folder in folders for pid in _pids(folder)]
+        if not left:
+            return
+        for pid in left:
+            _kill_pid(pid)
+        time.sleep(_ROUND_S)
+
+
+def kill_group(pid: int) -> None:
+    killpg = getattr(os, "killpg", None)
+    if killpg is not None:
+        try:
+            killpg(pid, _SIGKILL)
+        except OSError:
+            pass
+    _kill_pid(pid)
+
+
+def serve(control: IO[bytes]) -> None:
+    """Follow the kit's commands until end-of-file, then kill what is still registered."""
+    runs: dict[str, tuple[str, list[str]]] = {}
+    for raw in control:
+        parts = raw.decode("utf-8", "replace").split()
+        if len(parts) >= 3 and parts[0] == "add":
+            runs[parts[1]] = (parts[2], parts[3:])
+        elif len(parts) == 2 and parts[0] == "done":
+            runs.pop(parts[1], None)
+    for kind, values in runs.values():
+        if kind == "cgroup":
+            kill_cgroups(values)
+        elif kind == "pgid" and values and values[0].isdigit():
+            kill_group(int(values[0]))
+
+
+def main() -> None:
+    for name in ("SIGINT", "SIGHUP", "SIGTERM"):  # only the kit's end (end-of-file) ends us
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, signal.SIG_IGN)
+    serve(sys.stdin.buffer)
+
+
+class Guardian:
+    """The kit's side: start the guardian, register runs, and (by exiting) release it."""
+
+    def __init__(self) -> None:
+        from kit._platform import new_group_kwargs  # its own session: a terminal's Ctrl-C does not reach it
+
+        self.proc: subprocess.Popen[bytes] = subprocess.Popen(
+            [sys.executable, "-I", "-S", os.path.abspath(__file__)], stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True, **new_group_kwargs(),
+        )
+        self._seq = 0
+
+    def _send(self, line: str) -> None:
+        stdin = self.proc.stdin
+        if stdin is None:
+            return
+        try:
+            stdin.write(line.encode() + b"\n")
+            stdin.flush()
+        except (OSError, ValueError):  # the guardian died: runs are still cleaned up by the kit itself
+            pass
+
+    def add(self, kind: str, values: list[str]) -> str:
+        """Register a run (``cgroup`` with its folders, or ``pgid`` with its main pid); returns its key."""
+        self._seq += 1
+        key = f"r{self._seq}"
+        if values and not any(c.isspace() for v in values for c in v):
+            self._send(" ".join(["add", key, kind, *values]))
+        return key
+
+    def done(self, key: str) -> None:
+        self._send(f"done {key}")
+
+    def close(self) -> None:
+        """Release the guardian (nothing registered is killed after ``done``)."""
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+if __name__ == "__main__":
+    main()
