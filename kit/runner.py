@@ -333,7 +333,11 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
         except KeyboardInterrupt:
             continue
         except Exception as exc:  # noqa: BLE001 - an observer bug must not leave the run alive
-            debug.log("killing the run failed", exc)
+            debug.log("killing the run failed; killing its process group instead", exc)
+            if group is not None:
+                _quietly("killing the run group", group.kill)
+            _platform.kill_group(observer.root)  # the main process's session: all but setsid escapees
+            _quietly("reaping", observer.reap_adopted)
             break
     return []
 

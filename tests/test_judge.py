@@ -80,7 +80,7 @@ ENDS: list[tuple[End, Status, str]] = [
     (End.EXITED, Status.PASS, "no process outlived the run; main process exited 0"),
     (End.TIMEOUT, Status.TIMEOUT, "still running after 60 s: killed 2 process(es)"),
     (End.CRASH_LOOP, Status.FAIL, "stopped early: 5 child processes died the same death; killed 2 process(es)"),
-    (End.INTERRUPTED, Status.INTERRUPTED, "the kit was interrupted: killed 2 process(es)"),
+    (End.INTERRUPTED, Status.INTERRUPTED, "the kit was interrupted (SIGINT): killed 2 process(es)"),
 ]
 
 
@@ -427,9 +427,6 @@ if __name__ == "__main__":
 
 
 @pytest.mark.usefixtures("kit_signals")
-@pytest.mark.xfail(strict=True, reason="kit/runner.py: the clean-up after a run (_kill, _close) calls "
-                                       "Observer.sample() before it kills/reaps; when sampling raises, the "
-                                       "run's processes (or their zombies) are left behind")
 def test_a_persistent_observer_bug_still_leaves_no_process(monkeypatch: pytest.MonkeyPatch,
                                                             tmp_path: Path) -> None:
     """Cleaning up must not depend on the observer working: nothing of the run may stay behind."""

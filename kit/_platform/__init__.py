@@ -15,7 +15,7 @@ import sys
 
 from kit._platform._common import RunGroup
 from kit._platform._cpus import usable_cpu_count
-from kit._platform._guardian import Guardian
+from kit._platform._guardian import Guardian, kill_group
 
 if sys.platform == "win32":
     from kit._platform._windows import (
@@ -48,5 +48,5 @@ else:
         run_group,
     )
 
-__all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table",
-           "reap", "run_group", "usable_cpu_count"]
+__all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "new_group_kwargs", "popen_kwargs",
+           "ppid_table", "reap", "run_group", "usable_cpu_count"]

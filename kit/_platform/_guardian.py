@@ -62,6 +62,8 @@ def kill_cgroups(folders: list[str]) -> None:
 
 
 def kill_group(pid: int) -> None:
+    """SIGKILL the process group led by ``pid`` (the run's main process, started in its own
+    session) and ``pid`` itself; where there are no process groups, ``pid`` only."""
     killpg = getattr(os, "killpg", None)
     if killpg is not None:
         try:
