@@ -56,6 +56,7 @@ class Observation:
     observer_cpu_s: float = 0.0  # the kit's own CPU while it watched
     stop_reason: str = ""  # why the run was stopped early (End.CRASH_LOOP)
     bad_event_lines: int = 0  # malformed lines in the events folder, ignored
+    others_cores: float | None = None  # CPU the rest of the machine used meanwhile, in cores (None: unknown)
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]

@@ -35,6 +35,8 @@ from typing import Callable
 from pathlib import Path
 
 import kit
+import psutil
+
 from kit import _platform, debug, events, judge
 from kit.catalogue import Target, example_target, script_target
 from kit.errors import EnvironmentProblem
@@ -109,11 +111,18 @@ def run(
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(target.name, method, Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=scale, platform=here, requested_method=requested)
-    with _temp_dir() as tmp:
-        events_dir = os.path.join(tmp, "events")
-        os.mkdir(events_dir)
-        obs = _observe(target, method, scale, timeout, grace, here, events_dir)
-    result = judge.judge(obs, target.checks_for(method), target.facts)
+    for attempt in (1, 2):
+        with _temp_dir() as tmp:
+            events_dir = os.path.join(tmp, "events")
+            os.mkdir(events_dir)
+            obs = _observe(target, method, scale, timeout, grace, here, events_dir)
+        result = judge.judge(obs, target.checks_for(method), target.facts)
+        if result.status is not Status.INCONCLUSIVE or attempt == 2:
+            break
+        first = result.reason  # the machine was too busy to decide: once more
+    if attempt == 2:
+        result.reason += f" (second attempt; the first was inconclusive too: {first})" \
+            if result.status is Status.INCONCLUSIVE else f" (second attempt; the first was inconclusive: {first})"
     result.requested_method = requested
     if obs.end is End.INTERRUPTED:
         raise Interrupted(result, int(getattr(signal.Signals, obs.stop_reason, signal.SIGINT)))
@@ -162,6 +171,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
              here: PlatformInfo, events_dir: str) -> Observation:
     adopts = _platform.become_subreaper()
     cpu0 = time.process_time()
+    busy0 = _machine_busy_s()
     group, why_not = _run_group(target)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -226,15 +236,26 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         cpu_s = cpu_total if cpu_total is not None else sampled_cpu
         peak, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak, cpu_total is None)
     wall_s = (end_ns - t0) / 1e9
+    kit_cpu = time.process_time() - cpu0
+    window = (time.perf_counter_ns() - t0) / 1e9
+    busy = _machine_busy_s() - busy0
+    others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None
     return Observation(
         target=target.name, method=method, scale=scale, platform=here, main_pid=proc.pid, end=end,
         exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
         cpu_s=cpu_s, peak_processes=peak, timeout_s=timeout,
         events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),
         stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
-        observer_cpu_s=time.process_time() - cpu0, stop_reason=stop_reason,
-        bad_event_lines=reader.bad_lines,
+        observer_cpu_s=kit_cpu, stop_reason=stop_reason,
+        bad_event_lines=reader.bad_lines, others_cores=others,
     )
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (every process, steal included) since boot."""
+    t = psutil.cpu_times()
+    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)  # guest is inside user
+    return float(total - t.idle - getattr(t, "iowait", 0.0))
 
 
 class _Tally:

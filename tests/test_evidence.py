@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -322,3 +323,18 @@ def test_no_run_group_is_left_after_runs() -> None:
     """Stale groups are removed at start, ours at the end of each run."""
     time.sleep(0)  # the runs above already ran; this just states the end state
     assert not _own_run_groups()
+
+
+def test_with_a_cpu_hog_running_the_cpu_cell_never_fails() -> None:
+    """A hog on one core: the cpu example passes or is inconclusive (the load in its reason), never
+    fails; the kit retried it once when the first attempt was inconclusive."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        r = run_bounded(example_target("cpu"), "fork", timeout=60)
+    finally:
+        hog.kill()
+        hog.wait()
+    assert r.status in ("pass", "inconclusive"), explain(r)
+    if r.status == "inconclusive":
+        assert "other processes used" in r.reason and "second attempt" in r.reason, r.reason

@@ -439,3 +439,26 @@ def test_a_persistent_observer_bug_still_leaves_no_process(monkeypatch: pytest.M
     seen = [describe(p) for p in left.values()]
     reap_children(left.values())  # clean up here, so that the leftover fixture does not fail this test
     assert not seen, f"{len(seen)} process(es) of the run left behind: {seen}"
+
+
+# -- a busy machine ----------------------------------------------------------------------------
+def cpu_check(ok: bool) -> Check:
+    return Check("real parallelism", lambda _: (ok, "1.01 cores used, expected at least 1.50"), measures_cpu=True)
+
+
+def test_a_failed_cpu_check_on_a_busy_machine_is_inconclusive_with_the_figures() -> None:
+    r = judge(observation(others_cores=0.9), [cpu_check(False)])
+    assert r.status == Status.INCONCLUSIVE
+    assert "other processes used 0.90 of 2 cores" in r.reason and "1.01 cores used" in r.reason
+
+
+def test_the_same_failure_on_a_quiet_machine_is_a_failure() -> None:
+    """The broken variant: without the load figure (or with a quiet machine) the failure stands."""
+    assert judge(observation(others_cores=0.05), [cpu_check(False)]).status == Status.FAIL
+    assert judge(observation(others_cores=None), [cpu_check(False)]).status == Status.FAIL
+
+
+def test_a_busy_machine_excuses_only_cpu_checks() -> None:
+    r = judge(observation(others_cores=0.9), [cpu_check(False), own("order", False, "came first")])
+    assert r.status == Status.FAIL and "came first" in r.reason
+    assert judge(observation(others_cores=0.9), [own("order", False, "came first")]).status == Status.FAIL
