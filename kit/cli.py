@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds before a run's whole tree is killed")
         sp.add_argument("--json", metavar="FILE", help="write the results as a JSON array (- for stdout)")
         sp.add_argument("--junit-xml", metavar="FILE", help="write the results as JUnit XML, one test case per cell")
+        sp.add_argument("--keep-containers", action="store_true",
+                        help="keep the container of a target whose cells did not all pass, for docker exec")
 
     fmt = argparse.ArgumentDefaultsHelpFormatter
     r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
@@ -191,7 +193,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(render.run_summary(r, colour, verbosity), file=human, flush=True)
 
     try:
-        run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args)
+        run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args,
+                   keep_containers=args.keep_containers)
     except Interrupted as exc:
         show(exc.result)
         _outputs(args, rs)
@@ -235,7 +238,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
             _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}")
 
     try:
-        rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say)
+        rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say,
+                         keep_containers=args.keep_containers)
     except Interrupted as exc:
         rs = [*done, exc.result]
         finished = {(r.example, r.method) for r in rs}
@@ -249,8 +253,14 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def _outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
-    """Every file the command was asked for, and the GitHub step summary when it is set."""
+    """Every file the command was asked for, and the GitHub step summary when it is set; one
+    line when cells were inconclusive (they do not fail the command)."""
     from kit import junit
+
+    undecided = [r for r in rs if r.status == Status.INCONCLUSIVE]
+    if undecided:
+        _say(f"kit: {len(undecided)} cell(s) inconclusive, not counted as failed: "
+             + "; ".join(f"{r.example}/{r.method}" for r in undecided[:5]) + (" ..." if len(undecided) > 5 else ""))
 
     _write(args.json, results.dump(rs))
     markdown = render.markdown_table(rs)

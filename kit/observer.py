@@ -24,6 +24,11 @@ import psutil
 from kit import _platform
 from kit.results import ProcRecord
 
+ADMIT_PER_SAMPLE = 64
+"""With kernel-kept membership, new pids named per sample: a fork bomb must not stall the loop."""
+SAMPLED_PER_SAMPLE = 256
+"""With kernel-kept membership, processes read per sample (a rotating share of larger runs)."""
+
 ROLE_MARKERS = (
     ("multiprocessing.forkserver", "forkserver"),
     ("multiprocessing.resource_tracker", "resource_tracker"),
@@ -73,12 +78,14 @@ class Observer:
     """Samples the tree under ``root``; knows every process it ever saw."""
 
     def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False,
-                 members: Callable[[], set[int]] | None = None) -> None:
+                 members: Callable[[], set[int]] | None = None, ignore: frozenset[int] = frozenset()) -> None:
         """``adopts_orphans``: this process is the run's subreaper (``_platform.become_subreaper()``
         returned True), so orphans of the run re-parent to it and are found by their parent pid.
         ``members``: the pids of the run as the kernel keeps them (a run group's ``procs()``);
-        then no process table is read and no parent link is judged."""
+        then no process table is read and no parent link is judged.  ``ignore``: our own children
+        that are not the run's (the kit's guardian), never admitted as adopted orphans."""
         self.root = root
+        self.ignore = ignore
         self._members = members
         self.last_members: set[int] = set()  # the latest ``members()`` answer
         self.t0_ns = t0_ns
@@ -87,6 +94,7 @@ class Observer:
         self.peak = 0
         self.cpus: set[int] = set()
         self._adopts = adopts_orphans
+        self._turn = 0
         self._admit(root, self.me, time.perf_counter_ns())
 
     # -- discovery -----------------------------------------------------------
@@ -134,7 +142,8 @@ class Observer:
         """
         if self._members is not None:
             self.last_members = self._members()
-            for pid in self.last_members:
+            new = sorted(self.last_members - self.seen.keys())
+            for pid in new[:ADMIT_PER_SAMPLE]:  # a fork bomb must not stall the watch loop
                 self.admit(pid)
             return
         table = _platform.ppid_table()
@@ -142,7 +151,8 @@ class Observer:
         while changed:  # fixpoint: children of newly admitted processes too
             changed = False
             for pid, ppid in list(table.items()):
-                if pid in self.seen or pid == self.me or not (ppid in self.seen or ppid == self.me):
+                ours = ppid in self.seen or ppid == self.me
+                if pid in self.seen or pid == self.me or pid in self.ignore or not ours:
                     continue
                 del table[pid]  # looked at once per sample, admitted or gone
                 created = _create_time(pid)
@@ -155,9 +165,18 @@ class Observer:
         now = time.perf_counter_ns()
         self._discover(now)
         alive = 0
-        for seen in self.seen.values():
-            if seen.gone_ns is not None:
-                continue
+        live = [s for s in self.seen.values() if s.gone_ns is None]
+        if self._members is not None and len(live) > SAMPLED_PER_SAMPLE:
+            # the kernel keeps membership: read a bounded rotating share, count the rest as listed
+            self._turn = (self._turn + SAMPLED_PER_SAMPLE) % len(live)
+            share = (live[self._turn:] + live[: self._turn])[:SAMPLED_PER_SAMPLE]
+            for seen in share:
+                if not self._sample_one(seen, now) and seen.proc.pid not in self.last_members:
+                    seen.gone_ns = now
+            alive = len(self.last_members)
+            self.peak = max(self.peak, alive)
+            return alive
+        for seen in live:
             if self._sample_one(seen, now):
                 alive += 1
             else:

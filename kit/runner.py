@@ -172,6 +172,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     adopts = _platform.become_subreaper()
     cpu0 = time.process_time()
     busy0 = _machine_busy_s()
+    watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
     group, why_not = _run_group(target)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -197,8 +198,9 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         os.close(err_w)
     out, err = Capture(out_r), Capture(err_r)
     reader = events.Reader(events_dir)
-    watch_key = guardian().add(*(("cgroup", group.paths()) if group is not None else ("pgid", [str(proc.pid)])))
-    observer = Observer(proc.pid, t0, adopts_orphans=adopts, members=group.procs if group is not None else None)
+    watch_key = watcher.add(*(("cgroup", group.paths()) if group is not None else ("pgid", [str(proc.pid)])))
+    observer = Observer(proc.pid, t0, adopts_orphans=adopts, members=group.procs if group is not None else None,
+                        ignore=frozenset({watcher.proc.pid}))
     tally = _Tally(group)
     end, stop_reason, orphans = End.EXITED, "", set()
     killed: list[int] = []
@@ -221,7 +223,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
                 cpu_total = group.cpu_s()
                 task_peak = group.peak()
                 _close(group, observer)
-            guardian().done(watch_key)
+            watcher.done(watch_key)
     stdout, stderr = out.finish(), err.finish()
     reader.poll(final=True)
     all_events = reader.all()
@@ -232,7 +234,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         backend, cpu_s, peak = Backend.PSUTIL, sampled_cpu, observer.peak
         unmeasured: tuple[str, ...] = PSUTIL_UNMEASURED + (f"no kernel-kept run group: {why_not}",)
     else:
-        backend = Backend.CGROUP
+        backend = Backend(group.backend)
         cpu_s = cpu_total if cpu_total is not None else sampled_cpu
         peak, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak, cpu_total is None)
     wall_s = (end_ns - t0) / 1e9

@@ -79,8 +79,10 @@ def run_targets(
     timeout: float,
     progress: Callable[[int, int, RunResult], None],
     say: Say,
+    keep_containers: bool = False,
 ) -> list[RunResult]:
-    """Every cell on every target of ``spec``."""
+    """Every cell on every target of ``spec``; ``keep_containers``: a container whose cells did not
+    all pass stays up for ``docker exec`` (the command is said)."""
     plan = parse(spec)
     client, images = _clients(plan, say)
     out = run_matrix(examples, methods, scale=scale, timeout=timeout, progress=progress) if plan.host else []
@@ -90,7 +92,8 @@ def run_targets(
         for python, image in images.items():
             say(f"docker:{python}: {len(examples) * len(methods)} cells in one container of {image}")
             out += run_in_container(client, python, examples, methods, scale=scale, timeout_s=timeout,
-                                    image=image, progress=lambda line: say(f"  docker:{python} {line}"))
+                                    image=image, progress=lambda line: say(f"  docker:{python} {line}"),
+                                    keep=say if keep_containers else None)
     return out
 
 
@@ -103,6 +106,7 @@ def run_target(
     on_result: Callable[[RunResult], None],
     say: Say,
     args: Sequence[str] = (),
+    keep_containers: bool = False,
 ) -> list[RunResult]:
     """One example or script under each method (``default`` allowed) on every target of ``spec``;
     ``on_result`` sees each result as it comes (a container's come when it ends)."""
@@ -122,7 +126,7 @@ def run_target(
         for python, image in images.items():
             say(f"docker:{python}: {target.name} under {', '.join(methods)} in one container of {image}")
             rs = run_one_in_container(client, python, what, methods, scale=scale, timeout_s=timeout, args=args,
-                                      image=image, progress=lambda line: say(f"  docker:{python} {line}"))
+                                      image=image, keep=say if keep_containers else None)
             for r in rs:
                 on_result(r)
             out += rs

@@ -192,3 +192,14 @@ def test_a_main_thread_that_exited_does_not_hide_the_main_process(tmp_path: Path
     (cell,) = json.loads(out)
     assert cell["status"] == "timeout", cell["reason"]
     assert nothing_left(5) == []
+
+
+@pytest.mark.parametrize("evidence", ["auto", "psutil"])
+def test_the_guardian_is_never_taken_for_an_orphan_of_the_run(evidence: str) -> None:
+    """The guardian is the kit's child, started with the first run: under psutil evidence the kit
+    adopts its own children found after the run started, and must not count the guardian."""
+    r = subprocess.run([sys.executable, "-m", "kit", "run", "hello", "--method", "fork", "--json", "-"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60, encoding="utf-8",
+                       env={**os.environ, "KIT_EVIDENCE": evidence})
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "pass" and cell["orphans"] == [], cell["reason"]

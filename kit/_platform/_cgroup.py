@@ -350,6 +350,8 @@ def _delegated(path: str) -> bool:
 class RunCgroup:
     """One run's group(s): membership, CPU, peak and kill from the kernel."""
 
+    backend = "cgroup"
+
     def __init__(self, dirs: list[_Dir], notes: list[str] | None = None) -> None:
         self._dirs = dirs
         self._notes = list(notes or [])

@@ -23,6 +23,8 @@ class RunGroup(Protocol):
     members.
     """
 
+    backend: str  # "cgroup" or "pidns": the evidence it gives (kit.outcomes.Backend)
+
     def preexec(self) -> None: ...  # the started process joins the group before exec
 
     def procs(self) -> set[int]: ...  # pids of the run's live processes (a zombie leader with live threads too)

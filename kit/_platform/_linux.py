@@ -12,7 +12,7 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 
 from typing import Any  # noqa: E402
 
-from kit._platform import _cgroup  # noqa: E402
+from kit._platform import _cgroup, _pidns  # noqa: E402
 from kit._platform._common import RunGroup, popen_kwargs_for  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
 
@@ -32,7 +32,11 @@ def become_subreaper() -> bool:
 
 
 def run_group(tag: str) -> tuple[RunGroup | None, str]:
-    """A new cgroup for one run (stale groups of dead kits are removed first), or None and why not."""
+    """A new cgroup for one run (stale groups of dead kits are removed first), or, in the kit's
+    own container, its pid namespace; None and why not otherwise."""
+    if _pidns.wanted():
+        namespace = _pidns.PidNsGroup()
+        return namespace, namespace.describe()
     try:
         group = _cgroup.RunCgroup.create(tag)
     except _cgroup.CgroupUnavailable as exc:

@@ -180,7 +180,8 @@ def container(
         c.start()
         yield c
     finally:
-        _remove(c)
+        if not getattr(c, "kit_keep", False):  # set by a caller that keeps it for debugging
+            _remove(c)
 
 
 def leftovers(client: docker.DockerClient) -> list[Container]:

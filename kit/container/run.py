@@ -106,6 +106,7 @@ def run_in_container(
     overall_s: float | None = None,
     image: str | None = None,
     progress: Callable[[str], None] | None = None,
+    keep: Callable[[str], None] | None = None,
 ) -> list[RunResult]:
     """Every (example, method) cell run by ``python -m kit matrix`` in one container.
 
@@ -119,7 +120,7 @@ def run_in_container(
     examples, methods = list(examples), list(methods)
     cells = [(e, m) for e in examples for m in methods]
     return run_batch(client, python, matrix_command(examples, methods, scale, timeout_s), cells, scale, timeout_s,
-                     overall_s=overall_s, image=image, progress=progress)
+                     overall_s=overall_s, image=image, progress=progress, keep=keep)
 
 
 def run_one_in_container(
@@ -133,6 +134,7 @@ def run_one_in_container(
     args: Sequence[str] = (),
     image: str | None = None,
     progress: Callable[[str], None] | None = None,
+    keep: Callable[[str], None] | None = None,
 ) -> list[RunResult]:
     """An example (a name) or a user's script (a Path) under each of ``methods`` (``default``:
     the container's own) in one container, as ``kit run`` runs it on the host.  A script's
@@ -145,11 +147,36 @@ def run_one_in_container(
         files, command = None, run_command(what, methods, scale, timeout_s, args)
     cells = [(str(what), m) for m in methods]
     rs = run_batch(client, python, command, cells, scale, timeout_s, files=files, image=image, progress=progress,
-                   match_method=False)
+                   match_method=False, keep=keep)
     if isinstance(what, Path):
         for r in rs:
             r.example = str(what)
     return rs
+
+
+DONE_MARK = "__kit_done__"
+"""With --keep-containers the kit's command is followed by this line on stderr (and its exit
+status); a failed container then sleeps, so that ``docker exec`` can open a shell in it."""
+
+
+def keepable(command: list[str]) -> list[str]:
+    """``command``, then the done mark; on failure the container stays up (``sleep infinity``)."""
+    import shlex
+
+    return ["sh", "-c", f'{shlex.join(command)}; code=$?; echo "{DONE_MARK} $code" >&2; '
+                        'if [ "$code" != 0 ]; then exec sleep infinity; fi; exit $code']
+
+
+def _wait_for_mark(c: Container, seconds: float, seen: threading.Event, code: list[int]) -> Mapping[str, Any] | None:
+    """The kit's exit status from the done mark (the container may live on), None past ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if seen.wait(0.2):
+            return {"StatusCode": code[0]}
+        c.reload()
+        if c.status in ("exited", "dead"):
+            return _wait(c, 5)
+    return None
 
 
 def run_batch(
@@ -165,12 +192,15 @@ def run_batch(
     image: str | None = None,
     progress: Callable[[str], None] | None = None,
     match_method: bool = True,
+    keep: Callable[[str], None] | None = None,
 ) -> list[RunResult]:
     """Run the kit's ``command`` in one container and read back its JSON results, one per cell.
 
     ``files`` (a tar) is unpacked in /home/kit before the container starts.  ``match_method``:
     cells are (name, method) and a result answers the cell of its method; off (``default``
-    or ``all``), any results the kit printed are the batch's.
+    or ``all``), any results the kit printed are the batch's.  ``keep``: when the kit in the
+    container fails (a cell did not pass), the container is kept running and ``keep`` is told
+    how to use it (``docker exec``) and remove it (``docker rm -f``).
     """
     if not cells:
         return []
@@ -178,11 +208,25 @@ def run_batch(
     image = image or image_for(client, python)
     limit = overall_timeout(len(cells), timeout_s) if overall_s is None else overall_s
     t0 = time.monotonic()
-    with container(client, image, command, labels={"kit.python": python},
-                   environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target},
+    seen, code = threading.Event(), [0]
+
+    def watch(line: str) -> None:
+        if line.startswith(DONE_MARK):
+            code[0] = int(line.split()[-1]) if line.split()[-1].lstrip("-").isdigit() else 1
+            seen.set()
+        elif progress:
+            progress(line)
+
+    with container(client, image, keepable(command) if keep else command, labels={"kit.python": python},
+                   environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target, "KIT_PIDNS": "1"},
                    files=files, working_dir=SCRIPT_DIR if files else None) as c:
-        pump = _stream_stderr(client, c, progress) if progress else None
-        status = _wait(c, max(0.0, limit - (time.monotonic() - t0)))
+        pump = _stream_stderr(client, c, watch) if (progress or keep) else None
+        left = max(0.0, limit - (time.monotonic() - t0))
+        status = _wait_for_mark(c, left, seen, code) if keep else _wait(c, left)
+        if keep and status is not None and status.get("StatusCode"):
+            c.kit_keep = True  # type: ignore[attr-defined]  # read by engine.container's clean-up
+            keep(f"kept the container of docker:{python} for debugging: docker exec -it {c.short_id} sh"
+                 f"   (remove it with: docker rm -f {c.short_id})")
         if status is None:
             with contextlib.suppress(Exception):  # it may have ended just now; remove() follows anyway
                 c.kill()
@@ -192,7 +236,7 @@ def run_batch(
             return _placeholders(client, cells, "timeout", reason, scale, python, target)
         stdout = c.logs(stdout=True, stderr=False).decode("utf-8", "replace")
         stderr = c.logs(stdout=False, stderr=True).decode("utf-8", "replace")
-        if pump:
+        if pump and not getattr(c, "kit_keep", False):  # a kept container's stream never ends
             pump.join(timeout=5)
     try:
         rs = results.load(stdout) if stdout.strip() else []

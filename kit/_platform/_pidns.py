@@ -1,0 +1,147 @@
+"""A run inside the kit's own container: the container's pid namespace is the run group.
+
+The kit's containers (``kit.container``) run one cell at a time, and their pid namespace
+holds only the container's init, the kit, its guardian and the run.  So the run's members are
+exactly the processes that appeared after the group was made: no parent link to follow, no pid
+to trust, nothing that double-forks away.  The run's CPU is the container's own CPU counter
+(cgroup v1 ``cpuacct.usage`` or v2 ``cpu.stat``, readable though not writable in a container)
+around the run, less the kit's own.  Used only where the kit's container says so
+(``KIT_PIDNS=1``, set by ``kit.container.run``): elsewhere a pid namespace may hold anything.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+assert sys.platform == "linux"  # tells mypy --platform X to skip the rest elsewhere
+
+ENV = "KIT_PIDNS"
+_CPU_FILES = (Path("/sys/fs/cgroup/cpuacct/cpuacct.usage"), Path("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"))
+_CPU_STAT = Path("/sys/fs/cgroup/cpu.stat")
+
+
+def wanted() -> bool:
+    return os.environ.get(ENV) == "1"
+
+
+def _container_cpu_s() -> float | None:
+    for path in _CPU_FILES:
+        try:
+            return int(path.read_text()) / 1e9
+        except (OSError, ValueError):
+            continue
+    try:
+        for line in _CPU_STAT.read_text().splitlines():
+            if line.startswith("usage_usec "):
+                return int(line.split()[1]) / 1e6
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _all_pids() -> set[int]:
+    return {int(e.name) for e in os.scandir("/proc") if e.name.isdigit()}
+
+
+def _alive(pid: int) -> bool:
+    """Not a zombie, or a zombie leader whose other threads still run."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    if data[data.rfind(b")") + 2:][:1] != b"Z":
+        return True
+    try:
+        tasks = [t.name for t in os.scandir(f"/proc/{pid}/task")]
+    except OSError:
+        return False
+    return len(tasks) > 1
+
+
+class PidNsGroup:
+    """Every process that appeared in this pid namespace after the group was made."""
+
+    backend = "pidns"
+
+    def __init__(self) -> None:
+        self._before = _all_pids()  # init, the kit, its guardian: never the run's
+        self._cpu0 = _container_cpu_s()
+        self._own0 = _own_cpu_s()
+        self._closed = False
+
+    def preexec(self) -> None:
+        """Nothing to join (the namespace already holds the run); the run gets the lowest CPU
+        priority, so that a run that saturates the container (a fork bomb up to the pids limit)
+        cannot starve the kit of the CPU it needs to time it out and kill it.  On CPUs the run
+        has to itself, its priority changes nothing it measures."""
+        os.nice(19)
+
+    def procs(self) -> set[int]:
+        return {pid for pid in _all_pids() - self._before if _alive(pid)}
+
+    def threads(self) -> set[int] | None:
+        return None
+
+    def populated(self) -> bool:
+        return bool(self.procs())
+
+    def cpu_s(self) -> float | None:
+        now = _container_cpu_s()
+        if now is None or self._cpu0 is None:
+            return None
+        return max(0.0, (now - self._cpu0) - (_own_cpu_s() - self._own0))
+
+    def peak(self) -> int | None:
+        return None
+
+    def kill(self, timeout: float = 5.0) -> list[int]:
+        """Stop every member (nothing forks meanwhile), then kill them, until none is left."""
+        killed: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            members = self.procs()
+            if not members:
+                break
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for pid in (members if sig == signal.SIGSTOP else self.procs() | members):
+                    try:
+                        os.kill(pid, sig)
+                        killed.add(pid)
+                    except OSError:
+                        pass
+            self._reap()
+            time.sleep(0.01)
+        self._reap()
+        return sorted(killed)
+
+    @staticmethod
+    def _reap() -> None:
+        """Orphans of the run re-parent to the kit (its subreaper): collect their exit statuses."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    def close(self, timeout: float = 5.0) -> None:
+        if not self._closed:
+            self.kill(timeout)
+            self._closed = True
+
+    def describe(self) -> str:
+        return "the container's pid namespace (one run at a time), CPU from the container's own counter"
+
+    def paths(self) -> list[str]:
+        return []  # the container ends with the kit: no guardian needed
