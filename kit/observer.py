@@ -108,6 +108,11 @@ class Observer:
         self.seen[pid] = _Seen(proc, ppid, created, now, now)
         return True
 
+    @property
+    def kernel_kept(self) -> bool:
+        """Membership comes from the kernel (a run group), not from parent links."""
+        return self._members is not None
+
     def admit(self, pid: int) -> bool:
         """Follow ``pid``, known to be of the run (listed in its group); False if gone or known."""
         if pid in self.seen or pid == self.me:
@@ -143,8 +148,11 @@ class Observer:
         if self._members is not None:
             self.last_members = self._members()
             new = sorted(self.last_members - self.seen.keys())
+            stop = time.perf_counter() + 0.05
             for pid in new[:ADMIT_PER_SAMPLE]:  # a fork bomb must not stall the watch loop
                 self.admit(pid)
+                if time.perf_counter() > stop:
+                    break
             return
         table = _platform.ppid_table()
         changed = True
@@ -160,17 +168,24 @@ class Observer:
                     changed |= self._admit(pid, ppid, now, created)
 
     # -- sampling ------------------------------------------------------------
-    def sample(self) -> int:
-        """One look at the tree; returns how many of its processes are alive."""
+    def sample(self, budget_s: float | None = None) -> int:
+        """One look at the tree; returns how many of its processes are alive.
+
+        ``budget_s``: with kernel-kept membership, stop reading processes when it is spent (a
+        run of a thousand processes that starve the machine must not stall the watch loop past
+        its deadline); the rest are read on the next sample."""
         now = time.perf_counter_ns()
         self._discover(now)
         alive = 0
         live = [s for s in self.seen.values() if s.gone_ns is None]
-        if self._members is not None and len(live) > SAMPLED_PER_SAMPLE:
+        if self._members is not None and (len(live) > SAMPLED_PER_SAMPLE or budget_s is not None):
             # the kernel keeps membership: read a bounded rotating share, count the rest as listed
-            self._turn = (self._turn + SAMPLED_PER_SAMPLE) % len(live)
+            self._turn = (self._turn + SAMPLED_PER_SAMPLE) % max(1, len(live))
             share = (live[self._turn:] + live[: self._turn])[:SAMPLED_PER_SAMPLE]
+            stop = time.perf_counter() + budget_s if budget_s is not None else None
             for seen in share:
+                if stop is not None and time.perf_counter() > stop:
+                    break
                 if not self._sample_one(seen, now) and seen.proc.pid not in self.last_members:
                     seen.gone_ns = now
             alive = len(self.last_members)

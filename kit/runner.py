@@ -54,6 +54,9 @@ DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
 GRACE_S = 2.0
 INTERVAL_S = 0.02
+SAMPLE_BUDGET_S = 0.05
+"""With kernel-kept membership, the most one sample may spend naming processes: the deadline is
+checked between samples, so a huge run must not make one sample last."""
 EVIDENCE_VAR = "KIT_EVIDENCE"
 CRASH_LOOP_DEATHS = 5
 """A crash loop, stopped early: while the main process lives, the same child death this many
@@ -372,7 +375,7 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
     first_death: dict[str, int] = {}
     starts: list[int] = []
     while True:
-        observer.sample()
+        observer.sample(budget_s=SAMPLE_BUDGET_S if observer.kernel_kept else None)
         if tally is not None:
             tally.tick(observer.last_members)
         now = time.perf_counter_ns()

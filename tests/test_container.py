@@ -10,6 +10,7 @@ registry answers); later runs reuse it.  The other tests need no daemon.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -391,3 +392,132 @@ def test_an_installed_kit_reuses_the_image_its_checkout_built(client, image, ins
             "c = connect(); (b,) = build_images(c, ['3.11']); print(b.reused, b.tag); print(image_for(c, '3.11')); "
             "c.close()")
     assert _kit_says(installed_kit, code, cwd=installed_kit.parent).splitlines() == [f"True {image}", image]
+
+
+# -- your own scripts in containers, and the sandbox ----------------------------------------------
+STATE_SCRIPT = """
+from multiprocessing import Pool
+
+FACTOR = 1
+
+
+def scale(x):
+    return x * FACTOR
+
+
+if __name__ == "__main__":
+    FACTOR = 10
+    with Pool(2) as pool:
+        print(pool.map(scale, [1, 2, 3]))
+"""
+
+BOMB = """
+import json
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+
+
+@pytest.fixture(scope="module")
+def image_314(client) -> str:
+    from kit.container.images import build_images
+
+    (built,) = build_images(client, ["3.14"], base="auto")
+    return built.tag
+
+
+def _script(tmp_path: Path, text: str, name: str = "mine.py") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.docker
+def test_does_my_script_survive_314_default(client, image, image_314, no_leftovers, tmp_path: Path) -> None:
+    """--method default: fork on 3.11, forkserver on 3.14, where module state set in the main block is lost."""
+    from kit import diagnose
+    from kit.catalogue import script_target
+    from kit.targets import run_target
+
+    target = script_target(_script(tmp_path, STATE_SCRIPT))
+    rs = run_target(f"docker:{PYTHON},docker:3.14", target, ["default"], 0.1, 60.0, lambda r: None, lambda s: None)
+    diagnose.compare(rs, target.facts)
+    by = {r.platform.target: r for r in rs if r.platform}
+    assert set(by) == {f"docker:{PYTHON}", "docker:3.14"}
+    old, new = by[f"docker:{PYTHON}"], by["docker:3.14"]
+    assert (old.method, new.method) == ("fork", "forkserver")
+    assert old.stdout.strip() == "[10, 20, 30]" and new.stdout.strip() == "[1, 2, 3]"
+    assert old.example == new.example == target.path  # named by the host's path
+    assert not [d for d in old.diagnoses if d["code"] == "output_differs"]
+    (differs,) = [d for d in new.diagnoses if d["code"] == "output_differs"]
+    assert "FACTOR" in differs["fix"]
+    assert new.evidence == "pidns"
+
+
+@pytest.mark.docker
+def test_a_fork_bomb_in_a_container_is_bounded(client, image, no_leftovers, tmp_path: Path) -> None:
+    from conftest import our_processes
+
+    from kit.catalogue import script_target
+    from kit.targets import run_target
+
+    before = set(our_processes())
+    t0 = time.monotonic()
+    (r,) = run_target(f"docker:{PYTHON}", script_target(_script(tmp_path, BOMB)), ["fork"], 0.1, 10.0,
+                      lambda r: None, lambda s: None)
+    assert time.monotonic() - t0 < 20
+    assert r.status in ("timeout", "fail"), r.reason
+    assert set(our_processes()) == before  # nothing of it reached the host's process table
+
+
+@pytest.mark.docker
+def test_every_kit_container_is_a_sandbox(client, image, no_leftovers) -> None:
+    with container(client, image, ["sleep", "30"]) as c:
+        c.reload()
+        host = c.attrs["HostConfig"]
+        assert host["PidsLimit"] == 1024 and host["Memory"] > 0
+        assert host["CapDrop"] == ["ALL"] and host["ReadonlyRootfs"] is True
+        assert "no-new-privileges" in host["SecurityOpt"] and c.attrs["Config"].get("NetworkDisabled") is True
+        assert c.exec_run(["touch", "/opt/x"]).exit_code != 0  # the root is read-only
+        assert c.exec_run(["touch", "/tmp/x"]).exit_code == 0  # /tmp is not
+
+
+@pytest.mark.docker
+def test_keep_containers_keeps_exactly_the_failed_one_for_docker_exec(client, image, tmp_path: Path) -> None:
+    from kit.catalogue import script_target
+    from kit.targets import run_target
+
+    assert leftovers(client) == []
+    said: list[str] = []
+    failing = script_target(_script(tmp_path, "raise SystemExit(3)\n", "fails.py"))
+    (r,) = run_target(f"docker:{PYTHON}", failing, ["fork"], 0.1, 30.0, lambda r: None, said.append,
+                      keep_containers=True)
+    try:
+        assert r.status == "fail"
+        (kept,) = leftovers(client)
+        (line,) = [s for s in said if "docker exec -it" in s]
+        assert f"docker exec -it {kept.short_id} sh" in line and f"docker rm -f {kept.short_id}" in line
+        assert kept.exec_run(["sh", "-c", "ls /home/kit/work"]).output.decode().split() == ["fails.py"]
+    finally:
+        for c in leftovers(client):
+            c.remove(force=True, v=True)
+    passing = script_target(_script(tmp_path, "print('fine')\n", "fine.py"))
+    (ok,) = run_target(f"docker:{PYTHON}", passing, ["fork"], 0.1, 30.0, lambda r: None, said.append,
+                       keep_containers=True)
+    assert ok.status == "pass" and leftovers(client) == []  # a container whose cells pass is removed
+
+
+@pytest.mark.docker
+def test_a_cpu_quota_of_one_starts_one_worker(client, image, no_leftovers) -> None:
+    """usable_cpu_count reads the container's CPU quota: --cpus 1 on a 2-core machine counts 1."""
+    command = ["python", "-m", "kit", "run", "cpu", "--method", "fork", "--targets", "host", "--json", "-"]
+    with container(client, image, command, nano_cpus=10**9, environment={"KIT_PIDNS": "1"}) as c:
+        assert c.wait(timeout=120)["StatusCode"] in (0, 1)
+        (r,) = json.loads(c.logs(stdout=True, stderr=False))
+    assert r["platform"]["cpu_count"] == 1
+    assert r["status"] in ("pass", "inconclusive"), r["reason"]
+    assert "by 1 workers" in r["reason"] or "inconclusive" == r["status"]
