@@ -299,9 +299,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     merged = report.merge(report.load_files(args.files))
     if not merged.rows:
         raise UsageError("the files hold no results")
+    from kit import junit
+
     print(report.text(merged), file=_human(args))
+    markdown = report.markdown(merged)
     if args.markdown:
-        _write(args.markdown, report.markdown(merged))
+        _write(args.markdown, markdown)
+    junit.append_step_summary(markdown)
     _write(args.json, results.dump(merged.results))
     return exit_status(r.status for r in merged.results)
 
