@@ -6,8 +6,10 @@ which checks they must pass (see ``catalogue``); the runner applies them.
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from kit.events import Event
 from kit.outcomes import Ev
@@ -41,16 +43,34 @@ class Verdict:
     check: str
     ok: bool
     reason: str
+    undecided: bool = False  # nothing to judge by (no expectation here): the cell is inconclusive
 
 
 @dataclass
 class Check:
+    """A named test of the evidence.
+
+    ``replaces``: the generic check (``kit.outcomes.GENERIC_CHECKS``) this one stands in for, so
+    that an example whose documented behaviour is an orphan or a killed main process can say so
+    (``exits_with(-9)`` replaces ``exit 0``; ``orphans_left()`` replaces ``no orphans``).
+    ``undecided``: its verdict decides nothing; the run is inconclusive, with its reason.
+    """
+
     name: str
     fn: Callable[[Evidence], tuple[bool, str]]
+    replaces: str = ""
+    undecided: bool = False
+    measures_cpu: bool = False  # its verdict needs the machine to itself: failed on a busy one, inconclusive
 
     def __call__(self, ev: Evidence) -> Verdict:
         ok, reason = self.fn(ev)
-        return Verdict(self.name, ok, reason)
+        return Verdict(self.name, ok, reason, self.undecided)
+
+
+def generic_checks(own: Sequence[Check]) -> list[Check]:
+    """The checks every run gets (no orphans, exit 0), less those a target's own checks replace."""
+    replaced = {check.replaces for check in own}
+    return [check for check in (no_orphans(), exits_with(0)) if check.name not in replaced]
 
 
 def _cut(text: str, limit: int = 160) -> str:
@@ -63,12 +83,15 @@ def _ms(ns: int) -> str:
 
 # -- generic ------------------------------------------------------------------
 def exits_with(code: int) -> Check:
+    """The main process's exit code; declared by an example with another code than 0, it replaces
+    the generic ``exit 0`` (a main process that kills itself exits -9 by design)."""
+
     def fn(ev: Evidence) -> tuple[bool, str]:
         if ev.exitcode == code:
             return True, f"main process exited {code}"
         return False, f"main process exited {ev.exitcode}, expected {code}"
 
-    return Check(f"exit {code}", fn)
+    return Check(f"exit {code}", fn, replaces="exit 0" if code != 0 else "")
 
 
 def no_orphans() -> Check:
@@ -130,6 +153,36 @@ def event_value(kind: str, key: str, expected: Any) -> Check:
         return False, f"{kind}: {key}={wrong[0]!r}, expected {expected!r}"
 
     return Check(f"{kind} {key}={expected!r}", fn)
+
+
+def event_matches(kind: str, key: str, pattern: str) -> Check:
+    """Every ``kind`` event's ``key`` matches the regular expression ``pattern`` (an error message
+    whose wording varies by Python version: match its type and the words that stay)."""
+    compiled = re.compile(pattern)
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        found = [str(e.data.get(key, "")) for e in ev.of(kind)]
+        if not found:
+            return False, f"no '{kind}' event"
+        wrong = [v for v in found if not compiled.search(v)]
+        if wrong:
+            return False, f"{kind}: {key}={_cut(wrong[0])!r} does not match {pattern!r}"
+        return True, f"{kind}: {_cut(found[0])}"
+
+    return Check(f"{kind} {key}~{pattern!r}", fn)
+
+
+def output_count(text: str, times: int, stream: str = "stdout") -> Check:
+    """``text`` occurs exactly ``times`` times in the stream (0: it must not appear)."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        n = getattr(ev, stream).count(text)
+        said = f"{stream} has {text!r} {n} time(s)" if n else f"{stream} has no {text!r}"
+        if n == times:
+            return True, said
+        return False, f"{said}, expected {times}"
+
+    return Check(f"{stream} has {text!r} {times}x", fn)
 
 
 # -- ordering and processes ---------------------------------------------------
@@ -260,6 +313,57 @@ def daemon_terminated() -> Check:
     return Check("daemon terminated at exit", fn)
 
 
+def orphans_left(*helpers: str) -> Check:
+    """The main process died without cleaning up (killed): every child it started outlived it, and
+    so did a helper of each role in ``helpers`` (``forkserver``, ``resource_tracker``).  Orphans are
+    the documented evidence here, so this replaces the generic ``no orphans``; the kit still kills
+    them."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        started = {int(e.data["child"]): bool(e.data.get("daemon")) for e in ev.of(Ev.PROCESS_STARTED)
+                   if "child" in e.data and e.pid == ev.main_pid}
+        if not started:
+            return False, "the main process started no child"
+        left = {o.pid: o for o in ev.orphans}
+        for pid, daemon in started.items():
+            if pid not in left:
+                return False, f"{'daemon' if daemon else 'child'} {pid} did not outlive the main process"
+        roles = Counter(str(o.role) for o in ev.orphans)
+        missing = [role for role in helpers if not roles[role]]
+        named = ", ".join(f"{'daemon' if started[p] else 'child'} {p}" if p in started else f"{o.role} {p}"
+                          for p, o in sorted(left.items()))
+        if missing:
+            return False, f"no {missing[0]} among the orphans ({named})"
+        return True, f"{len(left)} orphan(s) after the main process died: {named}"
+
+    return Check(f"orphans left{': ' + ', '.join(helpers) if helpers else ''}", fn, replaces="no orphans")
+
+
+def top_level_count(times: int) -> Check:
+    """The script's top level ran in exactly ``times`` processes (``kit.probe``'s ``top_level``
+    events: the main process, spawn children, a forkserver that preloads ``__main__``)."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        roles = {p.pid: str(p.role) for p in ev.processes}
+        runs: dict[int, str] = {}
+        for e in ev.of(Ev.TOP_LEVEL):
+            if e.pid == ev.main_pid:
+                runs.setdefault(e.pid, "main")
+            elif roles.get(e.pid) == "forkserver":
+                runs.setdefault(e.pid, "the forkserver")
+            else:
+                name = str(e.data.get("process") or "")
+                runs.setdefault(e.pid, name if name and name != "MainProcess" else f"pid {e.pid}")
+        order = {"main": 0, "the forkserver": 1}
+        where = ", ".join(sorted(runs.values(), key=lambda n: (order.get(n, 2), n))) or "no process"
+        said = f"the top level ran in {len(runs)} process(es): {where}"
+        if len(runs) == times:
+            return True, said
+        return False, f"{said}; expected {times}"
+
+    return Check(f"top level runs {times}x", fn)
+
+
 def uses_cores(fraction: float) -> Check:
     def fn(ev: Evidence) -> tuple[bool, str]:
         workers = ev.of("workers")
@@ -275,4 +379,4 @@ def uses_cores(fraction: float) -> Check:
             where = f" on CPUs {sorted(cpus)}"
         return True, f"{ev.cores_used:.2f} cores used by {n} workers{where}"
 
-    return Check("real parallelism", fn)
+    return Check("real parallelism", fn, measures_cpu=True)

@@ -21,7 +21,7 @@ from typing import Any, Callable, NoReturn, Sequence
 
 import kit
 from kit import diagnose, errors, render, results
-from kit.catalogue import EXAMPLES, Target, example_target, script_target
+from kit.catalogue import EXAMPLES, Target, example_target, script_target, select
 from kit.errors import KitError, UsageError
 from kit.matrix import host_methods
 from kit.outcomes import ALL, DEFAULT, METHODS, Status, exit_status
@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(r)
 
     m = sub.add_parser("matrix", help="every example under every start method, as a table", formatter_class=fmt)
-    m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=[ALL], help="names, or all")
+    m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=[ALL],
+                   help="names, tags (article: the article's 11; pitfalls: what goes wrong), or all")
     m.add_argument("--methods", nargs="+", choices=[*METHODS, ALL], default=[ALL], help="methods, or all")
     m.add_argument("--targets", default="auto", metavar="T[,T...]",
                    help="host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
@@ -210,15 +211,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _examples(asked: list[str]) -> list[str]:
-    out: list[str] = []
-    for name in asked:
-        if name == ALL:
-            out += list(EXAMPLES)
-        elif name in EXAMPLES:
-            out.append(name)
-        else:
-            raise UsageError(f"unknown example {name!r}; known: {', '.join(EXAMPLES)}", field="examples")
-    return list(dict.fromkeys(out))
+    try:
+        return select(asked)
+    except ValueError as exc:
+        raise UsageError(str(exc), field="examples") from None
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:

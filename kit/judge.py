@@ -67,8 +67,17 @@ def _cores(obs: Observation) -> float:
     return obs.cpu_s / obs.wall_s if obs.wall_s > 0 else 0.0
 
 
-def _outcome(obs: Observation, verdicts: Sequence[Verdict]) -> tuple[Status, str]:
-    """The status and its one-line reason: every outcome mapped here and nowhere else."""
+BUSY_CORES = 0.25
+"""Other processes using this much CPU (in cores) during a run make a failed CPU check undecidable."""
+
+
+def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozenset[str] = frozenset()
+             ) -> tuple[Status, str]:
+    """The status and its one-line reason: every outcome mapped here and nowhere else.
+
+    A failed check that measures CPU (``Check.measures_cpu``) on a machine where other processes
+    used at least ``BUSY_CORES`` meanwhile is not a failure but ``inconclusive``, with the figures:
+    the run may have been starved, not serial."""
     if obs.end is End.INTERRUPTED:
         return Status.INTERRUPTED, f"the kit was interrupted ({obs.stop_reason or 'SIGINT'}): killed " \
                                    f"{len(obs.killed)} process(es)"
@@ -83,6 +92,11 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict]) -> tuple[Status, str
     if undecided:
         return Status.INCONCLUSIVE, "; ".join(v.reason for v in undecided)
     failed = [v for v in verdicts if not v.ok]
+    busy = obs.others_cores is not None and obs.others_cores >= BUSY_CORES
+    if failed and busy and all(v.check in measures_cpu for v in failed):
+        return Status.INCONCLUSIVE, (
+            "; ".join(v.reason for v in failed) + f"; but other processes used {obs.others_cores:.2f} of "
+            f"{obs.platform.cpu_count} cores meanwhile: too busy a machine to decide")
     if failed:
         return Status.FAIL, "; ".join(v.reason for v in failed)
     own = [v for v in verdicts if v.check not in GENERIC_CHECKS]
@@ -94,7 +108,7 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
     ev = evidence_of(obs)
     finished = obs.end is End.EXITED and obs.launched
     verdicts = [check(ev) for check in (*generic_checks(checks), *checks)] if finished else []
-    status, reason = _outcome(obs, verdicts)
+    status, reason = _outcome(obs, verdicts, frozenset(c.name for c in checks if c.measures_cpu))
     methods_used = sorted({str(e.data.get("method")) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("method")})
     return RunResult(
         example=obs.target, method=obs.method, status=status, reason=reason,

@@ -50,8 +50,9 @@ def make_default(method: str) -> None:
 def main(argv: list[str]) -> None:
     method, target, *args = argv
     probe.install()  # normally done by sitecustomize already; harmless twice
+    platform_default = getattr(multiprocessing.context._default_context, "_default_context").get_start_method()
     make_default(method)
-    record(Ev.SCRIPT_START, method=method, main=os.getpid())
+    record(Ev.SCRIPT_START, method=method, main=os.getpid(), platform_default=platform_default)
     try:
         if target == "-m":
             module, *args = args

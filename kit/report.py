@@ -144,6 +144,7 @@ def differences(m: Merged) -> list[str]:
             if len(statuses) == 1 and statuses != {"pass"} and statuses != {"skipped"} and len(row) > 1:
                 lines.append(f"{example}: {statuses.pop()} under {method} everywhere")
     lines += _behaviour_by_method(m)
+    lines += observed_differences(m)
     warned = sorted({(r.example, column_of(r).label, r.warnings[0]) for r in m.results if r.warnings})
     for example, label, first in warned[:5]:
         lines.append(f"{example} warns on {label}: {first}")
@@ -170,6 +171,46 @@ def _behaviour_by_method(m: Merged) -> list[str]:
         if len(shown) > 1:
             parts = [f"{'/'.join(sorted(methods))}: {', '.join(names)}" for names, methods in shown.items()]
             lines.append(f"{example} behaves differently by start method, as expected: " + "; ".join(parts))
+    return lines
+
+
+def observed_differences(m: Merged) -> list[str]:
+    """One line per example whose runs showed different things in different columns, read from
+    the runs themselves (each example's ``observed``: what its result shows, in a few words), not
+    from what the catalogue expects: "fork_threads: DeprecationWarning (...) under fork on 3.13,
+    3.14; silent on 3.11 and under spawn/forkserver on 3.13, 3.14"."""
+    from kit.catalogue import EXAMPLES  # here: only this summary needs the catalogue
+    from kit.outcomes import method_order
+
+    def where(cols: list[Column], ran: list[Column]) -> str:
+        """``cols`` out of ``ran`` in words: "under fork on 3.13, 3.14 and on 3.11", "everywhere"."""
+        several = len({c.place for c in ran}) > 1
+
+        def label(c: Column) -> str:
+            return f"{c.place} {c.python}" if several else c.python
+
+        everywhere = list(dict.fromkeys(label(c) for c in ran))
+        every = {c.method for c in ran}
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for at in dict.fromkeys(label(c) for c in cols):
+            here = {c.method for c in cols if label(c) == at}
+            groups.setdefault(() if here == every else tuple(method_order(here)), []).append(at)
+        return " and ".join((f"under {'/'.join(methods)} " if methods else "")
+                            + ("everywhere" if ats == everywhere else "on " + ", ".join(ats))
+                            for methods, ats in groups.items())
+
+    lines = []
+    for example, row in m.rows.items():
+        spec = EXAMPLES.get(example)
+        if spec is None or spec.observed is None:
+            continue
+        seen: dict[str, list[Column]] = {}
+        for col, r in sorted(row.items(), key=lambda kv: _version_key(kv[0])):
+            if r.status in ("pass", "fail", "inconclusive"):  # the script ran to its end
+                seen.setdefault(spec.observed(r), []).append(col)
+        if len(seen) > 1:
+            ran = sorted((c for cols in seen.values() for c in cols), key=_version_key)
+            lines.append(f"{example}: " + "; ".join(f"{fact} {where(cols, ran)}" for fact, cols in seen.items()))
     return lines
 
 

@@ -231,6 +231,8 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     reader.poll(final=True)
     all_events = reader.all()
     workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
+    for pid in tally.members_ever | {w for w in workers if isinstance(w, int)}:
+        _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
     records = observer.records({w for w in workers if isinstance(w, int)})
     sampled_cpu = sum(r.cpu_s for r in records)
     if group is None:
@@ -271,6 +273,7 @@ class _Tally:
         self.most_procs = 0  # most processes listed by the group in one snapshot
         self.extra_threads = 0  # most threads beyond one per process in one snapshot
         self.threads_known = True
+        self.members_ever: set[int] = set()  # every pid a snapshot listed, to reap after the kill
 
     def tick(self, members: set[int]) -> None:
         """``members``: the group's processes just read; threads are read next, then processes again.
@@ -279,6 +282,7 @@ class _Tally:
         (a process forked between the reads is in the second list, one that exited in the first)."""
         if self.group is None:
             return
+        self.members_ever |= members
         self.most_procs = max(self.most_procs, len(members))
         tids = self.group.threads()
         if tids is None:

@@ -286,3 +286,74 @@ def test_every_check_factory_has_a_test_that_catches_it() -> None:
     found = factories()
     assert len(found) >= 13, found
     assert set(found) <= set(CAUGHT), f"untested: {sorted(set(found) - set(CAUGHT))}"
+
+
+# -- the pitfall examples' checks (appended) ------------------------------------------------------
+@catches("event_matches")
+def test_event_matches_wants_every_value_to_match_the_pattern() -> None:
+    """spawn's start() must fail with a PicklingError: another error, or none, is caught."""
+    check = c.event_matches("start_failed", "error", r"^PicklingError: .*[Cc]an't pickle")
+    assert verdict(check, evidence()).reason == "no 'start_failed' event"
+    wrong = verdict(check, evidence([ev("start_failed", 1, error="TypeError: cannot pickle '_thread.lock' object")]))
+    assert not wrong.ok and wrong.reason.startswith("start_failed: error=\"TypeError: cannot pickle")
+    assert "does not match" in wrong.reason
+    right = verdict(check, evidence([ev("start_failed", 1, error="PicklingError: Can't pickle <function <lambda>>")]))
+    assert right.ok and right.reason == "start_failed: PicklingError: Can't pickle <function <lambda>>"
+
+
+@catches("output_count")
+def test_output_count_wants_the_exact_number_of_occurrences() -> None:
+    """A raw fork's line written once (flushed) or three times fails; 0 means absent."""
+    check = c.output_count("before fork", 2)
+    v = verdict(check, evidence(stdout="before fork\n"))
+    assert not v.ok and v.reason == "stdout has 'before fork' 1 time(s), expected 2"
+    assert verdict(check, evidence(stdout="before fork\nbefore fork\n")).ok
+    assert not verdict(check, evidence(stdout="before fork\n" * 3)).ok
+    quiet = c.output_count("multi-threaded", 0, "stderr")
+    assert verdict(quiet, evidence(stdout="multi-threaded")).reason == "stderr has no 'multi-threaded'"
+    loud = verdict(quiet, evidence(stderr="DeprecationWarning: ... is multi-threaded, ..."))
+    assert not loud.ok and loud.reason == "stderr has 'multi-threaded' 1 time(s), expected 0"
+
+
+def orphan(pid: int, role: str = "worker") -> ProcRef:
+    return ProcRef(pid, "python3", ["python3"], role)
+
+
+@catches("orphans_left")
+def test_orphans_left_needs_every_child_and_each_helper_among_the_orphans() -> None:
+    """A killed main process must leave its daemon and its child (and the forkserver) behind."""
+    started = [ev("process_started", 1, child=77, daemon=True), ev("process_started", 2, child=78, daemon=False)]
+    check = c.orphans_left("forkserver")
+    assert check.replaces == "no orphans"
+    assert verdict(check, evidence()).reason == "the main process started no child"
+    v = verdict(check, evidence(started, orphans=[orphan(77)]))
+    assert not v.ok and v.reason == "child 78 did not outlive the main process"
+    v = verdict(check, evidence(started, orphans=[orphan(78)]))
+    assert v.reason == "daemon 77 did not outlive the main process"
+    v = verdict(check, evidence(started, orphans=[orphan(77), orphan(78)]))
+    assert not v.ok and v.reason == "no forkserver among the orphans (daemon 77, child 78)"
+    good = verdict(check, evidence(started, orphans=[orphan(76, "forkserver"), orphan(77), orphan(78)]))
+    assert good.ok and good.reason == "3 orphan(s) after the main process died: forkserver 76, daemon 77, child 78"
+    grandchild = [ev("process_started", 3, pid=77, child=90)]  # started by a child: not the main's to leave
+    assert verdict(c.orphans_left(), evidence(started + grandchild, orphans=[orphan(77), orphan(78)])).ok
+
+
+def test_exits_with_replaces_the_generic_exit_check() -> None:
+    assert c.exits_with(-9).replaces == "exit 0" and c.no_orphans().replaces == ""
+    assert c.exits_with(0).replaces == ""  # the generic check itself: repeating it replaces nothing
+
+
+@catches("top_level_count")
+def test_top_level_count_counts_processes_and_names_them() -> None:
+    """Under spawn with two children the top level runs in 3 processes; 2 is caught, and the
+    forkserver is named as such (its own name is still MainProcess)."""
+    runs = [ev("top_level", 1, process="MainProcess"), ev("top_level", 5, pid=1001, process="Process-1")]
+    v = verdict(c.top_level_count(3), evidence(runs))
+    assert not v.ok and v.reason == "the top level ran in 2 process(es): main, Process-1; expected 3"
+    forkserver = ProcRecord(pid=999, ppid=MAIN, name="python3", cmdline=["python3", "-c", "..."], create_time=0.0,
+                            role="forkserver", first_seen_s=0.0, last_seen_s=1.0, gone_s=None, cpu_s=0.0)
+    preloaded = [ev("top_level", 1, process="MainProcess"), ev("top_level", 3, pid=999, process="MainProcess")]
+    v = verdict(c.top_level_count(2), evidence(preloaded, processes=[forkserver]))
+    assert v.ok and v.reason == "the top level ran in 2 process(es): main, the forkserver"
+    unknown = verdict(c.top_level_count(2), evidence(preloaded))
+    assert unknown.reason == "the top level ran in 2 process(es): main, pid 999"

@@ -249,3 +249,51 @@ def test_variants_keep_the_main_guard() -> None:
     folder = Path(variant("killed")).parent
     for script in sorted(folder.glob("*.py")):
         assert "if __name__ == '__main__':" in script.read_text("utf-8"), script.name
+
+
+# -- the pitfall examples' checks (appended) ---------------------------------------------------------
+@catches("orphans_left")
+@pytest.mark.skipif(not POSIX, reason="kill_parent's expectations cover POSIX only")
+@by_method("fork", "forkserver")
+def test_children_terminated_before_the_kill_leave_no_orphan_to_show(method: str) -> None:
+    """kill_parent must show orphans: a main process that cleans up first fails, naming the daemon."""
+    r = run_bounded(script_target(variant("kill_parent_cleaned_up"), like="kill_parent"), method, timeout=30)
+    assert r.status == "fail" and r.exitcode == -9, explain(r)
+    printed = re.search(r"children (\d+) (\d+) terminated", r.stdout)
+    assert printed, explain(r)
+    bad = failed(r)
+    check = "orphans left" if method == "fork" else "orphans left: forkserver, resource_tracker"
+    assert bad == {check: f"daemon {printed.group(1)} did not outlive the main process"}, explain(r)
+    assert "exit 0" not in {v["check"] for v in r.checks}  # exit -9 is expected, and said so
+    assert not any(o.role == "worker" for o in r.orphans), explain(r)
+
+
+@catches("event_matches")
+@by_method("spawn", "forkserver")
+def test_a_lock_argument_fails_start_with_another_error_than_a_lambda(method: str) -> None:
+    """lambda_target expects the PicklingError of a lambda; a lock argument's TypeError is caught."""
+    r = run_bounded(script_target(variant("lambda_lock_argument"), like="lambda_target"), method)
+    assert r.status == "fail" and r.exitcode == 0, explain(r)
+    (reason,) = failed(r).values()
+    assert reason.startswith("start_failed: error=\"TypeError: cannot pickle '_thread.lock' object\""), reason
+    assert reason.endswith("does not match \"^PicklingError: .*[Cc]an't pickle\""), reason
+
+
+@catches("output_count")
+@pytest.mark.skipif(not POSIX, reason="a raw os.fork is POSIX-only")
+@by_method("fork")
+def test_a_flushed_line_is_not_duplicated_by_a_raw_fork(method: str) -> None:
+    """fork_buffered_output expects the unflushed line twice: flushing it first is caught."""
+    r = run_bounded(script_target(variant("fork_flushed"), like="fork_buffered_output"), method)
+    assert r.status == "fail", explain(r)
+    line = "'裸 fork() 之前的一行'"
+    assert failed(r) == {f"stdout has {line} 2x": f"stdout has {line} 1 time(s), expected 2"}, explain(r)
+
+
+@catches("top_level_count")
+@by_method("spawn")
+def test_one_child_runs_the_top_level_in_two_processes_not_three(method: str) -> None:
+    """preload_main under spawn expects main and two children: one child is caught, by name."""
+    r = run_bounded(script_target(variant("preload_one_child"), like="preload_main"), method)
+    assert r.status == "fail", explain(r)
+    assert failed(r) == {"top level runs 3x": "the top level ran in 2 process(es): main, Process-1; expected 3"}
