@@ -21,7 +21,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
+from collections.abc import Iterable
 
 from kit import checks as c
 from kit.examples import path_of

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import math
 import os
 import signal
@@ -17,7 +18,8 @@ import sys
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, Callable, NoReturn
+from collections.abc import Sequence
 
 import kit
 from kit import diagnose, errors, render, results
@@ -139,7 +141,7 @@ def check_output_path(path: str | None, option: str) -> None:
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"{option} {path}: is a directory", path=path)
-    parent = p.parent if str(p.parent) else Path(".")
+    parent = p.parent if str(p.parent) else Path()
     if not parent.is_dir():
         raise UsageError(f"{option} {path}: the folder {parent} does not exist", path=path)
     if not os.access(p if p.exists() else parent, os.W_OK):
@@ -340,20 +342,16 @@ def _install_signal_handlers() -> None:
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
-            try:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread (tests call main() there)
                 signal.signal(signum, _on_signal)
-            except (ValueError, OSError):  # not the main thread (tests call main() from threads)
-                pass
 
 
 def _ignore_stop_signals() -> None:
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 signal.signal(signum, signal.SIG_IGN)
-            except (ValueError, OSError):
-                pass
 
 
 def _debugging(argv: Sequence[str]) -> bool:
@@ -372,8 +370,8 @@ def _quiet_broken_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdout is None or sys.stderr is None:  # started with a closed stdout/stderr (pythonw, >&-)
-        sys.stdout = sys.stdout or open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-        sys.stderr = sys.stderr or open(os.devnull, "w")  # noqa: SIM115
+        sys.stdout = sys.stdout or Path(os.devnull).open("w")  # noqa: SIM115 - lives as long as the process
+        sys.stderr = sys.stderr or Path(os.devnull).open("w")  # noqa: SIM115
     _never_crash_on_print()
     _received.clear()
     _install_signal_handlers()

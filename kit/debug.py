@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import contextlib
 
 ENV = "KIT_DEBUG"
 
@@ -18,7 +19,5 @@ def log(what: str, exc: BaseException | None = None) -> None:
     """One line on stderr when debugging: what was swallowed, and the exception's type and text."""
     if enabled():
         detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
-        try:
+        with contextlib.suppress(OSError, ValueError):
             print(f"kit debug [{os.getpid()}]: {what}{detail}", file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass

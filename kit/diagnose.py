@@ -20,7 +20,7 @@ import difflib
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from kit.events import Event
 from kit.observation import End, Observation
@@ -268,9 +268,7 @@ def reference_of(r: RunResult, results: Sequence[RunResult]) -> RunResult | None
         return (chosen or runs)[0] if (chosen or runs) else None
 
     first = target(results[0])
-    if target(r) == first:
-        ref = default_run(first)
-    elif r.requested_method == DEFAULT:
+    if target(r) == first or r.requested_method == DEFAULT:
         ref = default_run(first)
     else:
         ref = next((x for x in results if target(x) == first and x.method == r.method), None) or default_run(target(r))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kit._record import ENV_DIR, record
@@ -56,7 +57,7 @@ class Reader:
             try:
                 if entry.stat().st_size <= start:
                     continue
-                with open(entry.path, "rb") as fh:
+                with Path(entry.path).open("rb") as fh:
                     fh.seek(start)
                     data = fh.read()
             except OSError:

@@ -8,7 +8,7 @@ few that make a run fail by themselves (a child that died, for a script) come in
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from kit import diagnose
 from kit.checks import Check, Evidence, Verdict, generic_checks

@@ -69,6 +69,6 @@ def append_step_summary(markdown: str) -> str | None:
     path = os.environ.get(STEP_SUMMARY)
     if not path:
         return None
-    with open(path, "a", encoding="utf-8") as fh:
+    with Path(path).open("a", encoding="utf-8") as fh:
         fh.write(markdown.rstrip("\n") + "\n\n")
     return path

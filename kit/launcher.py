@@ -20,6 +20,7 @@ import multiprocessing
 import multiprocessing.context
 import os
 import runpy
+from pathlib import Path
 import sys
 from typing import Any
 
@@ -47,10 +48,17 @@ def make_default(method: str) -> None:
         multiprocessing.set_start_method(method, force=True)
 
 
+def default_method() -> str:
+    """The default start method this Python ships with, read without setting anything."""
+    default = multiprocessing.context._default_context
+    shipped = getattr(default, "_default_context", None)
+    return str(shipped.get_start_method()) if shipped is not None else str(default.get_start_method())
+
+
 def main(argv: list[str]) -> None:
     method, target, *args = argv
     probe.install()  # normally done by sitecustomize already; harmless twice
-    platform_default = getattr(multiprocessing.context._default_context, "_default_context").get_start_method()
+    platform_default = default_method()  # before make_default: what this Python ships
     make_default(method)
     record(Ev.SCRIPT_START, method=method, main=os.getpid(), platform_default=platform_default)
     try:
@@ -60,7 +68,7 @@ def main(argv: list[str]) -> None:
             _globals.update(runpy.run_module(module, run_name="__main__", alter_sys=True))
         else:
             sys.argv = [target, *args]
-            sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+            sys.path.insert(0, str(Path(target).resolve().parent))  # as python does: symlinks resolved
             _globals.update(runpy.run_path(target, run_name="__main__"))
     except SystemExit as exc:
         if exc.code not in (None, 0):

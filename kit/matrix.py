@@ -6,7 +6,8 @@ and timings of one cell must not be distorted by its neighbours.
 from __future__ import annotations
 
 import multiprocessing
-from typing import Callable, Iterable
+from typing import Callable
+from collections.abc import Iterable
 
 from kit.catalogue import EXAMPLES
 from kit.results import RunResult

@@ -23,6 +23,7 @@ import psutil
 
 from kit import _platform
 from kit.results import ProcRecord
+import contextlib
 
 ADMIT_PER_SAMPLE = 64
 """With kernel-kept membership, new pids named per sample: a fork bomb must not stall the loop."""
@@ -114,16 +115,22 @@ class Observer:
         return self._members is not None
 
     def admit(self, pid: int) -> bool:
-        """Follow ``pid``, known to be of the run (listed in its group); False if gone or known."""
+        """Follow ``pid``, known to be of the run (listed in its group); False if gone or known.
+        Its name and command line are read at once: a helper that lives a few milliseconds
+        (a resource tracker on a loaded machine) still gets its role."""
         if pid in self.seen or pid == self.me:
             return False
         try:
             proc = psutil.Process(pid)
             with proc.oneshot():
                 ppid, created = proc.ppid(), proc.create_time()
+                name, cmdline = proc.name(), proc.cmdline()
         except psutil.Error:
             return False
-        return self._admit(pid, ppid, time.perf_counter_ns(), created)
+        admitted = self._admit(pid, ppid, time.perf_counter_ns(), created)
+        if admitted:
+            self.seen[pid].name, self.seen[pid].cmdline = name, cmdline
+        return admitted
 
     def _is_ours(self, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
@@ -244,10 +251,8 @@ class Observer:
             if not procs:
                 break
             for proc in procs:
-                try:
+                with contextlib.suppress(psutil.Error):
                     proc.suspend()
-                except psutil.Error:
-                    pass
             self.sample()  # children forked before the freeze
             procs = self.alive()
             for proc in procs:
@@ -262,7 +267,7 @@ class Observer:
 
     def reap_adopted(self) -> None:
         """Collect exit statuses of orphans that re-parented to us (no zombies left)."""
-        for pid, seen in self.seen.items():
+        for pid in self.seen:
             if pid != self.root:
                 _platform.reap(pid)
 

@@ -9,7 +9,7 @@ maps outcomes in one place; cibuildwheel uses ``Literal`` types for its closed s
 from __future__ import annotations
 
 import enum
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class _Word(str, enum.Enum):

@@ -12,6 +12,7 @@ import os
 import threading
 
 from kit.observation import Output
+import contextlib
 
 CAP_BYTES = 10 * 1024 * 1024
 _CHUNK = 1 << 16
@@ -47,10 +48,8 @@ class Capture:
         except OSError:
             return
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self.fd)
-            except OSError:
-                pass
 
     def finish(self, timeout: float = 2.0) -> Output:
         """Wait (bounded) for end-of-file; what arrived so far is the stream."""

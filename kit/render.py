@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from typing import Iterable, TextIO
+from typing import TextIO
+from collections.abc import Iterable
 
 from kit.results import PlatformInfo, RunResult
 

@@ -13,7 +13,8 @@ import platform
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from kit.outcomes import STATUSES, Status
 
@@ -62,7 +63,7 @@ class PlatformInfo:
     target: str = "host"
 
     @classmethod
-    def here(cls, target: str | None = None) -> "PlatformInfo":
+    def here(cls, target: str | None = None) -> PlatformInfo:
         """This interpreter; ``KIT_TARGET`` names it (a container says ``docker:3.14``)."""
         target = target or os.environ.get("KIT_TARGET", "host")
         return cls(
@@ -124,7 +125,7 @@ class RunResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
         """Rebuild a result from JSON; raises ValueError naming the field when it is not one."""
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")

@@ -23,6 +23,7 @@ saying why none can be made).
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import signal
@@ -116,8 +117,8 @@ def run(
                          scale=scale, platform=here, requested_method=requested)
     for attempt in (1, 2):
         with _temp_dir() as tmp:
-            events_dir = os.path.join(tmp, "events")
-            os.mkdir(events_dir)
+            events_dir = str(Path(tmp) / "events")
+            Path(events_dir).mkdir()
             obs = _observe(target, method, scale, timeout, grace, here, events_dir)
         result = judge.judge(obs, target.checks_for(method), target.facts)
         if result.status is not Status.INCONCLUSIVE or attempt == 2:
@@ -141,6 +142,7 @@ def guardian() -> Guardian:
     global _guardian
     if _guardian is None or _guardian.proc.poll() is not None:
         _guardian = Guardian()
+        atexit.register(_guardian.close)  # a normal exit waits for it: it never outlives us as a zombie
     return _guardian
 
 
@@ -334,7 +336,7 @@ def _close(group: RunGroup, observer: Observer) -> None:
     """Remove the run group; reap what re-parented to us, so no zombie stays."""
     try:
         group.close()
-    except Exception as exc:  # CgroupStuck or an OSError: nothing must stay running
+    except Exception as exc:  # noqa: BLE001 - CgroupStuck or an OSError: nothing must stay running
         debug.log("closing the run group failed; killing what psutil sees", exc)
         _quietly("killing the tree", observer.kill_all)
         group.close()
@@ -350,7 +352,7 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
             return observer.kill_all()
         try:
             killed = group.kill()
-        except Exception as exc:  # CgroupStuck or an OSError: kill what psutil can see, then try again
+        except Exception as exc:  # noqa: BLE001 - CgroupStuck or an OSError: kill what psutil sees, then again
             debug.log("killing the run group failed; killing what psutil sees", exc)
             return sorted(set(observer.kill_all()) | set(group.kill()))
         _quietly("sampling", observer.sample)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable
+from collections.abc import Sequence
 
 from kit.catalogue import Target
 from kit.errors import TargetError, UsageError
@@ -92,7 +93,7 @@ def run_targets(
         for python, image in images.items():
             say(f"docker:{python}: {len(examples) * len(methods)} cells in one container of {image}")
             out += run_in_container(client, python, examples, methods, scale=scale, timeout_s=timeout,
-                                    image=image, progress=lambda line: say(f"  docker:{python} {line}"),
+                                    image=image, progress=_prefixed(say, f"  docker:{python} "),
                                     keep=say if keep_containers else None)
     return out
 
@@ -131,6 +132,11 @@ def run_target(
                 on_result(r)
             out += rs
     return out
+
+
+def _prefixed(say: Say, prefix: str) -> Say:
+    """``say`` with every line prefixed (a container's progress lines)."""
+    return lambda line: say(prefix + line)
 
 
 def _containers(pythons: Sequence[str]) -> tuple[docker.DockerClient, dict[str, str]]:

@@ -6,8 +6,8 @@
   environment (a ``kit.launcher`` or an orphan that escaped the tree).
 * ``METHODS`` (what this platform has) and a ``method`` fixture over every
   known start method that skips the ones the platform lacks.
-* ``run_bounded()``: ``kit.runner.run`` under a watchdog, so that a hang in the
-  kit fails one test instead of freezing the suite.
+* ``run_bounded()``: ``kit.runner.run`` with a test-sized timeout; pytest-timeout
+  (pyproject.toml) fails a test that hangs, with every thread's stack.
 
 Every process the tests start inherits ``KIT_TESTS_RUN`` (set below), and
 ``kit.runner`` passes the environment on to the launcher and hence to every
@@ -16,23 +16,19 @@ running on the same machine (another kit session, a CI job).
 """
 from __future__ import annotations
 
-import _thread
 import multiprocessing
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
-from types import FrameType
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import psutil
 import pytest
 
-import kit.observer
 from kit.results import RunResult
 from kit.runner import DEFAULT_SCALE, GRACE_S, Target, run
+import contextlib
 
 collect_ignore_glob = ["variants/*"]  # broken scripts to run, not test modules
 
@@ -121,7 +117,9 @@ def describe(proc: psutil.Process) -> str:
         return f"{proc.pid} ({type(exc).__name__})"
 
 
-def _reap_zombie_children() -> None:
+def reap_zombie_children() -> None:
+    """Collect pytest's dead children: orphans of a SIGKILLed kit re-parent here when pytest is a
+    subreaper (any in-process run() makes it one)."""
     if not POSIX:
         return
     for child in psutil.Process().children():
@@ -146,10 +144,8 @@ def reap_children(procs: Iterable[psutil.Process] | None = None, timeout: float 
         if not todo:
             break
         for proc in todo:
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.suspend()
-            except psutil.Error:
-                pass
         for proc in todo:
             try:
                 proc.kill()
@@ -157,8 +153,8 @@ def reap_children(procs: Iterable[psutil.Process] | None = None, timeout: float 
             except psutil.Error:
                 pass
         psutil.wait_procs(todo, timeout=timeout)
-        _reap_zombie_children()
-    _reap_zombie_children()
+        reap_zombie_children()
+    reap_zombie_children()
     return sorted(set(killed))
 
 
@@ -212,105 +208,12 @@ def method(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-# -- a watchdog around run() ---------------------------------------------------
-class RunHung(Exception):
-    """``run()`` did not return in time, although it promises never to hang."""
-
-
-class ObserverSpin(RunHung):
-    """The main thread sat in one ``Observer._discover`` call for seconds (fixed in af7bf4e: a regression)."""
-
-
-def _discover_call(frame: FrameType | None) -> tuple[int, object] | None:
-    """Identify the ``Observer._discover`` call on a thread's stack, if any."""
-    target = os.path.normcase(os.path.abspath(kit.observer.__file__))
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name == "_discover" and os.path.normcase(os.path.abspath(code.co_filename)) == target:
-            return id(frame), frame.f_locals.get("now")
-        frame = frame.f_back
-    return None
-
-
-class Watchdog:
-    """Interrupt the main thread if it stays in one ``_discover`` call or passes a deadline.
-
-    A thread watches the main thread's stack; when it must act it sends
-    SIGINT to the main thread, whose temporary handler raises the pending
-    ``RunHung``.  A real Ctrl-C still raises ``KeyboardInterrupt``.
-    """
-
-    def __init__(self, limit_s: float) -> None:
-        self.limit_s = limit_s
-        self.pending: RunHung | None = None
-        self.sent = self.handled = 0
-        self.closing = False
-        self._stop = threading.Event()
-        self._main = threading.get_ident()
-        self._thread = threading.Thread(target=self._watch, name="run-watchdog", daemon=True)
-        self._old_handler: object = None
-
-    def __enter__(self) -> "Watchdog":
-        self._old_handler = signal.signal(signal.SIGINT, self._handler)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.closing = True
-        self._stop.set()
-        self._thread.join()
-        for _ in range(50):  # let a signal already sent be handled (and ignored) here
-            if self.handled >= self.sent:
-                break
-            time.sleep(0.01)
-        signal.signal(signal.SIGINT, self._old_handler)  # type: ignore[arg-type]
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        if self.handled < self.sent:
-            self.handled += 1
-            exc, self.pending = self.pending, None
-            if exc is not None and not self.closing:
-                raise exc
-            return
-        raise KeyboardInterrupt
-
-    def _fire(self, exc: RunHung) -> None:
-        self.pending = exc
-        self.sent += 1
-        if hasattr(signal, "pthread_kill"):
-            signal.pthread_kill(self._main, signal.SIGINT)  # also interrupts a blocking call
-        else:
-            _thread.interrupt_main()
-
-    def _watch(self) -> None:
-        start = time.monotonic()
-        deadline: float | None = start + self.limit_s
-        call, since = None, start
-        while not self._stop.wait(0.1):
-            now = time.monotonic()
-            current = _discover_call(sys._current_frames().get(self._main))
-            if current != call:
-                call, since = current, now
-            if call is not None and now - since > SPIN_S:
-                self._fire(ObserverSpin(f"one Observer._discover call ran {now - since:.1f} s"))
-                call, since = None, now
-            elif deadline is not None and now > deadline:
-                self._fire(RunHung(f"run() still busy after {now - start:.1f} s (limit {self.limit_s:g} s)"))
-                deadline = None  # once: let run() clean up after the interruption
-
-
+# -- runs ---------------------------------------------------------------------------
 def run_bounded(target: Target, method: str, *, scale: float = DEFAULT_SCALE,
                 timeout: float = 20.0, grace: float = GRACE_S) -> RunResult:
-    """``run()`` that must return within ``timeout + grace + KILL_SLACK_S``.
-
-    A hang fails the test with ``RunHung`` instead of freezing the suite; a
-    discovery loop that never ends (the spin fixed in af7bf4e) is named
-    ``ObserverSpin`` and caught after ``SPIN_S`` seconds.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return run(target, method, scale=scale, timeout=timeout, grace=grace)
-    with Watchdog(timeout + grace + KILL_SLACK_S):
-        return run(target, method, scale=scale, timeout=timeout, grace=grace)
+    """``run()`` with a test-sized timeout.  A hang in the kit itself (it promises never to hang)
+    is caught by pytest-timeout (pyproject.toml), which fails the test with every thread's stack."""
+    return run(target, method, scale=scale, timeout=timeout, grace=grace)
 
 
 # -- reporting and measuring -----------------------------------------------------

@@ -14,8 +14,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -25,6 +27,7 @@ if sys.platform != "linux":
 
 from kit._platform import _cgroup  # noqa: E402 - after the platform skip
 from kit._platform._cgroup import RunCgroup, available, cleanup_stale  # noqa: E402
+import contextlib
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_cgroup.__file__))))
@@ -216,10 +219,8 @@ def test_pid_hopper_is_killed_and_nothing_is_left(group: RunCgroup) -> None:
         snapshot = group.procs()
         time.sleep(0.02)
         for pid in snapshot:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.02)
         assert group.populated() and group.procs() - snapshot, "the hopper should survive a snapshot kill"
         killed = group.kill()
@@ -385,12 +386,26 @@ def _as_root_with(*tools: str) -> None:
 PROBE = "import json; from kit._platform._cgroup import available; print(json.dumps(available()))"
 
 
-def test_not_root_and_not_delegated_gives_an_actionable_reason() -> None:
+@pytest.fixture
+def readable_kit() -> Iterator[str]:
+    """The kit package where any user can read it (a checkout under a private folder is not,
+    nor is pytest's tmp_path)."""
+    dest = Path(tempfile.mkdtemp(prefix="kit-readable-"))
+    try:
+        shutil.copytree(Path(REPO) / "kit", dest / "kit", ignore=shutil.ignore_patterns("__pycache__"))
+        for path in [dest, *dest.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        yield str(dest)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_not_root_and_not_delegated_gives_an_actionable_reason(readable_kit: str) -> None:
     _as_root_with("setpriv")
     _require()
     out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
                           PROBE], capture_output=True, text=True, timeout=20,
-                         env={"PYTHONPATH": REPO},
+                         env={"PYTHONPATH": readable_kit},
                          cwd="/")
     assert out.returncode == 0, out.stderr
     ok, reason = json.loads(out.stdout)

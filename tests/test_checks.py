@@ -6,7 +6,8 @@ tests/test_variants.py shows the same checks catching real broken scripts.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
+from collections.abc import Iterable
 
 import pytest
 
@@ -91,7 +92,7 @@ def test_event_count_needs_enough_events() -> None:
     """99 cars passing when 100 must pass is a failure."""
     check = c.event_count("car_passes", 100)
     v = verdict(check, evidence([ev("car_passes", i, i=i) for i in range(99)]))
-    assert not v.ok and "only 99 'car_passes' event(s), expected 100" == v.reason
+    assert not v.ok and v.reason == "only 99 'car_passes' event(s), expected 100"
     assert verdict(check, evidence([ev("car_passes", i, i=i) for i in range(100)])).ok
 
 
@@ -152,7 +153,7 @@ def test_lines_in_order_reads_stdout_order() -> None:
     """The join example's two lines, swapped, fail; a missing line fails too."""
     check = c.lines_in_order("我是一个name", "我是第一顺序执行者")
     v = verdict(check, evidence(stdout="我是第一顺序执行者\n我是一个name\n"))
-    assert not v.ok and "'我是第一顺序执行者' printed before '我是一个name'" == v.reason
+    assert not v.ok and v.reason == "'我是第一顺序执行者' printed before '我是一个name'"
     assert verdict(check, evidence(stdout="我是一个name\n")).reason == "stdout lacks '我是第一顺序执行者'"
     assert verdict(check, evidence(stdout="我是一个name\n我是第一顺序执行者\n")).ok
 

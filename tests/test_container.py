@@ -106,6 +106,10 @@ def test_hello_and_cpu_in_a_container(client, image, no_leftovers):
         if r.example == "cpu" and r.status == "fail" and failing == {"real parallelism"} and others > FOREIGN_CORES_MAX:
             busy.append(f"{r.method}: {r.reason}")  # as in test_examples: not judged on a busy machine
             continue
+        if r.example == "cpu" and r.status == "inconclusive":  # the kit's own verdict: the machine was busy
+            assert "other processes used" in r.reason, r.reason
+            busy.append(f"{r.method}: {r.reason}")
+            continue
         assert r.status == "pass", f"{r.example}/{r.method}: {r.status}: {r.reason}"
     assert any("hello" in line and "pass" in line for line in lines), lines  # progress was streamed
     assert not any("containers skipped" in line for line in lines), lines  # the kit inside runs its host only
@@ -155,7 +159,7 @@ def test_overall_timeout_kills_the_container_and_reports_timeouts(client, image,
                           overall_s=2, image=image)
     assert time.monotonic() - t0 < 20
     assert [(r.example, r.method, r.status) for r in rs] == [("cpu", "fork", "timeout"), ("cpu", "spawn", "timeout")]
-    assert all(r.platform.target == f"docker:{PYTHON}" for r in rs)
+    assert all(r.platform is not None and r.platform.target == f"docker:{PYTHON}" for r in rs)
     assert "2 s" in rs[0].reason
 
 
@@ -166,7 +170,7 @@ def test_a_failing_cell_is_a_result_not_an_error(client, image, no_leftovers):
 
     rs = run_in_container(client, PYTHON, ["cpu"], ["fork"], scale=1.0, timeout_s=0.5, image=image)
     assert [(r.example, r.status) for r in rs] == [("cpu", "timeout")]
-    assert rs[0].platform.python.startswith(PYTHON + ".")  # from inside: the kit's own result
+    assert rs[0].platform is not None and rs[0].platform.python.startswith(PYTHON + ".")  # the kit's own result
 
 
 def test_connect_to_an_unreachable_daemon_gives_one_line(monkeypatch):
@@ -218,7 +222,7 @@ def test_a_kit_that_prints_no_results_gives_error_results(client, image, no_left
     rs = run_in_container(client, PYTHON, ["no_such_example"], ["fork"], timeout_s=10, image=image)
     assert [(r.example, r.method, r.status) for r in rs] == [("no_such_example", "fork", "error")]
     assert "exited with status 2" in rs[0].reason and "unknown example" in rs[0].reason, rs[0].reason
-    assert rs[0].platform.target == f"docker:{PYTHON}"
+    assert rs[0].platform is not None and rs[0].platform.target == f"docker:{PYTHON}"
 
 
 def test_a_daemon_of_windows_containers_is_refused(monkeypatch):
@@ -501,7 +505,8 @@ def test_keep_containers_keeps_exactly_the_failed_one_for_docker_exec(client, im
         (kept,) = leftovers(client)
         (line,) = [s for s in said if "docker exec -it" in s]
         assert f"docker exec -it {kept.short_id} sh" in line and f"docker rm -f {kept.short_id}" in line
-        assert kept.exec_run(["sh", "-c", "ls /home/kit/work"]).output.decode().split() == ["fails.py"]
+        listing = kept.exec_run(["sh", "-c", "ls /home/kit/work"]).output
+        assert isinstance(listing, bytes) and listing.decode().split() == ["fails.py"]
     finally:
         for c in leftovers(client):
             c.remove(force=True, v=True)
@@ -520,4 +525,4 @@ def test_a_cpu_quota_of_one_starts_one_worker(client, image, no_leftovers) -> No
         (r,) = json.loads(c.logs(stdout=True, stderr=False))
     assert r["platform"]["cpu_count"] == 1
     assert r["status"] in ("pass", "inconclusive"), r["reason"]
-    assert "by 1 workers" in r["reason"] or "inconclusive" == r["status"]
+    assert "by 1 workers" in r["reason"] or r["status"] == "inconclusive"

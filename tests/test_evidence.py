@@ -15,8 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from conftest import explain, run_bounded
@@ -150,9 +150,9 @@ def _lives(pid: int) -> bool:
 
 # -- short-lived children: counted, their CPU too ----------------------------------------
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
-def test_twenty_short_children_are_counted_with_their_cpu(method: str, script: object) -> None:
+def test_twenty_short_children_are_counted_with_their_cpu(method: str, script: Callable[[str, str], str]) -> None:
     """20 children of ~5 ms: 21 processes at once, and every CPU second (RUSAGE_CHILDREN agrees, fork)."""
-    r, rusage = _measured(script_target(script("forks20", FORKS_20)), method)  # type: ignore[operator]
+    r, rusage = _measured(script_target(script("forks20", FORKS_20)), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "cgroup", r.unmeasured
     assert r.peak_processes >= 21, (r.peak_processes, r.unmeasured)
@@ -161,7 +161,7 @@ def test_twenty_short_children_are_counted_with_their_cpu(method: str, script: o
 
 
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
-def test_broken_variant_sampling_misses_the_short_children_cpu(method: str, script: object,
+def test_broken_variant_sampling_misses_the_short_children_cpu(method: str, script: Callable[[str, str], str],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The same run sampled every 20 ms: the children's 5 ms bursts fall between samples.
 
@@ -169,7 +169,7 @@ def test_broken_variant_sampling_misses_the_short_children_cpu(method: str, scri
     on the barrier for a few ms), so its miss is not reliable; the CPU's is.
     """
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
-    r, rusage = _measured(script_target(script("forks20", FORKS_20)), method)  # type: ignore[operator]
+    r, rusage = _measured(script_target(script("forks20", FORKS_20)), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "psutil"
     assert r.cpu_s < 0.95 * rusage, f"sampling saw {r.cpu_s} s of {rusage:.3f} s"
@@ -239,7 +239,7 @@ def test_broken_variant_a_plain_parent_misses_the_forkserver_workers(method: str
 
 # -- a process psutil calls a zombie --------------------------------------------------------
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
-def test_zombie_leader_with_live_thread_is_an_orphan_and_killed(method: str, script: object) -> None:
+def test_zombie_leader_with_live_thread_is_an_orphan_and_killed(method: str, script: Callable[[str, str], str]) -> None:
     """Main exits; its child's main thread exited but a thread sleeps 30 s: an orphan, killed, nothing left."""
     r = run_bounded(script_target(script("zleader", ZOMBIE_LEADER_CHILD)), method, grace=0.5)
     leader = int(r.stdout.split("leader", 1)[1].split()[0])
@@ -252,7 +252,7 @@ def test_zombie_leader_with_live_thread_is_an_orphan_and_killed(method: str, scr
 
 
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
-def test_broken_variant_sampling_takes_the_zombie_leader_for_dead(method: str, script: object,
+def test_broken_variant_sampling_takes_the_zombie_leader_for_dead(method: str, script: Callable[[str, str], str],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Sampled, the leader shows Z: not an orphan, not killed, still alive after the run."""
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
@@ -272,7 +272,8 @@ def test_broken_variant_sampling_takes_the_zombie_leader_for_dead(method: str, s
 
 # -- the cost of watching ----------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
-def test_watching_a_quiet_run_costs_under_five_percent_of_a_core(method: str, script: object) -> None:
+def test_watching_a_quiet_run_costs_under_five_percent_of_a_core(method: str,
+                                                                  script: Callable[[str, str], str]) -> None:
     """4 s with 2 sleeping children: only the group's members are sampled, not the process table."""
     r = run_bounded(script_target(script("sleepers", SLEEPERS)), method)
     assert r.status == "pass", explain(r)
@@ -282,10 +283,10 @@ def test_watching_a_quiet_run_costs_under_five_percent_of_a_core(method: str, sc
 
 
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
-def test_broken_variant_sampling_the_table_costs_more(method: str, script: object,
+def test_broken_variant_sampling_the_table_costs_more(method: str, script: Callable[[str, str], str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole process table read every 20 ms costs more than reading the group's members."""
-    target = script_target(script("sleepers", SLEEPERS))  # type: ignore[operator]
+    target = script_target(script("sleepers", SLEEPERS))
     cheap = run_bounded(target, method)
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
     table = run_bounded(target, method)

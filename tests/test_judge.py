@@ -10,7 +10,8 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
+from collections.abc import Iterator
 
 import pytest
 from conftest import describe, our_processes, reap_children
@@ -371,15 +372,15 @@ def kit_signals() -> Iterator[None]:
 def sample_raising(monkeypatch: pytest.MonkeyPatch, times: int = 0, alive: int | None = None) -> list[int]:
     """Make ``Observer.sample`` raise ValueError on its first ``times`` calls, then work again;
     or (``alive``) work until it sees that many processes of the run alive, then raise for good."""
-    original: Callable[[kit.observer.Observer], int] = kit.observer.Observer.sample
+    original: Callable[..., int] = kit.observer.Observer.sample
     calls: list[int] = []
     broken: list[bool] = []
 
-    def sample(self: kit.observer.Observer) -> int:
+    def sample(self: kit.observer.Observer, budget_s: float | None = None) -> int:
         calls.append(1)
         if len(calls) <= times or broken:
             raise ValueError("injected: Observer.sample broke")
-        n = original(self)
+        n = original(self, budget_s)
         if alive is not None and n >= alive:
             broken.append(True)
             raise ValueError("injected: Observer.sample broke")

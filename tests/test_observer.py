@@ -11,7 +11,8 @@ import re
 import subprocess
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import psutil
 import pytest

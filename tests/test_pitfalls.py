@@ -250,7 +250,7 @@ def test_tags_split_the_article_from_the_pitfalls() -> None:
     assert select([PITFALLS]) == PITFALL_NAMES
     assert select(["all"]) == list(EXAMPLES)
     assert select(["global_state", "hello", "pitfalls"]) == ["hello", *PITFALL_NAMES]  # catalogue order, once
-    with pytest.raises(ValueError, match="unknown example or tag 'nope'"):
+    with pytest.raises(ValueError, match="unknown example 'nope'"):
         select(["nope"])
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit import report, results
+from kit.outcomes import Status
 from kit.results import RunResult
 from kit.runner import example_target, run
 
@@ -31,7 +32,7 @@ def as_platform(rs: list[RunResult], os_name: str, python: str, default: str, ta
         r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
             os_name, python, default, target
         if r.method not in available:
-            r.status, r.reason = "skipped", f"{r.method} is not available on {os_name}"
+            r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"
         out.append(r)
     return out
 
@@ -70,7 +71,7 @@ def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: l
     win = as_platform(host_results, "Windows", "3.12.10", "spawn", available=("spawn",))
     mac = as_platform(host_results, "Darwin", "3.12.10", "spawn", available=("fork", "spawn", "forkserver"))
     odd = next(r for r in mac if r.example == "hello" and r.method == "spawn")
-    odd.status, odd.reason = "fail", "stdout lacks '我是一个进程'"
+    odd.status, odd.reason = Status.FAIL, "stdout lacks '我是一个进程'"
     files = [write(tmp_path, "win.json", win), write(tmp_path, "mac.json", mac),
              write(tmp_path, "host.json", host_results)]
     r = kit("report", *files, "--markdown", str(tmp_path / "m.md"))

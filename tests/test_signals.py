@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import POSIX, our_processes, reap_children
+from conftest import POSIX, our_processes, reap_children, reap_zombie_children
 
 pytestmark = pytest.mark.skipif(not POSIX, reason="POSIX signals")
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,15 +84,17 @@ def wait_until_running(proc: subprocess.Popen[str], timeout: float = 20.0) -> No
 
 def _cmd(p: object) -> list[str]:
     try:
-        return p.cmdline()  # type: ignore[attr-defined,no-any-return]
+        return p.cmdline()  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - gone meanwhile
         return []
 
 
 def nothing_left(within: float) -> list[str]:
-    """Poll until no process of this session is alive (the kit's guardian included); what is left."""
+    """Poll until no process of this session is alive (the kit's guardian included); what is left.
+    Dead children of pytest (a killed kit's guardian, re-parented here) are collected first."""
     deadline = time.monotonic() + within
     while True:
+        reap_zombie_children()
         left = [p for p in our_processes().values() if p.pid != os.getpid()]
         alive = []
         for p in left:
@@ -160,7 +162,7 @@ def test_without_a_guardian_a_sigkilled_kit_would_leave_the_run(tmp_path: Path) 
     the next kit that starts a run, maybe another one on this machine, and hide the point.)"""
     code = ("import sys, kit.runner as r\n"
             "class Blind:\n"
-            "    proc = type('P', (), {'poll': staticmethod(lambda: None)})()\n"
+            "    proc = type('P', (), {'poll': staticmethod(lambda: None), 'pid': -1})()\n"
             "    def add(self, kind, values): return 'k'\n"
             "    def done(self, key): pass\n"
             "r._guardian = Blind()\n"

@@ -37,7 +37,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
+import contextlib
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
@@ -239,10 +240,8 @@ def _sigkill(pids: Iterable[int]) -> None:
         try:
             fd = os.pidfd_open(pid)
         except (AttributeError, OSError):
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
             continue
         try:
             signal.pidfd_send_signal(fd, signal.SIGKILL)
@@ -291,10 +290,8 @@ def _make_dir(place: _Place, name: str) -> _Dir:
     """``<own>/kit/<name>`` in ``place``; the parent may vanish under us (another kit removing it)."""
     parent = os.path.join(place.own, PARENT)
     for attempt in range(5):
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(parent)
-        except FileExistsError:
-            pass
         try:
             os.mkdir(os.path.join(parent, name))
             return _Dir(os.path.join(parent, name), place.version, place.controllers)
@@ -389,9 +386,8 @@ class RunCgroup:
         pids_note = ""
         try:
             for place in places:
-                if place.version == 1:
-                    if v2_ok and not _v1_needed(place, dirs):
-                        continue
+                if place.version == 1 and v2_ok and not _v1_needed(place, dirs):
+                    continue
                 if place.read_only:
                     errors.append(_reason(OSError(errno.EROFS, "read-only"), place.own, place))
                     continue
@@ -671,17 +667,13 @@ def _v1_needed(place: _Place, dirs: list[_Dir]) -> bool:
 
 
 def _write_quiet(path: str, value: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         _write(path, value)
-    except OSError:
-        pass
 
 
 def _rmdir_quiet(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.rmdir(path)
-    except OSError:
-        pass
 
 
 def _remove_dir(d: _Dir, strict: bool = False) -> None:

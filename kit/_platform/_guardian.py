@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from typing import IO
+import contextlib
 
 _KILL_ROUNDS = 100
 _ROUND_S = 0.05
@@ -39,10 +40,8 @@ def _pids(folder: str) -> list[int]:
 
 
 def _kill_pid(pid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.kill(pid, _SIGKILL)
-    except OSError:
-        pass
 
 
 def kill_cgroups(folders: list[str]) -> None:
@@ -66,10 +65,8 @@ def kill_group(pid: int) -> None:
     session) and ``pid`` itself; where there are no process groups, ``pid`` only."""
     killpg = getattr(os, "killpg", None)
     if killpg is not None:
-        try:
+        with contextlib.suppress(OSError):
             killpg(pid, _SIGKILL)
-        except OSError:
-            pass
     _kill_pid(pid)
 
 
@@ -133,10 +130,8 @@ class Guardian:
     def close(self) -> None:
         """Release the guardian (nothing registered is killed after ``done``)."""
         if self.proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            except OSError:
-                pass
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 
 from kit._platform._common import RunGroup, no_run_group, popen_kwargs_for, ppid_table
+import contextlib
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
@@ -40,10 +41,8 @@ def new_group_kwargs() -> dict[str, Any]:
 
 def reap(pid: int) -> None:
     """Collect the exit status of a process we became parent of, so no zombie stays."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:

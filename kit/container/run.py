@@ -88,7 +88,7 @@ def folder_archive(folder: Path) -> bytes:
                     raise TargetError(f"the script's folder {folder} holds more than "
                                       f"{MAX_FOLDER_BYTES // 2**20} MB: put the script in a folder of its own")
                 if info.isfile():
-                    with open(path, "rb") as fh:
+                    with path.open("rb") as fh:
                         tar.addfile(info, fh)
                 elif info.isdir():
                     tar.addfile(info)
