@@ -91,7 +91,8 @@ def _cmd(p: object) -> list[str]:
 
 def nothing_left(within: float) -> list[str]:
     """Poll until no process of this session is alive (the kit's guardian included); what is left.
-    Dead children of pytest (a killed kit's guardian, re-parented here) are collected first."""
+    Dead children of pytest (the run of a killed kit, re-parented here: pytest is a subreaper once
+    any in-process run() happened) are collected, so that none stays a zombie."""
     deadline = time.monotonic() + within
     while True:
         reap_zombie_children()
@@ -103,10 +104,17 @@ def nothing_left(within: float) -> list[str]:
                     alive.append(f"{p.pid} {' '.join(_cmd(p))[:100]}")
             except Exception:  # noqa: BLE001
                 pass
-        if not alive or time.monotonic() > deadline:
-            if alive:
-                reap_children(left)
+        if not alive:
+            for _ in range(50):  # the last ones may turn into zombies just now
+                reap_zombie_children()
+                if not our_processes():
+                    break
+                time.sleep(0.02)
+            return []
+        if time.monotonic() > deadline:
+            reap_children(left)
             return alive
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
