@@ -28,7 +28,7 @@ from kit.errors import KitError, UsageError
 from kit.matrix import host_methods
 from kit.outcomes import ALL, DEFAULT, METHODS, Status, exit_status
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, Interrupted
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Interrupted
 
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_SCALE = 1000.0
@@ -198,8 +198,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args,
                    keep_containers=args.keep_containers)
-    except Interrupted as exc:
-        show(exc.result)
+    except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
+        if isinstance(exc, Interrupted):
+            show(exc.result)
         _outputs(args, rs)
         raise
     diagnose.compare(rs, target.facts)
@@ -238,8 +239,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     try:
         rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say,
                          keep_containers=args.keep_containers)
-    except Interrupted as exc:
-        rs = [*done, exc.result]
+    except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
+        rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
         finished = {(r.example, r.method) for r in rs}
         rs += [RunResult(e, m, Status.INTERRUPTED, "not run: the kit was interrupted")
                for e in examples for m in methods if (e, m) not in finished]
@@ -335,7 +336,10 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
         _received.append(signum)
         return
     _received.append(signum)
-    raise Stopped(signum)
+    STOP.request(signum)
+    if not STOP.running:  # between runs (or no run at all): stop right here
+        raise Stopped(signum)
+    # during a run: its watch loop ends it within one interval, kills it, and raises Interrupted
 
 
 def _install_signal_handlers() -> None:
@@ -374,10 +378,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr = sys.stderr or Path(os.devnull).open("w")  # noqa: SIM115
     _never_crash_on_print()
     _received.clear()
+    STOP.signum = 0
     _install_signal_handlers()
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        if STOP.signum:  # the stop came as the last run was ending: its results are complete
+            raise Stopped(STOP.signum)
+        return status
     except KitError as exc:
         _say(f"kit: error: {exc}")
         return exc.exit_code

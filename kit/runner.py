@@ -67,6 +67,28 @@ KIT_ROOT = str(Path(kit.__file__).resolve().parent.parent)
 HOOK_DIR = str(Path(kit.__file__).resolve().parent / "_hook")
 
 
+class _Stop:
+    """A stop asked for while a run is in progress (SIGTERM, SIGHUP, Ctrl-C through ``kit.cli``).
+
+    A signal handler that raised at any bytecode could land between starting the run's main
+    process and registering it for clean-up; instead the handler asks, and the watch loop
+    answers within one interval: the run ends as ``interrupted`` and is killed as any other.
+    """
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self.running = 0  # runs in progress in this process
+
+    def request(self, signum: int) -> None:
+        self.signum = self.signum or signum
+
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+
+STOP = _Stop()
+
+
 class Interrupted(KeyboardInterrupt):
     """The kit was told to stop during a run (``signum``: SIGINT, SIGTERM, SIGHUP); ``result`` is
     that run, marked interrupted, after everything it started was killed."""
@@ -115,13 +137,26 @@ def run(
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(target.name, method, Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=scale, platform=here, requested_method=requested)
+    STOP.running += 1
+    try:
+        return _run(target, method, requested, scale, timeout, grace, here)
+    finally:
+        STOP.running -= 1
+
+
+def _run(target: Target, method: str, requested: str, scale: float, timeout: float, grace: float,
+         here: PlatformInfo) -> RunResult:
+    if STOP.signum:  # asked to stop before this run began
+        result = RunResult(target.name, method, Status.INTERRUPTED, f"not run: the kit was stopped ({STOP.name()})",
+                           scale=scale, platform=here, requested_method=requested)
+        raise Interrupted(result, STOP.signum)
     for attempt in (1, 2):
         with _temp_dir() as tmp:
             events_dir = str(Path(tmp) / "events")
             Path(events_dir).mkdir()
             obs = _observe(target, method, scale, timeout, grace, here, events_dir)
         result = judge.judge(obs, target.checks_for(method), target.facts)
-        if result.status is not Status.INCONCLUSIVE or attempt == 2:
+        if result.status is not Status.INCONCLUSIVE or attempt == 2 or STOP.signum:
             break
         first = result.reason  # the machine was too busy to decide: once more
     if attempt == 2:
@@ -381,6 +416,8 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
     first_death: dict[str, int] = {}
     starts: list[int] = []
     while True:
+        if STOP.signum:
+            return End.INTERRUPTED, STOP.name(), time.perf_counter_ns()
         observer.sample(budget_s=SAMPLE_BUDGET_S if observer.kernel_kept else None)
         if tally is not None:
             tally.tick(observer.last_members)
@@ -415,7 +452,7 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
     end = time.monotonic() + grace
     observer.sample()  # children forked between the last sample and main's exit
     if group is not None:
-        while group.populated() and time.monotonic() < end:
+        while group.populated() and time.monotonic() < end and not STOP.signum:
             if tally is not None:
                 tally.tick(observer.last_members)
             time.sleep(INTERVAL_S)
@@ -424,7 +461,7 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
         for pid in left:
             observer.admit(pid)
         return left
-    while observer.alive(include_root=False) and time.monotonic() < end:
+    while observer.alive(include_root=False) and time.monotonic() < end and not STOP.signum:
         time.sleep(INTERVAL_S)
         observer.sample()
     return {p.pid for p in observer.alive(include_root=False)}
