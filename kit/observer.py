@@ -175,14 +175,19 @@ class Observer:
                     changed |= self._admit(pid, ppid, now, created)
 
     # -- sampling ------------------------------------------------------------
-    def sample(self, budget_s: float | None = None) -> int:
+    def sample(self, budget_s: float | None = None, read: bool = True) -> int:
         """One look at the tree; returns how many of its processes are alive.
 
         ``budget_s``: with kernel-kept membership, stop reading processes when it is spent (a
         run of a thousand processes that starve the machine must not stall the watch loop past
-        its deadline); the rest are read on the next sample."""
+        its deadline); the rest are read on the next sample.  ``read=False`` (kernel-kept
+        membership only): new members are admitted and counted, no process is read (the kit
+        reads them every few samples: its own CPU stays small)."""
         now = time.perf_counter_ns()
         self._discover(now)
+        if not read and self._members is not None:
+            self.peak = max(self.peak, len(self.last_members))
+            return len(self.last_members)
         alive = 0
         live = [s for s in self.seen.values() if s.gone_ns is None]
         if self._members is not None and (len(live) > SAMPLED_PER_SAMPLE or budget_s is not None):
