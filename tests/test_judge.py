@@ -376,11 +376,11 @@ def sample_raising(monkeypatch: pytest.MonkeyPatch, times: int = 0, alive: int |
     calls: list[int] = []
     broken: list[bool] = []
 
-    def sample(self: kit.observer.Observer, budget_s: float | None = None) -> int:
+    def sample(self: kit.observer.Observer, *args: Any, **kwargs: Any) -> int:
         calls.append(1)
         if len(calls) <= times or broken:
             raise ValueError("injected: Observer.sample broke")
-        n = original(self, budget_s)
+        n = original(self, *args, **kwargs)
         if alive is not None and n >= alive:
             broken.append(True)
             raise ValueError("injected: Observer.sample broke")
