@@ -50,6 +50,7 @@ class _Seen:
     cpu_s: float = 0.0
     cpus: set[int] = field(default_factory=set)
     samples: int = 0
+    forked_as: list[str] | None = None  # the parent's command line it was admitted with: exec may follow
 
 
 def _create_time(pid: int) -> float | None:
@@ -129,8 +130,31 @@ class Observer:
             return False
         admitted = self._admit(pid, ppid, time.perf_counter_ns(), created)
         if admitted:
-            self.seen[pid].name, self.seen[pid].cmdline = name, cmdline
+            seen = self.seen[pid]
+            seen.name, seen.cmdline = name, cmdline
+            parent = self.seen.get(ppid)
+            if not cmdline or (parent is not None and parent.cmdline == cmdline):
+                seen.forked_as = cmdline  # caught between fork and exec (or a real fork): look again soon
         return admitted
+
+    def _recheck_forked(self, stop: float) -> None:
+        """Processes admitted with their parent's command line (or none yet) are read again at
+        every sample for their first half second: a helper (resource tracker, forkserver) execs right after
+        its fork, and must not keep the name it had for a few milliseconds."""
+        now = time.perf_counter_ns()
+        for seen in self.seen.values():
+            if seen.forked_as is None or seen.gone_ns is not None:
+                continue
+            if now - seen.first_ns > 500_000_000 or time.perf_counter() > stop:
+                seen.forked_as = None if now - seen.first_ns > 500_000_000 else seen.forked_as
+                continue
+            try:
+                with seen.proc.oneshot():
+                    cmdline, name = seen.proc.cmdline(), seen.proc.name()
+            except psutil.Error:
+                continue
+            if cmdline and cmdline != seen.forked_as:
+                seen.cmdline, seen.name, seen.forked_as = cmdline, name, None
 
     def _is_ours(self, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
@@ -160,6 +184,7 @@ class Observer:
                 self.admit(pid)
                 if time.perf_counter() > stop:
                     break
+            self._recheck_forked(stop)
             return
         table = _platform.ppid_table()
         changed = True
@@ -276,11 +301,17 @@ class Observer:
             if pid != self.root:
                 _platform.reap(pid)
 
-    def records(self, workers: set[int]) -> list[ProcRecord]:
+    def records(self, workers: set[int], helpers: dict[int, tuple[str, list[str]]] | None = None
+                ) -> list[ProcRecord]:
+        """What was seen of each process; ``helpers``: (role, command line) the processes said
+        themselves (``kit.probe``: a resource tracker or forkserver knows what it is, even when
+        psutil read its command line during exec, empty)."""
         def rel(ns: int) -> float:
             return round((ns - self.t0_ns) / 1e9, 4)
 
         def role(pid: int, s: _Seen) -> str:
+            if helpers and pid in helpers and pid != self.root:
+                return helpers[pid][0]
             parent = self.seen.get(s.ppid)
             if parent is not None and parent.cmdline == s.cmdline and pid != self.root:
                 return "worker"  # forked from its parent, not exec'd: a forkserver's child is a worker
@@ -291,7 +322,7 @@ class Observer:
                 pid=pid,
                 ppid=s.ppid,
                 name=s.name,
-                cmdline=s.cmdline,
+                cmdline=s.cmdline or (helpers or {}).get(pid, ("", []))[1],
                 create_time=s.create_time,
                 role=role(pid, s),
                 first_seen_s=rel(s.first_ns),

@@ -82,6 +82,7 @@ class Ev:
     CHILD_ERROR = "child_error"  # a child's run() raised (or sys.exit(N)); data: error, name, exitcode
     CHILD_DIED = "child_died"  # a spawn/forkserver child failed before run(); data: error
     SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
+    HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role
 
 
 class Role(_Word):

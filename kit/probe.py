@@ -55,12 +55,30 @@ def install() -> None:
     import multiprocessing.process
     import multiprocessing.spawn
 
+    _say_if_helper()
     _wrap_start(multiprocessing.process.BaseProcess)
     _wrap_bootstrap(multiprocessing.process.BaseProcess)
     _wrap_spawn_main(multiprocessing.spawn)
     _wrap_set_start_method(multiprocessing.context.DefaultContext)
     for name in ("run_path", "run_module"):
         setattr(runpy, name, _top_level(getattr(runpy, name)))
+
+
+_HELPERS = (("multiprocessing.resource_tracker", "resource_tracker"),
+            ("multiprocessing.semaphore_tracker", "resource_tracker"),
+            ("multiprocessing.forkserver", "forkserver"))
+
+
+def _say_if_helper() -> None:
+    """multiprocessing's helpers run as ``python -c "from multiprocessing.X import main..."``:
+    say which one this is (psutil may read a command line during exec, when it is empty)."""
+    import sys
+
+    command = " ".join(getattr(sys, "orig_argv", ()))  # 3.10+; before, the observer's reading stands
+    for marker, role in _HELPERS:
+        if marker in command:
+            record(Ev.HELPER, role=role, argv=list(getattr(sys, "orig_argv", ())))
+            return
 
 
 def _wrap_start(cls: Any) -> None:

@@ -273,7 +273,9 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
     for pid in tally.members_ever | {w for w in workers if isinstance(w, int)}:
         _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
-    records = observer.records({w for w in workers if isinstance(w, int)})
+    helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
+               for e in all_events if e.kind == Ev.HELPER}
+    records = observer.records({w for w in workers if isinstance(w, int)}, helpers)
     sampled_cpu = sum(r.cpu_s for r in records)
     if group is None:
         backend, cpu_s, peak = Backend.PSUTIL, sampled_cpu, observer.peak
