@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import reap_zombie_children
 
 if sys.platform != "linux":
     pytest.skip("cgroups are Linux only", allow_module_level=True)
@@ -97,23 +98,13 @@ def group() -> Iterator[RunCgroup]:
         yield grp
     finally:
         grp.close()
-        _reap_zombie_children()
+        reap_zombie_children()
         assert not [p for p in grp.paths() if os.path.exists(p)]
 
 
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _reap_zombie_children() -> None:
-    """Orphans of a test re-parent to pytest if it is a subreaper (kit.runner makes it one)."""
-    for child in psutil.Process().children():
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                os.waitpid(child.pid, os.WNOHANG)
-        except (psutil.Error, ChildProcessError):
-            pass
 
 
 def _start(code: str, preexec: Callable[[], None] | None) -> subprocess.Popen[str]:
