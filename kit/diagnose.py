@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from kit.events import Event
 from kit.observation import End, Observation
 from kit.outcomes import DEFAULT, Code, Ev, Role, Status
+from kit.render import exit_code
 from kit.results import RunResult
 from kit.source import SourceFacts
 
@@ -296,7 +297,7 @@ def compare(results: Sequence[RunResult], facts: SourceFacts | None = None) -> N
         mine, theirs = _raw(r), _raw(ref)
         parts = []
         if r.exitcode != ref.exitcode:
-            parts.append(f"exit code {r.exitcode} here, {ref.exitcode} under {_label(ref)}")
+            parts.append(f"exit code {exit_code(r.exitcode)} here, {exit_code(ref.exitcode)} under {_label(ref)}")
         if differ:
             diff = [d for d in difflib.unified_diff(theirs, mine, lineterm="", n=0) if d[:1] in "+-"
                     and not d.startswith(("+++", "---"))]

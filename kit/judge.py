@@ -14,6 +14,7 @@ from kit import diagnose
 from kit.checks import Check, Evidence, Verdict, generic_checks
 from kit.observation import End, Observation
 from kit.outcomes import GENERIC_CHECKS, Ev, Status
+from kit.render import exit_code
 from kit.results import ProcRef, RunResult
 from kit.source import SourceFacts
 
@@ -86,7 +87,7 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
     if obs.end is End.CRASH_LOOP:
         return Status.FAIL, f"stopped early: {obs.stop_reason}; killed {len(obs.killed)} process(es)"
     if not obs.launched:
-        last = obs.stderr.text.strip().splitlines()[-1:] or [f"exit {obs.exitcode}"]
+        last = obs.stderr.text.strip().splitlines()[-1:] or [f"exit {exit_code(obs.exitcode)}"]
         return Status.ERROR, f"the launcher failed: {last[0][:300]}"
     undecided = [v for v in verdicts if v.undecided]
     if undecided:

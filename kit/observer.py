@@ -23,7 +23,6 @@ import psutil
 
 from kit import _platform
 from kit.results import ProcRecord
-import contextlib
 
 ADMIT_PER_SAMPLE = 64
 """With kernel-kept membership, new pids named per sample: a fork bomb must not stall the loop."""
@@ -273,27 +272,14 @@ class Observer:
         return out
 
     def kill_all(self) -> list[int]:
-        """Freeze the whole tree (so nothing forks meanwhile), then kill it; returns pids."""
-        killed: list[int] = []
-        for _ in range(20):
+        """Freeze the whole tree (so nothing forks meanwhile), then kill it, until none of it is
+        left; returns pids.  The tree is what a fresh sample finds alive
+        (``_platform.kill_process_tree``, the tests' tree killer too)."""
+        def tree() -> list[psutil.Process]:
             self.sample()
-            procs = self.alive()
-            if not procs:
-                break
-            for proc in procs:
-                with contextlib.suppress(psutil.Error):
-                    proc.suspend()
-            self.sample()  # children forked before the freeze
-            procs = self.alive()
-            for proc in procs:
-                try:
-                    proc.kill()
-                    killed.append(proc.pid)
-                except psutil.Error:
-                    pass
-            psutil.wait_procs(procs, timeout=2)
-        self.reap_adopted()
-        return sorted(set(killed))
+            return self.alive()
+
+        return _platform.kill_process_tree(tree, rounds=20, timeout=2, reap=self.reap_adopted)
 
     def reap_adopted(self) -> None:
         """Collect exit statuses of orphans that re-parented to us (no zombies left)."""

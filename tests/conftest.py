@@ -1,184 +1,20 @@
-"""Shared helpers for the kit's tests, in the spirit of psutil's test utilities.
+"""Fixtures and hooks of the kit's tests; the helpers they share are in tests/support.py.
 
-* ``reap_children()`` / ``wait_for_pid()``: process housekeeping with psutil.
-* an autouse fixture that fails a test leaving any process behind: a new
-  descendant of pytest, or any process carrying this session's marker in its
-  environment (a ``kit.launcher`` or an orphan that escaped the tree).
-* ``METHODS`` (what this platform has) and a ``method`` fixture over every
-  known start method that skips the ones the platform lacks.
-* ``run_bounded()``: ``kit.runner.run`` with a test-sized timeout; pytest-timeout
-  (pyproject.toml) fails a test that hangs, with every thread's stack.
-
-Every process the tests start inherits ``KIT_TESTS_RUN`` (set below), and
-``kit.runner`` passes the environment on to the launcher and hence to every
-process of a run.  That marker tells our processes from those of anything else
-running on the same machine (another kit session, a CI job).
+* ``no_leftover_processes`` (autouse): fails a test that leaves any process behind: a new
+  descendant of pytest, or any process carrying this session's marker in its environment
+  (a ``kit.launcher`` or an orphan that escaped the tree).
+* ``method``: every known start method, skipping the ones the platform lacks.
+* ``--run-docker``: the container tests are opt-in here, required in CI.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
-import time
-from pathlib import Path
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-import psutil
 import pytest
-
-from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, GRACE_S, Target, run
-import contextlib
+from support import ALL_METHODS, describe, our_processes, reap_children, require_method
 
 collect_ignore_glob = ["variants/*"]  # broken scripts to run, not test modules
-
-ALL_METHODS = ("fork", "spawn", "forkserver")
-METHODS = multiprocessing.get_all_start_methods()
-POSIX = os.name == "posix"
-HERE = Path(__file__).resolve().parent
-VARIANTS = HERE / "variants"
-
-MARKER = "KIT_TESTS_RUN"
-RUN_ID = f"{os.getpid()}-{time.time_ns()}"
-os.environ[MARKER] = RUN_ID  # inherited by every process the tests start
-
-#: Seconds ``run()`` may take beyond ``timeout + grace`` to kill the tree and judge.
-KILL_SLACK_S = 10.0
-#: Seconds one ``Observer._discover`` call may last before it counts as spinning.
-SPIN_S = 3.0
-
-
-# -- processes ---------------------------------------------------------------
-def require_method(method: str) -> None:
-    """Skip the calling test when this platform lacks ``method``."""
-    if method not in METHODS:
-        pytest.skip(f"start method {method!r} is not available on {sys.platform}")
-
-
-def variant(name: str) -> str:
-    """Path of a broken script in tests/variants."""
-    path = VARIANTS / f"{name}.py"
-    assert path.is_file(), path
-    return str(path)
-
-
-def _key(proc: psutil.Process) -> tuple[int, float]:
-    try:
-        return proc.pid, proc.create_time()
-    except psutil.Error:
-        return proc.pid, 0.0
-
-
-def carries_marker(proc: psutil.Process) -> bool:
-    try:
-        return proc.environ().get(MARKER) == RUN_ID
-    except (psutil.Error, OSError):
-        return False
-
-
-def our_processes() -> dict[tuple[int, float], psutil.Process]:
-    """Every process that belongs to this test session, pytest itself excluded.
-
-    Descendants of pytest (zombies included), plus any process anywhere whose
-    environment carries this session's marker: a ``kit.launcher`` or an orphan
-    that re-parented to init would not be a descendant.
-    """
-    me = psutil.Process()
-    found: dict[tuple[int, float], psutil.Process] = {}
-    try:
-        for child in me.children(recursive=True):
-            found[_key(child)] = child
-    except psutil.Error:
-        pass
-    for proc in psutil.process_iter():
-        if proc.pid == me.pid or _key(proc) in found:
-            continue
-        if carries_marker(proc):
-            found[_key(proc)] = proc
-    return {k: p for k, p in found.items() if not is_guardian(p)}
-
-
-def is_guardian(proc: psutil.Process) -> bool:
-    """The kit process's guardian (kit/_platform/_guardian.py) lives as long as the process that
-    ran its first run (here: pytest) by design; it is not a run's leftover."""
-    try:
-        return any(arg.endswith("_guardian.py") for arg in proc.cmdline())
-    except psutil.Error:
-        return False
-
-
-def describe(proc: psutil.Process) -> str:
-    """One line for a report: pid, status, command line."""
-    try:
-        with proc.oneshot():
-            cmd = " ".join(proc.cmdline()) or proc.name()
-            return f"{proc.pid} [{proc.status()}] ppid={proc.ppid()} {cmd[:120]}"
-    except psutil.Error as exc:
-        return f"{proc.pid} ({type(exc).__name__})"
-
-
-def reap_zombie_children() -> None:
-    """Collect pytest's dead children: orphans of a SIGKILLed kit re-parent here when pytest is a
-    subreaper (any in-process run() makes it one)."""
-    if not POSIX:
-        return
-    for child in psutil.Process().children():
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                os.waitpid(child.pid, os.WNOHANG)
-        except (psutil.Error, ChildProcessError):
-            pass
-
-
-def reap_children(procs: Iterable[psutil.Process] | None = None, timeout: float = 5.0) -> list[int]:
-    """Kill and wait every leftover process of this session (or ``procs``); returns their pids.
-
-    Like ``psutil.tests.reap_children``: suspend first so nothing forks while
-    we kill, then kill, wait, and collect exit statuses so no zombie stays.
-    """
-    killed: list[int] = []
-    for _ in range(3):
-        todo = list(procs) if procs is not None else list(our_processes().values())
-        procs = None  # later rounds: whatever is still (or newly) there
-        todo = [p for p in todo if p.pid != os.getpid()]
-        if not todo:
-            break
-        for proc in todo:
-            with contextlib.suppress(psutil.Error):
-                proc.suspend()
-        for proc in todo:
-            try:
-                proc.kill()
-                killed.append(proc.pid)
-            except psutil.Error:
-                pass
-        psutil.wait_procs(todo, timeout=timeout)
-        reap_zombie_children()
-    reap_zombie_children()
-    return sorted(set(killed))
-
-
-def wait_for_pid(pid: int, timeout: float = 5.0) -> psutil.Process:
-    """Wait until ``pid`` shows up in the process table; return it (TimeoutError otherwise)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return psutil.Process(pid)
-        except psutil.NoSuchProcess:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"pid {pid} did not appear within {timeout} s") from None
-            time.sleep(0.01)
-
-
-def is_alive(pid: int, create_time: float | None = None) -> bool:
-    """True if ``pid`` runs (not a zombie) and, if given, is the process created at ``create_time``."""
-    try:
-        proc = psutil.Process(pid)
-        if create_time is not None and abs(proc.create_time() - create_time) > 0.01:
-            return False  # the pid was reused by another process
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 @pytest.fixture(autouse=True)
@@ -206,79 +42,6 @@ def method(request: pytest.FixtureRequest) -> str:
     """Every known start method; skipped where the platform lacks it (also via indirect parametrize)."""
     require_method(request.param)
     return request.param
-
-
-# -- runs ---------------------------------------------------------------------------
-def run_bounded(target: Target, method: str, *, scale: float = DEFAULT_SCALE,
-                timeout: float = 20.0, grace: float = GRACE_S) -> RunResult:
-    """``run()`` with a test-sized timeout.  A hang in the kit itself (it promises never to hang)
-    is caught by pytest-timeout (pyproject.toml), which fails the test with every thread's stack."""
-    return run(target, method, scale=scale, timeout=timeout, grace=grace)
-
-
-# -- reporting and measuring -----------------------------------------------------
-def tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def explain(result: RunResult) -> str:
-    """Everything needed to understand a surprising result, for an assertion message."""
-    checks = "\n".join(f"  {'ok ' if c['ok'] else 'BAD'} {c['check']}: {c['reason']}" for c in result.checks)
-    return (
-        f"{result.example} under {result.method}: {result.status} -- {result.reason}\n"
-        f"exitcode={result.exitcode} wall={result.wall_s}s cores={result.cores_used} "
-        f"peak={result.peak_processes} orphans={[o.pid for o in result.orphans]}\n"
-        f"checks:\n{checks or '  (none)'}\n"
-        f"--- stdout (tail) ---\n{tail(result.stdout)}\n--- stderr (tail) ---\n{tail(result.stderr)}"
-    )
-
-
-def _busy_cpu_s() -> float:
-    t = psutil.cpu_times()
-    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)  # guest is inside user
-    return total - t.idle - getattr(t, "iowait", 0.0)
-
-
-def _children_cpu_s() -> float | None:
-    """CPU of every descendant waited for so far (a run's whole tree, once reaped); None off POSIX."""
-    try:
-        import resource
-    except ImportError:
-        return None
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-class ForeignLoad:
-    """CPU that processes other than the run and pytest used meanwhile (steal included).
-
-    The kit's ``uses_cores`` check is only meaningful on an otherwise idle
-    machine; this measures whether it was, without touching the check.  The
-    run's own CPU comes from the kernel (``RUSAGE_CHILDREN``: the run's tree is
-    reaped by the time ``run()`` returns), not from the kit: a kit that lost
-    its workers' CPU must fail, not look like a busy machine.
-    """
-
-    def __enter__(self) -> ForeignLoad:
-        self.busy0, self.own0, self.t0 = _busy_cpu_s(), time.process_time(), time.perf_counter()
-        self.children0 = _children_cpu_s()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.busy = _busy_cpu_s() - self.busy0
-        self.own = time.process_time() - self.own0
-        self.wall = time.perf_counter() - self.t0
-        end = _children_cpu_s()
-        self.children = None if end is None or self.children0 is None else end - self.children0
-
-    def cores(self, result: RunResult) -> float:
-        """Average cores used by everything else during the run."""
-        run_cpu = result.cpu_s if self.children is None else self.children
-        return max(0.0, self.busy - self.own - run_cpu) / self.wall if self.wall > 0 else 0.0
-
-
-#: Above this many cores used by others during a ``cpu`` run, its verdict is inconclusive.
-FOREIGN_CORES_MAX = 0.15
 
 
 # -- container tests: opt-in here, required in CI --------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import explain, run_bounded, variant
+from support import explain, run_bounded, variant
 
 from kit.runner import script_target
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import reap_zombie_children
+from support import reap_zombie_children
 
 if sys.platform != "linux":
     pytest.skip("cgroups are Linux only", allow_module_level=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FOREIGN_CORES_MAX, ForeignLoad
+from support import FOREIGN_CORES_MAX, ForeignLoad, our_processes
 from kit.container import EngineUnavailable, connect, container, leftovers
 from kit.matrix import ALL_METHODS
 
@@ -464,8 +464,6 @@ def test_does_my_script_survive_314_default(client, image, image_314, no_leftove
 
 @pytest.mark.docker
 def test_a_fork_bomb_in_a_container_is_bounded(client, image, no_leftovers, tmp_path: Path) -> None:
-    from conftest import our_processes
-
     from kit.catalogue import script_target
     from kit.targets import run_target
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import METHODS, explain, run_bounded
+from support import METHODS, explain, run_bounded
 
 from kit import diagnose
 from kit.catalogue import script_target

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import explain, run_bounded
+from support import explain, reap_children, run_bounded
 
 from kit import _platform
 from kit.errors import EnvironmentProblem
@@ -229,7 +229,6 @@ def test_broken_variant_a_plain_parent_misses_the_forkserver_workers(method: str
         while group.populated() and time.monotonic() < deadline:  # the forkserver leaves after main
             time.sleep(0.02)
         truth = group.cpu_s()
-    from conftest import reap_children
     reap_children()  # the orphaned forkserver re-parented to us (the subreaper): collect it
     assert out.returncode == 0, out.stderr
     plain = float(out.stdout.split()[-1])

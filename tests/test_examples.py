@@ -7,7 +7,7 @@ method); methods the platform lacks are skipped.
 from __future__ import annotations
 
 import pytest
-from conftest import explain, run_bounded
+from support import explain, run_bounded
 
 from kit.catalogue import select
 from kit.runner import example_target

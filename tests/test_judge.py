@@ -14,7 +14,7 @@ from typing import Any, Callable
 from collections.abc import Iterator
 
 import pytest
-from conftest import describe, our_processes, reap_children
+from support import describe, our_processes, reap_children
 
 import kit.cli
 import kit.observer

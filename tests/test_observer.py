@@ -6,7 +6,9 @@ parent links, reused pids and processes that vanish mid-sample.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import re
 import subprocess
 import sys
@@ -16,13 +18,14 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from conftest import (
+from support import (
     FOREIGN_CORES_MAX,
     POSIX,
     ForeignLoad,
     explain,
     is_alive,
     reap_children,
+    reap_zombie_children,
     run_bounded,
     variant,
     wait_for_pid,
@@ -186,6 +189,43 @@ def test_observer_follows_a_tree_and_sees_it_go(procs: list[subprocess.Popen[byt
     roles = {r.pid: r.role for r in obs.records(set())}
     assert roles == {parent.pid: "main", child.pid: "other"}
     assert all(r.gone_s is not None for r in obs.records(set()))
+
+
+FORKS_FOREVER = (
+    "import os, time\n"
+    "while True:\n"
+    "    if os.fork() == 0:\n"
+    "        time.sleep(30)\n"
+    "        os._exit(0)\n"
+    "    time.sleep(0.005)\n"
+)
+
+
+@posix_only
+def test_kill_process_tree_kills_a_tree_that_keeps_forking_and_never_us(procs: list[subprocess.Popen[bytes]]) -> None:
+    """The one tree killer (``Observer.kill_all`` and the tests' ``reap_children``): a parent that forks
+    every 5 ms is frozen, then killed with every child it had; this process, named too, is spared."""
+    parent = subprocess.Popen([sys.executable, "-c", FORKS_FOREVER])
+    procs.append(parent)
+    root = wait_for_pid(parent.pid)
+    deadline = time.monotonic() + 10
+    while len(root.children()) < 3:
+        assert time.monotonic() < deadline, "the parent never forked"
+        time.sleep(0.01)
+    seen: dict[int, psutil.Process] = {}
+
+    def tree() -> list[psutil.Process]:
+        found = [psutil.Process()]  # named, never killed
+        with contextlib.suppress(psutil.Error):
+            found += [root, *root.children(recursive=True)]
+        seen.update((p.pid, p) for p in found)
+        return found
+
+    killed = _platform.kill_process_tree(tree, reap=reap_zombie_children)
+    assert os.getpid() not in killed and psutil.Process().status() != psutil.STATUS_ZOMBIE
+    assert parent.pid in killed and len(killed) >= 4
+    assert set(killed) <= set(seen)
+    assert [pid for pid, p in seen.items() if pid != os.getpid() and is_alive(pid, p.create_time())] == []
 
 
 @posix_only

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import explain, run_bounded
+from support import explain, run_bounded
 
 from kit import checks as c
 from kit import report

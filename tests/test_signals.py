@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import POSIX, our_processes, reap_children, reap_zombie_children
+from support import POSIX, our_processes, reap_children, reap_zombie_children
 
 pytestmark = pytest.mark.skipif(not POSIX, reason="POSIX signals")
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from typing import Callable
 
 import psutil
 import pytest
-from conftest import POSIX, carries_marker, explain, is_alive, run_bounded, variant
+from support import POSIX, carries_marker, explain, is_alive, run_bounded, variant
 
 from kit.examples import path_of
 from kit.results import RunResult

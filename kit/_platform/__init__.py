@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from kit._platform._common import RunGroup
+from kit._platform._common import RunGroup, kill_process_tree
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, kill_group
 
@@ -48,5 +48,5 @@ else:
         run_group,
     )
 
-__all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "new_group_kwargs", "popen_kwargs",
-           "ppid_table", "reap", "run_group", "usable_cpu_count"]
+__all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
+           "popen_kwargs", "ppid_table", "reap", "run_group", "usable_cpu_count"]

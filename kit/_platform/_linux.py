@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -17,18 +18,27 @@ from kit._platform._common import RunGroup, popen_kwargs_for  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
 
 PR_SET_CHILD_SUBREAPER = 36
-_subreaper = False
+PR_GET_CHILD_SUBREAPER = 37
 
 __all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table", "reap", "run_group"]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def become_subreaper() -> bool:
-    """Orphaned descendants re-parent to this process instead of init: none escapes."""
-    global _subreaper
-    if not _subreaper:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    return _subreaper
+    """Make this process the child subreaper of its descendants (an orphan re-parents to it, not to
+    init: none escapes) and say whether it is one.  Idempotent.  The kernel keeps the flag, and
+    it is asked each time, so no module state can disagree with it (the flag is not inherited
+    across fork: a forked copy of the kit must set it again).  Whoever relies on adopting orphans
+    (the runner, for ``Observer(adopts_orphans=...)``) calls this and passes on what it returns."""
+    libc = _libc()
+    flag = ctypes.c_int(0)
+    if libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0 and flag.value:
+        return True
+    return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
 
 
 def run_group(tag: str) -> tuple[RunGroup | None, str]:

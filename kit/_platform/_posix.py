@@ -23,7 +23,8 @@ run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 
 
 def become_subreaper() -> bool:
-    """No portable subreaper here; the observer falls back to snapshots."""
+    """No portable subreaper here (always False, idempotent): orphans go to launchd/init, and the
+    observer finds them by snapshots instead."""
     return False
 
 

@@ -23,6 +23,8 @@ run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 
 
 def become_subreaper() -> bool:
+    """No subreaper on Windows (always False, idempotent): a dead parent's pid stays in its
+    children's ``ppid``, and the observer finds orphans by snapshots."""
     return False
 
 
