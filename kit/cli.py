@@ -57,6 +57,19 @@ def _number(limit: float) -> Callable[[str], float]:
     return parse
 
 
+def _count(limit: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit}: {text!r}")
+        return value
+
+    return parse
+
+
 METHOD_CHOICES = [*METHODS, DEFAULT, ALL]
 
 
@@ -112,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("files", nargs="+", metavar="FILE", help="JSON files written by --json")
     rep.add_argument("--markdown", metavar="FILE", help="also write the merged table as Markdown")
     rep.add_argument("--json", metavar="FILE", help="write the merged results as one JSON array (- for stdout)")
+
+    from kit.bench import DEFAULT_REPEAT, MAX_REPEAT
+
+    b = sub.add_parser("bench", help="what each start method costs: start-up, pool, Queue/Pipe, CPU scaling",
+                       formatter_class=fmt)
+    b.add_argument("--targets", default="host", metavar="T[,T...]",
+                   help="host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
+                        "Docker daemon answers and the images are built)")
+    b.add_argument("--methods", nargs="+", choices=[*METHODS, ALL], default=[ALL], help="methods, or all")
+    b.add_argument("--repeat", type=_count(MAX_REPEAT), default=DEFAULT_REPEAT, metavar="N",
+                   help="repetitions of each timing (throughput and scaling: half as many, at least 1)")
+    b.add_argument("--json", metavar="FILE", help="write every figure as JSON (- for stdout)")
+    b.add_argument("--markdown", metavar="FILE",
+                   help="also write the table as Markdown, with a chart beside it (bench.md: bench.svg)")
     return p
 
 
@@ -309,7 +336,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return exit_status(r.status for r in merged.results)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images, "report": cmd_report}
+def cmd_bench(args: argparse.Namespace) -> int:
+    from kit import bench
+
+    methods = _methods(args.methods)
+    check_output_path(args.json, "--json")
+    check_output_path(args.markdown, "--markdown")
+    check_output_path(bench.chart_path(args.markdown), "--markdown (its chart)")
+    return bench.command(args.targets, methods, args.repeat, json_path=args.json, markdown_path=args.markdown,
+                         human=_human(args), say=(lambda _: None) if args.quiet else _say, write=_write)
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images, "report": cmd_report,
+            "bench": cmd_bench}
 
 
 def _never_crash_on_print() -> None:
