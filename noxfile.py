@@ -1,4 +1,5 @@
-"""Sessions: ``matrix`` (the table), ``tests`` (the suite), ``images`` (containers), ``lint``.
+"""Sessions: ``matrix`` (the table), ``tests`` (the suite), ``images`` (containers), ``lint``,
+``bench`` (benchmarks: writes BENCHMARKS.md).
 
 Logic lives in ``kit``; each session installs the kit and calls it.  Run with
 ``pipx run nox -s SESSION`` (or ``python -m nox``): the sessions use the
@@ -43,6 +44,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (``benchmarks/run.py``): the matrix against a plain loop over the same cells,
+    ``kit bench`` against a bare ``timeit``, host + containers; writes BENCHMARKS.md.  Not a
+    test: it takes minutes and wants a quiet machine.  Arguments go to ``benchmarks/run.py``."""
+    session.install("-e", ".[docker]")
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff; mypy as on Windows, macOS and Linux (config in pyproject.toml); actionlint on the
     workflows, which runs shellcheck on their scripts when shellcheck is on PATH.
@@ -62,7 +72,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     for platform in ("win32", "darwin", "linux"):
         session.run("mypy", "--platform", platform, "kit")
-    # tests and this file, as the running Python sees them (pytest's own source needs 3.10+ to parse)
+    # tests, benchmarks and this file, as the running Python sees them (pytest's own source needs 3.10+ to parse)
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    session.run("mypy", "--python-version", here, "tests", "noxfile.py")
+    session.run("mypy", "--python-version", here, "tests", "noxfile.py", "benchmarks")
     session.run("actionlint", *sorted(str(p) for p in Path(".github/workflows").glob("*.y*ml")))

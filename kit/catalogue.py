@@ -393,8 +393,8 @@ EXAMPLES: dict[str, Example] = {
         ),
         Example(
             "event",
-            "traffic light and 100 cars: a car passes only on green; the light stops cleanly",
-            (c.event_count("car_passes", 100), c.passes_only_on_green(), c.event_count("light_stopped", 1)),
+            "traffic light and cars (100 at --scale 1): a car passes only on green; the light stops cleanly",
+            (c.event_count("car_passes", "cars"), c.passes_only_on_green(), c.event_count("light_stopped", 1)),
         ),
         Example(
             "queue",

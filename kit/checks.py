@@ -133,14 +133,24 @@ def output_has(text: str, stream: str = "stdout") -> Check:
     return Check(f"{stream} has {text!r}", fn)
 
 
-def event_count(kind: str, at_least: int) -> Check:
-    def fn(ev: Evidence) -> tuple[bool, str]:
-        n = len(ev.of(kind))
-        if n >= at_least:
-            return True, f"{n} '{kind}' event(s)"
-        return False, f"only {n} '{kind}' event(s), expected {at_least}"
+def event_count(kind: str, at_least: int | str) -> Check:
+    """At least ``at_least`` events of ``kind``; a name instead of a number: as many as the
+    ``count`` that the first event of that name carries (the script says how many it made)."""
 
-    return Check(f"{at_least}x {kind}", fn)
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        if isinstance(at_least, str):
+            said = ev.of(at_least)
+            want = said[0].data.get("count") if said else None
+            if not isinstance(want, int) or want < 1:
+                return False, f"no '{at_least}' event with a count: how many '{kind}' to expect is unknown"
+        else:
+            want = at_least
+        n = len(ev.of(kind))
+        if n >= want:
+            return True, f"{n} '{kind}' event(s)"
+        return False, f"only {n} '{kind}' event(s), expected {want}"
+
+    return Check(f"{kind} = {at_least} count" if isinstance(at_least, str) else f"{at_least}x {kind}", fn)
 
 
 def event_value(kind: str, key: str, expected: Any) -> Check:

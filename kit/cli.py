@@ -25,13 +25,14 @@ import kit
 from kit import diagnose, errors, render, results
 from kit.catalogue import EXAMPLES, Target, example_target, script_target, select
 from kit.errors import KitError, UsageError
-from kit.matrix import host_methods
+from kit.matrix import default_jobs, host_methods
 from kit.outcomes import ALL, DEFAULT, METHODS, Status, exit_status
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Interrupted
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Interrupted, Stopped
 
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_SCALE = 1000.0
+MAX_JOBS = 256
 DEBUG_ENV = "KIT_DEBUG"
 
 
@@ -112,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
                         "Docker daemon answers and the images are built)")
     m.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    m.add_argument("--jobs", type=_count(MAX_JOBS), default=default_jobs(), metavar="N",
+                   help="cells at once across all targets, by default twice the usable cores (cells that "
+                        "measure CPU still run alone; 1: one cell after the other)")
     common(m)
 
     i = sub.add_parser("images", help="build the Linux container images, one per Python version", formatter_class=fmt)
@@ -258,14 +262,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     colour = render.colour_wanted(sys.stderr)
 
-    def progress(i: int, n: int, r: RunResult) -> None:
+    def progress(i: int, n: int, r: RunResult, running: Sequence[str]) -> None:
         done.append(r)
         if not args.quiet:
-            _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}")
+            now = f"  (running: {', '.join(running[:3])}{' ...' if len(running) > 3 else ''})" if running else ""
+            _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}{now}")
 
     try:
         rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say,
-                         keep_containers=args.keep_containers)
+                         keep_containers=args.keep_containers, jobs=args.jobs)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
         finished = {(r.example, r.method) for r in rs}
@@ -357,14 +362,6 @@ def _never_crash_on_print() -> None:
         encoding = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
         if encoding != "utf8" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the kit is, like Ctrl-C: the run in progress is cleaned up."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 _received: list[int] = []

@@ -1,19 +1,25 @@
-"""Run many (example, start method) cells one after the other.
+"""Run many (example, start method) cells on the host and in containers, as ``kit.schedule`` plans.
 
-Cells run sequentially on purpose: the ``cpu`` example measures cores used,
-and timings of one cell must not be distorted by its neighbours.
+Cells that only wait or start processes overlap (``--jobs``, default twice the usable cores:
+they mostly sleep); cells whose checks measure CPU run alone afterwards, so that what they
+measure is theirs.  ``jobs=1`` is the sequential run, cell after cell, target after target.
 """
 from __future__ import annotations
 
 import multiprocessing
-from typing import Callable
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 
-from kit.catalogue import EXAMPLES
+from kit import schedule
+from kit._platform import usable_cpu_count
+from kit.catalogue import example_target
+from kit.outcomes import METHODS
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, example_target, run
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, overlap_safe, run
 
-ALL_METHODS = ("fork", "spawn", "forkserver")
+ALL_METHODS = METHODS
+Progress = Callable[[int, int, RunResult, Sequence[str]], None]
+"""``(i, n, result, running)``: the i-th of n host cells ended; ``running``: units still running."""
+RunContainer = Callable[[schedule.Unit], list[RunResult]]
 
 
 def host_methods() -> list[str]:
@@ -21,18 +27,50 @@ def host_methods() -> list[str]:
     return list(ALL_METHODS) + [m for m in multiprocessing.get_all_start_methods() if m not in ALL_METHODS]
 
 
+def default_jobs() -> int:
+    """Units at once in the shared phase: twice the usable cores (the cells mostly wait)."""
+    return 2 * usable_cpu_count()
+
+
+def measures_cpu(example: str, method: str) -> bool:
+    """The cell's verdict needs the machine to itself (``Check.measures_cpu``)."""
+    return any(c.measures_cpu for c in example_target(example).checks_for(method))
+
+
 def run_matrix(
-    examples: Iterable[str] = tuple(EXAMPLES),
-    methods: Iterable[str] = ALL_METHODS,
+    examples: Sequence[str],
+    methods: Sequence[str] = ALL_METHODS,
     scale: float = DEFAULT_SCALE,
     timeout: float = DEFAULT_TIMEOUT,
-    progress: Callable[[int, int, RunResult], None] | None = None,
+    progress: Progress | None = None,
+    *,
+    jobs: int = 1,
+    host: bool = True,
+    containers: Sequence[str] = (),
+    run_container: RunContainer | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> list[RunResult]:
-    cells = [(e, m) for e in examples for m in methods]
-    results = []
-    for i, (example, method) in enumerate(cells, 1):
-        result = run(example_target(example), method, scale=scale, timeout=timeout)
-        results.append(result)
-        if progress:
-            progress(i, len(cells), result)
-    return results
+    """Every cell on the host (``host``) and on each of ``containers`` (``docker:X.Y``, run by
+    ``run_container``); results in the order of a sequential run whatever ``jobs`` is."""
+    targets = [schedule.HOST] * host + list(containers)
+    host_overlaps, why = overlap_safe() if host and jobs > 1 else (True, "")
+    if not host_overlaps and say:
+        say(f"host cells run one at a time: {why}")
+    p = schedule.plan(targets, examples, methods, jobs, measures_cpu, host_overlaps=host_overlaps)
+    n = len(examples) * len(methods) if host else 0
+    count = [0]
+
+    def run_unit(unit: schedule.Unit) -> list[RunResult]:
+        if unit.target == schedule.HOST:
+            return [run(example_target(unit.examples[0]), unit.methods[0], scale=scale, timeout=timeout)]
+        if run_container is None:
+            raise ValueError(f"no way to run {unit.target}")
+        return run_container(unit)
+
+    def on_done(unit: schedule.Unit, rs: list[RunResult], running: Sequence[schedule.Unit]) -> None:
+        if unit.target == schedule.HOST and progress:
+            for r in rs:
+                count[0] += 1
+                progress(count[0], n, r, [u.label() for u in running])
+
+    return schedule.execute(p, run_unit, on_done, stopping=lambda: bool(STOP.signum))

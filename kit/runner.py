@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from typing import Callable
@@ -48,8 +49,8 @@ from kit.outcomes import Backend, Ev, Status, resolve_method
 from kit.output import Capture
 from kit.results import PlatformInfo, ProcRecord, RunResult
 
-__all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Target", "example_target", "run",
-           "script_target"]
+__all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Stopped", "Target", "example_target",
+           "overlap_safe", "run", "script_target"]
 
 DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
@@ -80,16 +81,34 @@ class _Stop:
 
     def __init__(self) -> None:
         self.signum = 0
-        self.running = 0  # runs in progress in this process
+        self.running = 0  # runs in progress in this process (several at once when cells overlap)
+        self._lock = threading.Lock()
 
     def request(self, signum: int) -> None:
         self.signum = self.signum or signum
+
+    def began(self) -> None:
+        with self._lock:
+            self.running += 1
+
+    def ended(self) -> None:
+        with self._lock:
+            self.running -= 1
 
     def name(self) -> str:
         return signal.Signals(self.signum).name if self.signum else ""
 
 
 STOP = _Stop()
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, SIGHUP or Ctrl-C, raised where the kit is when no run of this thread is cut short
+    (between runs, or once overlapping runs have all ended and been reported)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class Interrupted(KeyboardInterrupt):
@@ -140,11 +159,11 @@ def run(
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(target.name, method, Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=scale, platform=here, requested_method=requested)
-    STOP.running += 1
+    STOP.began()
     try:
         return _run(target, method, requested, scale, timeout, grace, here)
     finally:
-        STOP.running -= 1
+        STOP.ended()
 
 
 def _run(target: Target, method: str, requested: str, scale: float, timeout: float, grace: float,
@@ -178,10 +197,27 @@ def guardian() -> Guardian:
     """This kit process's guardian, started with its first run: if the kit dies (SIGKILL, or a
     script that kills its parent), it kills every run still registered (``kit._platform._guardian``)."""
     global _guardian
-    if _guardian is None or _guardian.proc.poll() is not None:
-        _guardian = Guardian()
-        atexit.register(_guardian.close)  # a normal exit waits for it: it never outlives us as a zombie
-    return _guardian
+    with _guardian_lock:  # overlapping runs start from several threads
+        if _guardian is None or _guardian.proc.poll() is not None:
+            _guardian = Guardian()
+            atexit.register(_guardian.close)  # a normal exit waits for it: it never outlives us as a zombie
+        return _guardian
+
+
+_guardian_lock = threading.Lock()
+_launchers: set[int] = set()
+"""Main processes of the runs in progress (this process's own children): never reaped by another
+run's clean-up, which reaps pids of its own that exited long ago (a pid is reused, 32768 here)."""
+
+
+def overlap_safe() -> tuple[bool, str]:
+    """Whether runs in progress at the same time can be told apart here: each in its own cgroup.
+    Sampled evidence (psutil) admits orphans adopted by the kit to the run in progress, and a
+    container's pid namespace is the run: (False, why) there."""
+    choice = os.environ.get(EVIDENCE_VAR, "").strip().lower() or "auto"
+    if choice == "psutil":
+        return False, f"{EVIDENCE_VAR}=psutil: runs are told apart by sampling"
+    return _platform.runs_kept_apart()
 
 
 def _run_group(target: Target) -> tuple[RunGroup | None, str]:
@@ -213,7 +249,7 @@ PSUTIL_UNMEASURED = ("processes that live less than a sampling interval (20 ms) 
 def _observe(target: Target, method: str, scale: float, timeout: float, grace: float,
              here: PlatformInfo, events_dir: str) -> Observation:
     adopts = _platform.become_subreaper()
-    cpu0 = time.process_time()
+    cpu0 = time.thread_time()  # this thread watches this run (others may watch theirs meanwhile)
     busy0 = _machine_busy_s()
     watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
     group, why_not = _run_group(target)
@@ -239,6 +275,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     finally:
         os.close(out_w)
         os.close(err_w)
+    _launchers.add(proc.pid)
     out, err = Capture(out_r), Capture(err_r)
     reader = events.Reader(events_dir)
     watch_key = watcher.add(*(("cgroup", group.paths()) if group is not None else ("pgid", [str(proc.pid)])))
@@ -262,6 +299,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
             if proc.poll() is None:  # the kill failed (a kit bug, said on the debug channel): never hang here
                 proc.kill()
             proc.wait()
+            _launchers.discard(proc.pid)
             if group is not None:
                 cpu_total = group.cpu_s()
                 task_peak = group.peak()
@@ -272,7 +310,8 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     all_events = reader.all()
     workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
     for pid in tally.members_ever | {w for w in workers if isinstance(w, int)}:
-        _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
+        if pid not in _launchers:  # another run's main process under a reused pid: that run's to wait for
+            _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
     helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
                for e in all_events if e.kind == Ev.HELPER}
     records = observer.records({w for w in workers if isinstance(w, int)}, helpers)
@@ -285,7 +324,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         cpu_s = cpu_total if cpu_total is not None else sampled_cpu
         peak, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak, cpu_total is None)
     wall_s = (end_ns - t0) / 1e9
-    kit_cpu = time.process_time() - cpu0
+    kit_cpu = time.thread_time() - cpu0
     window = (time.perf_counter_ns() - t0) / 1e9
     busy = _machine_busy_s() - busy0
     others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None

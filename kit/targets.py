@@ -3,9 +3,9 @@
 ``host`` runs here; ``docker`` means every Python of ``kit.container.images``;
 ``docker:3.14`` one of them; ``auto`` is the host plus the containers when a
 Docker daemon answers and their images are built (otherwise one line says why
-they were skipped and how to get them).  Containers run one after the other,
-each running its whole batch of cells in one container, so that no two cells
-share the CPUs.
+they were skipped and how to get them).  A container runs a batch of cells, one
+after the other, in one container; how batches and host cells overlap is
+``kit.schedule``'s plan (``kit.matrix``).
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from kit.catalogue import Target
 from kit.errors import TargetError, UsageError
-from kit.matrix import run_matrix
+from kit.matrix import Progress, run_matrix
+from kit.schedule import Unit
 from kit.results import RunResult
 
 if TYPE_CHECKING:  # the SDK is optional: the kit runs on the host without it
@@ -78,24 +79,31 @@ def run_targets(
     methods: Sequence[str],
     scale: float,
     timeout: float,
-    progress: Callable[[int, int, RunResult], None],
+    progress: Progress,
     say: Say,
     keep_containers: bool = False,
+    jobs: int = 1,
 ) -> list[RunResult]:
-    """Every cell on every target of ``spec``; ``keep_containers``: a container whose cells did not
-    all pass stays up for ``docker exec`` (the command is said)."""
+    """Every cell on every target of ``spec``, as ``kit.schedule`` plans them for ``jobs``;
+    ``keep_containers``: a container whose cells did not all pass stays up for ``docker exec``
+    (the command is said)."""
     plan = parse(spec)
     client, images = _clients(plan, say)
-    out = run_matrix(examples, methods, scale=scale, timeout=timeout, progress=progress) if plan.host else []
-    if client is not None:
+
+    def run_container(unit: Unit) -> list[RunResult]:
         from kit.container.run import run_in_container
 
-        for python, image in images.items():
-            say(f"docker:{python}: {len(examples) * len(methods)} cells in one container of {image}")
-            out += run_in_container(client, python, examples, methods, scale=scale, timeout_s=timeout,
-                                    image=image, progress=_prefixed(say, f"  docker:{python} "),
-                                    keep=say if keep_containers else None)
-    return out
+        python = unit.target.split(":", 1)[1]
+        assert client is not None  # a container target is planned only with a client
+        what = "the CPU-measuring cells, alone" if unit.solo else f"{len(unit.cells)} cells"
+        say(f"{unit.target}: {what} in one container of {images[python]}")
+        return run_in_container(client, python, unit.examples, unit.methods, scale=scale, timeout_s=timeout,
+                                image=images[python], progress=_prefixed(say, f"  {unit.target} "),
+                                keep=say if keep_containers else None)
+
+    return run_matrix(examples, methods, scale=scale, timeout=timeout, progress=progress, jobs=jobs,
+                      host=plan.host, containers=[f"docker:{p}" for p in images] if client is not None else [],
+                      run_container=run_container, say=say)
 
 
 def run_target(

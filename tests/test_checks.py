@@ -96,6 +96,19 @@ def test_event_count_needs_enough_events() -> None:
     assert verdict(check, evidence([ev("car_passes", i, i=i) for i in range(100)])).ok
 
 
+@catches("event_count")
+def test_event_count_from_the_announced_number() -> None:
+    """The number to reach comes from the script's own 'cars' event; without it, no guess: a failure."""
+    check = c.event_count("car_passes", "cars")
+    passes = [ev("car_passes", i + 1, i=i) for i in range(20)]
+    assert verdict(check, evidence([ev("cars", 0, count=20), *passes])).ok
+    v = verdict(check, evidence([ev("cars", 0, count=20), *passes[:10]]))
+    assert not v.ok and v.reason == "only 10 'car_passes' event(s), expected 20"
+    v = verdict(check, evidence(passes))
+    assert not v.ok and v.reason == "no 'cars' event with a count: how many 'car_passes' to expect is unknown"
+    assert not verdict(check, evidence([ev("cars", 0, count=0)])).ok
+
+
 @catches("children_exit_cleanly")
 def test_children_exit_cleanly_fails_on_any_child_death() -> None:
     check = c.children_exit_cleanly()

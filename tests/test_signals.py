@@ -138,7 +138,8 @@ def test_a_signal_ends_the_run_writes_it_and_leaves_nothing(tmp_path: Path, sign
 
 def test_a_matrix_stopped_by_sigterm_keeps_its_finished_cells(tmp_path: Path) -> None:
     out = tmp_path / "m.json"
-    proc = kit("matrix", "--targets", "host", "--examples", "hello", "event", "--methods", "fork", "--json", str(out))
+    proc = kit("matrix", "--targets", "host", "--examples", "hello", "event", "--methods", "fork", "--json", str(out),
+               "--jobs", "1")
     deadline = time.monotonic() + 30
     while "kit.examples.event" not in " ".join(" ".join(_cmd(p)) for p in our_processes().values()):
         assert time.monotonic() < deadline and proc.poll() is None
@@ -148,6 +149,28 @@ def test_a_matrix_stopped_by_sigterm_keeps_its_finished_cells(tmp_path: Path) ->
     assert proc.returncode == 143
     cells = {(c["example"], c["status"]) for c in json.loads(out.read_text(encoding="utf-8"))}
     assert cells == {("hello", "pass"), ("event", "interrupted")}
+    assert nothing_left(5) == []
+
+
+def test_overlapping_cells_stopped_by_sigterm_all_end_and_are_written(tmp_path: Path) -> None:
+    """Cells running side by side when SIGTERM comes: every one ends (interrupted, or passed if it
+    was ending), each is in the JSON once, the cells never started are written as not run, and
+    nothing is left."""
+    out = tmp_path / "m.json"
+    proc = kit("matrix", "--targets", "host", "--examples", "event", "lock", "semaphore", "hello", "join",
+               "--methods", "spawn", "--json", str(out), "--jobs", "2")
+    deadline = time.monotonic() + 30
+    while "kit.examples.event" not in " ".join(" ".join(_cmd(p)) for p in our_processes().values()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    time.sleep(0.3)  # the second worker has started its cell
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=8)
+    assert proc.returncode == 143
+    cells = [(c["example"], c["status"]) for c in json.loads(out.read_text(encoding="utf-8"))]
+    assert sorted(e for e, _ in cells) == ["event", "hello", "join", "lock", "semaphore"], cells
+    assert ("event", "interrupted") in cells, cells
+    assert {s for _, s in cells} <= {"pass", "interrupted"}, cells
     assert nothing_left(5) == []
 
 

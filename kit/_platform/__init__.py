@@ -26,6 +26,7 @@ if sys.platform == "win32":
         ppid_table,
         reap,
         run_group,
+        runs_kept_apart,
     )
 elif sys.platform == "linux":
     from kit._platform._linux import (
@@ -36,6 +37,7 @@ elif sys.platform == "linux":
         ppid_table,
         reap,
         run_group,
+        runs_kept_apart,
     )
 else:
     from kit._platform._posix import (
@@ -46,7 +48,8 @@ else:
         ppid_table,
         reap,
         run_group,
+        runs_kept_apart,
     )
 
 __all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
-           "popen_kwargs", "ppid_table", "reap", "run_group", "usable_cpu_count"]
+           "popen_kwargs", "ppid_table", "reap", "run_group", "runs_kept_apart", "usable_cpu_count"]

@@ -25,6 +25,7 @@ import sys
 import time
 from typing import IO
 import contextlib
+import itertools
 
 _KILL_ROUNDS = 100
 _ROUND_S = 0.05
@@ -104,7 +105,7 @@ class Guardian:
             [sys.executable, "-I", "-S", os.path.abspath(__file__)], stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True, **new_group_kwargs(),
         )
-        self._seq = 0
+        self._seq = itertools.count(1)  # next() is atomic: runs register from several threads
 
     def _send(self, line: str) -> None:
         stdin = self.proc.stdin
@@ -118,8 +119,7 @@ class Guardian:
 
     def add(self, kind: str, values: list[str]) -> str:
         """Register a run (``cgroup`` with its folders, or ``pgid`` with its main pid); returns its key."""
-        self._seq += 1
-        key = f"r{self._seq}"
+        key = f"r{next(self._seq)}"
         if values and not any(c.isspace() for v in values for c in v):
             self._send(" ".join(["add", key, kind, *values]))
         return key

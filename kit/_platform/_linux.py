@@ -80,3 +80,12 @@ def ppid_table() -> dict[int, int]:
         # "pid (comm) state ppid ...": comm may hold spaces and parentheses
         table[int(entry.name)] = int(data[data.rfind(b")") + 2:].split(None, 2)[1])
     return table
+
+
+def runs_kept_apart() -> tuple[bool, str]:
+    """Whether runs in progress at once can be told apart: each in its own cgroup (not in the kit's
+    container, whose pid namespace is one run's group); (False, why not) otherwise."""
+    if _pidns.wanted():
+        return False, "the container's pid namespace is the evidence of one run at a time"
+    ok, why = _cgroup.available()
+    return (True, why) if ok else (False, f"no cgroup for each run ({why})")

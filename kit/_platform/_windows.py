@@ -44,3 +44,8 @@ def reap(pid: int) -> None:
 def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:
     """``new_group_kwargs()``; ``group`` is always None here (``run_group`` gives none)."""
     return popen_kwargs_for(new_group_kwargs(), group)
+
+
+def runs_kept_apart() -> tuple[bool, str]:
+    """Never here: runs are told apart by sampling (psutil), so they run one at a time."""
+    return False, "runs are told apart by sampling (psutil), not by the kernel"

@@ -1,8 +1,9 @@
 """Run a batch of matrix cells inside one container of a ``kit:pyX.Y`` image.
 
-One container per Python version for the whole batch, not one per cell:
-starting a container costs a second or two, and ``kit matrix`` already runs
-cells one after the other (the ``cpu`` cell must not share the CPUs).  The
+One container per batch, not one per cell: starting a container costs a second
+or two.  Inside, the kit runs the batch's cells one after the other (``--jobs 1``:
+the container's pid namespace is the evidence of one run at a time); batches of
+several containers overlap as ``kit.schedule`` plans.  The
 container speaks the kit's own JSON (``--json -``) on stdout; its table and
 progress lines go to stderr, which can be streamed to ``progress``.
 """
@@ -21,7 +22,7 @@ from kit.container.engine import FILES_DIR, api_timeout, container
 from kit.container.images import image_for
 from kit.outcomes import Status
 from kit.results import PlatformInfo, RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S, STOP
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 STARTUP_S = 30.0  # container start and interpreter imports, on top of the cells' own time
 PER_CELL_MARGIN_S = 5.0  # the kit's own grace, judging and killing, per cell
+WAIT_POLL_S = 1.0  # how often a wait for a container asks whether the kit was told to stop
 
 
 def overall_timeout(cells: int, timeout_s: float) -> float:
@@ -47,7 +49,7 @@ _SKIP_DIRS = {".git", ".hg", ".nox", ".tox", ".venv", "venv", "__pycache__", "no
 def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
     """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``)."""
     return ["python", "-m", "kit", "matrix", "--targets", "host", "--examples", *examples, "--methods", *methods,
-            "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
+            "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--jobs", "1", "--json", "-"]
 
 
 def run_command(what: str, methods: Sequence[str], scale: float, timeout_s: float,
@@ -168,9 +170,10 @@ def keepable(command: list[str]) -> list[str]:
 
 
 def _wait_for_mark(c: Container, seconds: float, seen: threading.Event, code: list[int]) -> Mapping[str, Any] | None:
-    """The kit's exit status from the done mark (the container may live on), None past ``seconds``."""
+    """The kit's exit status from the done mark (the container may live on), None past ``seconds``
+    or once the kit is told to stop."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not STOP.signum:
         if seen.wait(0.2):
             return {"StatusCode": code[0]}
         c.reload()
@@ -232,6 +235,9 @@ def run_batch(
                 c.kill()
             if pump:
                 pump.join(timeout=5)
+            if STOP.signum:
+                return _placeholders(client, cells, "interrupted", f"not run to the end: the kit was stopped "
+                                     f"({STOP.name()}) and the container killed", scale, python, target)
             reason = f"the container did not finish within {limit:g} s: killed"
             return _placeholders(client, cells, "timeout", reason, scale, python, target)
         stdout = c.logs(stdout=True, stderr=False).decode("utf-8", "replace")
@@ -272,20 +278,27 @@ def _ended(status: Mapping[str, Any]) -> str:
 
 
 def _wait(c: Container, seconds: float) -> Mapping[str, Any] | None:
-    """The container's exit status, or None when it is still running after ``seconds``."""
+    """The container's exit status, or None when it is still running after ``seconds`` or once
+    the kit is told to stop (asked every ``WAIT_POLL_S``: the batch may run in a worker thread,
+    which no signal reaches)."""
     import requests.exceptions
 
-    t0 = time.monotonic()
-    try:
-        return c.wait(timeout=max(1, round(seconds)))
-    except requests.exceptions.ReadTimeout:
-        return None
-    except requests.exceptions.ConnectionError:
-        # a timed-out wait on a unix socket comes as ConnectionError(ReadTimeoutError);
-        # one that comes early is the daemon going away, not our timeout
-        if time.monotonic() - t0 < seconds - 1:
-            raise
-        return None
+    deadline = time.monotonic() + seconds
+    while not STOP.signum:
+        chunk = min(WAIT_POLL_S, deadline - time.monotonic())
+        if chunk <= 0:
+            return None
+        t0 = time.monotonic()
+        try:
+            return c.wait(timeout=max(1, round(chunk)))
+        except requests.exceptions.ReadTimeout:
+            continue
+        except requests.exceptions.ConnectionError:
+            # a timed-out wait on a unix socket comes as ConnectionError(ReadTimeoutError);
+            # one that comes early is the daemon going away, not our timeout
+            if time.monotonic() - t0 < chunk - 0.5:
+                raise
+    return None
 
 
 def _stream_stderr(client: docker.DockerClient, c: Container, progress: Callable[[str], None]) -> threading.Thread:

@@ -22,7 +22,7 @@ from kit.events import record
 if TYPE_CHECKING:
     import psutil
 
-__all__ = ["record", "pause", "scale", "kill_self", "die_with"]
+__all__ = ["record", "pause", "scale", "scaled_count", "kill_self", "die_with"]
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL_S = 0.05
@@ -30,6 +30,12 @@ WATCH_INTERVAL_S = 0.05
 
 def scale() -> float:
     return float(os.environ.get("KIT_SCALE", "1"))
+
+
+def scaled_count(n: int, least: int) -> int:
+    """The article's ``n`` at ``--scale 1`` and above; at smaller scales fewer (``n * scale``), never
+    fewer than ``least``: the default matrix stays cheap where a count only costs CPU time."""
+    return n if scale() >= 1 else max(least, round(n * scale()))
 
 
 def pause(seconds: float) -> None:

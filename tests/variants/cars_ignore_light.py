@@ -36,6 +36,7 @@ if __name__ == '__main__':
     tra = Process(target=traffic_car, args=(e, stop))
     tra.start()
     cars = []
+    record("cars", count=100)
     for i in range(100):
         if i % 6 == 0:
             time.sleep(random.randint(1, 3) * scale())

@@ -1,0 +1,207 @@
+"""Benchmarks, not timed tests: what the kit costs, measured side by side in one run; writes BENCHMARKS.md.
+
+Run with ``nox -s bench`` (arguments after ``--`` come here).  Three comparisons:
+
+(a) ``kit matrix --targets host`` (overlapping cells, the default ``--jobs``) and with
+    ``--jobs 1``, against a plain loop over the same cells: each example run one after the
+    other by a bare interpreter with the start method made the default, without the kit's
+    probe, events or observer.  Also how many matrices passed every cell (``--matrices``).
+(b) ``kit bench``'s start-up figures against a bare ``timeit`` of the same statement in a
+    fresh interpreter of the same Python (``benchmarks/startup_timeit.py``).
+(c) ``kit matrix --targets auto`` (host and the Linux containers) when a Docker daemon answers
+    and the images are built.
+
+Figures are medians over ``--repeat`` rounds; every round's figure is kept in the JSON beside
+BENCHMARKS.md (``BENCHMARKS.json``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+import contextlib
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PLAIN = (
+    "import multiprocessing, multiprocessing.context, runpy, sys\n"
+    "method, module = sys.argv[1:3]\n"
+    "d = multiprocessing.context._default_context\n"
+    "d._default_context = multiprocessing.get_context(method)  # the default, not set: as the kit does\n"
+    "sys.argv = [module]\n"
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
+)
+
+
+def kit(*args: str, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "kit", *args], capture_output=True, text=True, env=env)
+    return time.perf_counter() - t0, done
+
+
+def cells() -> list[tuple[str, str]]:
+    from kit.catalogue import EXAMPLES
+    from kit.matrix import host_methods
+
+    return [(e, m) for e in EXAMPLES for m in host_methods()]
+
+
+def plain_loop(scale: float) -> float:
+    """Every cell by a bare interpreter, one after the other; each in its own session, whose
+    leftovers (the kill_parent examples' orphans) are killed before the next cell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+    env["KIT_SCALE"] = repr(scale)
+    env["PYTHONPATH"] = str(ROOT)
+    t0 = time.perf_counter()
+    for example, method in cells():
+        p = subprocess.Popen([sys.executable, "-c", PLAIN, method, f"kit.examples.{example}"], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        p.wait()
+        with contextlib.suppress(OSError):
+            os.killpg(p.pid, signal.SIGKILL)
+    return time.perf_counter() - t0
+
+
+def matrix(scale: float, jobs: int | None, targets: str = "host") -> tuple[float, int, int]:
+    """Seconds, cells, cells that did not pass (inconclusive counted apart: not failed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "m.json"
+        args = ["-q", "matrix", "--targets", targets, "--scale", repr(scale), "--json", str(out)]
+        if jobs:
+            args += ["--jobs", str(jobs)]
+        seconds, done = kit(*args)
+        rs = json.loads(out.read_text()) if out.exists() else []
+    bad = [r for r in rs if r["status"] not in ("pass", "skipped", "inconclusive")]
+    for r in bad:
+        print(f"    not passed: {r['example']}/{r['method']} on {r.get('platform', {}).get('target')}: "
+              f"{r['status']}: {r['reason'][:160]}", file=sys.stderr)
+    return seconds, len(rs), len(bad)
+
+
+def startup(repeat: int) -> dict[str, dict[str, float]]:
+    """kit bench's start-up medians against a bare timeit, per method, in this interpreter."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "b.json"
+        seconds, done = kit("bench", "--targets", "host", "--json", str(out))
+        if done.returncode != 0 or not out.exists():
+            raise SystemExit(f"kit bench failed: {done.stderr.strip()[-500:]}")
+        bench = json.loads(out.read_text())
+    figures: dict[str, dict[str, float]] = {}
+    for method, kit_ms in bench_startups(bench).items():
+        bare = []
+        for _ in range(repeat):
+            done = subprocess.run([sys.executable, str(HERE / "startup_timeit.py"), method], capture_output=True,
+                                  text=True, check=True)
+            bare.append(float(done.stdout.split()[0]))
+        figures[method] = {"kit_bench_ms": kit_ms, "timeit_ms": statistics.median(bare),
+                           "ratio": kit_ms / statistics.median(bare)}
+    return figures
+
+
+def bench_startups(bench: object) -> dict[str, float]:
+    """method -> start-up median (ms) of the host, from kit bench's JSON."""
+    rows = bench["results"] if isinstance(bench, dict) and "results" in bench else bench
+    out: dict[str, float] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if row.get("target", "host") == "host" and row.get("startup"):
+            out[row["method"]] = float(row["startup"]["median_ms"])
+    return out
+
+
+def docker_ready() -> tuple[bool, str]:
+    seconds, done = kit("-q", "matrix", "--targets", "docker", "--examples", "hello", "--methods", "fork",
+                        "--json", os.devnull)
+    return done.returncode == 0, (done.stderr.strip().splitlines() or ["?"])[-1]
+
+
+def machine() -> str:
+    from kit._platform import usable_cpu_count
+
+    return (f"{platform.system()} {platform.release()}, {platform.machine()}, {os.cpu_count()} CPUs "
+            f"({usable_cpu_count()} usable), Python {platform.python_version()} ({sys.executable})")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median reported)")
+    ap.add_argument("--matrices", type=int, default=0,
+                    help="extra host matrices (default --jobs) to count how many pass every cell")
+    ap.add_argument("--scale", type=float, default=0.1)
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
+    a = ap.parse_args()
+    command = "nox -s bench -- " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "nox -s bench"
+    data: dict[str, object] = {"machine": machine(), "command": command, "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+    lines = ["# Benchmarks", "", f"Written by `{command}` on {data['date']}.", "", f"Machine: {data['machine']}.", ""]
+
+    if "matrix" not in a.skip:
+        rounds: dict[str, list[float]] = {"plain": [], "jobs1": [], "jobsN": []}
+        failed = {"jobs1": 0, "jobsN": 0}
+        n_cells = 0
+        for i in range(a.repeat):
+            print(f"round {i + 1}/{a.repeat}: plain loop, matrix --jobs 1, matrix", file=sys.stderr)
+            rounds["plain"].append(plain_loop(a.scale))
+            s, n_cells, bad = matrix(a.scale, 1)
+            rounds["jobs1"].append(s)
+            failed["jobs1"] += bool(bad)
+            s, _, bad = matrix(a.scale, None)
+            rounds["jobsN"].append(s)
+            failed["jobsN"] += bool(bad)
+        extra = [matrix(a.scale, None) for _ in range(a.matrices)]
+        all_n = a.repeat + a.matrices
+        passed = all_n - failed["jobsN"] - sum(1 for _, _, bad in extra if bad)
+        med = {k: statistics.median(v) for k, v in rounds.items()}
+        from kit.matrix import default_jobs
+
+        data["matrix"] = {"cells": n_cells, "rounds": rounds, "median_s": med, "matrices": all_n,
+                          "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - failed["jobs1"],
+                          "default_jobs": default_jobs()}
+        lines += [
+            f"## (a) Host matrix against a plain loop over the same {n_cells} cells (scale {a.scale})", "",
+            "| run | median s | rounds (s) | against the plain loop |", "|---|---:|---|---:|",
+            *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x |"
+              for k, label in (("plain", "plain loop (bare interpreter, no kit)"), ("jobs1", "`kit matrix --jobs 1`"),
+                               ("jobsN", f"`kit matrix` (default `--jobs {default_jobs()}`)"))),
+            "", f"Every cell passed in {passed} of {all_n} default matrices "
+                f"(and in {a.repeat - failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
+                "(a busy machine) are not failures.", ""]
+
+    if "startup" not in a.skip:
+        figures = startup(a.repeat)
+        data["startup"] = figures
+        lines += ["## (b) `kit bench` start-up against a bare `timeit` of the same statement", "",
+                  "`p = ctx.Process(target=noop); p.start(); p.join()`, median per operation, same interpreter.", "",
+                  "| method | kit bench ms | bare timeit ms | ratio |", "|---|---:|---:|---:|",
+                  *(f"| {m} | {f['kit_bench_ms']:.2f} | {f['timeit_ms']:.2f} | {f['ratio']:.3f} |"
+                    for m, f in figures.items()), ""]
+
+    if "containers" not in a.skip:
+        ready, why = docker_ready()
+        if ready:
+            runs = [matrix(a.scale, None, "auto") for _ in range(a.repeat)]
+            secs = [s for s, _, _ in runs]
+            data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b in runs]}
+            lines += ["## (c) Host and every container, images built", "",
+                      f"`kit matrix --targets auto`: {runs[0][1]} cells, median {statistics.median(secs):.1f} s "
+                      f"(rounds {', '.join(f'{s:.1f}' for s in secs)}); cells not passed per round: "
+                      f"{', '.join(str(b) for _, _, b in runs)}.", ""]
+        else:
+            lines += ["## (c) Host and every container", "", f"Not measured: containers unavailable ({why}).", ""]
+
+    Path(a.out).write_text("\n".join(lines), encoding="utf-8")
+    Path(a.out).with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

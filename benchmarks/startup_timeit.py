@@ -1,0 +1,28 @@
+"""A bare ``timeit`` of one process start-up: ``python startup_timeit.py METHOD`` prints ms per operation.
+
+The reference ``kit bench`` is compared with: the same statement, a fresh interpreter, no kit
+import; a warm-up first (the forkserver's own start is not a process start-up).
+"""
+import multiprocessing
+import statistics
+import sys
+import timeit
+
+STATEMENT = "p = ctx.Process(target=noop); p.start(); p.join()"
+
+
+def noop() -> None:
+    pass
+
+
+def main() -> None:
+    ctx = multiprocessing.get_context(sys.argv[1])
+    timer = timeit.Timer(STATEMENT, globals={"ctx": ctx, "noop": noop})
+    timer.timeit(number=4)  # warm-up: the forkserver starts, imports are done
+    number = 5 if sys.argv[1] == "spawn" else 20
+    runs = timer.repeat(repeat=9, number=number)
+    print(f"{statistics.median(runs) / number * 1000:.4f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""The scheduler: what overlaps, what runs alone, and results in sequential order.
+
+Planning and executing are tested with stand-in units (no process, no container); one test
+runs a real small matrix both ways and compares, one shows a real ``cpu`` cell alone.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from kit import matrix, schedule
+from kit.outcomes import Status
+from kit.results import PlatformInfo, RunResult
+from kit.runner import Interrupted, Stopped
+from kit.schedule import HOST, Plan, Unit
+
+EXAMPLES = ("hello", "cpu", "lock")
+MANY = ("a", "b", "cpu", "c", "d", "e", "f")
+METHODS = ("fork", "spawn")
+
+
+def is_cpu(example: str, method: str) -> bool:
+    return example == "cpu"
+
+
+def result(unit_target: str, example: str, method: str) -> RunResult:
+    return RunResult(example, method, Status.PASS, "ok", platform=PlatformInfo.here(target=unit_target))
+
+
+# -- planning -------------------------------------------------------------------------------
+def test_one_job_is_the_sequential_run() -> None:
+    p = schedule.plan([HOST, "docker:3.14"], EXAMPLES, METHODS, 1, is_cpu)
+    assert p.solo == ()
+    assert [u.label() for u in p.shared] == [f"{e}/{m}" for e in EXAMPLES for m in METHODS] + ["docker:3.14 (6 cells)"]
+    assert p.shared[-1].examples == EXAMPLES  # the container's whole batch, cpu in its place
+
+
+def test_cells_that_measure_cpu_wait_for_a_phase_of_their_own() -> None:
+    p = schedule.plan([HOST, "docker:3.11", "docker:3.14"], EXAMPLES, METHODS, 4, is_cpu)
+    assert [(u.target, u.examples) for u in p.shared[:2]] == [("docker:3.11", ("hello", "lock")),
+                                                              ("docker:3.14", ("hello", "lock"))]
+    assert [u.label() for u in p.shared[2:]] == ["hello/fork", "hello/spawn", "lock/fork", "lock/spawn"]
+    assert [u.label() for u in p.solo] == ["cpu/fork", "cpu/spawn", "docker:3.11 (2 cells)", "docker:3.14 (2 cells)"]
+    assert all(u.solo for u in p.solo) and not any(u.solo for u in p.shared)
+    covered = sorted((u.target, e, m) for u in p.units() for e, m in u.cells)
+    assert covered == sorted(p.order)  # every cell exactly once
+    assert (p.jobs, p.host_jobs) == (4, 4)
+
+
+def test_host_cells_one_at_a_time_where_runs_cannot_be_told_apart() -> None:
+    p = schedule.plan([HOST], EXAMPLES, METHODS, 4, is_cpu, host_overlaps=False)
+    assert (p.jobs, p.host_jobs) == (4, 1)
+
+
+def test_jobs_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        schedule.plan([HOST], EXAMPLES, METHODS, 0, is_cpu)
+
+
+# -- executing ------------------------------------------------------------------------------
+class Recorder:
+    """A stand-in runner: each unit sleeps a little; records what ran at the same time."""
+
+    def __init__(self, seconds: float = 0.05) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.now: list[Unit] = []
+        self.most = 0
+        self.most_host = 0
+        self.solo_company: list[int] = []  # units running beside each solo unit as it began
+
+    def __call__(self, unit: Unit) -> list[RunResult]:
+        with self.lock:
+            if unit.solo:
+                self.solo_company.append(len(self.now))
+            self.now.append(unit)
+            self.most = max(self.most, len(self.now))
+            self.most_host = max(self.most_host, sum(u.target == HOST for u in self.now))
+        time.sleep(self.seconds * (3 if unit.target != HOST else 1))
+        with self.lock:
+            self.now.remove(unit)
+        return [result(unit.target, e, m) for e, m in reversed(unit.cells)]  # out of order on purpose
+
+
+def noop(unit: Unit, rs: list[RunResult], running: Sequence[Unit]) -> None:
+    pass
+
+
+def test_units_overlap_up_to_jobs_and_results_come_in_sequential_order() -> None:
+    p = schedule.plan([HOST, "docker:3.14"], MANY, METHODS, 3, is_cpu)
+    rec = Recorder()
+    rs = schedule.execute(p, rec, noop)
+    assert rec.most == 3
+    assert [(r.platform.target if r.platform else "", r.example, r.method) for r in rs] == list(p.order)
+
+
+def test_a_cpu_cell_runs_with_nothing_else() -> None:
+    p = schedule.plan([HOST, "docker:3.14"], MANY, METHODS, 4, is_cpu)
+    rec = Recorder()
+    schedule.execute(p, rec, noop)
+    assert rec.solo_company == [0] * len(p.solo), rec.solo_company
+
+
+def test_the_company_check_sees_a_cpu_cell_among_others() -> None:
+    """The broken variant of the test above: a plan that lets a cpu cell share the machine."""
+    good = schedule.plan([HOST], MANY, METHODS, 4, is_cpu)
+    broken = Plan(good.shared[:2] + tuple(Unit(u.target, u.examples, u.methods, solo=True) for u in good.solo)
+                  + good.shared[2:], (), good.jobs, good.host_jobs, good.order)
+    rec = Recorder()
+    schedule.execute(broken, rec, noop)
+    assert any(n > 0 for n in rec.solo_company), rec.solo_company
+
+
+def test_host_limit_holds_while_containers_overlap() -> None:
+    p = schedule.plan([HOST, "docker:3.11", "docker:3.14"], MANY, METHODS, 4, is_cpu, host_overlaps=False)
+    rec = Recorder()
+    schedule.execute(p, rec, noop)
+    assert rec.most_host == 1 and rec.most >= 3, (rec.most_host, rec.most)
+
+
+def test_on_done_sees_what_still_runs_one_call_at_a_time() -> None:
+    p = schedule.plan([HOST], MANY, METHODS, 3, is_cpu)
+    inside, calls, running_seen = [0], [0], []
+
+    def on_done(unit: Unit, rs: list[RunResult], running: Sequence[Unit]) -> None:
+        inside[0] += 1
+        assert inside[0] == 1
+        calls[0] += 1
+        running_seen.append(len(running))
+        time.sleep(0.01)
+        inside[0] -= 1
+
+    schedule.execute(p, Recorder(), on_done)
+    assert calls[0] == len(p.units())
+    assert max(running_seen) == 2
+
+
+def test_a_failing_unit_stops_new_ones_and_is_raised_after_the_others_end() -> None:
+    p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
+    started: list[str] = []
+
+    def run_unit(unit: Unit) -> list[RunResult]:
+        started.append(unit.label())
+        if len(started) == 2:
+            raise RuntimeError("a kit bug")
+        time.sleep(0.1)
+        return [result(HOST, unit.examples[0], unit.methods[0])]
+
+    with pytest.raises(RuntimeError, match="a kit bug"):
+        schedule.execute(p, run_unit, noop)
+    assert len(started) <= 3  # the other worker finished its unit and took no new one... or one more
+
+
+def test_an_interrupted_run_is_reported_and_the_stop_raised_once_all_ended() -> None:
+    p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
+    reported: list[str] = []
+
+    def run_unit(unit: Unit) -> list[RunResult]:
+        r = RunResult(unit.examples[0], unit.methods[0], Status.INTERRUPTED, "stopped")
+        if len(reported) >= 1:
+            raise Interrupted(r, 15)
+        time.sleep(0.05)
+        return [result(HOST, unit.examples[0], unit.methods[0])]
+
+    def on_done(unit: Unit, rs: list[RunResult], running: Sequence[Unit]) -> None:
+        reported.extend(r.status for r in rs)
+
+    with pytest.raises(Stopped) as info:
+        schedule.execute(p, run_unit, on_done)
+    assert info.value.signum == 15
+    assert "interrupted" in reported and len(reported) < len(p.units())
+
+
+def test_stopping_starts_nothing_new() -> None:
+    p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
+    rs = schedule.execute(p, Recorder(), noop, stopping=lambda: True)
+    assert rs == []
+
+
+# -- for real -------------------------------------------------------------------------------
+REAL = ["hello", "join", "queue_parent_child", "daemon", "guard"]
+
+
+def test_the_table_is_the_same_with_and_without_overlap() -> None:
+    """A real matrix, sequential and overlapped: the same cells, statuses and checks, in the same order."""
+    one = matrix.run_matrix(REAL, matrix.ALL_METHODS, jobs=1)
+    many = matrix.run_matrix(REAL, matrix.ALL_METHODS, jobs=4)
+
+    def shape(rs: list[RunResult]) -> list[tuple[str, str, str, list[str]]]:
+        return [(r.example, r.method, r.status, [v["check"] for v in r.checks]) for r in rs]
+
+    assert shape(one) == shape(many)
+    assert all(r.status == "pass" for r in many), [(r.example, r.method, r.reason) for r in many]
+
+
+def test_a_real_cpu_cell_runs_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run's start and end, wrapped around the real runner: the cpu cells share their time with none."""
+    spans: dict[tuple[str, str], tuple[float, float]] = {}
+    real = matrix.run
+
+    def timed(target, method, **kw):
+        t0 = time.monotonic()
+        try:
+            return real(target, method, **kw)
+        finally:
+            spans[(target.name, method)] = (t0, time.monotonic())
+
+    monkeypatch.setattr(matrix, "run", timed)
+    rs = matrix.run_matrix(["hello", "cpu", "event"], ["fork", "forkserver"], jobs=4)
+    assert len(rs) == 6 and len(spans) == 6
+    for (example, method), (a, b) in spans.items():
+        if example != "cpu":
+            continue
+        company = [k for k, (c, d) in spans.items() if k != (example, method) and c < b and a < d]
+        assert not company, f"cpu/{method} shared its time with {company}"
