@@ -34,6 +34,7 @@ class Evidence:
     processes: list[ProcRecord] = field(default_factory=list)
     orphans: list[ProcRef] = field(default_factory=list)
     daemons_terminated: list[ProcRef] = field(default_factory=list)
+    cpu_s: float | None = None  # the whole run's CPU seconds (exact where the kernel kept them)
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]
@@ -375,19 +376,49 @@ def top_level_count(times: int) -> Check:
     return Check(f"top level runs {times}x", fn)
 
 
+def _burn_window(ev: Evidence) -> tuple[float, float, int] | None:
+    """(CPU seconds the workers burned, seconds from the first ``burn_start`` to the last
+    ``burn_end``, workers) from the workers' own CPU clocks, or None without such events."""
+    starts = {e.pid: e for e in ev.of("burn_start")}
+    spans = [(starts[e.pid], e) for e in ev.of("burn_end") if e.pid in starts]
+    if not spans:
+        return None
+    t0, t1 = min(s.t_ns for s, _ in spans), max(e.t_ns for _, e in spans)
+    burned = sum(float(e.data.get("cpu_s", 0.0)) - float(s.data.get("cpu_s", 0.0)) for s, e in spans)
+    return burned, (t1 - t0) / 1e9, len(spans)
+
+
 def uses_cores(fraction: float) -> Check:
+    """At least ``fraction`` of the workers' cores busy while they burned CPU.
+
+    Measured over the burn (first ``burn_start`` to last ``burn_end``, the CPU each worker's
+    own clock counted), not over the whole run: start-up and join are one process's work
+    and would dilute a short burn.  The workers' figures must agree with the run's own
+    total (exact where the kernel keeps it): they cannot claim more CPU than the run used.
+    Without burn events, the whole run's cores."""
+
     def fn(ev: Evidence) -> tuple[bool, str]:
         workers = ev.of("workers")
         n = workers[0].data["count"] if workers else ev.cpu_count
         want = fraction * min(n, ev.cpu_count)
-        if ev.cores_used < want:
-            return False, f"{ev.cores_used:.2f} cores used, expected at least {want:.2f}"
+        window = _burn_window(ev)
+        if window is None:
+            cores, during = ev.cores_used, ""
+        else:
+            burned, seconds, _ = window
+            if ev.cpu_s is not None and burned > ev.cpu_s * 1.02 + 0.02:
+                return False, f"the workers report {burned:.2f} CPU s, more than the run's {ev.cpu_s:.2f}"
+            cores = burned / seconds if seconds > 0 else 0.0
+            during = " while the workers burned"
+        if cores < want:
+            return False, f"{cores:.2f} cores used{during}, expected at least {want:.2f}"
         where = ""
         if ev.cpu_num_known:
             cpus = {c for p in ev.processes if p.role == "worker" for c in p.cpus}
             if len(cpus) < min(n, ev.cpu_count):
                 return False, f"workers ran on CPUs {sorted(cpus)} only"
             where = f" on CPUs {sorted(cpus)}"
-        return True, f"{ev.cores_used:.2f} cores used by {n} workers{where}"
+        whole = f" ({ev.cores_used:.2f} over the whole run)" if window is not None else ""
+        return True, f"{cores:.2f} cores used{during} by {n} workers{where}{whole}"
 
     return Check("real parallelism", fn, measures_cpu=True)

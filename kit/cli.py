@@ -193,7 +193,8 @@ def _human(args: argparse.Namespace) -> Any:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    sys.stderr.write(line + "\n")  # one write: lines from overlapping cells never interleave
+    sys.stderr.flush()
 
 
 def _methods(asked: list[str] | None) -> list[str]:

@@ -53,7 +53,7 @@ def evidence_of(obs: Observation) -> Evidence:
         exitcode=obs.exitcode, main_pid=obs.main_pid, cores_used=_cores(obs), cpu_count=obs.platform.cpu_count,
         cpus_seen=cpus, cpu_num_known=bool(cpus), processes=list(obs.processes),
         orphans=_orphans(obs),
-        daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons],
+        daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons], cpu_s=obs.cpu_s,
     )
 
 

@@ -279,6 +279,25 @@ def test_uses_cores_wants_cores_and_cpus() -> None:
     assert verdict(check, good).reason == "1.90 cores used by 2 workers on CPUs [0, 1]"
 
 
+@catches("uses_cores")
+def test_uses_cores_measures_the_burn_itself() -> None:
+    """Over the burn, from the workers' own clocks: two workers side by side use 2 cores though
+    the whole run (start-up, join) shows less; the same burns one after the other use 1; and
+    workers cannot claim more CPU than the run's own total."""
+    check = c.uses_cores(0.75)
+    workers = ev("workers", 0, count=2, seconds=0.5)
+    side_by_side = [workers, ev("burn_start", 100, 5, cpu_s=0.05), ev("burn_start", 110, 6, cpu_s=0.05),
+                    ev("burn_end", 600, 5, cpu_s=0.55), ev("burn_end", 615, 6, cpu_s=0.55)]
+    v = verdict(check, evidence(side_by_side, cores_used=1.3, cpu_count=2, cpu_s=1.3))
+    assert v.ok and v.reason == "1.94 cores used while the workers burned by 2 workers (1.30 over the whole run)"
+    one_after_the_other = [workers, ev("burn_start", 100, 5, cpu_s=0.05), ev("burn_end", 600, 5, cpu_s=0.55),
+                           ev("burn_start", 600, 6, cpu_s=0.05), ev("burn_end", 1100, 6, cpu_s=0.55)]
+    v = verdict(check, evidence(one_after_the_other, cores_used=1.0, cpu_count=2, cpu_s=1.3))
+    assert not v.ok and v.reason == "1.00 cores used while the workers burned, expected at least 1.50"
+    v = verdict(check, evidence(side_by_side, cores_used=0.5, cpu_count=2, cpu_s=0.5))
+    assert not v.ok and v.reason == "the workers report 1.00 CPU s, more than the run's 0.50"
+
+
 def test_uses_cores_scales_to_the_cpus_there_are() -> None:
     """Eight workers on a two-CPU machine are asked for 1.5 cores, not 6."""
     check = c.uses_cores(0.75)
