@@ -135,6 +135,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median reported)")
     ap.add_argument("--matrices", type=int, default=0,
                     help="extra host matrices (default --jobs) to count how many pass every cell")
+    ap.add_argument("--container-rounds", type=int, default=1, help="rounds of (c)")
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
@@ -187,7 +188,7 @@ def main() -> int:
     if "containers" not in a.skip:
         ready, why = docker_ready()
         if ready:
-            runs = [matrix(a.scale, None, "auto") for _ in range(a.repeat)]
+            runs = [matrix(a.scale, None, "auto") for _ in range(a.container_rounds)]
             secs = [s for s, _, _ in runs]
             data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b in runs]}
             lines += ["## (c) Host and every container, images built", "",
