@@ -1,0 +1,146 @@
+"""Golden tables: ``kit matrix`` and ``kit report`` write exactly what they wrote before.
+
+Real results (host and four containers, trimmed: tests/data/tables/*.json) and copies of them
+with every status a cell can have, relabelled as other platforms, a cell missing, a result
+without a platform, a reason holding control characters, are rendered as the matrix table
+(text and Markdown), the merged report (text and Markdown) and one run's cells and summaries
+(colour on and off); each output must equal its file in tests/data/tables byte for byte.  No
+process is started.
+
+After an intended change of a table, rewrite the files and review the diff:
+``KIT_UPDATE_GOLDEN=1 python -m pytest tests/test_tables.py``.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+
+from kit import render, report, results
+from kit.outcomes import Status
+from kit.results import ProcRef, RunResult
+
+DATA = Path(__file__).resolve().parent / "data" / "tables"
+UPDATE = os.environ.get("KIT_UPDATE_GOLDEN") == "1"
+
+
+def load(name: str) -> list[RunResult]:
+    return results.load((DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def relabel(rs: list[RunResult], os_name: str, python: str, default: str, target: str = "host",
+            available: tuple[str, ...] = ("fork", "spawn", "forkserver")) -> list[RunResult]:
+    """Copies relabelled as another platform; its unavailable methods become skipped."""
+    out = []
+    for r in copy.deepcopy(rs):
+        assert r.platform is not None
+        r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
+            os_name, python, default, target
+        if r.method not in available:
+            r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"
+        out.append(r)
+    return out
+
+
+def varied(rs: list[RunResult]) -> list[RunResult]:
+    """Copies where every status occurs, some with orphans, daemons or warnings, one cell
+    missing, one result without a platform, one script."""
+    out = copy.deepcopy(rs)
+    statuses = [Status.FAIL, Status.TIMEOUT, Status.SKIPPED, Status.INCONCLUSIVE, Status.ERROR, Status.INTERRUPTED]
+    for i, r in enumerate(out):
+        if i % 5 == 1:
+            s = statuses[(i // 5) % len(statuses)]
+            r.status, r.reason = s, f"{s} here: \x1b[31mred\x1b[0m, 我是一个进程\tand a tab\r"
+        if i % 7 == 2:
+            r.orphans = [ProcRef(100 + i, "python", ["python", "-c", "x" * 150], "worker")]
+        if i % 11 == 4:
+            r.daemons_terminated = [ProcRef(200 + i, "python", ["python"], "daemon")]
+        if i % 13 == 6:
+            r.warnings = [f"DeprecationWarning: number {i}", "a second one"]
+    del out[3]
+    nowhere = copy.deepcopy(out[0])
+    nowhere.platform, nowhere.example = None, "no_platform"
+    script = copy.deepcopy(out[1])
+    script.example, script.status, script.reason = "scripts/my script.py", Status.FAIL, "exit 1"
+    return [*out, nowhere, script]
+
+
+def scenarios() -> dict[str, list[RunResult]]:
+    everywhere, inconclusive = load("host_and_containers"), load("inconclusive")
+    host = [r for r in everywhere if r.platform and r.platform.target == "host"]
+    windows = relabel(host, "Windows", "3.12.10", "spawn", available=("spawn",))
+    mac = relabel(host, "Darwin", "3.13.1", "spawn")
+    odd = next(r for r in mac if r.example == "hello" and r.method == "spawn")
+    odd.status, odd.reason = Status.FAIL, "stdout lacks '我是一个进程'"
+    return {
+        "host": host,
+        "host_and_containers": everywhere,
+        "varied": varied(everywhere),
+        # several files merged: a later file's cell replaces an earlier one (the inconclusive run)
+        "files": [*host, *inconclusive, *windows, *mac, *varied(everywhere[15:45])],
+    }
+
+
+def outputs() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, rs in scenarios().items():
+        merged = report.merge(rs)
+        out[f"{name}.matrix.txt"] = render.text_table(rs)
+        out[f"{name}.matrix.md"] = render.markdown_table(rs)
+        out[f"{name}.report.txt"] = report.text(merged)
+        out[f"{name}.report.md"] = report.markdown(merged)
+    lines = []
+    for r in scenarios()["varied"][::9]:
+        lines += [render.cell(r), render.cell(r, compact=True)]
+        for colour in (False, True):
+            lines.append(render.paint(render.cell(r), r.status, colour))
+            lines += [render.run_summary(r, colour, verbosity) for verbosity in (-1, 0, 1)]
+    out["cells.txt"] = "\n".join(lines)
+    return out
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, str]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COLUMNS", "80")  # the matrix's legend is wrapped to the terminal
+        return outputs()
+
+
+NAMES = [f"{s}.{kind}" for s in ("host", "host_and_containers", "varied", "files")
+         for kind in ("matrix.txt", "matrix.md", "report.txt", "report.md")] + ["cells.txt"]
+
+
+def test_every_output_has_its_file(rendered: dict[str, str]) -> None:
+    assert sorted(rendered) == sorted(NAMES)
+    if UPDATE:
+        return
+    assert sorted(p.name for p in DATA.iterdir() if p.suffix in (".txt", ".md")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_output_is_unchanged(rendered: dict[str, str], name: str) -> None:
+    path = DATA / name
+    if UPDATE:
+        path.write_bytes(rendered[name].encode("utf-8"))
+    expected = path.read_bytes().decode("utf-8")
+    got = rendered[name]
+    if got != expected:  # the first differing line, not a wall of text
+        got_lines, want_lines = got.splitlines(keepends=True), expected.splitlines(keepends=True)
+        line = next((i for i, (g, w) in enumerate(zip(got_lines, want_lines)) if g != w),
+                    min(len(got_lines), len(want_lines)))
+        g, w = (got_lines[line:line + 1] or ["(end)"])[0], (want_lines[line:line + 1] or ["(end)"])[0]
+        pytest.fail(f"{name} differs from {path} (rewrite with KIT_UPDATE_GOLDEN=1 if intended); "
+                    f"first at line {line + 1}:\n got: {g!r}\nwant: {w!r}")
+
+
+def test_the_scenarios_cover_every_status_and_several_places() -> None:
+    """The golden files are worth something only if the inputs vary."""
+    rs = scenarios()
+    assert {r.status for r in rs["varied"]} == set(Status)
+    assert {r.status for r in rs["files"]} >= {"pass", "fail", "skipped", "inconclusive", "timeout", "error"}
+    assert len({r.platform.target for r in rs["host_and_containers"] if r.platform}) == 5
+    assert {c.place for c in report.merge(rs["files"]).columns} >= {"Linux", "Windows", "macOS", "Linux docker"}
+    assert report.merge(rs["files"]).duplicates >= 2  # the inconclusive run and the copies replace cells
+    assert any(r.platform is None for r in rs["varied"])
