@@ -1,12 +1,12 @@
 """A bare ``timeit`` of one process start-up: ``python startup_timeit.py METHOD`` prints ms per operation.
 
 The reference ``kit bench`` is compared with: the same statement, a fresh interpreter, no kit
-import; a warm-up first (the forkserver's own start is not a process start-up).
+import; a warm-up first (the forkserver's own start is not a process start-up).  Under spawn
+and forkserver every child imports this file again (as ``__mp_main__``), so nothing but
+``multiprocessing`` is imported at its top: what a start costs, not what this script imports.
 """
 import multiprocessing
-import statistics
 import sys
-import timeit
 
 STATEMENT = "p = ctx.Process(target=noop); p.start(); p.join()"
 
@@ -16,6 +16,9 @@ def noop() -> None:
 
 
 def main() -> None:
+    import statistics
+    import timeit
+
     ctx = multiprocessing.get_context(sys.argv[1])
     timer = timeit.Timer(STATEMENT, globals={"ctx": ctx, "noop": noop})
     timer.timeit(number=4)  # warm-up: the forkserver starts, imports are done

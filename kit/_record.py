@@ -10,7 +10,9 @@ import os
 import time
 from typing import Any
 
-ENV_DIR = "KIT_EVENTS"
+from kit import env
+
+ENV_DIR = env.EVENTS
 
 
 def record(kind: str, **data: Any) -> None:

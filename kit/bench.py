@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from html import escape
 
+from kit import env
 import kit
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 KIND = "kit-bench"
 VERSION = 1
 DEFAULT_REPEAT = 7
-MAX_REPEAT = 1000
 WORKER = "kit._bench_worker"
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
 CHANNELS = (("queue", "small"), ("queue", "big"), ("pipe", "small"), ("pipe", "big"))
@@ -526,7 +526,7 @@ def _container_rows(client: docker.DockerClient, python: str, image: str, method
     target = f"docker:{python}"
     limit = STARTUP_S + len(methods) * worker_timeout(repeat)
     with container(client, image, container_command(methods, repeat), labels={"kit.python": python},
-                   environment={"KIT_TARGET": target, "PYTHONUNBUFFERED": "1"}) as c:
+                   environment={env.TARGET: target, "PYTHONUNBUFFERED": "1"}) as c:
         pump = _stream_stderr(client, c, lambda line: say(f"  {target} {line}"))
         status = _wait(c, limit)
         if status is None:

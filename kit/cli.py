@@ -11,67 +11,31 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import math
 import os
 import signal
 import sys
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 from collections.abc import Sequence
 
 import kit
-from kit import diagnose, errors, render, results
+from kit import diagnose, env, errors, options, render, results
 from kit.catalogue import EXAMPLES, Target, example_target, script_target, select
 from kit.errors import KitError, UsageError
+from kit.bench import DEFAULT_REPEAT
 from kit.matrix import default_jobs, host_methods
-from kit.outcomes import ALL, DEFAULT, METHODS, Status, exit_status
+from kit.outcomes import ALL, Status, exit_status
 from kit.results import RunResult
 from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Interrupted, Stopped
 
-MAX_TIMEOUT_S = 7 * 24 * 3600.0
-MAX_SCALE = 1000.0
-MAX_JOBS = 256
-DEBUG_ENV = "KIT_DEBUG"
+DEBUG_ENV = env.DEBUG
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-def _number(limit: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-        if value > limit:
-            raise argparse.ArgumentTypeError(f"must be at most {limit:g}: {text!r}")
-        return value
-
-    return parse
-
-
-def _count(limit: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not 1 <= value <= limit:
-            raise argparse.ArgumentTypeError(f"must be between 1 and {limit}: {text!r}")
-        return value
-
-    return parse
-
-
-METHOD_CHOICES = [*METHODS, DEFAULT, ALL]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,39 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the examples, one line each")
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--scale", type=_number(MAX_SCALE), default=DEFAULT_SCALE,
-                        help="time factor for the article's sleeps (1 = the article's timings)")
-        sp.add_argument("--timeout", type=_number(MAX_TIMEOUT_S), default=DEFAULT_TIMEOUT,
-                        help="seconds before a run's whole tree is killed")
-        sp.add_argument("--json", metavar="FILE", help="write the results as a JSON array (- for stdout)")
-        sp.add_argument("--junit-xml", metavar="FILE", help="write the results as JUnit XML, one test case per cell")
-        sp.add_argument("--keep-containers", action="store_true",
-                        help="keep the container of a target whose cells did not all pass, for docker exec")
-
+    runtime = {"scale": DEFAULT_SCALE, "timeout": DEFAULT_TIMEOUT, "jobs": default_jobs(), "repeat": DEFAULT_REPEAT}
     fmt = argparse.ArgumentDefaultsHelpFormatter
     r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
     r.add_argument("target", metavar="EXAMPLE|SCRIPT.py")
     r.add_argument("script_args", nargs="*", metavar="ARGS", help="after --: arguments for the script")
-    r.add_argument("--method", action="append", choices=METHOD_CHOICES, default=None,
-                   help="start method, repeatable; default: each target's own default; all: every method "
-                        "(default: all)")
-    r.add_argument("--targets", default="host", metavar="T[,T...]",
-                   help="host, docker (every Python), docker:X.Y, or auto (host + containers if available)")
-    common(r)
+    options.add_options(r, "run", runtime)
 
     m = sub.add_parser("matrix", help="every example under every start method, as a table", formatter_class=fmt)
-    m.add_argument("--examples", nargs="+", metavar="EXAMPLE", default=[ALL],
-                   help="names, tags (article: the article's 11; pitfalls: what goes wrong), or all")
-    m.add_argument("--methods", nargs="+", choices=[*METHODS, ALL], default=[ALL], help="methods, or all")
-    m.add_argument("--targets", default="auto", metavar="T[,T...]",
-                   help="host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
-                        "Docker daemon answers and the images are built)")
-    m.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
-    m.add_argument("--jobs", type=_count(MAX_JOBS), default=default_jobs(), metavar="N",
-                   help="cells at once across all targets, by default twice the usable cores (cells that "
-                        "measure CPU still run alone; 1: one cell after the other)")
-    common(m)
+    options.add_options(m, "matrix", runtime)
 
     i = sub.add_parser("images", help="build the Linux container images, one per Python version", formatter_class=fmt)
     i.add_argument("--python", nargs="+", metavar="X.Y", default=None,
@@ -127,23 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="merge result files from many runs into one table", formatter_class=fmt)
     rep.add_argument("files", nargs="+", metavar="FILE", help="JSON files written by --json")
-    rep.add_argument("--markdown", metavar="FILE", help="also write the merged table as Markdown")
-    rep.add_argument("--json", metavar="FILE", help="write the merged results as one JSON array (- for stdout)")
-
-    from kit.bench import DEFAULT_REPEAT, MAX_REPEAT
+    options.add_options(rep, "report", runtime)
 
     b = sub.add_parser("bench", help="what each start method costs: start-up, pool, Queue/Pipe, CPU scaling",
                        formatter_class=fmt)
-    b.add_argument("--targets", default="host", metavar="T[,T...]",
-                   help="host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
-                        "Docker daemon answers and the images are built)")
-    b.add_argument("--methods", nargs="+", choices=[*METHODS, ALL], default=[ALL], help="methods, or all")
-    b.add_argument("--repeat", type=_count(MAX_REPEAT), default=DEFAULT_REPEAT, metavar="N",
-                   help="repetitions of each timing (throughput and scaling: half as many, at least 1)")
-    b.add_argument("--json", metavar="FILE", help="write every figure as JSON (- for stdout)")
-    b.add_argument("--markdown", metavar="FILE",
-                   help="also write the table as Markdown, with a chart beside it (bench.md: bench.svg)")
+    options.add_options(b, "bench", runtime)
     return p
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The parser's reading of ``argv``; what follows ``--`` is the script's (``kit run``), wherever
+    the kit's own options are (argparse alone refuses ``run s.py --method fork -- -x``)."""
+    argv = list(argv)
+    rest: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, rest = argv[:at], argv[at + 1:]
+    args = build_parser().parse_args(argv)
+    if rest:
+        if args.command != "run":
+            raise UsageError(f"arguments after -- are for the script of kit run, not kit {args.command}")
+        args.script_args = [*args.script_args, *rest]
+    return args
 
 
 def _script(text: str, args: Sequence[str]) -> Target:
@@ -418,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     STOP.signum = 0
     _install_signal_handlers()
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
         status = COMMANDS[args.command](args)
         if STOP.signum:  # the stop came as the last run was ending: its results are complete
             raise Stopped(STOP.signum)

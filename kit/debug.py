@@ -8,7 +8,9 @@ import os
 import sys
 import contextlib
 
-ENV = "KIT_DEBUG"
+from kit import env
+
+ENV = env.DEBUG
 
 
 def enabled() -> bool:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 from collections.abc import Iterable
 
+from kit import env
 from kit.outcomes import STATUSES, Status
 
 
@@ -65,7 +66,7 @@ class PlatformInfo:
     @classmethod
     def here(cls, target: str | None = None) -> PlatformInfo:
         """This interpreter; ``KIT_TARGET`` names it (a container says ``docker:3.14``)."""
-        target = target or os.environ.get("KIT_TARGET", "host")
+        target = target or os.environ.get(env.TARGET, "host")
         return cls(
             os=platform.system(),
             python=platform.python_version(),

@@ -39,7 +39,7 @@ from pathlib import Path
 import kit
 import psutil
 
-from kit import _platform, debug, events, judge
+from kit import debug, env, events, judge, _platform
 from kit.catalogue import Target, example_target, script_target
 from kit.errors import EnvironmentProblem
 from kit.observation import End, Observation
@@ -62,7 +62,7 @@ polled every this many samples (80 ms); membership is read at every sample (20 m
 SAMPLE_BUDGET_S = 0.05
 """With kernel-kept membership, the most one sample may spend naming processes: the deadline is
 checked between samples, so a huge run must not make one sample last."""
-EVIDENCE_VAR = "KIT_EVIDENCE"
+EVIDENCE_VAR = env.EVIDENCE
 CRASH_LOOP_DEATHS = 5
 """A crash loop, stopped early: while the main process lives, the same child death this many
 times, and this many processes started since that death first happened (a Pool replacing its
@@ -122,17 +122,17 @@ class Interrupted(KeyboardInterrupt):
 
 
 def child_env(events_path: str, scale: float) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        KIT_EVENTS=events_path,
-        KIT_SCALE=repr(scale),
-        PYTHONUNBUFFERED="1",  # pipes are not TTYs: keep lines in order
-        PYTHONUTF8="1",  # the article's messages must print on any console
-        PYTHONIOENCODING="utf-8",
-    )
+    out = dict(os.environ)
+    out.update({
+        env.EVENTS: events_path,
+        env.SCALE: repr(scale),
+        "PYTHONUNBUFFERED": "1",  # pipes are not TTYs: keep lines in order
+        "PYTHONUTF8": "1",  # the article's messages must print on any console
+        "PYTHONIOENCODING": "utf-8",
+    })
     # the hook first: its sitecustomize installs kit.probe in every Python process of the run
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (HOOK_DIR, KIT_ROOT, env.get("PYTHONPATH")) if p)
-    return env
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (HOOK_DIR, KIT_ROOT, out.get("PYTHONPATH")) if p)
+    return out
 
 
 def _temp_dir() -> tempfile.TemporaryDirectory[str]:

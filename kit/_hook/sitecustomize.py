@@ -17,7 +17,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _install() -> None:
-    if not os.environ.get("KIT_EVENTS"):
+    if not os.environ.get("KIT_EVENTS"):  # kit.env.EVENTS: nothing of the kit is imported outside a run
         return
     try:
         from kit import probe

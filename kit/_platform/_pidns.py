@@ -17,9 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from kit import env
+
 assert sys.platform == "linux"  # tells mypy --platform X to skip the rest elsewhere
 
-ENV = "KIT_PIDNS"
+ENV = env.PIDNS
 _CPU_FILES = (Path("/sys/fs/cgroup/cpuacct/cpuacct.usage"), Path("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"))
 _CPU_STAT = Path("/sys/fs/cgroup/cpu.stat")
 

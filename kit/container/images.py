@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from kit import env
 import kit
 from kit.container.engine import api_timeout
 
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 PYTHONS = ("3.11", "3.13", "3.14", "3.15")
 DEBIAN_SUITE = {"3.11": "bookworm", "3.13": "trixie", "3.14": "forky", "3.15": "forky"}
 BASE_KINDS = ("auto", "pull", "debian")
-DEBIAN_MIRROR = os.environ.get("KIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+DEBIAN_MIRROR = os.environ.get(env.DEBIAN_MIRROR, "http://deb.debian.org/debian")
 PSUTIL_REQUIREMENT = "psutil>=5.9"  # as in pyproject.toml's dependencies
 REPO = "kit"
 BASE_REPO = "kit-base"
@@ -236,7 +237,7 @@ def _require_dockerfile() -> None:
 def cache_dir() -> Path:
     """Where the kit keeps downloads: ``$KIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/kit``, else
     ``%LOCALAPPDATA%\\kit`` (set on Windows only), else ``~/.cache/kit``."""
-    for var, sub in (("KIT_CACHE_DIR", ""), ("XDG_CACHE_HOME", "kit"), ("LOCALAPPDATA", "kit")):
+    for var, sub in ((env.CACHE_DIR, ""), ("XDG_CACHE_HOME", "kit"), ("LOCALAPPDATA", "kit")):
         value = os.environ.get(var)
         if value:
             return Path(value, sub)

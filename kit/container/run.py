@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from kit import results
+from kit import env, options, results
 from kit.container.engine import FILES_DIR, api_timeout, container
 from kit.container.images import image_for
 from kit.outcomes import Status
@@ -47,19 +47,17 @@ _SKIP_DIRS = {".git", ".hg", ".nox", ".tox", ".venv", "venv", "__pycache__", "no
 
 
 def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
-    """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``)."""
-    return ["python", "-m", "kit", "matrix", "--targets", "host", "--examples", *examples, "--methods", *methods,
-            "--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--jobs", "1", "--json", "-"]
+    """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``),
+    one cell at a time (its pid namespace is the evidence of one run)."""
+    return ["python", "-m", "kit", *options.to_argv("matrix", targets="host", examples=examples, methods=methods,
+                                                     scale=scale, timeout=timeout_s, jobs=1, json="-")]
 
 
 def run_command(what: str, methods: Sequence[str], scale: float, timeout_s: float,
                 args: Sequence[str] = ()) -> list[str]:
     """``kit run`` of an example or of a script in ``SCRIPT_DIR``; ``methods`` may hold ``default``."""
-    out = ["python", "-m", "kit", "run", what, "--targets", "host"]
-    for method in methods:
-        out += ["--method", method]
-    out += ["--scale", repr(float(scale)), "--timeout", repr(float(timeout_s)), "--json", "-"]
-    return out + (["--", *args] if args else [])
+    return ["python", "-m", "kit", *options.to_argv("run", [what], args, targets="host", method=methods,
+                                                     scale=scale, timeout=timeout_s, json="-")]
 
 
 def folder_archive(folder: Path) -> bytes:
@@ -221,7 +219,7 @@ def run_batch(
             progress(line)
 
     with container(client, image, keepable(command) if keep else command, labels={"kit.python": python},
-                   environment={"PYTHONUNBUFFERED": "1", "KIT_TARGET": target, "KIT_PIDNS": "1"},
+                   environment={"PYTHONUNBUFFERED": "1", env.TARGET: target, env.PIDNS: "1"},
                    files=files, working_dir=SCRIPT_DIR if files else None) as c:
         pump = _stream_stderr(client, c, watch) if (progress or keep) else None
         left = max(0.0, limit - (time.monotonic() - t0))

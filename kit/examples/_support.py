@@ -17,6 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from kit import env
 from kit.events import record
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ WATCH_INTERVAL_S = 0.05
 
 
 def scale() -> float:
-    return float(os.environ.get("KIT_SCALE", "1"))
+    return float(os.environ.get(env.SCALE, "1"))
 
 
 def scaled_count(n: int, least: int) -> int:

@@ -1,0 +1,163 @@
+"""Every option of the kit's commands, declared once.
+
+``kit.cli`` builds its parser from these (``add_to``), and the kit's own command line for a
+child kit -- the kit inside a container -- is rebuilt from values by ``to_argv``, as nox
+rebuilds a session's argv from its option set (``nox/_option_set.py``).  A new option, or a
+changed flag, is one edit here; a test checks that ``to_argv`` parses back to the same values.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit.outcomes import ALL, DEFAULT, METHODS
+
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_SCALE = 1000.0
+MAX_JOBS = 256
+MAX_REPEAT = 1000
+TARGETS_HELP = ("host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
+                "Docker daemon answers and the images are built)")
+
+
+def number(limit: float) -> Callable[[str], float]:
+    """A finite number in (0, limit]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:g}: {text!r}")
+        return value
+
+    return parse
+
+
+def count(limit: int) -> Callable[[str], int]:
+    """A whole number in [1, limit]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not 1 <= value <= limit:
+            raise argparse.ArgumentTypeError(f"must be between 1 and {limit}: {text!r}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its flag, the commands that take it, and how its value is written back.
+
+    ``kind``: ``value`` (one value), ``many`` (``nargs="+"``), ``append`` (the flag repeated),
+    ``flag`` (``store_true``).  ``default`` may differ per command (``defaults``)."""
+
+    flag: str
+    commands: tuple[str, ...]
+    help: str
+    kind: str = "value"
+    type: Callable[[str], Any] | None = None
+    default: Any = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    choices: Sequence[str] | None = None
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def default_for(self, command: str) -> Any:
+        return self.defaults.get(command, self.default)
+
+    def add_to(self, parser: argparse.ArgumentParser, command: str) -> None:
+        kwargs: dict[str, Any] = {"help": self.help, "default": self.default_for(command)}
+        if self.kind == "flag":
+            kwargs.update(action="store_true", default=bool(kwargs["default"]))
+        else:
+            if self.kind == "append":
+                kwargs["action"] = "append"
+            elif self.kind == "many":
+                kwargs["nargs"] = "+"
+            for key in ("type", "choices", "metavar"):
+                if getattr(self, key) is not None:
+                    kwargs[key] = getattr(self, key)
+        parser.add_argument(self.flag, **kwargs)
+
+    def to_argv(self, value: Any) -> list[str]:
+        """The arguments that give ``value`` (none for None or False)."""
+        if value is None or value is False:
+            return []
+        if self.kind == "flag":
+            return [self.flag]
+        if self.kind == "append":
+            return [a for v in value for a in (self.flag, _text(v))]
+        if self.kind == "many":
+            return [self.flag, *(_text(v) for v in value)]
+        return [self.flag, _text(value)]
+
+
+def _text(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+RUNS = ("run", "matrix")
+OPTIONS: tuple[Option, ...] = (
+    Option("--method", ("run",), "start method, repeatable; default: each target's own default; all: every "
+           "method (default: all)", kind="append", choices=(*METHODS, DEFAULT, ALL)),
+    Option("--examples", ("matrix",), "names, tags (article: the article's 11; pitfalls: what goes wrong), or all",
+           kind="many", default=[ALL], metavar="EXAMPLE"),
+    Option("--methods", ("matrix", "bench"), "methods, or all", kind="many", default=[ALL], choices=(*METHODS, ALL)),
+    # run: one script, a quick answer from the host (add auto or docker for every Python);
+    # matrix: the table, with every Python there is; bench: the host, unless asked
+    Option("--targets", ("run", "matrix", "bench"), TARGETS_HELP, default="host", defaults={"matrix": "auto"},
+           metavar="T[,T...]"),
+    Option("--jobs", ("matrix",), "cells at once across all targets, by default twice the usable cores (cells "
+           "that measure CPU still run alone; 1: one cell after the other)", type=count(MAX_JOBS), metavar="N"),
+    Option("--repeat", ("bench",), "repetitions of each timing (throughput and scaling: half as many, at least 1)",
+           type=count(MAX_REPEAT), metavar="N"),
+    Option("--scale", RUNS, "time factor for the article's sleeps (1 = the article's timings)",
+           type=number(MAX_SCALE)),
+    Option("--timeout", RUNS, "seconds before a run's whole tree is killed", type=number(MAX_TIMEOUT_S)),
+    Option("--json", (*RUNS, "report", "bench"), "write the results as a JSON array (- for stdout)", metavar="FILE"),
+    Option("--junit-xml", RUNS, "write the results as JUnit XML, one test case per cell", metavar="FILE"),
+    Option("--markdown", ("matrix", "report", "bench"), "also write the table as Markdown (bench: with a chart "
+           "beside it, bench.md: bench.svg)", metavar="FILE"),
+    Option("--keep-containers", RUNS, "keep the container of a target whose cells did not all pass, for docker exec",
+           kind="flag"),
+)
+BY_DEST = {o.dest: o for o in OPTIONS}
+
+
+def add_options(parser: argparse.ArgumentParser, command: str, defaults: Mapping[str, Any] | None = None) -> None:
+    """Every option ``command`` takes; ``defaults`` (by dest) fill in what is known only at run time."""
+    for option in OPTIONS:
+        if command in option.commands:
+            if defaults and option.dest in defaults:
+                option = Option(**{**option.__dict__, "default": defaults[option.dest], "defaults": {}})
+            option.add_to(parser, command)
+
+
+def to_argv(command: str, positional: Sequence[str] = (), rest: Sequence[str] = (), **values: Any) -> list[str]:
+    """``kit COMMAND ...`` giving ``values`` (by dest, in the order declared here); ``rest`` after ``--``.
+    A value for an option ``command`` does not take is a ValueError: a child must not get an argv
+    its parser refuses."""
+    unknown = [d for d in values if d not in BY_DEST or command not in BY_DEST[d].commands]
+    if unknown:
+        raise ValueError(f"kit {command} takes no {', '.join(unknown)}")
+    argv = [command, *positional]
+    for option in OPTIONS:
+        if option.dest in values:
+            argv += option.to_argv(values[option.dest])
+    return [*argv, "--", *rest] if rest else argv
