@@ -1,15 +1,22 @@
-"""Turn results into tables (terminal text and Markdown); no running, no checking.
+"""Every table the kit writes, and how one run reads: no running, no checking.
 
-Rows are examples; columns are (target, start method), where a target is the
-host or a container image.  A ``*`` marks each target's default start method.
+One table model serves ``kit matrix`` (one run: a column per target and start method) and
+``kit report`` (many runs merged: a column per platform, Python and start method): ``Column``,
+``Table`` (rows are examples), the header levels, the column widths, the text and Markdown
+writers, the notes on cells that did not pass, the footers and the legends.  ``kit.report``
+merges and compares results and has its tables written here.  A ``*`` marks each target's (each
+platform's) default start method.
+
+Also here: one run's summary (``kit run``), colour, and the escaping of text from a run.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
-from collections.abc import Iterable
 
 from kit.results import PlatformInfo, RunResult
 
@@ -19,10 +26,128 @@ LEGEND = (
     "O = orphans left behind (then killed); * = the target's default start method. "
     "With several targets the text table keeps status, cores, D and O; Markdown and JSON have all."
 )
+MERGED_LEGEND = ("! = differs from the most common status of its row; * = the platform's default start "
+                 "method; fsrv = forkserver; [n] = note below")
+MERGED_LEGEND_MARKDOWN = ("Bold: differs from the most common status of its row. * = that platform's default "
+                          "start method. Numbers: notes below.")
+SHORT_METHOD = {"forkserver": "fsrv"}  # the merged text table's header: many columns
+MERGED_HEADING = "What differs across platforms"
 
-Column = tuple[str, str]  # (target, method)
+
+# -- the table model -----------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class Column:
+    """Where, which Python, which start method.  A merged report's columns are (platform,
+    Python, method): ``Linux docker``, ``3.14``, ``spawn``; the matrix's are (target, method),
+    its ``python`` empty: ``docker:3.14``, ``""``, ``spawn``."""
+
+    place: str  # "Linux", "Windows", "macOS", "Linux docker"; in the matrix the target: "host", "docker:3.14"
+    python: str
+    method: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.place} py{self.python} {self.method}"
 
 
+@dataclass
+class Table:
+    """Results as rows (examples, in the order first seen) by columns: at most one result per
+    cell; ``platforms`` by (place, python) say which method is each one's default."""
+
+    columns: list[Column]
+    rows: dict[str, dict[Column, RunResult]]
+    platforms: dict[tuple[str, str], PlatformInfo] = field(default_factory=dict)
+
+    @property
+    def results(self) -> list[RunResult]:
+        return [r for row in self.rows.values() for r in row.values()]
+
+    def is_default(self, c: Column) -> bool:
+        info = self.platforms.get((c.place, c.python))
+        return info is not None and info.default_method == c.method
+
+
+def target_of(r: RunResult) -> str:
+    return r.platform.target if r.platform else "?"
+
+
+def matrix_column(r: RunResult) -> Column:
+    return Column(target_of(r), "", r.method)
+
+
+def matrix(results: Sequence[RunResult]) -> Table:
+    """One run's table: a column per (target, method), in the order first seen; a later result
+    of the same cell replaces an earlier one."""
+    rows: dict[str, dict[Column, RunResult]] = {}
+    platforms: dict[tuple[str, str], PlatformInfo] = {}
+    for r in results:
+        col = matrix_column(r)
+        rows.setdefault(r.example, {})[col] = r
+        if r.platform:
+            platforms[(col.place, col.python)] = r.platform
+    return Table(list(dict.fromkeys(matrix_column(r) for r in results)), rows, platforms)
+
+
+# -- header, grid and document: the writers --------------------------------------
+Levels = Sequence[str]  # the header rows, top to bottom, as Column fields: "place", "python", "method"
+FIRST = "example"  # the first column's heading
+
+
+def _heads(t: Table, levels: Levels, short: Mapping[str, str]) -> list[tuple[str, ...]]:
+    """Each column's header, one text per level: ``Linux``, ``py3.14``, ``fork*``."""
+    def head(c: Column, level: str) -> str:
+        if level == "place":
+            return c.place
+        if level == "python":
+            return f"py{c.python}"
+        return short.get(c.method, c.method) + ("*" if t.is_default(c) else "")
+
+    return [tuple(head(c, level) for level in levels) for c in t.columns]
+
+
+def _text_grid(t: Table, levels: Levels, body: list[list[str]], short: Mapping[str, str] | None = None) -> list[str]:
+    """Header rows (a level is written where its group starts: ``Linux`` once over its
+    columns; ``short`` abbreviates methods), a rule, a row per example; every column as wide
+    as its widest cell."""
+    heads = _heads(t, levels, short or {})
+    head = []
+    for level in range(len(levels)):
+        last = level == len(levels) - 1
+        head.append([FIRST if last else ""] + [
+            h[level] if last or i == 0 or heads[i - 1][:level + 1] != h[:level + 1] else ""
+            for i, h in enumerate(heads)])
+    table = [*head, *body]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head[-1]))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return [line(r) for r in head] + [line(["-" * w for w in widths])] + [line(r) for r in body]
+
+
+def _markdown_grid(t: Table, levels: Levels, body: list[list[str]]) -> list[str]:
+    """A Markdown table: a column's levels stacked in its one header cell."""
+    header = [FIRST] + ["<br>".join(h) for h in _heads(t, levels, {})]
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(row) + " |" for row in body])
+
+
+def _body(t: Table, text: Callable[[str, Column, RunResult], str]) -> list[list[str]]:
+    """A row per example: its name, then each column's cell (``-``: none)."""
+    return [[example] + [text(example, c, row[c]) if c in row else "-" for c in t.columns]
+            for example, row in t.rows.items()]
+
+
+def _document(sections: list[list[str]]) -> str:
+    """Sections (lists of lines) with a blank line between them."""
+    lines: list[str] = []
+    for i, section in enumerate(sections):
+        lines += ([""] if i else []) + section
+    return "\n".join(lines)
+
+
+# -- kit matrix: one run ----------------------------------------------------------
 def cell(r: RunResult, compact: bool = False) -> str:
     """The status and the key psutil figures; ``compact`` (many targets) keeps cores only."""
     if r.status == "skipped":
@@ -38,86 +163,111 @@ def cell(r: RunResult, compact: bool = False) -> str:
     return text
 
 
-def target_of(r: RunResult) -> str:
-    return r.platform.target if r.platform else "?"
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def _platforms(results: list[RunResult]) -> dict[str, PlatformInfo]:
-    return {target_of(r): r.platform for r in results if r.platform}
-
-
-def _grid(results: list[RunResult], compact: bool = False) -> tuple[list[Column], list[list[str]]]:
-    columns: list[Column] = list(dict.fromkeys((target_of(r), r.method) for r in results))
-    by_cell = {(r.example, target_of(r), r.method): r for r in results}
-    rows = []
-    for example in _unique(r.example for r in results):
-        rows.append([example] + [cell(by_cell[(example, *c)], compact) if (example, *c) in by_cell else "-"
-                                 for c in columns])
-    return columns, rows
-
-
-def _method_label(column: Column, platforms: dict[str, PlatformInfo]) -> str:
-    target, method = column
-    info = platforms.get(target)
-    return method + ("*" if info and info.default_method == method else "")
-
-
 def platform_line(target: str, info: PlatformInfo) -> str:
     return (f"{target}: {info.os} {info.machine}, {info.implementation} {info.python}, "
             f"{info.cpu_count} CPUs, default start method {info.default_method}")
 
 
-def _problems(results: list[RunResult]) -> list[str]:
+def _levels(t: Table) -> Levels:
+    """The matrix names its targets only when there are several."""
+    return ("place", "method") if len(t.platforms) > 1 else ("method",)
+
+
+def _failures(results: Sequence[RunResult]) -> list[str]:
+    """Every result that did not pass, in the order run (a replaced one too)."""
     return [f"{r.example} / {target_of(r)} / {r.method}: {r.status}: {r.reason}"
             for r in results if r.status != "pass"]
 
 
-def _footer(results: list[RunResult]) -> list[str]:
+def _footer(results: Sequence[RunResult]) -> list[str]:
     passed = sum(r.status == "pass" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
     return [f"{passed} of {len(results)} cells pass" + (f", {skipped} skipped" if skipped else "")]
 
 
 def text_table(results: list[RunResult]) -> str:
-    platforms = _platforms(results)
-    columns, rows = _grid(results, compact=len(platforms) > 1)
-    targets = [""] + [t if i == 0 or columns[i - 1][0] != t else "" for i, (t, _) in enumerate(columns)]
-    methods = ["example"] + [_method_label(c, platforms) for c in columns]
-    table = [targets, methods, *rows] if len(platforms) > 1 else [methods, *rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(methods))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-    head = len(table) - len(rows)
-    out = [platform_line(t, i) for t, i in platforms.items()] + [""]
-    out += [line(r) for r in table[:head]] + [line(["-" * w for w in widths])]
-    out += [line(r) for r in rows] + ["", wrapped(LEGEND)]
-    problems = _problems(results)
-    if problems:
-        out += ["", "not passing:"] + [f"  {safe(p)}" for p in problems]
-    return "\n".join(out + [""] + _footer(results))
+    """``kit matrix`` on the terminal: the platforms, the table (with several targets, compact
+    cells), the legend wrapped to the terminal, what did not pass (escaped), the count."""
+    t = matrix(results)
+    levels = _levels(t)
+    compact = len(levels) > 1
+    sections = [[platform_line(place, info) for (place, _), info in t.platforms.items()],
+                _text_grid(t, levels, _body(t, lambda e, c, r: cell(r, compact))),
+                [wrapped(LEGEND)]]
+    failures = _failures(results)
+    if failures:
+        sections.append(["not passing:"] + [f"  {safe(f)}" for f in failures])
+    return _document([*sections, _footer(results)])
 
 
 def markdown_table(results: list[RunResult]) -> str:
-    platforms = _platforms(results)
-    columns, rows = _grid(results)
-    multi = len(platforms) > 1
-    header = ["example"] + [(f"{c[0]}<br>" if multi else "") + _method_label(c, platforms) for c in columns]
-    out = [f"- {platform_line(t, i)}" for t, i in platforms.items()] + [""]
-    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    out += ["", LEGEND]
-    problems = _problems(results)
-    if problems:
-        out += ["", "Not passing:", ""] + [f"- {p}" for p in problems]
-    return "\n".join(out + [""] + _footer(results)) + "\n"
+    """``kit matrix --markdown`` and the step summary: the same table with every figure."""
+    t = matrix(results)
+    sections = [[f"- {platform_line(place, info)}" for (place, _), info in t.platforms.items()],
+                _markdown_grid(t, _levels(t), _body(t, lambda e, c, r: cell(r))),
+                [LEGEND]]
+    failures = _failures(results)
+    if failures:
+        sections.append(["Not passing:", ""] + [f"- {f}" for f in failures])
+    return _document([*sections, _footer(results)]) + "\n"
 
 
+# -- kit report: many runs merged ---------------------------------------------------
+MERGED_LEVELS = ("place", "python", "method")
+
+
+def _notes(t: Table) -> dict[tuple[str, Column], int]:
+    """A number for every cell that did not pass, row by row."""
+    notes: dict[tuple[str, Column], int] = {}
+    for example, row in t.rows.items():
+        for col in t.columns:
+            r = row.get(col)
+            if r is not None and r.status not in ("pass",):
+                notes[(example, col)] = len(notes) + 1
+    return notes
+
+
+def _note(t: Table, example: str, c: Column) -> str:
+    r = t.rows[example][c]
+    return f"{example} on {c.label}: {r.status}: {r.reason}"
+
+
+def _merged_body(t: Table, usual: Mapping[str, str], notes: Mapping[tuple[str, Column], int],
+                 mark: Callable[[str], str]) -> list[list[str]]:
+    """Status (``skip`` for skipped) and note number; ``mark`` wraps a cell unlike its row's
+    most common status (``usual``)."""
+    def text(example: str, c: Column, r: RunResult) -> str:
+        note = notes.get((example, c))
+        out = (r.status if r.status != "skipped" else "skip") + (f" [{note}]" if note else "")
+        return mark(out) if r.status != usual[example] else out
+
+    return _body(t, text)
+
+
+def merged_text(t: Table, usual: Mapping[str, str], differences: list[str]) -> str:
+    """``kit report`` on the terminal: the table (``!`` marks a cell unlike its row's ``usual``
+    status), the legend, numbered notes, then ``differences``."""
+    notes = _notes(t)
+    body = _merged_body(t, usual, notes, lambda text: "!" + text)
+    sections = [_text_grid(t, MERGED_LEVELS, body, SHORT_METHOD), [MERGED_LEGEND]]
+    if notes:
+        sections.append([f"[{n}] {_note(t, e, c)}" for (e, c), n in notes.items()])
+    sections.append([f"{MERGED_HEADING}:"] + [f"  - {line}" for line in differences])
+    return _document(sections)
+
+
+def merged_markdown(t: Table, usual: Mapping[str, str], differences: list[str]) -> str:
+    """``kit report --markdown``: the same, the odd cells in bold."""
+    notes = _notes(t)
+    body = _merged_body(t, usual, notes, lambda text: f"**{text}**")
+    sections = [_markdown_grid(t, MERGED_LEVELS, body), [MERGED_LEGEND_MARKDOWN]]
+    if notes:
+        sections.append([f"{n}. {_note(t, e, c)}" for (e, c), n in notes.items()])
+    sections.append([f"**{MERGED_HEADING}**", ""] + [f"- {line}" for line in differences])
+    return _document(sections) + "\n"
+
+
+# -- one run, colour, escaping ----------------------------------------------------------
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f)}
 
 

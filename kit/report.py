@@ -3,46 +3,30 @@
 Reads only JSON files written by ``--json``: nothing runs here.  Columns are
 (platform, Python, start method); a cell that differs from the most common
 status of its row is marked; every cell that did not pass gets a numbered note
-with its reason; under the table, a short summary of what differs.
+with its reason; under the table, a short summary of what differs.  Merging,
+the most common status and the differences are here; ``kit.render`` writes the
+table (text and Markdown), as it writes ``kit matrix``'s.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from kit import results
+from kit import render, results
+from kit.errors import ReportError  # re-exported: report.ReportError is where callers look
+from kit.render import Column, Table  # re-exported: report.Column, the merged table's column
 from kit.results import PlatformInfo, RunResult
-
-SHORT_METHOD = {"forkserver": "fsrv"}
-
-
-from kit.errors import ReportError  # noqa: E402 - re-exported: report.ReportError is where callers look
 
 __all__ = ["ReportError", "load_files", "merge", "markdown", "text", "differences"]
 
 
-@dataclass(frozen=True, order=True)
-class Column:
-    place: str  # "Linux", "Windows", "macOS", "Linux docker:3.14"
-    python: str
-    method: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.place} py{self.python} {self.method}"
-
-
 @dataclass
-class Merged:
-    columns: list[Column]
-    rows: dict[str, dict[Column, RunResult]]
-    platforms: dict[tuple[str, str], PlatformInfo] = field(default_factory=dict)
-    duplicates: int = 0
+class Merged(Table):
+    """The merged table (columns: platform, Python, method; ``render.Column``) and how many
+    cells a later file replaced."""
 
-    @property
-    def results(self) -> list[RunResult]:
-        return [r for row in self.rows.values() for r in row.values()]
+    duplicates: int = 0
 
 
 def load_files(paths: list[str]) -> list[RunResult]:
@@ -94,23 +78,8 @@ def merge(rs: list[RunResult]) -> Merged:
     return Merged(columns, rows, platforms, duplicates)
 
 
-def _is_default(m: Merged, c: Column) -> bool:
-    info = m.platforms.get((c.place, c.python))
-    return info is not None and info.default_method == c.method
-
-
 def majority(row: dict[Column, RunResult]) -> str:
     return Counter(r.status for r in row.values()).most_common(1)[0][0]
-
-
-def _notes(m: Merged) -> dict[tuple[str, Column], int]:
-    notes: dict[tuple[str, Column], int] = {}
-    for example, row in m.rows.items():
-        for col in m.columns:
-            r = row.get(col)
-            if r is not None and r.status not in ("pass",):
-                notes[(example, col)] = len(notes) + 1
-    return notes
 
 
 def differences(m: Merged) -> list[str]:
@@ -214,61 +183,13 @@ def observed_differences(m: Merged) -> list[str]:
     return lines
 
 
-def _cell(r: RunResult | None, usual: str, note: int | None) -> tuple[str, bool]:
-    if r is None:
-        return "-", False
-    text = r.status if r.status != "skipped" else "skip"
-    if note:
-        text += f" [{note}]"
-    return text, r.status != usual
+def _usual(m: Merged) -> dict[str, str]:
+    return {example: majority(row) for example, row in m.rows.items()}
 
 
 def markdown(m: Merged) -> str:
-    notes = _notes(m)
-    head = ["example"] + [f"{c.place}<br>py{c.python}<br>{c.method}{'*' if _is_default(m, c) else ''}"
-                          for c in m.columns]
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for example, row in m.rows.items():
-        usual = majority(row)
-        cells = [example]
-        for col in m.columns:
-            text, odd = _cell(row.get(col), usual, notes.get((example, col)))
-            cells.append(f"**{text}**" if odd else text)
-        out.append("| " + " | ".join(cells) + " |")
-    out += ["", "Bold: differs from the most common status of its row. * = that platform's default start "
-            "method. Numbers: notes below."]
-    if notes:
-        out += [""] + [f"{n}. {e} on {c.label}: {m.rows[e][c].status}: {m.rows[e][c].reason}"
-                       for (e, c), n in notes.items()]
-    out += ["", "**What differs across platforms**", ""] + [f"- {line}" for line in differences(m)]
-    return "\n".join(out) + "\n"
+    return render.merged_markdown(m, _usual(m), differences(m))
 
 
 def text(m: Merged) -> str:
-    notes = _notes(m)
-    heads = [[""], [""], ["example"]]
-    for i, c in enumerate(m.columns):
-        new_place = i == 0 or m.columns[i - 1].place != c.place
-        new_python = new_place or m.columns[i - 1].python != c.python
-        heads[0].append(c.place if new_place else "")
-        heads[1].append(f"py{c.python}" if new_python else "")
-        heads[2].append(SHORT_METHOD.get(c.method, c.method) + ("*" if _is_default(m, c) else ""))
-    body = []
-    for example, row in m.rows.items():
-        usual = majority(row)
-        cells = [example]
-        for col in m.columns:
-            text_, odd = _cell(row.get(col), usual, notes.get((example, col)))
-            cells.append(("!" if odd else "") + text_)
-        body.append(cells)
-    table = heads + body
-    widths = [max(len(r[i]) for r in table) for i in range(len(heads[2]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
-    lines.insert(3, "  ".join("-" * w for w in widths))
-    out = lines + ["", "! = differs from the most common status of its row; * = the platform's default start "
-                   "method; fsrv = forkserver; [n] = note below"]
-    if notes:
-        out += [""] + [f"[{n}] {e} on {c.label}: {m.rows[e][c].status}: {m.rows[e][c].reason}"
-                       for (e, c), n in notes.items()]
-    out += ["", "What differs across platforms:"] + [f"  - {line}" for line in differences(m)]
-    return "\n".join(out)
+    return render.merged_text(m, _usual(m), differences(m))
