@@ -10,6 +10,8 @@ Run with ``nox -s bench`` (arguments after ``--`` come here).  Three comparisons
     fresh interpreter of the same Python (``benchmarks/startup_timeit.py``).
 (c) ``kit matrix --targets auto`` (host and the Linux containers) when a Docker daemon answers
     and the images are built.
+(d) ``--hog N``: N host matrices in a row with a CPU hog on one core (Linux: pinned with
+    ``sched_setaffinity``): no cell may fail; the ``cpu`` cells pass or are inconclusive.
 
 Figures are medians over ``--repeat`` rounds; every round's figure is kept in the JSON beside
 BENCHMARKS.md (``BENCHMARKS.json``).
@@ -88,22 +90,31 @@ def matrix(scale: float, jobs: int | None, targets: str = "host") -> tuple[float
 
 
 def startup(repeat: int) -> dict[str, dict[str, float]]:
-    """kit bench's start-up medians against a bare timeit, per method, in this interpreter."""
+    """kit bench's start-up figure against a bare timeit, per method, in this interpreter.
+
+    Round after round, one of each, interleaved (so that the machine's drift hits both): kit
+    bench's own measuring code (``python -m kit._bench_worker --startup-only``, what ``kit
+    bench`` runs in a fresh interpreter) and ``startup_timeit.py``; medians of the rounds'
+    medians.  One full ``kit bench --targets host`` is run too: its figures are reported beside."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "b.json"
-        seconds, done = kit("bench", "--targets", "host", "--json", str(out))
+        _, done = kit("bench", "--targets", "host", "--json", str(out))
         if done.returncode != 0 or not out.exists():
             raise SystemExit(f"kit bench failed: {done.stderr.strip()[-500:]}")
-        bench = json.loads(out.read_text())
+        full = bench_startups(json.loads(out.read_text()))
     figures: dict[str, dict[str, float]] = {}
-    for method, kit_ms in bench_startups(bench).items():
-        bare = []
+    for method in full:
+        kit_rounds, bare = [], []
         for _ in range(repeat):
+            done = subprocess.run([sys.executable, "-m", "kit._bench_worker", "--method", method, "--startup-only"],
+                                  capture_output=True, text=True, check=True)
+            kit_rounds.append(statistics.median(json.loads(done.stdout)["startup"]["samples_s"]) * 1000)
             done = subprocess.run([sys.executable, str(HERE / "startup_timeit.py"), method], capture_output=True,
                                   text=True, check=True)
             bare.append(float(done.stdout.split()[0]))
-        figures[method] = {"kit_bench_ms": kit_ms, "timeit_ms": statistics.median(bare),
-                           "ratio": kit_ms / statistics.median(bare)}
+        k, b = statistics.median(kit_rounds), statistics.median(bare)
+        figures[method] = {"kit_bench_full_ms": full[method], "kit_bench_ms": k, "timeit_ms": b, "ratio": k / b,
+                           "kit_rounds_ms": kit_rounds, "timeit_rounds_ms": bare}  # type: ignore[dict-item]
     return figures
 
 
@@ -115,6 +126,31 @@ def bench_startups(bench: object) -> dict[str, float]:
         if row.get("target", "host") == "host" and row.get("startup"):
             out[row["method"]] = float(row["startup"]["median_ms"])
     return out
+
+
+HOG = "import os\nos.sched_setaffinity(0, {0})\nwhile True:\n    pass\n"
+
+
+def hogged(scale: float, n: int) -> list[dict[str, object]]:
+    """``n`` host matrices, each with a busy loop pinned to CPU 0 running throughout."""
+    hog = subprocess.Popen([sys.executable, "-c", HOG])
+    outcomes: list[dict[str, object]] = []
+    try:
+        for i in range(n):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "m.json"
+                seconds, _ = kit("-q", "matrix", "--targets", "host", "--scale", repr(scale), "--json", str(out))
+                rs = json.loads(out.read_text()) if out.exists() else []
+            bad = [f"{r['example']}/{r['method']}: {r['reason'][:120]}" for r in rs
+                   if r["status"] not in ("pass", "skipped", "inconclusive")]
+            cpu = [r["status"] for r in rs if r["example"] == "cpu"]
+            print(f"  hog {i + 1}/{n}: {len(bad)} failed, cpu {cpu}", file=sys.stderr)
+            outcomes.append({"seconds": seconds, "failed": len(bad), "not_passed": bad, "cpu": cpu,
+                             "reasons": [r["reason"] for r in rs if r["example"] == "cpu"]})
+    finally:
+        hog.kill()
+        hog.wait()
+    return outcomes
 
 
 def docker_ready() -> tuple[bool, str]:
@@ -136,6 +172,7 @@ def main() -> int:
     ap.add_argument("--matrices", type=int, default=0,
                     help="extra host matrices (default --jobs) to count how many pass every cell")
     ap.add_argument("--container-rounds", type=int, default=1, help="rounds of (c)")
+    ap.add_argument("--hog", type=int, default=0, help="(d): matrices with a CPU hog on one core")
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
@@ -181,9 +218,12 @@ def main() -> int:
         data["startup"] = figures
         lines += ["## (b) `kit bench` start-up against a bare `timeit` of the same statement", "",
                   "`p = ctx.Process(target=noop); p.start(); p.join()`, median per operation, same interpreter.", "",
-                  "| method | kit bench ms | bare timeit ms | ratio |", "|---|---:|---:|---:|",
-                  *(f"| {m} | {f['kit_bench_ms']:.2f} | {f['timeit_ms']:.2f} | {f['ratio']:.3f} |"
-                    for m, f in figures.items()), ""]
+                  f"Medians of {a.repeat} interleaved rounds; `kit bench` (whole run) is one full "
+                  "`kit bench --targets host`.", "",
+                  "| method | kit bench ms (rounds) | bare timeit ms (rounds) | ratio | `kit bench` (whole run) ms |",
+                  "|---|---:|---:|---:|---:|",
+                  *(f"| {m} | {f['kit_bench_ms']:.2f} | {f['timeit_ms']:.2f} | {f['ratio']:.3f} | "
+                    f"{f['kit_bench_full_ms']:.2f} |" for m, f in figures.items()), ""]
 
     if "containers" not in a.skip:
         ready, why = docker_ready()
@@ -197,6 +237,18 @@ def main() -> int:
                       f"{', '.join(str(b) for _, _, b in runs)}.", ""]
         else:
             lines += ["## (c) Host and every container", "", f"Not measured: containers unavailable ({why}).", ""]
+
+    if a.hog:
+        outcomes = hogged(a.scale, a.hog)
+        data["hog"] = outcomes
+        hog_failed = sum(int(str(o["failed"])) for o in outcomes)
+        cpu = [str(s) for o in outcomes for s in o["cpu"]]  # type: ignore[attr-defined]
+        per = ", ".join(f"{o['seconds']:.1f}" for o in outcomes)
+        lines += [f"## (d) {a.hog} host matrices with a CPU hog on one core", "",
+                  f"Cells failed: {hog_failed} in {a.hog} matrices. The `cpu` cells: {cpu.count('pass')} pass, "
+                  f"{cpu.count('inconclusive')} inconclusive (the other load named in the reason), "
+                  f"{len(cpu) - cpu.count('pass') - cpu.count('inconclusive')} other. Seconds per matrix: "
+                  f"{per}.", ""]
 
     Path(a.out).write_text("\n".join(lines), encoding="utf-8")
     Path(a.out).with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

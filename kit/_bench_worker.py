@@ -319,7 +319,7 @@ def platform_info(processes: int) -> dict[str, Any]:
             "loadavg_1m": load}
 
 
-def measure(method: str, repeat: int, work_s: float) -> dict[str, Any]:
+def measure(method: str, repeat: int, work_s: float, startup_only: bool = False) -> dict[str, Any]:
     if method not in multiprocessing.get_all_start_methods():
         return {"method": method, "skipped": f"this platform has no {method} start method"}
     ctx = multiprocessing.get_context(method)
@@ -327,6 +327,8 @@ def measure(method: str, repeat: int, work_s: float) -> dict[str, Any]:
     heavy = max(1, (repeat + 1) // 2)  # rounds and scaling runs last ~1 s each: half as many
     out: dict[str, Any] = {"method": method, "repeat": repeat}
     out["startup"] = startup(ctx, repeat)  # first, while this process is as small as it gets
+    if startup_only:  # benchmarks/ sets it against a bare timeit, round after round
+        return out
     processes = _usable_cpus()
     out["platform"] = platform_info(processes)
     out["pool"] = pool(ctx, processes, repeat)
@@ -344,10 +346,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", required=True)
     p.add_argument("--repeat", type=int, default=7, help="repetitions of each timing (throughput and scaling: half)")
     p.add_argument("--work-s", type=float, default=1.0, help="seconds of the scaling work on one CPU")
+    p.add_argument("--startup-only", action="store_true", help="only the start-up figure (benchmarks/)")
     args = p.parse_args(argv)
     if args.repeat < 1 or not 0 < args.work_s <= 3600:
         p.error("--repeat must be at least 1 and --work-s in (0, 3600]")
-    result = measure(args.method, args.repeat, args.work_s)
+    result = measure(args.method, args.repeat, args.work_s, args.startup_only)
     sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
     sys.stdout.flush()
     return 0
