@@ -251,8 +251,8 @@ def merged_text(t: Table, usual: Mapping[str, str], differences: list[str]) -> s
     body = _merged_body(t, usual, notes, lambda text: "!" + text)
     sections = [_text_grid(t, MERGED_LEVELS, body, SHORT_METHOD), [MERGED_LEGEND]]
     if notes:
-        sections.append([f"[{n}] {_note(t, e, c)}" for (e, c), n in notes.items()])
-    sections.append([f"{MERGED_HEADING}:"] + [f"  - {line}" for line in differences])
+        sections.append([f"[{n}] {safe(_note(t, e, c))}" for (e, c), n in notes.items()])
+    sections.append([f"{MERGED_HEADING}:"] + [f"  - {safe(line)}" for line in differences])
     return _document(sections)
 
 
@@ -262,8 +262,8 @@ def merged_markdown(t: Table, usual: Mapping[str, str], differences: list[str]) 
     body = _merged_body(t, usual, notes, lambda text: f"**{text}**")
     sections = [_markdown_grid(t, MERGED_LEVELS, body), [MERGED_LEGEND_MARKDOWN]]
     if notes:
-        sections.append([f"{n}. {_note(t, e, c)}" for (e, c), n in notes.items()])
-    sections.append([f"**{MERGED_HEADING}**", ""] + [f"- {line}" for line in differences])
+        sections.append([f"{n}. {safe(_note(t, e, c))}" for (e, c), n in notes.items()])
+    sections.append([f"**{MERGED_HEADING}**", ""] + [f"- {safe(line)}" for line in differences])
     return _document(sections) + "\n"
 
 

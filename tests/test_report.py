@@ -121,3 +121,19 @@ def test_a_truncated_real_file_is_refused(tmp_path: Path, host_results: list[Run
     r = kit("report", write(tmp_path, "ok.json", host_results), str(cut))
     assert r.returncode == 2
     assert r.stderr.startswith(f"kit: error: {cut}: not valid JSON")
+
+
+def test_a_reason_cannot_forge_the_report_on_a_terminal() -> None:
+    """Escape codes and carriage returns in a reason (a script's own error line) come out escaped
+    in the notes of the text and Markdown reports; unescaped, the check below sees them."""
+    from kit.results import PlatformInfo
+
+    forged = "boom\r\x1b[32mPASS\x1b[0m"
+    here = PlatformInfo.here()
+    rs = [RunResult("hello", "fork", Status.PASS, "ok", platform=here),
+          RunResult("hello", "spawn", Status.FAIL, forged, platform=here)]
+    merged = report.merge(rs)
+    for text in (report.text(merged), report.markdown(merged)):
+        assert "\x1b" not in text and "\r" not in text, text
+        assert "\\x1b[32mPASS" in text
+    assert "\x1b" in f"[1] {forged}"  # what an unescaped note would carry
