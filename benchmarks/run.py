@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import signal
 import statistics
@@ -166,6 +167,23 @@ def machine() -> str:
             f"({usable_cpu_count()} usable), Python {platform.python_version()} ({sys.executable})")
 
 
+SECTION = re.compile(r"^## \((\w)\)", re.M)
+
+
+def keep_skipped(out: Path, text: str) -> str:
+    """``text``, plus the sections of the file already at ``out`` that this run did not write,
+    in letter order: ``--skip matrix`` keeps the matrix figures of an earlier run."""
+    def sections(doc: str) -> tuple[str, dict[str, str]]:
+        parts = SECTION.split(doc)
+        head, rest = parts[0], parts[1:]
+        return head, {rest[i]: f"## ({rest[i]})" + rest[i + 1] for i in range(0, len(rest), 2)}
+
+    head, new = sections(text)
+    _, old = sections(out.read_text(encoding="utf-8")) if out.exists() else ("", {})
+    merged = {**old, **new}
+    return head + "".join(merged[k].rstrip("\n") + "\n\n" for k in sorted(merged)).rstrip("\n") + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median reported)")
@@ -173,13 +191,16 @@ def main() -> int:
                     help="extra host matrices (default --jobs) to count how many pass every cell")
     ap.add_argument("--container-rounds", type=int, default=1, help="rounds of (c)")
     ap.add_argument("--hog", type=int, default=0, help="(d): matrices with a CPU hog on one core")
+    ap.add_argument("--bench-targets", default="", help="(e): kit bench over these targets (e.g. host,docker)")
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
     a = ap.parse_args()
     command = "nox -s bench -- " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "nox -s bench"
     data: dict[str, object] = {"machine": machine(), "command": command, "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-    lines = ["# Benchmarks", "", f"Written by `{command}` on {data['date']}.", "", f"Machine: {data['machine']}.", ""]
+    lines = ["# Benchmarks", "", f"Machine: {data['machine']}.", "",
+             "Each section says the command that wrote it (a section a later run skipped is kept).", ""]
+    stamp = f"_Written by `{command}` on {data['date']}._"
 
     if "matrix" not in a.skip:
         rounds: dict[str, list[float]] = {"plain": [], "jobs1": [], "jobsN": []}
@@ -204,7 +225,7 @@ def main() -> int:
                           "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - failed["jobs1"],
                           "default_jobs": default_jobs()}
         lines += [
-            f"## (a) Host matrix against a plain loop over the same {n_cells} cells (scale {a.scale})", "",
+            f"## (a) Host matrix against a plain loop over the same {n_cells} cells (scale {a.scale})", "", stamp, "",
             "| run | median s | rounds (s) | against the plain loop |", "|---|---:|---|---:|",
             *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x |"
               for k, label in (("plain", "plain loop (bare interpreter, no kit)"), ("jobs1", "`kit matrix --jobs 1`"),
@@ -216,7 +237,7 @@ def main() -> int:
     if "startup" not in a.skip:
         figures = startup(a.repeat)
         data["startup"] = figures
-        lines += ["## (b) `kit bench` start-up against a bare `timeit` of the same statement", "",
+        lines += ["## (b) `kit bench` start-up against a bare `timeit` of the same statement", "", stamp, "",
                   "`p = ctx.Process(target=noop); p.start(); p.join()`, median per operation, same interpreter.", "",
                   f"Medians of {a.repeat} interleaved rounds; `kit bench` (whole run) is one full "
                   "`kit bench --targets host`.", "",
@@ -231,12 +252,13 @@ def main() -> int:
             runs = [matrix(a.scale, None, "auto") for _ in range(a.container_rounds)]
             secs = [s for s, _, _ in runs]
             data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b in runs]}
-            lines += ["## (c) Host and every container, images built", "",
+            lines += ["## (c) Host and every container, images built", "", stamp, "",
                       f"`kit matrix --targets auto`: {runs[0][1]} cells, median {statistics.median(secs):.1f} s "
                       f"(rounds {', '.join(f'{s:.1f}' for s in secs)}); cells not passed per round: "
                       f"{', '.join(str(b) for _, _, b in runs)}.", ""]
         else:
-            lines += ["## (c) Host and every container", "", f"Not measured: containers unavailable ({why}).", ""]
+            lines += ["## (c) Host and every container", "", stamp, "",
+                      f"Not measured: containers unavailable ({why}).", ""]
 
     if a.hog:
         outcomes = hogged(a.scale, a.hog)
@@ -244,14 +266,28 @@ def main() -> int:
         hog_failed = sum(int(str(o["failed"])) for o in outcomes)
         cpu = [str(s) for o in outcomes for s in o["cpu"]]  # type: ignore[attr-defined]
         per = ", ".join(f"{o['seconds']:.1f}" for o in outcomes)
-        lines += [f"## (d) {a.hog} host matrices with a CPU hog on one core", "",
+        lines += [f"## (d) {a.hog} host matrices with a CPU hog on one core", "", stamp, "",
                   f"Cells failed: {hog_failed} in {a.hog} matrices. The `cpu` cells: {cpu.count('pass')} pass, "
                   f"{cpu.count('inconclusive')} inconclusive (the other load named in the reason), "
                   f"{len(cpu) - cpu.count('pass') - cpu.count('inconclusive')} other. Seconds per matrix: "
                   f"{per}.", ""]
 
-    Path(a.out).write_text("\n".join(lines), encoding="utf-8")
-    Path(a.out).with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    if a.bench_targets:
+        with tempfile.TemporaryDirectory() as tmp:
+            md = Path(a.out).with_name(Path(a.out).stem + "-bench.md")
+            _, done = kit("bench", "--targets", a.bench_targets, "--json", str(Path(tmp) / "b.json"), "--markdown",
+                          str(md))
+            data["bench"] = json.loads((Path(tmp) / "b.json").read_text()) if done.returncode == 0 else None
+        table = md.read_text(encoding="utf-8").strip().splitlines() if done.returncode == 0 else [
+            f"`kit bench` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"]
+        lines += [f"## (e) `kit bench --targets {a.bench_targets}`: what each start method costs", "", stamp, "",
+                  f"Also in `{md.name}` (and its chart `{md.with_suffix('.svg').name}`).", "",
+                  *(line[1:] if line.startswith("#") else line for line in table), ""]
+
+    text = keep_skipped(Path(a.out), "\n".join(lines))
+    Path(a.out).write_text(text, encoding="utf-8")
+    old = json.loads(Path(a.out).with_suffix(".json").read_text()) if Path(a.out).with_suffix(".json").exists() else {}
+    Path(a.out).with_suffix(".json").write_text(json.dumps({**old, **data}, indent=1) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
 
