@@ -36,11 +36,14 @@ def warnings_in(stderr: str) -> list[str]:
 
 
 def daemons_terminated(obs: Observation) -> list[int]:
-    """Daemons alive as the script ended (main's own word) and gone by the time main exited."""
+    """Daemons alive as the script ended (main's own word) and gone by the time main exited:
+    seen gone at the latest by the first sample taken after main's exit was seen (a sample
+    that began before the exit can still list a daemon that main terminated meanwhile)."""
     daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
     done = obs.of(Ev.SCRIPT_DONE)
     alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
-    gone = {p.pid for p in obs.processes if p.gone_s is not None and p.gone_s <= obs.wall_s + 1e-3}
+    by = max(obs.wall_s, obs.settled_s or 0.0) + 1e-3
+    gone = {p.pid for p in obs.processes if p.gone_s is not None and p.gone_s <= by}
     return sorted(pid for pid in daemons & alive_at_end & gone if pid not in obs.orphans)
 
 

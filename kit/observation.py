@@ -57,6 +57,7 @@ class Observation:
     stop_reason: str = ""  # why the run was stopped early (End.CRASH_LOOP)
     bad_event_lines: int = 0  # malformed lines in the events folder, ignored
     others_cores: float | None = None  # CPU the rest of the machine used meanwhile, in cores (None: unknown)
+    settled_s: float | None = None  # when the first sample after the main process's exit was taken
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]

@@ -283,11 +283,14 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
                         ignore=frozenset({watcher.proc.pid}))
     tally = _Tally(group)
     end, stop_reason, orphans = End.EXITED, "", set()
+    settled_ns: int | None = None
     killed: list[int] = []
     try:
         try:
             end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally)
             if end is End.EXITED:
+                observer.sample()  # what was gone as main exited (a sample may have begun just before)
+                settled_ns = time.perf_counter_ns()
                 orphans = _outliving(observer, grace, group, tally)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
             end, end_ns = End.INTERRUPTED, time.perf_counter_ns()
@@ -336,6 +339,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
         observer_cpu_s=kit_cpu, stop_reason=stop_reason,
         bad_event_lines=reader.bad_lines, others_cores=others,
+        settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9,
     )
 
 

@@ -250,6 +250,17 @@ def test_daemon_gone_exactly_at_main_exit_counts() -> None:
     assert daemons_terminated(obs) == [2001, 2002]  # a sampling interval's rounding is forgiven
 
 
+def test_a_daemon_seen_gone_by_the_first_sample_after_main_exit_counts() -> None:
+    """Under load a sample can begin just before main terminates its daemon and exits: the daemon
+    is then seen gone by the next sample, a few ms after the exit, before the kit kills anything.
+    Without that sample's time the daemon would count as not terminated (the flake it fixes)."""
+    late = (MAIN_RECORD, proc(2001, gone_s=WALL_S + 0.03))
+    assert daemons_terminated(daemon_run(processes=late, settled_s=WALL_S + 0.03)) == [2001]
+    assert daemons_terminated(daemon_run(processes=late)) == []
+    killed_later = (MAIN_RECORD, proc(2001, gone_s=WALL_S + 2.0))  # by the kit, after the grace
+    assert daemons_terminated(daemon_run(processes=killed_later, settled_s=WALL_S + 0.03)) == []
+
+
 def test_daemons_terminated_reach_the_result_and_the_daemon_check() -> None:
     r = judge(daemon_run(orphans=frozenset()), [daemon_terminated()])
     assert [d.pid for d in r.daemons_terminated] == [2001, 2003]
