@@ -13,7 +13,8 @@ Run with ``nox -s bench`` (arguments after ``--`` come here).  Three comparisons
 (d) ``--hog N``: N host matrices in a row with a CPU hog on one core (Linux: pinned with
     ``sched_setaffinity``): no cell may fail; the ``cpu`` cells pass or are inconclusive.
 
-Figures are medians over ``--repeat`` rounds; every round's figure is kept in the JSON beside
+POSIX only (the plain loop kills each cell's session with ``killpg``; (d) pins with ``sched_setaffinity``,
+Linux).  Figures are medians over ``--repeat`` rounds; every round's figure is kept in the JSON beside
 BENCHMARKS.md (``BENCHMARKS.json``).
 """
 from __future__ import annotations

@@ -85,33 +85,27 @@ def spin(n: int) -> int:
     return x
 
 
-def _queue_sink(inbox: Any, outbox: Any) -> None:
+def _count(receive: Callable[[], Any], send: Callable[[Any], None]) -> None:
     """Count messages until None (reply with the count); a str ends the child."""
-    outbox.put("ready")
+    send("ready")
     count = 0
     while True:
-        m = inbox.get()
+        m = receive()
         if m is None:
-            outbox.put(count)
+            send(count)
             count = 0
         elif isinstance(m, str):
             return
         else:
             count += 1
+
+
+def _queue_sink(inbox: Any, outbox: Any) -> None:
+    _count(inbox.get, outbox.put)
 
 
 def _pipe_sink(conn: Any) -> None:
-    conn.send("ready")
-    count = 0
-    while True:
-        m = conn.recv()
-        if m is None:
-            conn.send(count)
-            count = 0
-        elif isinstance(m, str):
-            return
-        else:
-            count += 1
+    _count(conn.recv, conn.send)
 
 
 def _share(n: int, ready: Any, go: Any, done: Any, cpu: Any, i: int) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 from html import escape
 
-from kit import env
+from kit import env, results
 import kit
 
 if TYPE_CHECKING:
@@ -366,12 +366,7 @@ def dump(bench: Bench) -> str:
 
 def load(text: str) -> Bench:
     """``dump``'s text back; ValueError with a short reason (naming the field) otherwise."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise ValueError("not kit bench results (JSON nested too deeply)") from None
+    data = results.parse_json(text, "kit bench results")
     try:
         return Bench.from_dict(data)
     except TypeError as exc:

@@ -8,6 +8,7 @@ changed flag, is one edit here; a test checks that ``to_argv`` parses back to th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def add_options(parser: argparse.ArgumentParser, command: str, defaults: Mapping
     for option in OPTIONS:
         if command in option.commands:
             if defaults and option.dest in defaults:
-                option = Option(**{**option.__dict__, "default": defaults[option.dest], "defaults": {}})
+                option = dataclasses.replace(option, default=defaults[option.dest], defaults={})
             option.add_to(parser, command)
 
 

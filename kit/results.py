@@ -201,14 +201,20 @@ def dump(results: Iterable[RunResult]) -> str:
     return json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def load(text: str) -> list[RunResult]:
-    """Parse a JSON array of results; ValueError with a short reason otherwise."""
+def parse_json(text: str, what: str = "kit results") -> Any:
+    """``json.loads``, with a ValueError of one short line for text that is not JSON or is
+    nested too deeply to be ``what``."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
-        raise ValueError("not kit results (JSON nested too deeply)") from None
+        raise ValueError(f"not {what} (JSON nested too deeply)") from None
+
+
+def load(text: str) -> list[RunResult]:
+    """Parse a JSON array of results; ValueError with a short reason otherwise."""
+    data = parse_json(text)
     if not isinstance(data, list):
         raise ValueError("expected a JSON array of run results")
     out = []

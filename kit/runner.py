@@ -282,16 +282,15 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     observer = Observer(proc.pid, t0, adopts_orphans=adopts, members=group.procs if group is not None else None,
                         ignore=frozenset({watcher.proc.pid}))
     tally = _Tally(group)
-    end, stop_reason, orphans = End.EXITED, "", set()
+    end, stop_reason = End.EXITED, ""
+    orphans: set[int] = set()
     settled_ns: int | None = None
     killed: list[int] = []
     try:
         try:
             end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally)
             if end is End.EXITED:
-                observer.sample()  # what was gone as main exited (a sample may have begun just before)
-                settled_ns = time.perf_counter_ns()
-                orphans = _outliving(observer, grace, group, tally)
+                orphans, settled_ns = _outliving(observer, grace, group, tally)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
             end, end_ns = End.INTERRUPTED, time.perf_counter_ns()
             stop_reason = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
@@ -493,15 +492,17 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
-               tally: _Tally | None = None) -> set[int]:
-    """After the main process ended, give helpers ``grace`` seconds to leave.
+               tally: _Tally | None = None) -> tuple[set[int], int]:
+    """After the main process ended, give helpers ``grace`` seconds to leave; returns the orphans
+    and when the first sample after main's exit was taken (what it saw gone, main ended first).
 
     With a run group the kernel decides: the run ends when the group is empty, and what it
     still lists after the grace is an orphan (a zombie leader with live threads, a process
     that double-forked or reused a pid included), admitted to the observer to be named.
     """
     end = time.monotonic() + grace
-    observer.sample()  # children forked between the last sample and main's exit
+    observer.sample()  # children forked before main's exit, and what was gone as it exited
+    settled_ns = time.perf_counter_ns()
     if group is not None:
         while group.populated() and time.monotonic() < end and not STOP.signum:
             if tally is not None:
@@ -511,8 +512,8 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
         left = group.procs() - {observer.root}
         for pid in left:
             observer.admit(pid)
-        return left
+        return left, settled_ns
     while observer.alive(include_root=False) and time.monotonic() < end and not STOP.signum:
         time.sleep(INTERVAL_S)
         observer.sample()
-    return {p.pid for p in observer.alive(include_root=False)}
+    return {p.pid for p in observer.alive(include_root=False)}, settled_ns

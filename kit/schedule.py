@@ -159,13 +159,16 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
                 return
             finish(unit, rs)
 
-    if p.jobs == 1:  # the sequential run, in this thread: a stop reaches the run as it always did
-        for unit in p.units():
+    def one_by_one(units: Sequence[Unit]) -> None:  # in this thread: a stop reaches the run as it always did
+        for unit in units:
             if stopping():
                 break
             with lock:
                 running.append(unit)
             finish(unit, run_unit(unit))
+
+    if p.jobs == 1:  # the sequential run
+        one_by_one(p.units())
         return ordered(p, done.values())
     threads = [threading.Thread(target=worker, name=f"kit-cell-{i}", daemon=True)
                for i in range(min(p.jobs, len(queue)))]
@@ -181,12 +184,7 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
         raise raised[0]
     if stops:  # every interrupted run was reported through on_done
         raise Stopped(stops[0])
-    for unit in p.solo:
-        if stopping():
-            break
-        with lock:
-            running.append(unit)
-        finish(unit, run_unit(unit))
+    one_by_one(p.solo)
     return ordered(p, done.values())
 
 

@@ -19,6 +19,7 @@ running on the same machine (another kit session, a CI job).
 """
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import sys
@@ -30,6 +31,7 @@ import psutil
 import pytest
 
 from kit import _platform
+from kit.outcomes import Status
 from kit.results import RunResult
 from kit.runner import DEFAULT_SCALE, GRACE_S, Target, run
 
@@ -242,3 +244,17 @@ class ForeignLoad:
 
 #: Above this many cores used by others during a ``cpu`` run, its verdict is inconclusive.
 FOREIGN_CORES_MAX = 0.15
+
+
+def as_platform(rs: list[RunResult], os_name: str, python: str, default: str, target: str = "host",
+                available: tuple[str, ...] = ("fork", "spawn", "forkserver")) -> list[RunResult]:
+    """Copies of real results relabelled as another platform; unavailable methods become skipped."""
+    out = []
+    for r in copy.deepcopy(rs):
+        assert r.platform is not None
+        r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
+            os_name, python, default, target
+        if r.method not in available:
+            r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"
+        out.append(r)
+    return out

@@ -120,9 +120,9 @@ def test_json_round_trip() -> None:
     assert first["transfers"][0]["msgs_per_s"]["median"] == pytest.approx(100_000)
 
 
-def _broken(path: tuple[Any, ...], value: Any) -> str:
-    """``hand_made`` as JSON with one value replaced (``...``: the key removed)."""
-    data = json.loads(bench.dump(hand_made()))
+def _changed(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of ``data`` with the value at ``path`` replaced (``...``: the key removed)."""
+    data = json.loads(json.dumps(data))
     node = data
     for key in path[:-1]:
         node = node[key]
@@ -130,7 +130,12 @@ def _broken(path: tuple[Any, ...], value: Any) -> str:
         del node[path[-1]]
     else:
         node[path[-1]] = value
-    return json.dumps(data)
+    return data
+
+
+def _broken(path: tuple[Any, ...], value: Any) -> str:
+    """``hand_made`` as JSON with one value replaced (``...``: the key removed)."""
+    return json.dumps(_changed(json.loads(bench.dump(hand_made())), path, value))
 
 
 @pytest.mark.parametrize("text, says", [
@@ -316,14 +321,7 @@ def test_a_tiny_real_run_has_every_figure(tiny_run: dict[str, Any]) -> None:
 ])
 def test_a_broken_worker_output_is_caught(tiny_run: dict[str, Any], path: tuple[Any, ...], value: Any,
                                           says: str) -> None:
-    data = json.loads(json.dumps(tiny_run))
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    if value is ...:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
+    data = _changed(tiny_run, path, value)
     with pytest.raises(ValueError, match=says):
         bench.from_worker(data, "host", tiny_run["method"])
     r = bench.parse_output(json.dumps(data), "host", tiny_run["method"], "exited with status 0", "")

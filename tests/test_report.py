@@ -1,13 +1,13 @@
 """``kit report``: many runs' JSON merged into one table, from files only."""
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import as_platform
 
 from kit import report, results
 from kit.outcomes import Status
@@ -21,20 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def host_results() -> list[RunResult]:
     """Real results of this host: guard (method-dependent behaviour) and hello, every method."""
     return [run(example_target(e), m) for e in ("hello", "guard") for m in ("fork", "spawn", "forkserver")]
-
-
-def as_platform(rs: list[RunResult], os_name: str, python: str, default: str, target: str = "host",
-                available: tuple[str, ...] = ("fork", "spawn", "forkserver")) -> list[RunResult]:
-    """Copies of real results relabelled as another platform; unavailable methods become skipped."""
-    out = []
-    for r in copy.deepcopy(rs):
-        assert r.platform is not None
-        r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
-            os_name, python, default, target
-        if r.method not in available:
-            r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"
-        out.append(r)
-    return out
 
 
 def write(tmp_path: Path, name: str, rs: list[RunResult]) -> str:

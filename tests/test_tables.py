@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support import as_platform
 
 from kit import render, report, results
 from kit.outcomes import Status
@@ -28,20 +29,6 @@ UPDATE = os.environ.get("KIT_UPDATE_GOLDEN") == "1"
 
 def load(name: str) -> list[RunResult]:
     return results.load((DATA / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def relabel(rs: list[RunResult], os_name: str, python: str, default: str, target: str = "host",
-            available: tuple[str, ...] = ("fork", "spawn", "forkserver")) -> list[RunResult]:
-    """Copies relabelled as another platform; its unavailable methods become skipped."""
-    out = []
-    for r in copy.deepcopy(rs):
-        assert r.platform is not None
-        r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
-            os_name, python, default, target
-        if r.method not in available:
-            r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"
-        out.append(r)
-    return out
 
 
 def varied(rs: list[RunResult]) -> list[RunResult]:
@@ -70,8 +57,8 @@ def varied(rs: list[RunResult]) -> list[RunResult]:
 def scenarios() -> dict[str, list[RunResult]]:
     everywhere, inconclusive = load("host_and_containers"), load("inconclusive")
     host = [r for r in everywhere if r.platform and r.platform.target == "host"]
-    windows = relabel(host, "Windows", "3.12.10", "spawn", available=("spawn",))
-    mac = relabel(host, "Darwin", "3.13.1", "spawn")
+    windows = as_platform(host, "Windows", "3.12.10", "spawn", available=("spawn",))
+    mac = as_platform(host, "Darwin", "3.13.1", "spawn")
     odd = next(r for r in mac if r.example == "hello" and r.method == "spawn")
     odd.status, odd.reason = Status.FAIL, "stdout lacks '我是一个进程'"
     return {
