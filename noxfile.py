@@ -24,9 +24,12 @@ nox.options.reuse_existing_virtualenvs = True
 @nox.session
 def matrix(session: nox.Session) -> None:
     """Every example under every start method, on the host and, when a Docker daemon
-    answers, in the Linux containers; arguments go to ``python -m kit matrix``."""
+    answers, in the Linux containers (``--targets auto``; the kit's own default is ``host``
+    everywhere); arguments go to ``python -m kit matrix``."""
     session.install("-e", ".[docker]")
-    session.run("python", "-m", "kit", "matrix", *session.posargs)
+    targets = [] if any(a == "--targets" or a.startswith("--targets=") for a in session.posargs) \
+        else ["--targets", "auto"]
+    session.run("python", "-m", "kit", "matrix", *targets, *session.posargs)
 
 
 @nox.session

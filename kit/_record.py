@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
 
 from kit import env
+
+TYPE_CHECKING = False  # typing is not imported at start-up of every process (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_DIR = env.EVENTS
 

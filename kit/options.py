@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kit.outcomes import ALL, DEFAULT, METHODS
@@ -63,7 +63,7 @@ class Option:
     """One option: its flag, the commands that take it, and how its value is written back.
 
     ``kind``: ``value`` (one value), ``many`` (``nargs="+"``), ``append`` (the flag repeated),
-    ``flag`` (``store_true``).  ``default`` may differ per command (``defaults``)."""
+    ``flag`` (``store_true``).  One default for every command that takes the option."""
 
     flag: str
     commands: tuple[str, ...]
@@ -71,7 +71,6 @@ class Option:
     kind: str = "value"
     type: Callable[[str], Any] | None = None
     default: Any = None
-    defaults: Mapping[str, Any] = field(default_factory=dict)
     choices: Sequence[str] | None = None
     metavar: str | None = None
 
@@ -79,11 +78,8 @@ class Option:
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
-    def default_for(self, command: str) -> Any:
-        return self.defaults.get(command, self.default)
-
     def add_to(self, parser: argparse.ArgumentParser, command: str) -> None:
-        kwargs: dict[str, Any] = {"help": self.help, "default": self.default_for(command)}
+        kwargs: dict[str, Any] = {"help": self.help, "default": self.default}
         if self.kind == "flag":
             kwargs.update(action="store_true", default=bool(kwargs["default"]))
         else:
@@ -122,9 +118,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--methods", ("matrix", "bench"), "methods, or all", kind="many", default=[ALL], choices=(*METHODS, ALL)),
     # run: one script, a quick answer from the host (add auto or docker for every Python);
     # matrix: the table, with every Python there is; bench: the host, unless asked
-    Option("--targets", ("run", "matrix", "bench"), TARGETS_HELP, default="host", defaults={"matrix": "auto"},
+    Option("--targets", ("run", "matrix", "bench"), TARGETS_HELP, default="host",
            metavar="T[,T...]"),
-    Option("--jobs", ("matrix",), "cells at once across all targets, by default twice the usable cores (cells "
+    Option("--jobs", ("matrix",), "cells at once across all targets, by default three times the usable cores (cells "
            "that measure CPU still run alone; 1: one cell after the other)", type=count(MAX_JOBS), metavar="N"),
     Option("--repeat", ("bench",), "repetitions of each timing (throughput and scaling: half as many, at least 1)",
            type=count(MAX_REPEAT), metavar="N"),
@@ -146,7 +142,7 @@ def add_options(parser: argparse.ArgumentParser, command: str, defaults: Mapping
     for option in OPTIONS:
         if command in option.commands:
             if defaults and option.dest in defaults:
-                option = dataclasses.replace(option, default=defaults[option.dest], defaults={})
+                option = dataclasses.replace(option, default=defaults[option.dest])
             option.add_to(parser, command)
 
 

@@ -22,10 +22,14 @@ from __future__ import annotations
 import functools
 import runpy
 import time
-from typing import Any, Callable
 
 from kit._record import record
 from kit.outcomes import Ev
+
+TYPE_CHECKING = False  # typing is not imported: every process of a run imports this module (mypy knows the name)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 _POPEN_METHOD = {
     "multiprocessing.popen_fork": "fork",

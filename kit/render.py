@@ -34,6 +34,16 @@ SHORT_METHOD = {"forkserver": "fsrv"}  # the merged text table's header: many co
 MERGED_HEADING = "What differs across platforms"
 
 
+def merged_heading(t: Table) -> str:
+    """With one platform nothing can be said across platforms: the heading says what is compared."""
+    places = sorted({(c.place, c.python) for c in t.columns})
+    if len(places) == 1:
+        place, python = places[0]
+        return (f"What differs across start methods on {place} {python} (one platform: give `kit report` "
+                "the JSON of other platforms or Pythons to compare them)")
+    return MERGED_HEADING
+
+
 # -- the table model -----------------------------------------------------------
 @dataclass(frozen=True, order=True)
 class Column:
@@ -252,7 +262,7 @@ def merged_text(t: Table, usual: Mapping[str, str], differences: list[str]) -> s
     sections = [_text_grid(t, MERGED_LEVELS, body, SHORT_METHOD), [MERGED_LEGEND]]
     if notes:
         sections.append([f"[{n}] {safe(_note(t, e, c))}" for (e, c), n in notes.items()])
-    sections.append([f"{MERGED_HEADING}:"] + [f"  - {safe(line)}" for line in differences])
+    sections.append([f"{merged_heading(t)}:"] + [f"  - {safe(line)}" for line in differences])
     return _document(sections)
 
 
@@ -263,7 +273,7 @@ def merged_markdown(t: Table, usual: Mapping[str, str], differences: list[str]) 
     sections = [_markdown_grid(t, MERGED_LEVELS, body), [MERGED_LEGEND_MARKDOWN]]
     if notes:
         sections.append([f"{n}. {safe(_note(t, e, c))}" for (e, c), n in notes.items()])
-    sections.append([f"**{MERGED_HEADING}**", ""] + [f"- {safe(line)}" for line in differences])
+    sections.append([f"**{merged_heading(t)}**", ""] + [f"- {safe(line)}" for line in differences])
     return _document(sections) + "\n"
 
 

@@ -85,6 +85,7 @@ def majority(row: dict[Column, RunResult]) -> str:
 def differences(m: Merged) -> list[str]:
     """What is not the same everywhere, in a few lines a person can act on."""
     lines = []
+    several = _several_platforms(m)  # with one, "everywhere" would claim what was never compared
     skipped: dict[str, set[str]] = {}
     for r in m.results:
         if r.status == "skipped":
@@ -110,10 +111,12 @@ def differences(m: Merged) -> list[str]:
         for c, r in row.items():
             by_method.setdefault(c.method, set()).add(r.status)
         for method, statuses in sorted(by_method.items()):
-            if len(statuses) == 1 and statuses != {"pass"} and statuses != {"skipped"} and len(row) > 1:
+            if several and len(row) > 1 and len(statuses) == 1 and statuses - {"pass", "skipped"}:
                 lines.append(f"{example}: {statuses.pop()} under {method} everywhere")
-    lines += _behaviour_by_method(m)
-    lines += observed_differences(m)
+    observed = observed_differences(m)
+    described = {line.split(":", 1)[0] for line in observed}  # an example's observed line says it better
+    lines += [line for line in _behaviour_by_method(m) if line.split(" ", 1)[0] not in described]
+    lines += observed
     warned = sorted({(r.example, column_of(r).label, r.warnings[0]) for r in m.results if r.warnings})
     for example, label, first in warned[:5]:
         lines.append(f"{example} warns on {label}: {first}")
@@ -121,11 +124,16 @@ def differences(m: Merged) -> list[str]:
         lines.append(f"... and {len(warned) - 5} more runs with warnings (see the JSON)")
     same = [e for e, row in m.rows.items() if {r.status for r in row.values()} <= {"pass", "skipped"}]
     if same:
-        lines.append(f"the same everywhere it can run (pass): {', '.join(same)}")
+        lines.append(f"the same everywhere it can run (pass): {', '.join(same)}" if several
+                     else f"pass under every start method it can run: {', '.join(same)}")
     return lines
 
 
 GENERIC_CHECKS = ("no orphans", "exit 0")
+
+
+def _several_platforms(m: Merged) -> bool:
+    return len({(c.place, c.python) for c in m.columns}) > 1
 
 
 def _behaviour_by_method(m: Merged) -> list[str]:
@@ -164,6 +172,9 @@ def observed_differences(m: Merged) -> list[str]:
         for at in dict.fromkeys(label(c) for c in cols):
             here = {c.method for c in cols if label(c) == at}
             groups.setdefault(() if here == every else tuple(method_order(here)), []).append(at)
+        if not _several_platforms(m):  # one platform: the methods are the only place things differ
+            return " and ".join(f"under {'/'.join(methods)}" if methods else "under every method"
+                                for methods in groups)
         return " and ".join((f"under {'/'.join(methods)} " if methods else "")
                             + ("everywhere" if ats == everywhere else "on " + ", ".join(ats))
                             for methods, ats in groups.items())

@@ -106,9 +106,10 @@ def test_matrix_writes_json_and_markdown_and_fails_when_a_cell_fails(tmp_path: P
 
 
 def test_matrix_without_a_daemon_runs_the_host_and_says_why_in_one_line() -> None:
-    """``auto`` (the default) degrades to the host with one line: why, and how to enable containers."""
+    """``auto`` (``nox -s matrix``'s) degrades to the host with one line: why, and how to enable containers."""
     env = {**os.environ, "DOCKER_HOST": "tcp://127.0.0.1:1"}
-    r = subprocess.run([sys.executable, "-m", "kit", "matrix", "--examples", "hello", "--methods", "fork"],
+    r = subprocess.run([sys.executable, "-m", "kit", "matrix", "--targets", "auto", "--examples", "hello",
+                        "--methods", "fork"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120, env=env, encoding="utf-8")
     assert r.returncode == 0, r.stderr
     said = [line for line in r.stderr.splitlines() if line.startswith("containers skipped")]

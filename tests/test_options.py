@@ -73,3 +73,16 @@ def test_the_round_trip_catches_an_option_that_loses_its_values() -> None:
 def test_arguments_after_the_separator_belong_to_kit_run_only() -> None:
     with pytest.raises(UsageError, match="not kit matrix"):
         parsed(["matrix", "--", "-x"])
+
+
+def test_an_option_has_one_default_for_every_command() -> None:
+    """``--targets`` is ``host`` for run, matrix and bench alike (``nox -s matrix`` asks for auto):
+    a per-command default made ``kit run`` and ``kit matrix`` differ silently."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for option in options.OPTIONS:
+        if option.dest in ("method", "methods", "examples"):  # positional-like lists, filled after parsing
+            continue
+        seen = {command: sub.choices[command].get_default(option.dest) for command in option.commands}
+        assert len({repr(v) for v in seen.values()}) == 1, (option.flag, seen)
+    assert {c: sub.choices[c].get_default("targets") for c in ("run", "matrix", "bench")} == dict.fromkeys(
+        ("run", "matrix", "bench"), "host")

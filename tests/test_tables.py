@@ -131,3 +131,23 @@ def test_the_scenarios_cover_every_status_and_several_places() -> None:
     assert {c.place for c in report.merge(rs["files"]).columns} >= {"Linux", "Windows", "macOS", "Linux docker"}
     assert report.merge(rs["files"]).duplicates >= 2  # the inconclusive run and the copies replace cells
     assert any(r.platform is None for r in rs["varied"])
+
+
+def test_a_report_of_one_platform_claims_nothing_across_platforms() -> None:
+    """One platform: no "everywhere", no "across platforms", one line per example (its observed
+    line, not also the checks' one); a failing method is said once, not as if seen everywhere."""
+    host = scenarios()["host"]
+    broken = copy.deepcopy(host)
+    for r in broken:
+        if r.example == "hello" and r.method == "fork":
+            r.status, r.reason = Status.FAIL, "exit 1"
+    for rs in (host, broken):
+        merged = report.merge(rs)
+        lines = report.differences(merged)
+        assert not [line for line in lines if "everywhere" in line], lines
+        assert "across platforms" not in report.text(merged) and "across start methods on Linux" in report.text(merged)
+        firsts = [line.split(":")[0].split(" ")[0] for line in lines if not line.startswith("pass under")]
+        assert len(firsts) == len(set(firsts)), lines
+    assert "hello: pass except Linux py3.11 fork (fail: exit 1)" in report.differences(report.merge(broken))
+    several = report.differences(report.merge(scenarios()["host_and_containers"]))
+    assert any("everywhere" in line for line in several)  # where there is more than one platform, it is said
