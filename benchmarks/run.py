@@ -33,6 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 import contextlib
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -57,6 +61,32 @@ def cells() -> list[tuple[str, str]]:
     from kit.matrix import host_methods
 
     return [(e, m) for e in EXAMPLES for m in host_methods()]
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy (all CPUs, every process) since boot: Linux's
+    /proc/stat; a run's figure is the difference around it, so the kit, its runs and whatever
+    they left to others (a forkserver's children, a resource tracker nobody waits for) count."""
+    fields = [int(x) for x in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(quiet: float = 0.15, limit_s: float = 30.0) -> None:
+    """Wait (at most ``limit_s``) until the machine is idle: under ``quiet`` CPUs busy over a second."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        before = busy_cpu_s()
+        time.sleep(1.0)
+        if busy_cpu_s() - before < quiet:
+            return
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """``fn()`` and the machine's busy CPU seconds while it ran."""
+    before = busy_cpu_s()
+    out = fn()
+    return out, busy_cpu_s() - before
 
 
 def plain_loop(scale: float) -> float:
@@ -205,35 +235,54 @@ def main() -> int:
 
     if "matrix" not in a.skip:
         rounds: dict[str, list[float]] = {"plain": [], "jobs1": [], "jobsN": []}
+        busy: dict[str, list[float]] = {"plain": [], "jobs1": [], "jobsN": []}
         failed = {"jobs1": 0, "jobsN": 0}
         n_cells = 0
+        settle()
         for i in range(a.repeat):
             print(f"round {i + 1}/{a.repeat}: plain loop, matrix --jobs 1, matrix", file=sys.stderr)
-            rounds["plain"].append(plain_loop(a.scale))
-            s, n_cells, bad = matrix(a.scale, 1)
+            s, c = timed(lambda: plain_loop(a.scale))
+            rounds["plain"].append(s)
+            busy["plain"].append(c)
+            (s, n_cells, bad), c = timed(lambda: matrix(a.scale, 1))
             rounds["jobs1"].append(s)
+            busy["jobs1"].append(c)
             failed["jobs1"] += bool(bad)
-            s, _, bad = matrix(a.scale, None)
+            (s, _, bad), c = timed(lambda: matrix(a.scale, None))
             rounds["jobsN"].append(s)
+            busy["jobsN"].append(c)
             failed["jobsN"] += bool(bad)
         extra = [matrix(a.scale, None) for _ in range(a.matrices)]
         all_n = a.repeat + a.matrices
         passed = all_n - failed["jobsN"] - sum(1 for _, _, bad in extra if bad)
         med = {k: statistics.median(v) for k, v in rounds.items()}
+        med_cpu = {k: statistics.median(v) for k, v in busy.items()}
+        from kit._platform import usable_cpu_count
         from kit.matrix import default_jobs
 
+        cores = usable_cpu_count()
         data["matrix"] = {"cells": n_cells, "rounds": rounds, "median_s": med, "matrices": all_n,
+                          "cpu_rounds_s": busy, "median_cpu_s": med_cpu, "cores": cores,
                           "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - failed["jobs1"],
                           "default_jobs": default_jobs()}
         lines += [
             f"## (a) Host matrix against a plain loop over the same {n_cells} cells (scale {a.scale})", "", stamp, "",
-            "| run | median s | rounds (s) | against the plain loop |", "|---|---:|---|---:|",
-            *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x |"
+            "| run | median s | rounds (s) | against the plain loop | machine busy, CPU s | cores busy |",
+            "|---|---:|---|---:|---:|---:|",
+            *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x "
+              f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
               for k, label in (("plain", "plain loop (bare interpreter, no kit)"), ("jobs1", "`kit matrix --jobs 1`"),
                                ("jobsN", f"`kit matrix` (default `--jobs {default_jobs()}`)"))),
             "", f"Every cell passed in {passed} of {all_n} default matrices "
                 f"(and in {a.repeat - failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
-                "(a busy machine) are not failures.", ""]
+                "(a busy machine) are not failures.", "",
+            f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
+            f"while it ran, /proc/stat), so no schedule on {cores} cores finishes it in less than "
+            f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / med['plain']:.2f}x the plain loop, "
+            f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
+            f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "
+            f"in every process, the launcher): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
+            f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", ""]
 
     if "startup" not in a.skip:
         figures = startup(a.repeat)
@@ -274,6 +323,7 @@ def main() -> int:
                   f"{per}.", ""]
 
     if a.bench_targets:
+        settle()  # CPU scaling needs idle cores: the sections before leave work behind for a while
         with tempfile.TemporaryDirectory() as tmp:
             md = Path(a.out).with_name(Path(a.out).stem + "-bench.md")
             _, done = kit("bench", "--targets", a.bench_targets, "--json", str(Path(tmp) / "b.json"), "--markdown",

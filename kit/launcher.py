@@ -20,13 +20,15 @@ import multiprocessing
 import multiprocessing.context
 import os
 import runpy
-from pathlib import Path
 import sys
-from typing import Any
 
 from kit import probe
-from kit.events import record
+from kit._record import record  # not kit.events (the reader: dataclasses, pathlib): every run's main imports this
 from kit.outcomes import Ev
+
+TYPE_CHECKING = False  # typing is not imported by every run's main process (mypy knows the name)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The script's globals live until the interpreter exits, as they would under
 # ``python script.py``: a Lock that only a global holds must not be collected
@@ -68,7 +70,7 @@ def main(argv: list[str]) -> None:
             _globals.update(runpy.run_module(module, run_name="__main__", alter_sys=True))
         else:
             sys.argv = [target, *args]
-            sys.path.insert(0, str(Path(target).resolve().parent))  # as python does: symlinks resolved
+            sys.path.insert(0, os.path.dirname(os.path.realpath(target)))  # as python does: symlinks resolved
             _globals.update(runpy.run_path(target, run_name="__main__"))
     except SystemExit as exc:
         if exc.code not in (None, 0):
