@@ -216,7 +216,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     try:
         rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say,
-                         keep_containers=args.keep_containers, jobs=args.jobs)
+                         keep_containers=args.keep_containers, jobs=args.jobs, quiet=args.quiet > 0)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
         finished = {(r.example, r.method) for r in rs}

@@ -83,10 +83,12 @@ def run_targets(
     say: Say,
     keep_containers: bool = False,
     jobs: int = 1,
+    quiet: bool = False,
 ) -> list[RunResult]:
     """Every cell on every target of ``spec``, as ``kit.schedule`` plans them for ``jobs``;
     ``keep_containers``: a container whose cells did not all pass stays up for ``docker exec``
-    (the command is said)."""
+    (the command is said).  ``quiet``: the containers' progress is not streamed (``say`` still
+    gets what a user must know: containers skipped, a container kept)."""
     plan = parse(spec)
     client, images = _clients(plan, say)
 
@@ -96,9 +98,10 @@ def run_targets(
         python = unit.target.split(":", 1)[1]
         assert client is not None  # a container target is planned only with a client
         what = "the CPU-measuring cells, alone" if unit.solo else f"{len(unit.cells)} cells"
-        say(f"{unit.target}: {what} in one container of {images[python]}")
+        if not quiet:
+            say(f"{unit.target}: {what} in one container of {images[python]}")
         return run_in_container(client, python, unit.examples, unit.methods, scale=scale, timeout_s=timeout,
-                                image=images[python], progress=_prefixed(say, f"  {unit.target} "),
+                                image=images[python], progress=None if quiet else _prefixed(say, f"  {unit.target} "),
                                 keep=say if keep_containers else None)
 
     return run_matrix(examples, methods, scale=scale, timeout=timeout, progress=progress, jobs=jobs,

@@ -524,3 +524,16 @@ def test_a_cpu_quota_of_one_starts_one_worker(client, image, no_leftovers) -> No
     assert r["platform"]["cpu_count"] == 1
     assert r["status"] in ("pass", "inconclusive"), r["reason"]
     assert "by 1 workers" in r["reason"] or r["status"] == "inconclusive"
+
+
+@pytest.mark.docker
+def test_quiet_streams_no_container_progress(client, image, no_leftovers) -> None:
+    """``-q``: the host's progress is off, and so is the containers' (it was streamed regardless)."""
+    from kit.targets import run_targets
+
+    for quiet in (False, True):
+        said: list[str] = []
+        rs = run_targets(f"docker:{PYTHON}", ["hello"], ["fork"], 0.1, 60.0, lambda *_: None, said.append, quiet=quiet)
+        assert [r.status for r in rs] == ["pass"]
+        streamed = [line for line in said if "[1/1]" in line.replace(" ", "")]
+        assert bool(streamed) is not quiet, said
