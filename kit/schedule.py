@@ -7,7 +7,9 @@ running on any target, one at a time.  So a matrix runs in two phases:
 
 1. *shared*: every cell that does not measure CPU, at most ``jobs`` units at once across all
    targets.  A host cell is a unit; a container's shared cells are one unit (its kit runs them
-   one after the other: the container's pid namespace is the evidence of one run at a time).
+   one after the other: the container's pid namespace is the evidence of one run at a time),
+   or one unit per start method, each in a container of its own, where one per target would
+   leave workers idle (fewer units than ``jobs``: containers without the host).
    Host cells overlap only where the kernel keeps each run apart (its own cgroup,
    ``runner.overlap_safe``); with sampled evidence the host runs one cell at a time, still
    side by side with the containers, which live in their own pid namespaces.
@@ -88,8 +90,10 @@ def plan(targets: Sequence[str], examples: Sequence[str], methods: Sequence[str]
             shared.append(Unit(t, tuple(together), tuple(methods)))
         if alone:
             later.append(Unit(t, tuple(alone), tuple(methods), solo=True))
+    host_cells = [(e, m) for e in examples for m in methods] if HOST in targets else []
+    if len(shared) + sum(not solo(e, m) for e, m in host_cells) < jobs:  # workers would idle: one container per method
+        shared = [Unit(u.target, u.examples, (m,)) for u in shared for m in u.methods]
     if HOST in targets:
-        host_cells = [(e, m) for e in examples for m in methods]
         shared += [Unit(HOST, (e,), (m,)) for e, m in host_cells if not solo(e, m)]
         later[:0] = [Unit(HOST, (e,), (m,), solo=True) for e, m in host_cells if solo(e, m)]
     return Plan(tuple(shared), tuple(later), jobs, jobs if host_overlaps else 1, order)

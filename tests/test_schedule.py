@@ -50,6 +50,20 @@ def test_cells_that_measure_cpu_wait_for_a_phase_of_their_own() -> None:
     assert (p.jobs, p.host_jobs) == (4, 4)
 
 
+def test_containers_alone_get_a_container_per_method_so_no_worker_idles() -> None:
+    """docker:3.14 alone was one batch on one worker of six (25 s for 69 cells): one unit per
+    method now, each its own container; with the host's cells beside them, one batch each."""
+    p = schedule.plan(["docker:3.14"], EXAMPLES, METHODS, 6, is_cpu)
+    assert [(u.target, u.examples, u.methods) for u in p.shared] == [
+        ("docker:3.14", ("hello", "lock"), ("fork",)), ("docker:3.14", ("hello", "lock"), ("spawn",))]
+    assert [u.label() for u in p.solo] == ["docker:3.14 (2 cells)"]  # the cpu cells: still one container, alone
+    covered = sorted((u.target, e, m) for u in p.units() for e, m in u.cells)
+    assert covered == sorted(p.order)
+    assert len(schedule.plan(["docker:3.14"], EXAMPLES, METHODS, 1, is_cpu).shared) == 1  # --jobs 1: one batch
+    with_host = schedule.plan([HOST, "docker:3.11", "docker:3.14"], MANY, METHODS, 6, is_cpu)
+    assert [u.methods for u in with_host.shared if u.target != HOST] == [METHODS, METHODS]
+
+
 def test_host_cells_one_at_a_time_where_runs_cannot_be_told_apart() -> None:
     p = schedule.plan([HOST], EXAMPLES, METHODS, 4, is_cpu, host_overlaps=False)
     assert (p.jobs, p.host_jobs) == (4, 1)
