@@ -174,7 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args,
-                   keep_containers=args.keep_containers)
+                   keep_containers=args.keep_containers, quiet=args.quiet > 0)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         if isinstance(exc, Interrupted):
             show(exc.result)

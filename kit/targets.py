@@ -119,9 +119,11 @@ def run_target(
     say: Say,
     args: Sequence[str] = (),
     keep_containers: bool = False,
+    quiet: bool = False,
 ) -> list[RunResult]:
     """One example or script under each method (``default`` allowed) on every target of ``spec``;
-    ``on_result`` sees each result as it comes (a container's come when it ends)."""
+    ``on_result`` sees each result as it comes (a container's come when it ends).  ``quiet``:
+    no line per container (``say`` still gets what a user must know)."""
     from kit.runner import run
 
     plan = parse(spec)
@@ -136,7 +138,8 @@ def run_target(
 
         what: str | Path = Path(target.path) if target.is_script else target.name
         for python, image in images.items():
-            say(f"docker:{python}: {target.name} under {', '.join(methods)} in one container of {image}")
+            if not quiet:
+                say(f"docker:{python}: {target.name} under {', '.join(methods)} in one container of {image}")
             rs = run_one_in_container(client, python, what, methods, scale=scale, timeout_s=timeout, args=args,
                                       image=image, keep=say if keep_containers else None)
             for r in rs:

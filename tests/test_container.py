@@ -537,3 +537,12 @@ def test_quiet_streams_no_container_progress(client, image, no_leftovers) -> Non
         assert [r.status for r in rs] == ["pass"]
         streamed = [line for line in said if "[1/1]" in line.replace(" ", "")]
         assert bool(streamed) is not quiet, said
+    from kit.runner import example_target
+    from kit.targets import run_target
+
+    for quiet in (False, True):
+        said = []
+        rs = run_target(f"docker:{PYTHON}", example_target("hello"), ["fork"], 0.1, 60.0, lambda r: None,
+                        said.append, quiet=quiet)
+        assert [r.status for r in rs] == ["pass"]
+        assert bool([line for line in said if "in one container of" in line]) is not quiet, said
