@@ -151,3 +151,11 @@ def test_a_report_of_one_platform_claims_nothing_across_platforms() -> None:
     assert "hello: pass except Linux py3.11 fork (fail: exit 1)" in report.differences(report.merge(broken))
     several = report.differences(report.merge(scenarios()["host_and_containers"]))
     assert any("everywhere" in line for line in several)  # where there is more than one platform, it is said
+
+
+def test_a_difference_by_python_is_not_called_a_difference_by_method() -> None:
+    """fork_threads warns under fork on 3.13+ only: its checks differ within fork, so no "behaves
+    differently by start method" line (it grouped 3.11's fork with spawn); guard's do not."""
+    lines = report.differences(report.merge(scenarios()["host_and_containers"]))
+    by_method = [line.split(" ")[0] for line in lines if "behaves differently by start method" in line]
+    assert "guard" in by_method and "fork_threads" not in by_method, lines
