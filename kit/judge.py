@@ -89,6 +89,10 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
         return Status.TIMEOUT, f"still running after {obs.timeout_s:g} s: killed {len(obs.killed)} process(es)"
     if obs.end is End.CRASH_LOOP:
         return Status.FAIL, f"stopped early: {obs.stop_reason}; killed {len(obs.killed)} process(es)"
+    if obs.end is End.PARENT_KILLED:
+        how = exit_code(int(obs.stop_reason)) if obs.stop_reason.lstrip("-").isdigit() else obs.stop_reason
+        return Status.FAIL, (f"the script killed its parent (the kit's relay, exit {how}) while the main "
+                             f"process ran: stopped at once, killed {len(obs.killed)} process(es)")
     if not obs.launched:
         last = obs.stderr.text.strip().splitlines()[-1:] or [f"exit {exit_code(obs.exitcode)}"]
         return Status.ERROR, f"the launcher failed: {last[0][:300]}"

@@ -21,6 +21,7 @@ class End(_Word):
     TIMEOUT = "timeout"  # --timeout passed: the run was killed
     CRASH_LOOP = "crash_loop"  # children kept dying the same death: stopped early
     INTERRUPTED = "interrupted"  # the kit was told to stop (Ctrl-C, SIGTERM, SIGHUP)
+    PARENT_KILLED = "parent_killed"  # the script killed its parent (the kit's relay): stopped at once
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,14 @@ class Observer:
     """Samples the tree under ``root``; knows every process it ever saw."""
 
     def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False,
-                 members: Callable[[], set[int]] | None = None, ignore: frozenset[int] = frozenset()) -> None:
+                 members: Callable[[], set[int]] | None = None, ignore: frozenset[int] = frozenset(),
+                 parent: int | None = None) -> None:
         """``adopts_orphans``: this process is the run's subreaper (``_platform.become_subreaper()``
         returned True), so orphans of the run re-parent to it and are found by their parent pid.
         ``members``: the pids of the run as the kernel keeps them (a run group's ``procs()``);
         then no process table is read and no parent link is judged.  ``ignore``: our own children
-        that are not the run's (the kit's guardian), never admitted as adopted orphans."""
+        that are not the run's (the kit's guardian), never admitted as adopted orphans.
+        ``parent``: the root's parent when it is not this process (the relay, ``_platform._relay``)."""
         self.root = root
         self.ignore = ignore
         self._members = members
@@ -96,7 +98,7 @@ class Observer:
         self.cpus: set[int] = set()
         self._adopts = adopts_orphans
         self._turn = 0
-        self._admit(root, self.me, time.perf_counter_ns())
+        self._admit(root, self.me if parent is None else parent, time.perf_counter_ns())
 
     # -- discovery -----------------------------------------------------------
     def _admit(self, pid: int, ppid: int, now: int, created: float | None = None) -> bool:

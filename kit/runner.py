@@ -234,11 +234,11 @@ def _run_group(target: Target) -> tuple[RunGroup | None, str]:
 
 
 def _start(target: Target, method: str, scale: float, events_dir: str, group: RunGroup | None,
-           out_w: int, err_w: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args],
-        stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-        env=child_env(events_dir, scale), **_platform.popen_kwargs(group),
+           out_w: int, err_w: int) -> tuple[subprocess.Popen[bytes], int]:
+    """(what the kit waits for: the main process or its relay, the main process's pid)."""
+    return _platform.start_main(
+        [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args], group,
+        stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=child_env(events_dir, scale),
     )
 
 
@@ -255,18 +255,26 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     group, why_not = _run_group(target)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    # A kernel-kept group is known before the run starts: the guardian knows it first, so a kit
+    # killed while the run starts leaves nothing (a process group is known only once started).
+    watch_key = watcher.add("cgroup", group.paths()) if group is not None else None
     t0 = time.perf_counter_ns()
     try:
         try:
-            proc = _start(target, method, scale, events_dir, group, out_w, err_w)
+            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w)
         except subprocess.SubprocessError as exc:  # the child could not join the group
             if group is None:
                 raise
+            if watch_key is not None:
+                watcher.done(watch_key)
+                watch_key = None
             group.close()
             group, why_not = None, f"joining the run's cgroup failed ({exc})"
             t0 = time.perf_counter_ns()
-            proc = _start(target, method, scale, events_dir, group, out_w, err_w)
+            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w)
     except BaseException:
+        if watch_key is not None:
+            watcher.done(watch_key)
         if group is not None:
             group.close()
         os.close(out_r)
@@ -275,12 +283,14 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     finally:
         os.close(out_w)
         os.close(err_w)
-    _launchers.add(proc.pid)
+    if watch_key is None:
+        watch_key = watcher.add("pgid", [str(main)])
+    _launchers.update({proc.pid, main})
     out, err = Capture(out_r), Capture(err_r)
     reader = events.Reader(events_dir)
-    watch_key = watcher.add(*(("cgroup", group.paths()) if group is not None else ("pgid", [str(proc.pid)])))
-    observer = Observer(proc.pid, t0, adopts_orphans=adopts, members=group.procs if group is not None else None,
-                        ignore=frozenset({watcher.proc.pid}))
+    observer = Observer(main, t0, adopts_orphans=adopts, members=group.procs if group is not None else None,
+                        ignore=frozenset({watcher.proc.pid, proc.pid}),  # the relay is the kit's, not the run's
+                        parent=proc.pid if proc.pid != main else None)
     tally = _Tally(group)
     end, stop_reason = End.EXITED, ""
     orphans: set[int] = set()
@@ -288,7 +298,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     killed: list[int] = []
     try:
         try:
-            end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally)
+            end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally, main)
             if end is End.EXITED:
                 orphans, settled_ns = _outliving(observer, grace, group, tally)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
@@ -301,7 +311,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
             if proc.poll() is None:  # the kill failed (a kit bug, said on the debug channel): never hang here
                 proc.kill()
             proc.wait()
-            _launchers.discard(proc.pid)
+            _launchers.difference_update({proc.pid, main})
             if group is not None:
                 cpu_total = group.cpu_s()
                 task_peak = group.peak()
@@ -331,7 +341,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     busy = _machine_busy_s() - busy0
     others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None
     return Observation(
-        target=target.name, method=method, scale=scale, platform=here, main_pid=proc.pid, end=end,
+        target=target.name, method=method, scale=scale, platform=here, main_pid=main, end=end,
         exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
         cpu_s=cpu_s, peak_processes=peak, timeout_s=timeout,
         events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),
@@ -457,8 +467,11 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
 
 
 def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Reader,
-           deadline_ns: int, tally: _Tally | None = None) -> tuple[End, str, int]:
-    """Sample until the main process ends, the deadline passes, or children die in a loop."""
+           deadline_ns: int, tally: _Tally | None = None, main: int | None = None) -> tuple[End, str, int]:
+    """Sample until the main process ends, the deadline passes, or children die in a loop.
+
+    ``proc`` is the main process or its relay (``main`` its pid): a relay that ended while the
+    main process lives was killed by the script (``os.kill(os.getppid(), ...)``)."""
     deaths: Counter[str] = Counter()
     first_death: dict[str, int] = {}
     starts: list[int] = []
@@ -473,6 +486,8 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
             tally.tick(observer.last_members)
         now = time.perf_counter_ns()
         if proc.poll() is not None:
+            if main is not None and main != proc.pid and _running(main):
+                return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
             return End.EXITED, "", now
         if now >= deadline_ns:
             return End.TIMEOUT, "", now
@@ -489,6 +504,14 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
                 return (End.CRASH_LOOP, f"{n} child processes died the same death and {replaced} were started "
                         f"to replace them ({error[:200]})", now)
         time.sleep(INTERVAL_S)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a relay reaps its main process before it ends; a killed one cannot)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,

@@ -208,10 +208,17 @@ def test_without_a_guardian_a_sigkilled_kit_would_leave_the_run(tmp_path: Path) 
     assert nothing_left(0) != [], "the run died without a guardian: this test no longer shows anything"
 
 
-def test_a_script_that_kills_the_kit_is_still_bounded(tmp_path: Path) -> None:
-    proc = kit("run", script(tmp_path, KILLS_ITS_PARENT), "--method", "fork", "--timeout", "30")
-    proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+def test_a_script_that_kills_its_parent_does_not_reach_the_kit(tmp_path: Path) -> None:
+    """Its parent is the kit's relay: the kit survives, stops the run at once, says why and writes it."""
+    out = tmp_path / "r.json"
+    t0 = time.monotonic()
+    proc = kit("run", script(tmp_path, KILLS_ITS_PARENT), "--method", "fork", "--timeout", "30", "--json", str(out))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err  # a failed cell, not a killed kit
+    assert time.monotonic() - t0 < 10  # not the 60 s the script sleeps, nor the 30 s timeout
+    (r,) = json.loads(out.read_text(encoding="utf-8"))
+    assert r["status"] == "fail" and "killed its parent (the kit's relay" in r["reason"], r["reason"]
+    assert r["exitcode"] is None  # the main process's own end is unknown: it was killed by the kit
     assert nothing_left(5) == []
 
 

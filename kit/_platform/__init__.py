@@ -6,8 +6,9 @@ function (``os.killpg``, ``prctl``, ``os.waitpid`` on foreign children,
 
 A run's evidence: ``run_group(tag)`` gives a ``RunGroup`` kept by the kernel (Linux: the
 run's own cgroup, ``_cgroup.RunCgroup``) and a one-line description, or ``(None, why not)``
-elsewhere and where no cgroup is usable; ``popen_kwargs(group)`` starts the run's main
-process in its own session and, with a group, inside it before exec.
+elsewhere and where no cgroup is usable; ``start_main(argv, group)`` starts the run's main
+process in its own session and, with a group, inside it before exec (POSIX: under a relay,
+``_relay``, so that the script's parent is not the kit).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ if sys.platform == "win32":
         become_subreaper,
         cpu_num,
         new_group_kwargs,
-        popen_kwargs,
+        start_main,
         ppid_table,
         reap,
         run_group,
@@ -33,7 +34,7 @@ elif sys.platform == "linux":
         become_subreaper,
         cpu_num,
         new_group_kwargs,
-        popen_kwargs,
+        start_main,
         ppid_table,
         reap,
         run_group,
@@ -44,7 +45,7 @@ else:
         become_subreaper,
         cpu_num,
         new_group_kwargs,
-        popen_kwargs,
+        start_main,
         ppid_table,
         reap,
         run_group,
@@ -52,4 +53,4 @@ else:
     )
 
 __all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
-           "popen_kwargs", "ppid_table", "reap", "run_group", "runs_kept_apart", "usable_cpu_count"]
+           "ppid_table", "reap", "run_group", "runs_kept_apart", "start_main", "usable_cpu_count"]

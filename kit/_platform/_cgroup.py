@@ -436,6 +436,10 @@ class RunCgroup:
             finally:
                 os.close(fd)
 
+    def join_paths(self) -> list[str]:
+        """The ``cgroup.procs`` files the run's main process writes "0" to (under a relay)."""
+        return [os.fsdecode(path) for path in self._procs_files]
+
     def add(self, pid: int) -> None:
         """Put an existing process (all its threads) into every group of the run."""
         data = str(pid).encode()

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Iterable
 from typing import Any, Callable, Protocol
 
 import psutil
+
+from kit._platform import _relay
 
 
 def ppid_table() -> dict[int, int]:
@@ -62,7 +65,7 @@ def kill_process_tree(find: Callable[[], Iterable[psutil.Process]], *, rounds: i
 class RunGroup(Protocol):
     """A run kept by the kernel (Linux: ``kit._platform._cgroup.RunCgroup``).
 
-    Every descendant of the process started with ``popen_kwargs(group)`` is a member,
+    Every descendant of the process started with ``start_main(argv, group)`` is a member,
     whatever it does (double fork, ``setsid``, re-parenting); the totals include exited
     members.
     """
@@ -70,6 +73,8 @@ class RunGroup(Protocol):
     backend: str  # "cgroup" or "pidns": the evidence it gives (kit.outcomes.Backend)
 
     def preexec(self) -> None: ...  # the started process joins the group before exec
+
+    def join_paths(self) -> list[str] | None: ...  # files a relay's child writes "0" to; None: preexec only
 
     def procs(self) -> set[int]: ...  # pids of the run's live processes (a zombie leader with live threads too)
 
@@ -101,3 +106,15 @@ def popen_kwargs_for(new_group: dict[str, Any], group: RunGroup | None) -> dict[
     if group is not None:
         kwargs["preexec_fn"] = group.preexec  # runs after setsid (start_new_session), before exec
     return kwargs
+
+
+def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, Any],
+                **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The run's main process under a relay (``_relay``: the script's parent is not the kit),
+    in its own session and inside ``group``; in the kit's container (a pid namespace, whose
+    every new process is the run's) directly, as before.  (Popen, main process pid)."""
+    join = group.join_paths() if group is not None else []
+    if join is None:
+        proc = subprocess.Popen(argv, **popen_kwargs_for(new_group, group), **popen)
+        return proc, proc.pid
+    return _relay.start(argv, join, True, **popen)

@@ -1,7 +1,8 @@
 """A small process that kills the runs in progress when the kit dies, however it dies.
 
-SIGKILL, an OOM kill or a script that kills its parent (``os.kill(os.getppid(), 9)``) end the
-kit with no chance to clean up; the run would then live on under init with no timeout.  The
+SIGKILL or an OOM kill end the kit with no chance to clean up (a script that kills its parent
+reaches the relay, ``_relay``, not the kit, except on Windows); the run would then live on
+under init with no timeout.  The
 guardian is started once per kit process, in its own session (a terminal's Ctrl-C does not
 reach it), and reads a pipe from the kit: ``add KEY KIND VALUE...`` when a run starts, ``done
 KEY`` when the kit has cleaned it up.  End-of-file on that pipe means the kit is gone (the

@@ -5,6 +5,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import subprocess
 import sys
 
 import psutil
@@ -14,13 +15,13 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 from typing import Any  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
-from kit._platform._common import RunGroup, popen_kwargs_for  # noqa: E402
+from kit._platform._common import RunGroup, start_posix  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table", "reap", "run_group"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "run_group"]
 
 
 @functools.cache
@@ -56,9 +57,9 @@ def run_group(tag: str) -> tuple[RunGroup | None, str]:
     return group, group.describe()
 
 
-def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:
-    """Own session (``new_group_kwargs``) and, with a run group, joining it before exec."""
-    return popen_kwargs_for(new_group_kwargs(), group)
+def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The run's main process: (Popen of what the kit waits for, the main process's pid)."""
+    return start_posix(argv, group, new_group_kwargs(), **popen)
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

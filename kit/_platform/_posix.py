@@ -5,17 +5,18 @@ Orphans are then found by (pid, create time) snapshots only.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Any
 
 import psutil
 
-from kit._platform._common import RunGroup, no_run_group, popen_kwargs_for, ppid_table
+from kit._platform._common import RunGroup, no_run_group, start_posix, ppid_table
 import contextlib
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
-__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table", "reap",
+__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap",
            "run_group"]
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
@@ -46,9 +47,9 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:
-    """``new_group_kwargs()``; ``group`` is always None here (``run_group`` gives none)."""
-    return popen_kwargs_for(new_group_kwargs(), group)
+def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The run's main process: (Popen of what the kit waits for, the main process's pid)."""
+    return start_posix(argv, group, new_group_kwargs(), **popen)
 
 
 def runs_kept_apart() -> tuple[bool, str]:

@@ -15,7 +15,7 @@ from kit._platform._common import RunGroup, no_run_group, popen_kwargs_for, ppid
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "popen_kwargs", "ppid_table", "reap",
+__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap",
            "run_group"]
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
@@ -41,9 +41,11 @@ def reap(pid: int) -> None:
     """Windows keeps no zombies: nothing to collect."""
 
 
-def popen_kwargs(group: RunGroup | None) -> dict[str, Any]:
-    """``new_group_kwargs()``; ``group`` is always None here (``run_group`` gives none)."""
-    return popen_kwargs_for(new_group_kwargs(), group)
+def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The run's main process, the kit's own child (no relay here: no fork); ``group`` is
+    always None (``run_group`` gives none)."""
+    proc = subprocess.Popen(argv, **popen_kwargs_for(new_group_kwargs(), group), **popen)
+    return proc, proc.pid
 
 
 def runs_kept_apart() -> tuple[bool, str]:

@@ -1,0 +1,139 @@
+"""The run's main process is the child of a small relay, not of the kit (POSIX).
+
+A script's ``os.getppid()`` used to be the kit itself: ``os.kill(os.getppid(), 9)`` killed the
+kit and every result with it (the guardian still killed the run).  Now the parent the script
+sees is this relay, started by the kit for each run::
+
+    kit ── relay (this file, python -I -S) ── main process of the run ── its children
+
+The relay forks once.  The child joins the run's groups (``--join``: each ``cgroup.procs``
+gets "0", the writing process), starts its own session (``--session``: a terminal's Ctrl-C
+reaches only the kit) and execs the run's command.  The relay itself stays outside the
+run's groups, so the run's CPU time and process count are the run's alone; it reports the
+child's pid to the kit on ``REPORT_FD`` (or why the child could not start), gives up its
+stdout and stderr (the run's pipes end when the run's processes close them, as before), waits
+for the child and ends the way it ended: the same exit code, or killed by the same signal, so
+``Popen.returncode`` of the relay is the main process's own.
+
+A script that kills its parent now kills the relay: the kit sees it end while the main
+process lives on, kills the run and says so; the kit itself is not reached.  The relay
+ignores the terminal's and a CI's signals (the kit ends the run; the relay ends with it).
+Standard library only, no kit import: it starts in a few milliseconds, like the guardian.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # the relay imports os, sys and _signal only: it starts as fast as bare Python
+if TYPE_CHECKING:
+    import signal
+    import subprocess
+else:
+    try:  # the C module under ``signal``: the same calls without enum (3 ms of every run's start)
+        import _signal as signal
+    except ImportError:  # pragma: no cover - another implementation
+        import signal
+
+_IGNORED = ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT")
+
+
+def start(argv: list[str], join: list[str], session: bool, **popen: object) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``argv`` under a relay: (the relay's Popen, the main process's pid).
+
+    Raises ``subprocess.SubprocessError`` when the child could not join ``join`` or exec
+    (the relay is waited for first), as ``Popen(preexec_fn=...)`` did.
+    """
+    import subprocess  # the kit's side only
+
+    r, w = os.pipe()
+    try:
+        relay = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(w)]
+        relay += [f"--join={path}" for path in join] + (["--session"] if session else []) + ["--", *argv]
+        proc = subprocess.Popen(relay, pass_fds=(w,), **popen)  # type: ignore[call-overload]
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        report = fh.read().decode("utf-8", "replace")  # ends when the relay and its child closed it
+    lines = report.splitlines()
+    errors = [line[len("error "):] for line in lines if line.startswith("error ")]
+    pids = [int(line[len("pid "):]) for line in lines if line.startswith("pid ")]
+    if errors or not pids:
+        proc.wait()
+        raise subprocess.SubprocessError(errors[0] if errors else f"the relay said nothing (exit {proc.returncode})")
+    return proc, pids[0]
+
+
+def _child(report: int, join: list[str], session: bool, argv: list[str]) -> None:
+    """In the forked child: join, own session, exec; on failure say why on ``report``."""
+    if sys.platform == "win32":  # POSIX only (mypy --platform win32 skips the rest)
+        raise OSError("no fork on Windows")
+    try:
+        for path in join:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        if session:
+            os.setsid()
+        os.execv(argv[0], argv)  # report is close-on-exec: the kit's read ends here
+    except OSError as exc:
+        os.write(report, f"error {exc.strerror or exc} ({getattr(exc, 'filename', '') or argv[0]})\n".encode())
+    os._exit(127)
+
+
+def _mirror(status: int) -> None:
+    """End as the child ended: its exit code, or its signal (no core file of the relay)."""
+    if sys.platform == "win32":
+        raise OSError("no fork on Windows")
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 0:
+        os._exit(code)
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:  # noqa: SIM105 - contextlib is not imported here (start-up cost)
+        signal.signal(-code, signal.SIG_DFL)  # the relay ignores some signals; SIGKILL cannot be set
+    except (OSError, ValueError):
+        pass
+    os.kill(os.getpid(), -code)
+    os._exit(128 - code)  # a signal that does not end a process by default
+
+
+def main(args: list[str]) -> None:
+    if sys.platform == "win32":
+        raise OSError("no fork on Windows")
+    report = int(args[0])
+    sep = args.index("--")
+    options, argv = args[1:sep], args[sep + 1:]
+    join = [o[len("--join="):] for o in options if o.startswith("--join=")]
+    session = "--session" in options
+    os.set_inheritable(report, False)  # closed by the child's exec
+    pid = os.fork()
+    if pid == 0:
+        _child(report, join, session, argv)
+    for name in _IGNORED:  # after the fork: a child would inherit SIG_IGN through exec
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    os.write(report, f"pid {pid}\n".encode())
+    os.close(report)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # the run's pipes are the run's: they end when its processes close them
+        os.dup2(devnull, fd)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for clarity
+            continue
+    _mirror(status)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
