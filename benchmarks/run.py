@@ -286,7 +286,7 @@ def main() -> int:
             f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / med['plain']:.2f}x the plain loop, "
             f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
             f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "
-            f"in every process, the launcher): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
+            f"in every process, the launcher and its relay): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
             f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", ""]
 
     if "startup" not in a.skip:
