@@ -62,3 +62,16 @@ def test_the_child_joins_not_the_relay(tmp_path: Path) -> None:
     proc, _ = started("pass", join=[str(procs)])
     proc.wait(timeout=20)
     assert procs.read_bytes() == b"0"
+
+
+@pytest.mark.parametrize("ignored", [False, True])
+def test_the_main_process_gets_the_signal_dispositions_the_kit_had(ignored: bool) -> None:
+    """The relay ignores SIGHUP and friends for itself only: the main process gets them as the kit
+    had them (default, or ignored under nohup)."""
+    old = signal.signal(signal.SIGHUP, signal.SIG_IGN if ignored else signal.SIG_DFL)
+    try:
+        proc, _ = started("import signal; print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, flush=True)")
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        signal.signal(signal.SIGHUP, old)
+    assert out.decode().strip() == str(ignored)

@@ -67,10 +67,13 @@ def start(argv: list[str], join: list[str], session: bool, **popen: object) -> t
     return proc, pids[0]
 
 
-def _child(report: int, join: list[str], session: bool, argv: list[str]) -> None:
-    """In the forked child: join, own session, exec; on failure say why on ``report``."""
+def _child(report: int, join: list[str], session: bool, argv: list[str], inherited: dict[int, bool]) -> None:
+    """In the forked child: the signals the relay ignores back as the relay got them
+    (``inherited``: ignored or not), join, own session, exec; on failure say why on ``report``."""
     if sys.platform == "win32":  # POSIX only (mypy --platform win32 skips the rest)
         raise OSError("no fork on Windows")
+    for signum, ignored in inherited.items():
+        signal.signal(signum, signal.SIG_IGN if ignored else signal.SIG_DFL)
     try:
         for path in join:
             fd = os.open(path, os.O_WRONLY)
@@ -116,11 +119,14 @@ def main(args: list[str]) -> None:
     join = [o[len("--join="):] for o in options if o.startswith("--join=")]
     session = "--session" in options
     os.set_inheritable(report, False)  # closed by the child's exec
+    inherited = {}
+    for name in _IGNORED:  # before the fork: no moment where a Ctrl-C kills the relay, not its child
+        signum = getattr(signal, name)
+        inherited[signum] = signal.getsignal(signum) == signal.SIG_IGN
+        signal.signal(signum, signal.SIG_IGN)
     pid = os.fork()
     if pid == 0:
-        _child(report, join, session, argv)
-    for name in _IGNORED:  # after the fork: a child would inherit SIG_IGN through exec
-        signal.signal(getattr(signal, name), signal.SIG_IGN)
+        _child(report, join, session, argv, inherited)
     os.write(report, f"pid {pid}\n".encode())
     os.close(report)
     devnull = os.open(os.devnull, os.O_RDWR)
