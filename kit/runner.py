@@ -489,6 +489,8 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
             if main is not None and main != proc.pid and _running(main):
                 return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
             return End.EXITED, "", now
+        if main is not None and main != proc.pid and not _running(main):
+            _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
         if now >= deadline_ns:
             return End.TIMEOUT, "", now
         for e in (reader.poll() if tick % READ_EVERY == 1 else ()):

@@ -50,6 +50,13 @@ if __name__ == "__main__":
     time.sleep(60)
 """
 
+STOPS_ITS_PARENT = """
+import os, signal
+if __name__ == "__main__":
+    os.kill(os.getppid(), signal.SIGSTOP)
+    print("stopped my parent", flush=True)
+"""
+
 ZOMBIE_LEADER = """
 import ctypes, threading, time
 threading.Thread(target=time.sleep, args=(30,)).start()
@@ -219,6 +226,21 @@ def test_a_script_that_kills_its_parent_does_not_reach_the_kit(tmp_path: Path) -
     (r,) = json.loads(out.read_text(encoding="utf-8"))
     assert r["status"] == "fail" and "killed its parent (the kit's relay" in r["reason"], r["reason"]
     assert r["exitcode"] is None  # the main process's own end is unknown: it was killed by the kit
+    assert nothing_left(5) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGSTOP: POSIX")
+def test_a_script_that_stops_its_parent_still_gets_its_own_verdict(tmp_path: Path) -> None:
+    """A stopped relay cannot reap the main process nor say how it ended: the kit resumes it
+    (it was a 'timeout' after the whole --timeout, though the script had ended at once)."""
+    out = tmp_path / "r.json"
+    t0 = time.monotonic()
+    proc = kit("run", script(tmp_path, STOPS_ITS_PARENT), "--method", "fork", "--timeout", "20", "--json", str(out))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert time.monotonic() - t0 < 10
+    (r,) = json.loads(out.read_text(encoding="utf-8"))
+    assert (r["status"], r["exitcode"]) == ("pass", 0), r["reason"]
     assert nothing_left(5) == []
 
 

@@ -26,6 +26,7 @@ if sys.platform == "win32":
         start_main,
         ppid_table,
         reap,
+        resume,
         run_group,
         runs_kept_apart,
     )
@@ -37,6 +38,7 @@ elif sys.platform == "linux":
         start_main,
         ppid_table,
         reap,
+        resume,
         run_group,
         runs_kept_apart,
     )
@@ -48,9 +50,10 @@ else:
         start_main,
         ppid_table,
         reap,
+        resume,
         run_group,
         runs_kept_apart,
     )
 
 __all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
-           "ppid_table", "reap", "run_group", "runs_kept_apart", "start_main", "usable_cpu_count"]
+           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "start_main", "usable_cpu_count"]

@@ -16,12 +16,12 @@ from typing import Any  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
 from kit._platform._common import RunGroup, start_posix  # noqa: E402
-from kit._platform._posix import new_group_kwargs, reap  # noqa: E402 - after the assert, for mypy
+from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "run_group"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume", "run_group"]
 
 
 @functools.cache

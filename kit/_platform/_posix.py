@@ -5,6 +5,7 @@ Orphans are then found by (pid, create time) snapshots only.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -17,7 +18,7 @@ import contextlib
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
 __all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap",
-           "run_group"]
+           "resume", "run_group"]
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 
@@ -39,6 +40,13 @@ def cpu_num(proc: psutil.Process) -> int | None:
 def new_group_kwargs() -> dict[str, Any]:
     """Run the example in its own session, so a terminal's Ctrl-C reaches only the kit."""
     return {"start_new_session": True}
+
+
+def resume(pid: int) -> None:
+    """SIGCONT: a relay the script stopped (``os.kill(os.getppid(), SIGSTOP)``) cannot reap its
+    ended main process nor say how it ended; resumed, it does."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGCONT)
 
 
 def reap(pid: int) -> None:

@@ -15,7 +15,7 @@ from kit._platform._common import RunGroup, no_run_group, popen_kwargs_for, ppid
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap",
+__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume",
            "run_group"]
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
@@ -39,6 +39,10 @@ def new_group_kwargs() -> dict[str, Any]:
 
 def reap(pid: int) -> None:
     """Windows keeps no zombies: nothing to collect."""
+
+
+def resume(pid: int) -> None:
+    """No relay here (the main process is the kit's child): nothing to resume."""
 
 
 def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
