@@ -215,11 +215,15 @@ def test_without_a_guardian_a_sigkilled_kit_would_leave_the_run(tmp_path: Path) 
     assert nothing_left(0) != [], "the run died without a guardian: this test no longer shows anything"
 
 
-def test_a_script_that_kills_its_parent_does_not_reach_the_kit(tmp_path: Path) -> None:
-    """Its parent is the kit's relay: the kit survives, stops the run at once, says why and writes it."""
+@pytest.mark.parametrize("kill", ["os.kill(os.getppid(), signal.SIGKILL)",
+                                  "os.killpg(os.getpgid(os.getppid()), signal.SIGKILL)"], ids=["parent", "its_group"])
+def test_a_script_that_kills_its_parent_does_not_reach_the_kit(tmp_path: Path, kill: str) -> None:
+    """Its parent is the kit's relay, in a session of its own: the kit survives, stops the run at
+    once, says why and writes it."""
     out = tmp_path / "r.json"
     t0 = time.monotonic()
-    proc = kit("run", script(tmp_path, KILLS_ITS_PARENT), "--method", "fork", "--timeout", "30", "--json", str(out))
+    text = KILLS_ITS_PARENT.replace("os.kill(os.getppid(), signal.SIGKILL)", kill)
+    proc = kit("run", script(tmp_path, text), "--method", "fork", "--timeout", "30", "--json", str(out))
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1, err  # a failed cell, not a killed kit
     assert time.monotonic() - t0 < 10  # not the 60 s the script sleeps, nor the 30 s timeout

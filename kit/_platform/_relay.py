@@ -50,7 +50,8 @@ def start(argv: list[str], join: list[str], session: bool, **popen: object) -> t
     try:
         relay = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(w)]
         relay += [f"--join={path}" for path in join] + (["--session"] if session else []) + ["--", *argv]
-        proc = subprocess.Popen(relay, pass_fds=(w,), **popen)  # type: ignore[call-overload]
+        # its own session too: os.killpg(os.getpgid(os.getppid()), 9) must not reach the kit's group
+        proc = subprocess.Popen(relay, pass_fds=(w,), start_new_session=True, **popen)  # type: ignore[call-overload]
     except BaseException:
         os.close(r)
         raise
