@@ -79,8 +79,9 @@ def carries_marker(proc: psutil.Process) -> bool:
         return False
 
 
-def our_processes() -> dict[tuple[int, float], psutil.Process]:
-    """Every process that belongs to this test session, pytest itself excluded.
+def our_processes(guardians: bool = False) -> dict[tuple[int, float], psutil.Process]:
+    """Every process that belongs to this test session, pytest itself excluded (and kit
+    guardians, unless ``guardians``: a killed kit's guardian exits once it has killed the run).
 
     Descendants of pytest (zombies included), plus any process anywhere whose
     environment carries this session's marker: a ``kit.launcher`` or an orphan
@@ -98,7 +99,15 @@ def our_processes() -> dict[tuple[int, float], psutil.Process]:
             continue
         if carries_marker(proc):
             found[_key(proc)] = proc
-    return {k: p for k, p in found.items() if not is_guardian(p)}
+    return {k: p for k, p in found.items() if not is_guardian(p) or (guardians and not _ours_guardian(p, me.pid))}
+
+
+def _ours_guardian(proc: psutil.Process, me: int) -> bool:
+    """This process's own guardian (an in-process run started it): it lives as long as we do."""
+    try:
+        return proc.ppid() == me
+    except psutil.Error:
+        return False
 
 
 def is_guardian(proc: psutil.Process) -> bool:

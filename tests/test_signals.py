@@ -96,14 +96,15 @@ def _cmd(p: object) -> list[str]:
         return []
 
 
-def nothing_left(within: float) -> list[str]:
-    """Poll until no process of this session is alive (the kit's guardian included); what is left.
+def nothing_left(within: float, guardians: bool = False) -> list[str]:
+    """Poll until no process of this session is alive (``guardians``: a killed kit's guardian too,
+    which exits once it has killed the run); what is left.
     Dead children of pytest (the run of a killed kit, re-parented here: pytest is a subreaper once
     any in-process run() happened) are collected, so that none stays a zombie."""
     deadline = time.monotonic() + within
     while True:
         reap_zombie_children()
-        left = [p for p in our_processes().values() if p.pid != os.getpid()]
+        left = [p for p in our_processes(guardians).values() if p.pid != os.getpid()]
         alive = []
         for p in left:
             try:
@@ -114,7 +115,7 @@ def nothing_left(within: float) -> list[str]:
         if not alive:
             for _ in range(50):  # the last ones may turn into zombies just now
                 reap_zombie_children()
-                if not our_processes():
+                if not our_processes(guardians):
                     break
                 time.sleep(0.02)
             return []
@@ -191,7 +192,7 @@ def test_sigkill_of_the_kit_leaves_nothing_behind(tmp_path: Path, evidence: str,
     wait_until_running(proc)
     proc.kill()
     proc.communicate(timeout=5)
-    assert nothing_left(5) == []
+    assert nothing_left(5, guardians=True) == []  # the guardian too: it must not end after the check
 
 
 def test_without_a_guardian_a_sigkilled_kit_would_leave_the_run(tmp_path: Path) -> None:
