@@ -234,11 +234,12 @@ def _run_group(target: Target) -> tuple[RunGroup | None, str]:
 
 
 def _start(target: Target, method: str, scale: float, events_dir: str, group: RunGroup | None,
-           out_w: int, err_w: int) -> tuple[subprocess.Popen[bytes], int]:
-    """(what the kit waits for: the main process or its relay, the main process's pid)."""
+           out_w: int, err_w: int, on_started: Callable[[int], None]) -> tuple[subprocess.Popen[bytes], int]:
+    """(what the kit waits for: the main process or its relay, the main process's pid);
+    ``on_started(pgid)`` as soon as the run's process group exists."""
     return _platform.start_main(
         [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args], group,
-        stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=child_env(events_dir, scale),
+        on_started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=child_env(events_dir, scale),
     )
 
 
@@ -255,26 +256,31 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     group, why_not = _run_group(target)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    # A kernel-kept group is known before the run starts: the guardian knows it first, so a kit
-    # killed while the run starts leaves nothing (a process group is known only once started).
-    watch_key = watcher.add("cgroup", group.paths()) if group is not None else None
+    # The guardian learns the run before its main process exists, so a kit killed while the run
+    # starts leaves nothing: the cgroup is made first; a process group, as the relay starts.
+    keys = [watcher.add("cgroup", group.paths())] if group is not None else []
+
+    def started(pgid: int) -> None:
+        if not keys:
+            keys.append(watcher.add("pgid", [str(pgid)]))
+
     t0 = time.perf_counter_ns()
     try:
         try:
-            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w)
+            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w, started)
         except subprocess.SubprocessError as exc:  # the child could not join the group
             if group is None:
                 raise
-            if watch_key is not None:
-                watcher.done(watch_key)
-                watch_key = None
+            for key in keys:
+                watcher.done(key)
+            keys.clear()
             group.close()
             group, why_not = None, f"joining the run's cgroup failed ({exc})"
             t0 = time.perf_counter_ns()
-            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w)
+            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w, started)
     except BaseException:
-        if watch_key is not None:
-            watcher.done(watch_key)
+        for key in keys:
+            watcher.done(key)
         if group is not None:
             group.close()
         os.close(out_r)
@@ -283,8 +289,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     finally:
         os.close(out_w)
         os.close(err_w)
-    if watch_key is None:
-        watch_key = watcher.add("pgid", [str(main)])
+    watch_key = keys[0]
     _launchers.update({proc.pid, main})
     out, err = Capture(out_r), Capture(err_r)
     reader = events.Reader(events_dir)

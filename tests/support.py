@@ -103,11 +103,12 @@ def our_processes(guardians: bool = False) -> dict[tuple[int, float], psutil.Pro
 
 
 def _ours_guardian(proc: psutil.Process, me: int) -> bool:
-    """This process's own guardian (an in-process run started it): it lives as long as we do."""
-    try:
-        return proc.ppid() == me
-    except psutil.Error:
-        return False
+    """This process's own guardian (an in-process run started it): it lives as long as we do.
+    (Not "its parent is us": a killed kit's guardian re-parents to us, the subreaper.)"""
+    from kit import runner
+
+    own = runner._guardian
+    return own is not None and own.proc.pid == proc.pid and os.getpid() == me
 
 
 def is_guardian(proc: psutil.Process) -> bool:

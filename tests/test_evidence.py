@@ -119,7 +119,7 @@ def _relay_cpu_s() -> float:
     costs = []
     for _ in range(3):
         before = _children_cpu_s()
-        proc, _ = _relay.start(["/bin/true"], [], True)
+        proc, _ = _relay.start(["/bin/true"], [])
         proc.wait(timeout=20)
         costs.append(_children_cpu_s() - before)
     return min(costs)

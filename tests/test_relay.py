@@ -17,7 +17,7 @@ from kit._platform import _relay  # noqa: E402
 
 
 def started(code: str, join: list[str] | None = None) -> tuple[subprocess.Popen[bytes], int]:
-    return _relay.start([sys.executable, "-c", code], join or [], True, stdout=subprocess.PIPE)
+    return _relay.start([sys.executable, "-c", code], join or [], stdout=subprocess.PIPE)
 
 
 @pytest.mark.parametrize("code, want", [("pass", 0), ("raise SystemExit(3)", 3),
@@ -32,12 +32,16 @@ def test_the_relay_ends_as_the_main_process_did(code: str, want: int) -> None:
     assert proc.returncode == want
 
 
-def test_the_main_process_parent_is_the_relay_in_its_own_session() -> None:
-    proc, main = started("import os; print(os.getppid(), os.getsid(0), flush=True)")
+def test_the_main_process_parent_is_the_relay_whose_session_and_group_are_known_at_once() -> None:
+    """The run's process group is the relay's, given to ``on_started`` before the main process
+    exists (the guardian is told then), and never the caller's."""
+    told: list[int] = []
+    proc, main = _relay.start([sys.executable, "-c", "import os; print(os.getppid(), os.getsid(0), os.getpgid(0))"],
+                              [], told.append, stdout=subprocess.PIPE)
     out, _ = proc.communicate(timeout=20)
-    ppid, sid = (int(x) for x in out.split())
+    ppid, sid, pgid = (int(x) for x in out.split())
     assert ppid == proc.pid != os.getpid()
-    assert sid == main  # a terminal's Ctrl-C reaches the kit only
+    assert sid == pgid == proc.pid == told[0] != os.getpgid(0)  # a terminal's Ctrl-C reaches the kit only
 
 
 def test_the_relay_gives_up_the_run_s_pipes() -> None:

@@ -109,12 +109,15 @@ def popen_kwargs_for(new_group: dict[str, Any], group: RunGroup | None) -> dict[
 
 
 def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, Any],
-                **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+                on_started: Callable[[int], None] | None = None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
     """The run's main process under a relay (``_relay``: the script's parent is not the kit),
-    in its own session and inside ``group``; in the kit's container (a pid namespace, whose
-    every new process is the run's) directly, as before.  (Popen, main process pid)."""
+    in the relay's own session and inside ``group``; in the kit's container (a pid namespace,
+    whose every new process is the run's) directly, as before.  ``on_started(pgid)``: the
+    run's process group, as soon as it exists.  (Popen, main process pid)."""
     join = group.join_paths() if group is not None else []
     if join is None:
         proc = subprocess.Popen(argv, **popen_kwargs_for(new_group, group), **popen)
+        if on_started is not None:
+            on_started(proc.pid)
         return proc, proc.pid
-    return _relay.start(argv, join, True, **popen)
+    return _relay.start(argv, join, on_started, **popen)

@@ -12,7 +12,7 @@ import psutil
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
-from typing import Any  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
 from kit._platform._common import RunGroup, start_posix  # noqa: E402
@@ -57,9 +57,11 @@ def run_group(tag: str) -> tuple[RunGroup | None, str]:
     return group, group.describe()
 
 
-def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """The run's main process: (Popen of what the kit waits for, the main process's pid)."""
-    return start_posix(argv, group, new_group_kwargs(), **popen)
+def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
+               **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The run's main process: (Popen of what the kit waits for, the main process's pid);
+    ``on_started(pgid)`` as soon as the run's process group exists."""
+    return start_posix(argv, group, new_group_kwargs(), on_started, **popen)
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

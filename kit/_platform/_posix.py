@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import psutil
 
@@ -55,9 +55,11 @@ def reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """The run's main process: (Popen of what the kit waits for, the main process's pid)."""
-    return start_posix(argv, group, new_group_kwargs(), **popen)
+def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
+               **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """The run's main process: (Popen of what the kit waits for, the main process's pid);
+    ``on_started(pgid)`` as soon as the run's process group exists."""
+    return start_posix(argv, group, new_group_kwargs(), on_started, **popen)
 
 
 def runs_kept_apart() -> tuple[bool, str]:

@@ -6,10 +6,13 @@ sees is this relay, started by the kit for each run::
 
     kit ── relay (this file, python -I -S) ── main process of the run ── its children
 
-The relay forks once.  The child joins the run's groups (``--join``: each ``cgroup.procs``
-gets "0", the writing process), starts its own session (``--session``: a terminal's Ctrl-C
-reaches only the kit) and execs the run's command.  The relay itself stays outside the
-run's groups, so the run's CPU time and process count are the run's alone; it reports the
+The relay starts in a session of its own, so its process group is the run's: known (the
+relay's pid) as soon as the relay is started, before the main process exists, and never the
+kit's (a terminal's Ctrl-C, or a script's ``os.killpg(os.getpgid(os.getppid()), ...)``, does
+not reach the kit).  The relay forks once.  The child joins the run's cgroups (``--join``:
+each ``cgroup.procs`` gets "0", the writing process) and execs the run's command.  The relay
+itself stays outside the run's cgroups, so the run's CPU time and process count are the
+run's alone; it reports the
 child's pid to the kit on ``REPORT_FD`` (or why the child could not start), gives up its
 stdout and stderr (the run's pipes end when the run's processes close them, as before), waits
 for the child and ends the way it ended: the same exit code, or killed by the same signal, so
@@ -29,6 +32,7 @@ TYPE_CHECKING = False  # the relay imports os, sys and _signal only: it starts a
 if TYPE_CHECKING:
     import signal
     import subprocess
+    from collections.abc import Callable
 else:
     try:  # the C module under ``signal``: the same calls without enum (3 ms of every run's start)
         import _signal as signal
@@ -38,27 +42,36 @@ else:
 _IGNORED = ("SIGINT", "SIGHUP", "SIGTERM", "SIGQUIT")
 
 
-def start(argv: list[str], join: list[str], session: bool, **popen: object) -> tuple[subprocess.Popen[bytes], int]:
+def start(argv: list[str], join: list[str], on_started: Callable[[int], None] | None = None,
+          **popen: object) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``argv`` under a relay: (the relay's Popen, the main process's pid).
 
-    Raises ``subprocess.SubprocessError`` when the child could not join ``join`` or exec
-    (the relay is waited for first), as ``Popen(preexec_fn=...)`` did.
+    ``on_started(pgid)`` is called as soon as the relay is started, before the main process
+    exists: the run's process group, for the guardian.  Raises ``subprocess.SubprocessError``
+    when the child could not join ``join`` or exec (the relay is waited for first), as
+    ``Popen(preexec_fn=...)`` did.
     """
     import subprocess  # the kit's side only
 
     r, w = os.pipe()
     try:
         relay = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(w)]
-        relay += [f"--join={path}" for path in join] + (["--session"] if session else []) + ["--", *argv]
-        # its own session too: os.killpg(os.getpgid(os.getppid()), 9) must not reach the kit's group
+        relay += [f"--join={path}" for path in join] + ["--", *argv]
         proc = subprocess.Popen(relay, pass_fds=(w,), start_new_session=True, **popen)  # type: ignore[call-overload]
     except BaseException:
         os.close(r)
         raise
     finally:
         os.close(w)
-    with os.fdopen(r, "rb") as fh:
-        report = fh.read().decode("utf-8", "replace")  # ends when the relay and its child closed it
+    try:
+        if on_started is not None:
+            on_started(proc.pid)  # its session's process group: the run's
+        with os.fdopen(r, "rb") as fh:
+            report = fh.read().decode("utf-8", "replace")  # ends when the relay and its child closed it
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     lines = report.splitlines()
     errors = [line[len("error "):] for line in lines if line.startswith("error ")]
     pids = [int(line[len("pid "):]) for line in lines if line.startswith("pid ")]
@@ -68,9 +81,9 @@ def start(argv: list[str], join: list[str], session: bool, **popen: object) -> t
     return proc, pids[0]
 
 
-def _child(report: int, join: list[str], session: bool, argv: list[str], inherited: dict[int, bool]) -> None:
+def _child(report: int, join: list[str], argv: list[str], inherited: dict[int, bool]) -> None:
     """In the forked child: the signals the relay ignores back as the relay got them
-    (``inherited``: ignored or not), join, own session, exec; on failure say why on ``report``."""
+    (``inherited``: ignored or not), join, exec; on failure say why on ``report``."""
     if sys.platform == "win32":  # POSIX only (mypy --platform win32 skips the rest)
         raise OSError("no fork on Windows")
     for signum, ignored in inherited.items():
@@ -82,8 +95,6 @@ def _child(report: int, join: list[str], session: bool, argv: list[str], inherit
                 os.write(fd, b"0")
             finally:
                 os.close(fd)
-        if session:
-            os.setsid()
         os.execv(argv[0], argv)  # report is close-on-exec: the kit's read ends here
     except OSError as exc:
         os.write(report, f"error {exc.strerror or exc} ({getattr(exc, 'filename', '') or argv[0]})\n".encode())
@@ -118,7 +129,6 @@ def main(args: list[str]) -> None:
     sep = args.index("--")
     options, argv = args[1:sep], args[sep + 1:]
     join = [o[len("--join="):] for o in options if o.startswith("--join=")]
-    session = "--session" in options
     os.set_inheritable(report, False)  # closed by the child's exec
     inherited = {}
     for name in _IGNORED:  # before the fork: no moment where a Ctrl-C kills the relay, not its child
@@ -127,7 +137,7 @@ def main(args: list[str]) -> None:
         signal.signal(signum, signal.SIG_IGN)
     pid = os.fork()
     if pid == 0:
-        _child(report, join, session, argv, inherited)
+        _child(report, join, argv, inherited)
     os.write(report, f"pid {pid}\n".encode())
     os.close(report)
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import psutil
 
@@ -45,10 +45,13 @@ def resume(pid: int) -> None:
     """No relay here (the main process is the kit's child): nothing to resume."""
 
 
-def start_main(argv: list[str], group: RunGroup | None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
+               **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
     """The run's main process, the kit's own child (no relay here: no fork); ``group`` is
     always None (``run_group`` gives none)."""
     proc = subprocess.Popen(argv, **popen_kwargs_for(new_group_kwargs(), group), **popen)
+    if on_started is not None:
+        on_started(proc.pid)
     return proc, proc.pid
 
 
