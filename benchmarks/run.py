@@ -64,12 +64,12 @@ def cells() -> list[tuple[str, str]]:
 
 
 def busy_cpu_s() -> float:
-    """CPU seconds the whole machine has been busy (all CPUs, every process) since boot: Linux's
-    /proc/stat; a run's figure is the difference around it, so the kit, its runs and whatever
-    they left to others (a forkserver's children, a resource tracker nobody waits for) count."""
-    fields = [int(x) for x in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    """The machine's busy CPU seconds (``kit.runner.machine_busy_s``): a run's figure is the
+    difference around it, so the kit, its runs and whatever they left to others (a forkserver's
+    children, a resource tracker nobody waits for) count."""
+    from kit.runner import machine_busy_s
+
+    return machine_busy_s()
 
 
 def settle(quiet: float = 0.15, limit_s: float = 30.0) -> None:
@@ -282,7 +282,7 @@ def main() -> int:
                 f"(and in {a.repeat - failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
                 "(a busy machine) are not failures.", "",
             f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
-            f"while it ran, /proc/stat), so no schedule on {cores} cores finishes it in less than "
+            f"while it ran), so no schedule on {cores} cores finishes it in less than "
             f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / med['plain']:.2f}x the plain loop, "
             f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
             f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "

@@ -260,6 +260,23 @@ class Observer:
         return True
 
     # -- what is left --------------------------------------------------------
+    def seemed_alive(self, pid: int) -> bool:
+        """``pid`` was alive at the latest sample (no I/O: a member then, or not seen gone)."""
+        if self._members is not None:
+            return pid in self.last_members
+        seen = self.seen.get(pid)
+        return seen is not None and seen.gone_ns is None
+
+    def lives(self, pid: int) -> bool:
+        """``pid`` is alive now: a member of the run group (a zombie leader with live threads
+        included), or, sampled, a process that is not a zombie."""
+        if self._members is not None:
+            return pid in self._members()
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
     def alive(self, include_root: bool = True) -> list[psutil.Process]:
         """Processes of the run still running (zombies excluded)."""
         out = []

@@ -36,7 +36,7 @@ MERGED_HEADING = "What differs across platforms"
 
 def merged_heading(t: Table) -> str:
     """With one platform nothing can be said across platforms: the heading says what is compared."""
-    places = sorted({(c.place, c.python) for c in t.columns})
+    places = t.platforms_compared
     if len(places) == 1:
         place, python = places[0]
         return (f"What differs across start methods on {place} {python} (one platform: give `kit report` "
@@ -68,6 +68,11 @@ class Table:
     columns: list[Column]
     rows: dict[str, dict[Column, RunResult]]
     platforms: dict[tuple[str, str], PlatformInfo] = field(default_factory=dict)
+
+    @property
+    def platforms_compared(self) -> list[tuple[str, str]]:
+        """The (place, Python) pairs of the columns: one means nothing is compared across platforms."""
+        return sorted({(c.place, c.python) for c in self.columns})
 
     @property
     def results(self) -> list[RunResult]:

@@ -10,6 +10,7 @@ table (text and Markdown), as it writes ``kit matrix``'s.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +114,9 @@ def differences(m: Merged) -> list[str]:
         for method, statuses in sorted(by_method.items()):
             if several and len(row) > 1 and len(statuses) == 1 and statuses - {"pass", "skipped"}:
                 lines.append(f"{example}: {statuses.pop()} under {method} everywhere")
-    observed = observed_differences(m)
-    described = {line.split(":", 1)[0] for line in observed}  # an example's observed line says it better
-    lines += [line for line in _behaviour_by_method(m) if line.split(" ", 1)[0] not in described]
-    lines += observed
+    observed = _observed_by_example(m)
+    lines += _behaviour_by_method(m, skip=set(observed))  # an example's observed line says it better
+    lines += observed.values()
     warned = sorted({(r.example, column_of(r).label, r.warnings[0]) for r in m.results if r.warnings})
     for example, label, first in warned[:5]:
         lines.append(f"{example} warns on {label}: {first}")
@@ -133,13 +133,15 @@ GENERIC_CHECKS = ("no orphans", "exit 0")
 
 
 def _several_platforms(m: Merged) -> bool:
-    return len({(c.place, c.python) for c in m.columns}) > 1
+    return len(m.platforms_compared) > 1
 
 
-def _behaviour_by_method(m: Merged) -> list[str]:
+def _behaviour_by_method(m: Merged, skip: Collection[str] = ()) -> list[str]:
     """Examples whose expected behaviour depends on the start method (``guard``), as observed."""
     lines = []
     for example, row in m.rows.items():
+        if example in skip:
+            continue
         shown: dict[tuple[str, ...], set[str]] = {}
         per_method: dict[str, set[tuple[str, ...]]] = {}
         for col, r in row.items():
@@ -156,7 +158,13 @@ def _behaviour_by_method(m: Merged) -> list[str]:
 
 
 def observed_differences(m: Merged) -> list[str]:
-    """One line per example whose runs showed different things in different columns, read from
+    """One line per example whose runs showed different things in different columns
+    (``_observed_by_example``)."""
+    return list(_observed_by_example(m).values())
+
+
+def _observed_by_example(m: Merged) -> dict[str, str]:
+    """Example -> one line, for each example whose runs showed different things in different columns, read from
     the runs themselves (each example's ``observed``: what its result shows, in a few words), not
     from what the catalogue expects: "fork_threads: DeprecationWarning (...) under fork on 3.13,
     3.14; silent on 3.11 and under spawn/forkserver on 3.13, 3.14"."""
@@ -183,7 +191,7 @@ def observed_differences(m: Merged) -> list[str]:
                             + ("everywhere" if ats == everywhere else "on " + ", ".join(ats))
                             for methods, ats in groups.items())
 
-    lines = []
+    lines: dict[str, str] = {}
     for example, row in m.rows.items():
         spec = EXAMPLES.get(example)
         if spec is None or spec.observed is None:
@@ -194,7 +202,7 @@ def observed_differences(m: Merged) -> list[str]:
                 seen.setdefault(spec.observed(r), []).append(col)
         if len(seen) > 1:
             ran = sorted((c for cols in seen.values() for c in cols), key=_version_key)
-            lines.append(f"{example}: " + "; ".join(f"{fact} {where(cols, ran)}" for fact, cols in seen.items()))
+            lines[example] = f"{example}: " + "; ".join(f"{fact} {where(cols, ran)}" for fact, cols in seen.items())
     return lines
 
 

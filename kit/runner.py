@@ -251,7 +251,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
              here: PlatformInfo, events_dir: str) -> Observation:
     adopts = _platform.become_subreaper()
     cpu0 = time.thread_time()  # this thread watches this run (others may watch theirs meanwhile)
-    busy0 = _machine_busy_s()
+    busy0 = machine_busy_s()
     watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
     group, why_not = _run_group(target)
     out_r, out_w = os.pipe()
@@ -343,7 +343,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     wall_s = (end_ns - t0) / 1e9
     kit_cpu = time.thread_time() - cpu0
     window = (time.perf_counter_ns() - t0) / 1e9
-    busy = _machine_busy_s() - busy0
+    busy = machine_busy_s() - busy0
     others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None
     return Observation(
         target=target.name, method=method, scale=scale, platform=here, main_pid=main, end=end,
@@ -357,8 +357,9 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     )
 
 
-def _machine_busy_s() -> float:
-    """CPU seconds the whole machine has spent busy (every process, steal included) since boot."""
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (every process, steal included) since boot;
+    the difference around a run is what everything used meanwhile (also benchmarks/, tests)."""
     t = psutil.cpu_times()
     total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)  # guest is inside user
     return float(total - t.idle - getattr(t, "iowait", 0.0))
@@ -490,11 +491,12 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
         if tally is not None:
             tally.tick(observer.last_members)
         now = time.perf_counter_ns()
+        relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
         if proc.poll() is not None:
-            if main is not None and main != proc.pid and _running(main):
+            if relayed is not None and observer.lives(relayed):  # read now: a relay ends only after reaping main
                 return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
             return End.EXITED, "", now
-        if main is not None and main != proc.pid and not _running(main):
+        if relayed is not None and not observer.seemed_alive(relayed):
             _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
         if now >= deadline_ns:
             return End.TIMEOUT, "", now
@@ -511,14 +513,6 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
                 return (End.CRASH_LOOP, f"{n} child processes died the same death and {replaced} were started "
                         f"to replace them ({error[:200]})", now)
         time.sleep(INTERVAL_S)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a relay reaps its main process before it ends; a killed one cannot)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,

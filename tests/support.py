@@ -209,9 +209,9 @@ def explain(result: RunResult) -> str:
 
 
 def _busy_cpu_s() -> float:
-    t = psutil.cpu_times()
-    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)  # guest is inside user
-    return total - t.idle - getattr(t, "iowait", 0.0)
+    from kit.runner import machine_busy_s
+
+    return machine_busy_s()
 
 
 def _children_cpu_s() -> float | None:
