@@ -1,7 +1,9 @@
 """``record()``: one timestamped event, appended by a process of a run to its own file.
 
 Apart from ``kit.events`` (which reads them back) because every Python process of a run
-imports it at start-up (``kit.probe``): it must cost next to nothing to import.
+imports it at start-up (``kit.probe``): it must cost next to nothing to import.  The event
+kinds (``Ev``, plain strings) are defined here for the same reason and re-exported by
+``kit.outcomes`` with the other vocabularies, whose enums every process need not build.
 """
 from __future__ import annotations
 
@@ -16,6 +18,21 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV_DIR = env.EVENTS
+
+
+class Ev:
+    """Event kinds recorded inside a run (``kit.events``, ``kit.probe``, the launcher)."""
+
+    SCRIPT_START = "script_start"  # the launcher is about to run the script
+    SCRIPT_DONE = "script_done"  # the script's body ended; data: alive children
+    SCRIPT_ERROR = "script_error"  # the main process's script raised; data: error
+    PROCESS_STARTED = "process_started"  # Process.start() returned; data: child, daemon, name, method
+    TOP_LEVEL = "top_level"  # this process began the script's top level; data: run_name, process
+    TOP_LEVEL_DONE = "top_level_done"  # ... and finished it; data: run_name, wall_s, cpu_s
+    CHILD_ERROR = "child_error"  # a child's run() raised (or sys.exit(N)); data: error, name, exitcode
+    CHILD_DIED = "child_died"  # a spawn/forkserver child failed before run(); data: error
+    SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
+    HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role
 
 
 def record(kind: str, **data: Any) -> None:

@@ -23,8 +23,7 @@ import runpy
 import sys
 
 from kit import probe
-from kit._record import record  # not kit.events (the reader: dataclasses, pathlib): every run's main imports this
-from kit.outcomes import Ev
+from kit._record import Ev, record  # not kit.events (the reader: dataclasses, pathlib): every run's main imports this
 
 TYPE_CHECKING = False  # typing is not imported by every run's main process (mypy knows the name)
 if TYPE_CHECKING:

@@ -4,12 +4,18 @@ the command's exit status.
 
 Values are the strings the JSON has always carried: ``Status.PASS == "pass"``, and
 ``json.dumps`` writes an enum member as its value.  (nox keeps a closed ``Status`` enum and
-maps outcomes in one place; cibuildwheel uses ``Literal`` types for its closed sets.)
+maps outcomes in one place; cibuildwheel uses ``Literal`` types for its closed sets.)  Event
+kinds are defined in ``kit._record`` (every process of a run imports them) and re-exported here.
 """
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+
+from kit._record import Ev  # defined beside the writer: every process of a run imports it, not these enums
+
+__all__ = ["ALL", "DEFAULT", "GENERIC_CHECKS", "METHODS", "STATUSES", "Backend", "Code", "Ev", "Role", "Status",
+           "default_method", "exit_status", "method_order", "resolve_method"]
 
 
 class _Word(str, enum.Enum):
@@ -68,21 +74,6 @@ def method_order(methods: Iterable[str]) -> list[str]:
     """Known methods first, in ``METHODS`` order, then any others (a future Python's)."""
     seen = list(dict.fromkeys(methods))
     return [m for m in METHODS if m in seen] + [m for m in seen if m not in METHODS]
-
-
-class Ev:
-    """Event kinds recorded inside a run (``kit.events``, ``kit.probe``, the launcher)."""
-
-    SCRIPT_START = "script_start"  # the launcher is about to run the script
-    SCRIPT_DONE = "script_done"  # the script's body ended; data: alive children
-    SCRIPT_ERROR = "script_error"  # the main process's script raised; data: error
-    PROCESS_STARTED = "process_started"  # Process.start() returned; data: child, daemon, name, method
-    TOP_LEVEL = "top_level"  # this process began the script's top level; data: run_name, process
-    TOP_LEVEL_DONE = "top_level_done"  # ... and finished it; data: run_name, wall_s, cpu_s
-    CHILD_ERROR = "child_error"  # a child's run() raised (or sys.exit(N)); data: error, name, exitcode
-    CHILD_DIED = "child_died"  # a spawn/forkserver child failed before run(); data: error
-    SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
-    HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role
 
 
 class Role(_Word):

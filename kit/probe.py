@@ -2,7 +2,7 @@
 
 Installed at interpreter start-up by ``kit/_hook/sitecustomize.py`` (the runner puts that
 folder first on the run's ``PYTHONPATH``), so it reaches spawn children, the forkserver and
-its workers, not only the main process.  It records, as events (``kit.outcomes.Ev``):
+its workers, not only the main process.  It records, as events (``kit._record.Ev``):
 
 * ``process_started`` in whichever process starts one: the child's pid, daemon flag, name,
   and the start method that really started it (read from the Popen class used, so a script
@@ -23,8 +23,7 @@ import functools
 import runpy
 import time
 
-from kit._record import record
-from kit.outcomes import Ev
+from kit._record import Ev, record
 
 TYPE_CHECKING = False  # typing is not imported: every process of a run imports this module (mypy knows the name)
 if TYPE_CHECKING:

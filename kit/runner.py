@@ -24,6 +24,7 @@ saying why none can be made).
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing
 import os
 import signal
@@ -121,7 +122,27 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_warm_lock = threading.Lock()
+
+
+@functools.cache
+def warm_bytecode(folder: str = str(Path(kit.__file__).resolve().parent)) -> bool:
+    """Compile the kit's own modules once per kit process, where their bytecode is missing or stale.
+
+    Every Python process of a run imports ``kit.probe`` (and the main process the launcher)
+    from the kit's package.  With ``PYTHONDONTWRITEBYTECODE`` set (common in Dockerfiles and CI)
+    or an editable install never imported before, each process would compile them from source
+    again: about 2 ms of CPU per process, a few hundred processes per matrix.  Only the kit's
+    own package folder is written (what ``pip install`` does at install time); a folder that
+    cannot be written is left alone.  False when some module could not be compiled."""
+    import compileall  # once per kit process, not in the runs
+
+    with _warm_lock:  # runs start from several threads: one compiles, the others wait for it
+        return bool(compileall.compile_dir(folder, quiet=2))  # quiet=2: prints nothing, even on errors
+
+
 def child_env(events_path: str, scale: float) -> dict[str, str]:
+    warm_bytecode()
     out = dict(os.environ)
     out.update({
         env.EVENTS: events_path,

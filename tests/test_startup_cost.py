@@ -2,17 +2,25 @@
 ``sitecustomize`` in every interpreter) and the launcher (every run's main process) import
 nothing the user's script would not: no ``typing``, ``dataclasses`` or ``pathlib``.
 
+Nor does any of them compile the kit from source in every process: the runner compiles the kit's
+own modules once (``runner.warm_bytecode``), so that ``PYTHONDONTWRITEBYTECODE`` (set in many
+Dockerfiles and CI images) does not make each process of a run compile ``kit.probe`` again.
+
 Each is a few ms per fresh interpreter; a host matrix starts about 300 processes, and its
 CPU-bound floor is what sets how fast the matrix can be (BENCHMARKS.md (a)).
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from kit import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("typing", "dataclasses", "pathlib")
@@ -38,3 +46,40 @@ def test_what_every_process_of_a_run_imports_stays_light(module: str) -> None:
 def test_the_check_sees_a_heavy_import() -> None:
     """The broken variant: the events reader (dataclasses, pathlib) is what the launcher used to import."""
     assert set(heavy_imports("kit.events")) >= {"dataclasses"}
+
+
+def compiled_from_source(package: Path, tmp: Path) -> list[str]:
+    """Modules of ``package`` that a run's process (the hook, the probe) compiles from source."""
+    env = runner.child_env(str(tmp), 0.1) | {"PYTHONDONTWRITEBYTECODE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(package / "_hook"), str(package.parent)])
+    out = subprocess.run([sys.executable, "-v", "-c", "import multiprocessing"], env=env, capture_output=True,
+                         text=True, timeout=30, check=True)
+    return [line.rsplit("/", 1)[-1] for line in out.stderr.splitlines()
+            if line.startswith("# code object from ") and str(package) in line and not line.endswith(".pyc'")]
+
+
+def copy_of_kit(tmp: Path) -> Path:
+    """The kit's package copied without any bytecode (what a fresh clone has)."""
+    package = tmp / "src" / "kit"
+    shutil.copytree(ROOT / "kit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    return package
+
+
+def test_every_process_of_a_run_loads_the_probe_from_bytecode(tmp_path: Path) -> None:
+    package = copy_of_kit(tmp_path)
+    assert runner.warm_bytecode(str(package)) is True
+    assert compiled_from_source(package, tmp_path) == []
+
+
+def test_the_check_sees_a_probe_compiled_from_source(tmp_path: Path) -> None:
+    """The broken variant: a fresh clone nobody compiled, with PYTHONDONTWRITEBYTECODE set."""
+    package = copy_of_kit(tmp_path)
+    assert {"sitecustomize.py", "probe.py", "_record.py"} <= set(compiled_from_source(package, tmp_path))
+
+
+def test_a_folder_that_cannot_take_bytecode_is_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    (tmp_path / "m.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__").write_text("a file where the folder would go")
+    assert runner.warm_bytecode.__wrapped__(str(tmp_path)) is False
+    assert capsys.readouterr() == ("", "")
