@@ -122,6 +122,7 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
         example=obs.target, method=obs.method, status=status, reason=reason,
         wall_s=round(obs.wall_s, 3), exitcode=obs.exitcode if obs.end is End.EXITED else None,
         cores_used=round(_cores(obs), 2), cpu_s=round(obs.cpu_s, 3), peak_processes=obs.peak_processes,
+        peak_exact=obs.peak_exact, peak_tasks=obs.peak_tasks,
         cpus_seen=ev.cpus_seen, orphans=ev.orphans, daemons_terminated=ev.daemons_terminated,
         processes=list(obs.processes), checks=[vars(v) for v in verdicts], warnings=warnings_in(obs.stderr.text),
         stdout=obs.stdout.text, stderr=obs.stderr.text, scale=obs.scale, platform=obs.platform,

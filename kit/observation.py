@@ -44,7 +44,7 @@ class Observation:
     exitcode: int | None  # None unless End.EXITED
     wall_s: float  # from the start of the main process to its exit (or the kill)
     cpu_s: float  # CPU seconds of the whole run
-    peak_processes: int
+    peak_processes: int  # the kernel's count where ``peak_exact``, else the most seen alive in one sample
     timeout_s: float
     events: tuple[Event, ...] = ()
     processes: tuple[ProcRecord, ...] = ()
@@ -59,6 +59,8 @@ class Observation:
     bad_event_lines: int = 0  # malformed lines in the events folder, ignored
     others_cores: float | None = None  # CPU the rest of the machine used meanwhile, in cores (None: unknown)
     settled_s: float | None = None  # when the first sample after the main process's exit was taken
+    peak_exact: bool = False  # peak_processes is the kernel's count, not a lower bound from samples
+    peak_tasks: int | None = None  # the kernel's peak of tasks (threads included): an upper bound
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]

@@ -21,7 +21,8 @@ from typing import TextIO
 from kit.results import PlatformInfo, RunResult
 
 LEGEND = (
-    "cell: status, wall seconds, peak live processes seen (p), cores used (c: CPU seconds of the "
+    "cell: status, wall seconds, peak live processes (p; ≥: at least, the most seen in one sample), "
+    "cores used (c: CPU seconds of the "
     "whole process tree per wall second); D = daemons terminated when main exited, "
     "O = orphans left behind (then killed); * = the target's default start method. "
     "With several targets the text table keeps status, cores, D and O; Markdown and JSON have all."
@@ -163,6 +164,22 @@ def _document(sections: list[list[str]]) -> str:
 
 
 # -- kit matrix: one run ----------------------------------------------------------
+def peak(r: RunResult) -> str:
+    """The peak of live processes, marked ``≥`` where it is a lower bound seen in samples (the
+    kernel counted threads too, or nothing counted); unmarked where the kernel counted processes."""
+    return f"{'≥' if r.peak_exact is False else ''}{r.peak_processes}"
+
+
+def peak_words(r: RunResult) -> str:
+    """The peak in words, with what bounds it."""
+    if r.peak_exact is not False:
+        return f"peak {r.peak_processes} processes"
+    if r.peak_tasks is not None:
+        return (f"peak at least {r.peak_processes} processes (the most seen in one sample; "
+                f"the kernel counted at most {r.peak_tasks} tasks, threads included)")
+    return f"peak at least {r.peak_processes} processes (the most seen in one sample)"
+
+
 def cell(r: RunResult, compact: bool = False) -> str:
     """The status and the key psutil figures; ``compact`` (many targets) keeps cores only."""
     if r.status == "skipped":
@@ -170,7 +187,7 @@ def cell(r: RunResult, compact: bool = False) -> str:
     if compact:
         text = f"{r.status} {r.cores_used:.1f}c"
     else:
-        text = f"{r.status} {r.wall_s:.1f}s {r.peak_processes}p {r.cores_used:.1f}c"
+        text = f"{r.status} {r.wall_s:.1f}s {peak(r)}p {r.cores_used:.1f}c"
     if r.daemons_terminated:
         text += f" D{len(r.daemons_terminated)}"
     if r.orphans:
@@ -334,7 +351,7 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
     lines = [f"{where}{safe(r.example)} under {method}: {status} - {safe(r.reason)}"]
     if r.status == "skipped" or verbosity < 0:
         return "\n".join(lines)
-    lines.append(f"  wall {r.wall_s:.2f} s, exit code {exit_code(r.exitcode)}, peak {r.peak_processes} processes, "
+    lines.append(f"  wall {r.wall_s:.2f} s, exit code {exit_code(r.exitcode)}, {peak_words(r)}, "
                  f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores, CPUs seen {r.cpus_seen or 'n/a'}"
                  + (f", evidence {r.evidence}" if r.evidence else ""))
     lines += [f"  orphan (killed): {o.pid} {o.role} {safe(command_line(o.cmdline) or o.name)}" for o in r.orphans]

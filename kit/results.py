@@ -100,6 +100,8 @@ class RunResult:
     cores_used: float = 0.0
     cpu_s: float = 0.0
     peak_processes: int = 0
+    peak_exact: bool | None = None  # peak_processes counted by the kernel (true) or a lower bound seen in samples
+    peak_tasks: int | None = None  # the kernel's peak of tasks, threads included (an upper bound), where known
     cpus_seen: list[int] = field(default_factory=list)
     orphans: list[ProcRef] = field(default_factory=list)
     daemons_terminated: list[ProcRef] = field(default_factory=list)

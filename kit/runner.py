@@ -354,13 +354,15 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
                for e in all_events if e.kind == Ev.HELPER}
     records = observer.records({w for w in workers if isinstance(w, int)}, helpers)
     sampled_cpu = sum(r.cpu_s for r in records)
+    peak_exact = False
     if group is None:
-        backend, cpu_s, peak = Backend.PSUTIL, sampled_cpu, observer.peak
+        backend, cpu_s, peak, task_peak = Backend.PSUTIL, sampled_cpu, observer.peak, None
         unmeasured: tuple[str, ...] = PSUTIL_UNMEASURED + (f"no kernel-kept run group: {why_not}",)
     else:
         backend = Backend(group.backend)
         cpu_s = cpu_total if cpu_total is not None else sampled_cpu
-        peak, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak, cpu_total is None)
+        peak, peak_exact, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak,
+                                                       cpu_total is None)
     wall_s = (end_ns - t0) / 1e9
     kit_cpu = time.thread_time() - cpu0
     window = (time.perf_counter_ns() - t0) / 1e9
@@ -369,7 +371,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     return Observation(
         target=target.name, method=method, scale=scale, platform=here, main_pid=main, end=end,
         exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
-        cpu_s=cpu_s, peak_processes=peak, timeout_s=timeout,
+        cpu_s=cpu_s, peak_processes=peak, peak_exact=peak_exact, peak_tasks=task_peak, timeout_s=timeout,
         events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),
         stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
         observer_cpu_s=kit_cpu, stop_reason=stop_reason,
@@ -416,8 +418,9 @@ class _Tally:
 
 
 def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord], workers: set[object],
-                    task_peak: int | None, cpu_unknown: bool) -> tuple[int, tuple[str, ...]]:
-    """Peak processes and the list of what is not measured, for a run kept by a cgroup.
+                    task_peak: int | None, cpu_unknown: bool) -> tuple[int, bool, tuple[str, ...]]:
+    """Peak processes, whether that is the kernel's count (not a lower bound from samples), and
+    the list of what is not measured, for a run kept by a cgroup or a container's pid namespace.
 
     The kernel counts tasks (``pids.peak``: threads included), not processes.  It is taken as
     the peak of processes when no snapshot of the run ever showed a second thread in any of
@@ -429,7 +432,8 @@ def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord]
     never_seen = {w for w in workers if isinstance(w, int)} - {r.pid for r in records}
     if never_seen:
         unmeasured[-1] += f": {len(never_seen)} started child(ren) never sampled"
-    if task_peak is not None and tally.threads_known and tally.extra_threads == 0 and task_peak >= sampled:
+    exact = task_peak is not None and tally.threads_known and tally.extra_threads == 0 and task_peak >= sampled
+    if task_peak is not None and exact:
         peak = task_peak
         unmeasured.append(f"peak processes: the kernel's pids.peak ({task_peak} tasks), taken as processes "
                           "because no snapshot showed a thread beyond one per process; a thread living "
@@ -440,7 +444,7 @@ def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord]
         unmeasured.append(f"peak processes: the most alive in one 20 ms snapshot ({sampled}){bound}")
     if cpu_unknown:
         unmeasured.append("the run's CPU total: no cpu.stat or cpuacct.usage, summed from samples instead")
-    return peak, tuple(unmeasured)
+    return peak, exact, tuple(unmeasured)
 
 
 def _quietly(what: str, fn: Callable[[], object]) -> None:

@@ -9,6 +9,7 @@ showing what the kernel's evidence fixes.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import signal
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from support import explain, reap_children, run_bounded
 
-from kit import _platform
+from kit import _platform, render
 from kit.errors import EnvironmentProblem
 from kit.results import RunResult, usable_cpu_count
 from kit.runner import EVIDENCE_VAR, example_target, script_target
@@ -199,6 +200,49 @@ def test_hello_under_fork_has_two_processes(method: str) -> None:
     assert r.status == "pass", explain(r)
     assert r.evidence == "cgroup"
     assert r.peak_processes >= 2, (r.peak_processes, r.unmeasured)
+
+
+#: Three children alive together for 0.4 s: the real peak is 4 processes (no helper under fork).
+#: With THREAD, the main process also runs a thread meanwhile: the kernel then counts 5 tasks.
+CHILDREN_3 = """
+import threading, time
+from multiprocessing import Process
+
+THREAD = {thread}
+
+if __name__ == "__main__":
+    if THREAD:
+        threading.Thread(target=time.sleep, args=(1.0,), daemon=True).start()
+    ps = [Process(target=time.sleep, args=(0.4,)) for _ in range(3)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+"""
+
+
+@pytest.mark.parametrize("method", ["fork"], indirect=True)
+def test_a_peak_counted_by_the_kernel_is_exact(method: str, script: Callable[[str, str], str]) -> None:
+    r = run_bounded(script_target(script("three", CHILDREN_3.format(thread=False))), method)
+    assert r.status == "pass", explain(r)
+    assert (r.peak_exact, r.peak_processes) == (True, 4), r.unmeasured
+    assert "peak 4 processes" in render.run_summary(r, False, 0)
+
+
+@pytest.mark.parametrize("method", ["fork"], indirect=True)
+def test_with_threads_the_peak_is_said_to_be_a_lower_bound(method: str, script: Callable[[str, str], str]) -> None:
+    """The kernel counts tasks: with a thread beside the processes its 5 would overstate 4
+    processes, so the peak is the most seen in one sample, marked as a lower bound (never above
+    the truth), with the kernel's count as the upper bound.  The broken variant is the old
+    display, which printed that sampled figure as if it were the count."""
+    r = run_bounded(script_target(script("three_and_a_thread", CHILDREN_3.format(thread=True))), method)
+    assert r.status == "pass", explain(r)
+    assert r.peak_exact is False and r.peak_tasks is not None and r.peak_tasks >= 5, (r.peak_tasks, r.unmeasured)
+    assert r.peak_processes <= 4
+    assert f"peak at least {r.peak_processes} processes" in render.run_summary(r, False, 0)
+    assert render.cell(r).split()[2] == f"≥{r.peak_processes}p"
+    old = dataclasses.replace(r, peak_exact=None)  # an older record: nothing said about exactness
+    assert f"peak {r.peak_processes} processes" in render.run_summary(old, False, 0)
 
 
 # -- CPU nobody waits for ----------------------------------------------------------------------

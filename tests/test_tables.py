@@ -33,7 +33,7 @@ def load(name: str) -> list[RunResult]:
 
 def varied(rs: list[RunResult]) -> list[RunResult]:
     """Copies where every status occurs, some with orphans, daemons or warnings, one cell
-    missing, one result without a platform, one script."""
+    missing, one result without a platform, one script, peaks counted by the kernel or seen in samples."""
     out = copy.deepcopy(rs)
     statuses = [Status.FAIL, Status.TIMEOUT, Status.SKIPPED, Status.INCONCLUSIVE, Status.ERROR, Status.INTERRUPTED]
     for i, r in enumerate(out):
@@ -46,6 +46,10 @@ def varied(rs: list[RunResult]) -> list[RunResult]:
             r.daemons_terminated = [ProcRef(200 + i, "python", ["python"], "daemon")]
         if i % 13 == 6:
             r.warnings = [f"DeprecationWarning: number {i}", "a second one"]
+        if i % 4 == 3:  # a peak seen in samples: a lower bound, with or without the kernel's count of tasks
+            r.peak_exact, r.peak_tasks = False, (r.peak_processes + 4 if i % 8 == 3 else None)
+        elif i % 4 == 0:
+            r.peak_exact, r.peak_tasks = True, r.peak_processes
     del out[3]
     nowhere = copy.deepcopy(out[0])
     nowhere.platform, nowhere.example = None, "no_platform"
