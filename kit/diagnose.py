@@ -13,6 +13,7 @@ in the README with one example each:
 ``leaked_resources``   the resource tracker cleaned up leaked semaphores or shared memory
 ``sets_own_method``    the script chose its own start method (the cell says which really ran)
 ``output_truncated``   the run printed more than the kit keeps (head and tail kept)
+``hang``           still running at the timeout: where each process was (its Python stacks, Linux)
 """
 from __future__ import annotations
 
@@ -227,11 +228,86 @@ def _truncated(obs: Observation) -> list[Diagnosis]:
                       "Print less, or write bulk output to a file.")]
 
 
+@dataclass(frozen=True)
+class Frame:
+    path: str
+    line: int
+    func: str
+
+    def short(self) -> str:
+        return f"{self.func} ({self.path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{self.line})"
+
+
+_THREAD = re.compile(r"^(Current thread|Thread) 0x[0-9a-fA-F]+")
+_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')
+_LIBRARY = re.compile(r"^<(frozen |string>)|[/\\]python3?\.?\d*[/\\]|[/\\]kit[/\\](probe|launcher)\.py$")
+"""Frames that are not the script's: the standard library, frozen modules, ``python -c`` (a spawn
+child's bootstrap), the kit's launcher and probe."""
+_HELPER_ROLES = (Role.FORKSERVER, Role.RESOURCE_TRACKER)
+
+
+def threads_of(stack: str) -> list[list[Frame]]:
+    """A process's faulthandler dump as threads, each a list of frames, innermost first."""
+    threads: list[list[Frame]] = []
+    for line in stack.splitlines():
+        if _THREAD.match(line):
+            threads.append([])
+        elif (m := _FRAME.match(line)) and threads:
+            threads[-1].append(Frame(m.group(1), int(m.group(2)), m.group(3)))
+    return [t for t in threads if t]
+
+
+def _feeder(frames: list[Frame]) -> bool:
+    """A Queue's feeder thread blocked writing to the pipe: its data is not being read."""
+    return (any(f.func == "_feed" and f.path.endswith("queues.py") for f in frames)
+            and frames[0].func in ("_send", "_send_bytes", "send_bytes", "write"))
+
+
+def _where(frames: list[Frame]) -> str:
+    """Where a thread waits: its innermost frame, and the script's own frame that led there."""
+    own = next((f for f in frames if not _LIBRARY.search(f.path)), None)
+    exiting = "exiting, " if any(f.func == "_exit_function" for f in frames) else ""
+    text = f"{exiting}in {frames[0].short()}"
+    return text + (f" from {own.short()}" if own is not None and own is not frames[0] else "")
+
+
+def _hang(obs: Observation) -> list[Diagnosis]:
+    stuck = [(p, threads_of(p.stack)) for p in obs.processes if p.stack]
+    stuck = [(p, ts) for p, ts in stuck if ts and p.role not in _HELPER_ROLES]  # helpers wait by design
+    if obs.end is not End.TIMEOUT or not stuck:
+        return []
+    parts, feeders, main_joins = [], [], False
+    for p, threads in sorted(stuck, key=lambda s: (s[0].pid != obs.main_pid, s[0].pid)):
+        who = "the main process" if p.pid == obs.main_pid else f"{p.role} (pid {p.pid})"
+        fed = [t for t in threads if _feeder(t)]
+        if fed:
+            feeders.append(p)
+        if p.pid == obs.main_pid and any(f.func == "join" and f.path.endswith("process.py") for f in threads[-1]):
+            main_joins = True
+        shown = threads[-1]  # faulthandler lists the thread that took the signal last: the main thread
+        text = f"{who} {_where(shown)}"
+        if fed:
+            text += f", and a Queue's feeder thread blocked writing data nobody reads, in {fed[0][0].short()}"
+        parts.append(text)
+    listed = "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more" if len(parts) > 4 else "")
+    message = f"still running after {obs.timeout_s:g} s; where each process was: {listed}"
+    if main_joins and feeders:
+        return [Diagnosis(
+            Code.HANG, f"{message}.  The main process joins a child that cannot exit: the child's Queue "
+                       "still holds data nobody has read",
+            "Get everything a child put on a Queue before joining it (q.get() before p.join()); see "
+            "'Joining processes that use queues' in the multiprocessing programming guidelines.")]
+    return [Diagnosis(
+        Code.HANG, message,
+        "Each process's Python stacks at the timeout are in the JSON (processes[].stack; -v prints them): "
+        "look for a join(), get(), recv() or acquire() that nothing on the other side will ever answer.")]
+
+
 def diagnose(obs: Observation, facts: SourceFacts | None = None) -> list[Diagnosis]:
     """Every diagnosis of one run, in a fixed order."""
     dead = deaths(obs.events)
     return [*_missing_guard(obs, dead, facts), *_pickling(obs, dead), *_worker_died(obs, dead),
-            *_top_level(obs, facts), *_warnings(obs), *_own_method(obs), *_truncated(obs)]
+            *_top_level(obs, facts), *_warnings(obs), *_own_method(obs), *_truncated(obs), *_hang(obs)]
 
 
 # -- across the runs of one `kit run` ----------------------------------------------------------

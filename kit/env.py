@@ -6,6 +6,9 @@ Set by the kit for a run (read by the run's processes):
 Set by the kit for a container it starts (read by the kit inside):
     TARGET     ``docker:X.Y``: what ``PlatformInfo.target`` says (``kit.results``)
     PIDNS      ``1``: the container's pid namespace is the run's group (``kit._platform._pidns``)
+Set by the kit for a run where the platform has a signal to spare (``kit._platform.stack_signal``):
+    STACK_SIGNAL  the signal on which each process of the run writes every thread's Python stack
+               to ``<pid>.stacks`` in the events folder (``kit.probe``): sent at a timeout
 Set by users:
     EVIDENCE   ``auto`` | ``cgroup`` | ``psutil``: which observation backend (``kit.runner``)
     DEBUG      ``1``: what the kit swallowed, and tracebacks (``kit.debug``, ``kit.cli``)
@@ -18,6 +21,7 @@ EVENTS = "KIT_EVENTS"
 SCALE = "KIT_SCALE"
 TARGET = "KIT_TARGET"
 PIDNS = "KIT_PIDNS"
+STACK_SIGNAL = "KIT_STACK_SIGNAL"
 EVIDENCE = "KIT_EVIDENCE"
 DEBUG = "KIT_DEBUG"
 CACHE_DIR = "KIT_CACHE_DIR"

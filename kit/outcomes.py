@@ -104,6 +104,7 @@ class Code(_Word):
     LEAKED_RESOURCES = "leaked_resources"
     SETS_OWN_METHOD = "sets_own_method"
     OUTPUT_TRUNCATED = "output_truncated"
+    HANG = "hang"
 
 
 GENERIC_CHECKS = ("no orphans", "exit 0")

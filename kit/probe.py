@@ -20,9 +20,11 @@ Nothing here changes behaviour: every wrapper calls the original and re-raises.
 from __future__ import annotations
 
 import functools
+import os
 import runpy
 import time
 
+from kit import env
 from kit._record import Ev, record
 
 TYPE_CHECKING = False  # typing is not imported: every process of a run imports this module (mypy knows the name)
@@ -59,12 +61,72 @@ def install() -> None:
     import multiprocessing.spawn
 
     _say_if_helper()
+    _stacks_on_signal()
     _wrap_start(multiprocessing.process.BaseProcess)
     _wrap_bootstrap(multiprocessing.process.BaseProcess)
     _wrap_spawn_main(multiprocessing.spawn)
     _wrap_set_start_method(multiprocessing.context.DefaultContext)
     for name in ("run_path", "run_module"):
         setattr(runpy, name, _top_level(getattr(runpy, name)))
+
+
+_stack_fd: int | None = None  # where this process writes its stacks; None: not armed
+_stack_signal = 0
+
+
+def _stacks_on_signal() -> None:
+    """On ``KIT_STACK_SIGNAL`` (the kit sends it at a timeout, before the kill), write every
+    thread's Python stack to ``<pid>.stacks`` in the events folder: where a hung run was stuck.
+
+    ``faulthandler`` writes from the C signal handler, so a process blocked in ``join()``, a
+    lock or a pipe still answers.  Armed here (a fresh interpreter: the main process, a spawn
+    child, the forkserver) and as a multiprocessing child bootstraps (``_wrap_bootstrap``: a fork
+    child, a forkserver's worker); a child of a bare fork is disarmed (``register_at_fork``:
+    one C call, so a fork loop pays nothing more) and never asked.  The kit asks only processes
+    whose file exists.  Nothing is registered where the kit gave no signal (not Linux) or
+    faulthandler cannot."""
+    global _stack_signal
+    signum = os.environ.get(env.STACK_SIGNAL, "")
+    if not signum.isdigit() or not os.environ.get(env.EVENTS):
+        return
+    import faulthandler
+
+    if not hasattr(faulthandler, "register"):  # pragma: no cover - Windows: no signal to send
+        return
+    _stack_signal = int(signum)
+    _arm_stacks()
+    at_fork = getattr(os, "register_at_fork", None)  # POSIX only, as the signal is
+    if at_fork is not None:
+        at_fork(after_in_child=_disarm_stacks)
+
+
+def _arm_stacks() -> None:
+    global _stack_fd
+    folder = os.environ.get(env.EVENTS)
+    if not _stack_signal or not folder or _stack_fd is not None:
+        return
+    import faulthandler
+
+    fh: Any = faulthandler  # register and unregister exist off Windows only, as the signal does
+    path = os.path.join(folder, f"{os.getpid()}.stacks")  # noqa: PTH118 - no pathlib here
+    try:
+        _stack_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fh.register(_stack_signal, file=_stack_fd, all_threads=True, chain=False)
+    except (OSError, ValueError, RuntimeError):  # no folder any more, an odd signal: no stacks, nothing broken
+        _stack_fd = None
+
+
+def _disarm_stacks() -> None:
+    """In a fork child: the inherited registration would write into the parent's file."""
+    global _stack_fd
+    if _stack_fd is None:
+        return
+    import faulthandler
+
+    fh: Any = faulthandler  # off Windows only, as the signal
+    fh.unregister(_stack_signal)
+    os.close(_stack_fd)
+    _stack_fd = None
 
 
 _HELPERS = (("multiprocessing.resource_tracker", "resource_tracker"),
@@ -116,6 +178,7 @@ def _wrap_bootstrap(cls: Any) -> None:
                 raise
 
         self.run = run_recorded
+        _arm_stacks()  # a fork child or a forkserver's worker (disarmed as it forked); armed already otherwise
         try:
             return original(self, *args, **kwargs)
         finally:

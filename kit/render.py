@@ -365,6 +365,10 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
     if verbosity > 0:
         lines += [f"  check {'ok ' if c.get('ok') else 'BAD'} {c.get('check')}: {safe(str(c.get('reason')))}"
                   for c in r.checks]
+        for p in r.processes:
+            if p.stack:
+                lines.append(f"  stacks of {p.role} (pid {p.pid}) at the timeout:")
+                lines += [f"    | {safe(line)}" for line in p.stack.rstrip().splitlines()]
     for d in r.diagnoses:
         lines.append(f"  diagnosis {d.get('code')}: {safe(d.get('message', ''))}")
         lines.append(f"    fix: {safe(d.get('fix', ''))}")

@@ -45,6 +45,7 @@ class ProcRecord:
     gone_s: float | None
     cpu_s: float
     cpus: list[int] = field(default_factory=list)
+    stack: str = ""  # every thread's Python stack, written by the process when the run timed out (Linux)
 
     def ref(self) -> ProcRef:
         return ProcRef(self.pid, self.name, self.cmdline, self.role)

@@ -24,6 +24,7 @@ saying why none can be made).
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from typing import Callable
 from pathlib import Path
 
@@ -151,6 +153,9 @@ def child_env(events_path: str, scale: float) -> dict[str, str]:
         "PYTHONUTF8": "1",  # the article's messages must print on any console
         "PYTHONIOENCODING": "utf-8",
     })
+    signum = _platform.stack_signal()
+    if signum is not None:  # each process writes its Python stacks on this signal (kit.probe): sent at a timeout
+        out[env.STACK_SIGNAL] = str(signum)
     # the hook first: its sitecustomize installs kit.probe in every Python process of the run
     out["PYTHONPATH"] = os.pathsep.join(p for p in (HOOK_DIR, KIT_ROOT, out.get("PYTHONPATH")) if p)
     return out
@@ -319,6 +324,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
                         parent=proc.pid if proc.pid != main else None)
     tally = _Tally(group)
     end, stop_reason = End.EXITED, ""
+    stacks: dict[int, str] = {}
     orphans: set[int] = set()
     settled_ns: int | None = None
     killed: list[int] = []
@@ -327,6 +333,10 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
             end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally, main)
             if end is End.EXITED:
                 orphans, settled_ns = _outliving(observer, grace, group, tally)
+            elif end is End.TIMEOUT:  # no new reading of the run: a fork bomb starves the kit, each costs seconds
+                stacks = ask_for_stacks(observer.last_members if observer.kernel_kept else
+                                        {pid for pid, s in observer.seen.items() if s.gone_ns is None},
+                                        events_dir, first=main)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
             end, end_ns = End.INTERRUPTED, time.perf_counter_ns()
             stop_reason = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
@@ -347,12 +357,13 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     reader.poll(final=True)
     all_events = reader.all()
     workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
-    for pid in tally.members_ever | {w for w in workers if isinstance(w, int)}:
+    for pid in tally.members_ever | set(killed) | {w for w in workers if isinstance(w, int)}:
         if pid not in _launchers:  # another run's main process under a reused pid: that run's to wait for
             _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
     helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
                for e in all_events if e.kind == Ev.HELPER}
-    records = observer.records({w for w in workers if isinstance(w, int)}, helpers)
+    records = [dataclasses.replace(r, stack=stacks[r.pid]) if r.pid in stacks else r
+               for r in observer.records({w for w in workers if isinstance(w, int)}, helpers)]
     sampled_cpu = sum(r.cpu_s for r in records)
     peak_exact = False
     if group is None:
@@ -378,6 +389,63 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         bad_event_lines=reader.bad_lines, others_cores=others,
         settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9,
     )
+
+
+STACKS_WAIT_S = 0.5
+"""At a timeout, the longest the kit waits for the run's processes to write their stacks."""
+STACK_BYTES = 64 * 1024
+"""Of each process's stacks, the most kept (faulthandler writes at most 100 threads of 100 frames)."""
+STACKS_ASKED = 32
+"""The most processes asked for their stacks (the main process first): a fork bomb's thousand are not."""
+
+
+def ask_for_stacks(pids: Iterable[int], events_dir: str, first: int | None = None) -> dict[int, str]:
+    """Ask each of ``pids`` (``first`` before the others, at most ``STACKS_ASKED``) for every
+    thread's Python stack; what they wrote, by pid.  Only a process whose probe is armed is asked:
+    ``kit.probe`` creates ``<pid>.stacks`` as it registers the signal, and writes there on
+    ``_platform.stack_signal()``; any other process (not Python, or still starting) would die of
+    the signal, and as a zombie nobody waits for.  Waits until the files stop growing, at most
+    ``STACKS_WAIT_S`` (a stopped process writes nothing)."""
+    signum = _platform.stack_signal()
+    if signum is None:
+        return {}
+    folder = Path(events_dir)
+    candidates = sorted(set(pids) | ({first} if first is not None else set()), key=lambda p: (p != first, p))
+    armed = [pid for pid in candidates[:4 * STACKS_ASKED] if (folder / f"{pid}.stacks").exists()]
+    asked = []
+    for pid in armed[:STACKS_ASKED]:
+        try:
+            os.kill(pid, signum)
+            asked.append(pid)
+        except OSError:  # gone meanwhile
+            continue
+
+    def sizes() -> dict[int, int]:
+        out = {}
+        for pid in asked:
+            try:
+                out[pid] = (Path(events_dir) / f"{pid}.stacks").stat().st_size
+            except OSError:
+                out[pid] = -1
+        return out
+
+    deadline, before = time.monotonic() + STACKS_WAIT_S, None
+    while asked and time.monotonic() < deadline:
+        time.sleep(INTERVAL_S)
+        now = sizes()
+        if now == before and all(n > 0 for n in now.values()):
+            break
+        before = now
+    stacks = {}
+    for pid in asked:
+        try:
+            with (Path(events_dir) / f"{pid}.stacks").open("rb") as f:
+                text = f.read(STACK_BYTES).decode("utf-8", "replace")
+        except OSError:
+            continue
+        if text.strip():
+            stacks[pid] = text
+    return stacks
 
 
 def machine_busy_s() -> float:
@@ -511,6 +579,8 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
         if STOP.signum:
             return End.INTERRUPTED, STOP.name(), time.perf_counter_ns()
         tick += 1
+        if time.perf_counter_ns() >= deadline_ns and proc.poll() is None:  # before a sample that a starved
+            return End.TIMEOUT, "", time.perf_counter_ns()  # kit (a fork bomb's thousand) would take seconds for
         kept = observer.kernel_kept  # then processes are read every READ_EVERY samples only
         observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=not kept or tick % READ_EVERY == 1)
         if tally is not None:

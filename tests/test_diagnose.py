@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import textwrap
 import time
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from support import METHODS, explain, run_bounded
 
-from kit import diagnose
+from kit import _platform, diagnose, render
 from kit.catalogue import script_target
 from kit.diagnose import BOOTSTRAP, Diagnosis, compare, summary_line
 from kit.events import Event
@@ -351,6 +352,69 @@ def test_output_truncated_says_how_much_was_dropped() -> None:
 
 def test_output_truncated_is_silent_when_everything_was_kept() -> None:
     assert found(observation(stdout=Output("x" * 1000, total_bytes=1000, dropped_bytes=0))) == {}
+
+
+# what faulthandler writes: the main process joins; its child exits, waiting for its Queue's feeder
+LIB = "/usr/lib/python3.11"
+JOINING = f"""Current thread 0x00007f179ffc4b80 (most recent call first):
+  File "{LIB}/multiprocessing/popen_fork.py", line 27 in poll
+  File "{LIB}/multiprocessing/popen_fork.py", line 43 in wait
+  File "{LIB}/multiprocessing/process.py", line 149 in join
+  File "/home/me/deadlock.py", line 8 in <module>
+  File "<frozen runpy>", line 291 in run_path
+  File "/site/kit/launcher.py", line 73 in main
+"""
+SLEEPING = JOINING.replace("process.py\", line 149 in join", "threading.py\", line 320 in wait")
+FEEDING = f"""Thread 0x00007f179ef186c0 (most recent call first):
+  File "{LIB}/multiprocessing/connection.py", line 384 in _send
+  File "{LIB}/multiprocessing/connection.py", line 200 in send_bytes
+  File "{LIB}/multiprocessing/queues.py", line 250 in _feed
+  File "{LIB}/threading.py", line 982 in run
+
+Current thread 0x00007f179ffc4b80 (most recent call first):
+  File "{LIB}/threading.py", line 1139 in _wait_for_tstate_lock
+  File "{LIB}/multiprocessing/util.py", line 360 in _exit_function
+  File "{LIB}/multiprocessing/process.py", line 317 in _bootstrap
+  File "<string>", line 1 in <module>
+"""
+
+
+def stuck(main: str, child: str = "", *, end: End = End.TIMEOUT) -> Observation:
+    procs = [dataclasses.replace(proc(MAIN, role="main", ppid=1), stack=main)]
+    procs += [dataclasses.replace(proc(MAIN + 1), stack=child)] if child else []
+    procs += [dataclasses.replace(proc(MAIN + 2, role="forkserver"), stack=SLEEPING)]
+    return observation(end=end, exitcode=None, timeout_s=3.0, processes=tuple(procs))
+
+
+def test_hang_recognises_a_join_of_a_child_whose_queue_is_unread() -> None:
+    d = found(stuck(JOINING, FEEDING))[Code.HANG]
+    assert "still running after 3 s" in d.message
+    assert "the main process in poll (popen_fork.py:27) from <module> (deadlock.py:8)" in d.message
+    assert f"worker (pid {MAIN + 1}) exiting, in _wait_for_tstate_lock (threading.py:1139)" in d.message
+    assert "Queue's feeder thread blocked writing data nobody reads, in _send (connection.py:384)" in d.message
+    assert "joins a child that cannot exit" in d.message and "q.get() before p.join()" in d.fix
+    assert "forkserver" not in d.message  # a forkserver waits by design
+
+
+def test_hang_without_the_join_says_where_and_gives_the_general_fix() -> None:
+    """The broken variants of the pattern: a blocked feeder while the main process waits elsewhere,
+    and a main process in join() with no blocked feeder, are not called the Queue deadlock."""
+    for obs in (stuck(SLEEPING, FEEDING), stuck(JOINING, SLEEPING)):
+        d = found(obs)[Code.HANG]
+        assert "joins a child that cannot exit" not in d.message
+        assert "processes[].stack" in d.fix
+
+
+def test_hang_is_silent_without_stacks_or_when_the_run_ended() -> None:
+    assert found(observation(end=End.TIMEOUT, exitcode=None)) == {}
+    assert found(stuck(JOINING, FEEDING, end=End.EXITED)) == {}
+    assert Code.HANG.value not in found(stuck("not a faulthandler dump"))
+
+
+def test_threads_of_reads_a_dump_innermost_first() -> None:
+    threads = diagnose.threads_of(FEEDING)
+    assert [t[0].func for t in threads] == ["_send", "_wait_for_tstate_lock"]
+    assert threads[0][2] == diagnose.Frame(f"{LIB}/multiprocessing/queues.py", 250, "_feed")
 
 
 # -- (b) compare() and summary_line() ----------------------------------------------------------------
@@ -758,3 +822,47 @@ def test_fork_before_the_thread_starts_is_not_flagged(tmp_path: Path, method: st
     r = run_bounded(script_target(script(tmp_path, source)), method)
     assert r.status == Status.PASS, explain(r)
     assert r.diagnoses == [], r.diagnoses
+
+
+QUEUE_DEADLOCK = """
+from multiprocessing import Process, Queue
+
+
+def put(q):
+    q.put("x" * 1_000_000)  # more than a pipe holds: the feeder thread blocks until it is read
+
+
+if __name__ == "__main__":
+    q = Queue()
+    p = Process(target=put, args=(q,))
+    p.start()
+    p.join()  # the documented deadlock: join before get
+    print(len(q.get()))
+"""
+
+
+@pytest.mark.skipif(_platform.stack_signal() is None, reason="no signal for Python stacks on this OS")
+@by_method(*METHODS)
+def test_a_queue_deadlock_times_out_with_where_each_process_was(tmp_path: Path, method: str) -> None:
+    r = run_bounded(script_target(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=3)
+    assert r.status == Status.TIMEOUT, explain(r)
+    d = diagnosis(r, Code.HANG)
+    assert "from <module> (script.py:13)" in d["message"], d
+    assert "joins a child that cannot exit" in d["message"] and "q.get() before p.join()" in d["fix"], d
+    main = next(p for p in r.processes if p.role == "main")
+    worker = next(p for p in r.processes if p.stack and "_feed" in p.stack)  # the child wrote its own file
+    assert "script.py\", line 13 in <module>" in main.stack and "_feed" not in main.stack
+    assert worker.pid != main.pid
+    assert "stacks of main" in render.run_summary(r, False, 1)
+
+
+@by_method("fork")
+def test_without_the_signal_a_hang_has_no_stacks(tmp_path: Path, method: str, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """The broken variant: a kit that does not ask for stacks (no signal, as off Linux) times out
+    with nothing to say about where the run was."""
+    monkeypatch.setattr(_platform, "stack_signal", lambda: None)
+    r = run_bounded(script_target(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=2)
+    assert r.status == Status.TIMEOUT, explain(r)
+    assert Code.HANG.value not in codes(r)
+    assert not any(p.stack for p in r.processes)

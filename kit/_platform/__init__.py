@@ -29,6 +29,7 @@ if sys.platform == "win32":
         resume,
         run_group,
         runs_kept_apart,
+        stack_signal,
     )
 elif sys.platform == "linux":
     from kit._platform._linux import (
@@ -41,6 +42,7 @@ elif sys.platform == "linux":
         resume,
         run_group,
         runs_kept_apart,
+        stack_signal,
     )
 else:
     from kit._platform._posix import (
@@ -53,7 +55,9 @@ else:
         resume,
         run_group,
         runs_kept_apart,
+        stack_signal,
     )
 
 __all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
-           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "start_main", "usable_cpu_count"]
+           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main",
+           "usable_cpu_count"]

@@ -95,6 +95,11 @@ class RunGroup(Protocol):
     def paths(self) -> list[str]: ...  # the group's folders, for the guardian
 
 
+def no_stack_signal() -> int | None:
+    """No signal for Python stacks here (``kit.probe`` registers nothing): not tried on this OS."""
+    return None
+
+
 def no_run_group(tag: str) -> tuple[RunGroup | None, str]:
     """Platforms without a kernel-kept process group: always the psutil fallback."""
     return None, "no kernel-kept process group on this platform"

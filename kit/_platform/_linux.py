@@ -5,6 +5,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import signal
 import subprocess
 import sys
 
@@ -21,7 +22,16 @@ from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume", "run_group"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume", "run_group",
+           "stack_signal"]
+
+
+def stack_signal() -> int | None:
+    """The signal on which a run's processes write their Python stacks (``kit.probe``): the
+    last real-time signal, which nothing of Python or multiprocessing uses (the C library keeps
+    the first ones).  A process without the probe (not Python) dies of it: it is sent only
+    at a timeout, just before the whole run is killed anyway."""
+    return int(signal.SIGRTMAX)
 
 
 @functools.cache

@@ -12,15 +12,16 @@ from typing import Any, Callable
 
 import psutil
 
-from kit._platform._common import RunGroup, no_run_group, start_posix, ppid_table
+from kit._platform._common import RunGroup, no_run_group, no_stack_signal, start_posix, ppid_table
 import contextlib
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
 __all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap",
-           "resume", "run_group"]
+           "resume", "run_group", "stack_signal"]
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
+stack_signal = no_stack_signal  # macOS has SIGINFO, never tried here: no stacks at a timeout
 
 
 

@@ -11,14 +11,15 @@ from typing import Any, Callable
 
 import psutil
 
-from kit._platform._common import RunGroup, no_run_group, popen_kwargs_for, ppid_table
+from kit._platform._common import RunGroup, no_run_group, no_stack_signal, popen_kwargs_for, ppid_table
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
 __all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume",
-           "run_group"]
+           "run_group", "stack_signal"]
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
+stack_signal = no_stack_signal  # faulthandler.register does not exist on Windows
 
 
 
