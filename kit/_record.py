@@ -33,6 +33,7 @@ class Ev:
     CHILD_DIED = "child_died"  # a spawn/forkserver child failed before run(); data: error
     SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
     HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role
+    THREAD_STARTED = "thread_started"  # this process started its first Python thread (once per process)
 
 
 def record(kind: str, **data: Any) -> None:

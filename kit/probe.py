@@ -66,6 +66,7 @@ def install() -> None:
     _wrap_bootstrap(multiprocessing.process.BaseProcess)
     _wrap_spawn_main(multiprocessing.spawn)
     _wrap_set_start_method(multiprocessing.context.DefaultContext)
+    _wrap_thread_start()
     for name in ("run_path", "run_module"):
         setattr(runpy, name, _top_level(getattr(runpy, name)))
 
@@ -127,6 +128,34 @@ def _disarm_stacks() -> None:
     fh.unregister(_stack_signal)
     os.close(_stack_fd)
     _stack_fd = None
+
+
+_threads_said = False
+
+
+def _wrap_thread_start() -> None:
+    """Say once per process that it started a Python thread (a Queue's feeder, a Pool's handlers,
+    a Manager's server): the kernel's peak of tasks then counts threads, not only processes."""
+    import threading
+
+    original = threading.Thread.start
+
+    def said_in_child() -> None:
+        global _threads_said
+        _threads_said = False  # a fork child's threads are its own
+
+    @functools.wraps(original)
+    def start(self: Any) -> None:
+        global _threads_said
+        if not _threads_said:
+            _threads_said = True
+            record(Ev.THREAD_STARTED, name=self.name)
+        original(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    at_fork = getattr(os, "register_at_fork", None)
+    if at_fork is not None:
+        at_fork(after_in_child=said_in_child)
 
 
 _HELPERS = (("multiprocessing.resource_tracker", "resource_tracker"),

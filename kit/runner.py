@@ -373,7 +373,8 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         backend = Backend(group.backend)
         cpu_s = cpu_total if cpu_total is not None else sampled_cpu
         peak, peak_exact, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak,
-                                                       cpu_total is None)
+                                                       cpu_total is None,
+                                                       any(e.kind == Ev.THREAD_STARTED for e in all_events))
     wall_s = (end_ns - t0) / 1e9
     kit_cpu = time.thread_time() - cpu0
     window = (time.perf_counter_ns() - t0) / 1e9
@@ -486,26 +487,30 @@ class _Tally:
 
 
 def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord], workers: set[object],
-                    task_peak: int | None, cpu_unknown: bool) -> tuple[int, bool, tuple[str, ...]]:
+                    task_peak: int | None, cpu_unknown: bool, threads_started: bool = False
+                    ) -> tuple[int, bool, tuple[str, ...]]:
     """Peak processes, whether that is the kernel's count (not a lower bound from samples), and
     the list of what is not measured, for a run kept by a cgroup or a container's pid namespace.
 
     The kernel counts tasks (``pids.peak``: threads included), not processes.  It is taken as
-    the peak of processes when no snapshot of the run ever showed a second thread in any of
-    its processes; otherwise the peak is the most processes seen alive in one snapshot.
+    the peak of processes when no process of the run started a Python thread (``threads_started``:
+    ``kit.probe`` says so; a Pool or a Queue does) and no snapshot showed a second thread in any
+    process; otherwise the peak is the most processes seen alive in one snapshot (a lower bound:
+    a short run may be seen once, as one process).
     """
-    sampled = max(observer.peak, tally.most_procs)
+    sampled = max(observer.peak, tally.most_procs, 2 if workers else 1)  # a parent lives as its child starts
     unmeasured = ["CPU per process and the CPUs each ran on: sampled every 20 ms (the run's total is exact)",
                   "names, command lines and roles of processes that lived less than a sample (20 ms)"]
     never_seen = {w for w in workers if isinstance(w, int)} - {r.pid for r in records}
     if never_seen:
         unmeasured[-1] += f": {len(never_seen)} started child(ren) never sampled"
-    exact = task_peak is not None and tally.threads_known and tally.extra_threads == 0 and task_peak >= sampled
+    exact = (task_peak is not None and tally.threads_known and tally.extra_threads == 0 and task_peak >= sampled
+             and not threads_started)
     if task_peak is not None and exact:
         peak = task_peak
         unmeasured.append(f"peak processes: the kernel's pids.peak ({task_peak} tasks), taken as processes "
-                          "because no snapshot showed a thread beyond one per process; a thread living "
-                          "less than 20 ms would count as a process")
+                          "because no process started a Python thread and no snapshot showed a thread "
+                          "beyond one per process; a thread of C code living less than 20 ms would count")
     else:
         peak = sampled
         bound = f"; pids.peak: at most {task_peak} tasks, threads included" if task_peak is not None else ""
