@@ -13,7 +13,8 @@ in the README with one example each:
 ``leaked_resources``   the resource tracker cleaned up leaked semaphores or shared memory
 ``sets_own_method``    the script chose its own start method (the cell says which really ran)
 ``output_truncated``   the run printed more than the kit keeps (head and tail kept)
-``hang``           still running at the timeout: where each process was (its Python stacks, Linux)
+``hang``           still running at the timeout (or when the kit was stopped): where each process was
+                   (its Python stacks, Linux)
 """
 from __future__ import annotations
 
@@ -274,7 +275,7 @@ def _where(frames: list[Frame]) -> str:
 def _hang(obs: Observation) -> list[Diagnosis]:
     stuck = [(p, threads_of(p.stack)) for p in obs.processes if p.stack]
     stuck = [(p, ts) for p, ts in stuck if ts and p.role not in _HELPER_ROLES]  # helpers wait by design
-    if obs.end is not End.TIMEOUT or not stuck:
+    if obs.end not in (End.TIMEOUT, End.INTERRUPTED) or not stuck:
         return []
     parts, feeders, main_joins = [], [], False
     for p, threads in sorted(stuck, key=lambda s: (s[0].pid != obs.main_pid, s[0].pid)):
@@ -290,7 +291,9 @@ def _hang(obs: Observation) -> list[Diagnosis]:
             text += f", and a Queue's feeder thread blocked writing data nobody reads, in {fed[0][0].short()}"
         parts.append(text)
     listed = "; ".join(parts[:4]) + (f"; and {len(parts) - 4} more" if len(parts) > 4 else "")
-    message = f"still running after {obs.timeout_s:g} s; where each process was: {listed}"
+    when = (f"still running after {obs.timeout_s:g} s" if obs.end is End.TIMEOUT else
+            f"stopped ({obs.stop_reason or 'interrupted'}) after {obs.wall_s:.1f} s")
+    message = f"{when}; where each process was: {listed}"
     if main_joins and feeders:
         return [Diagnosis(
             Code.HANG, f"{message}.  The main process joins a child that cannot exit: the child's Queue "

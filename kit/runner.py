@@ -333,7 +333,8 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
             end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally, main)
             if end is End.EXITED:
                 orphans, settled_ns = _outliving(observer, grace, group, tally)
-            elif end is End.TIMEOUT:  # no new reading of the run: a fork bomb starves the kit, each costs seconds
+            elif end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a fork
+                # bomb starves the kit: each reading costs seconds)
                 stacks = ask_for_stacks(observer.last_members if observer.kernel_kept else
                                         {pid for pid, s in observer.seen.items() if s.gone_ns is None},
                                         events_dir, first=main)

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
+import threading
 import textwrap
 import time
 from pathlib import Path
@@ -409,6 +411,12 @@ def test_hang_is_silent_without_stacks_or_when_the_run_ended() -> None:
     assert found(observation(end=End.TIMEOUT, exitcode=None)) == {}
     assert found(stuck(JOINING, FEEDING, end=End.EXITED)) == {}
     assert Code.HANG.value not in found(stuck("not a faulthandler dump"))
+
+
+def test_hang_when_the_kit_was_stopped_says_by_what() -> None:
+    obs = dataclasses.replace(stuck(JOINING, FEEDING, end=End.INTERRUPTED), stop_reason="SIGTERM", wall_s=1.25)
+    d = found(obs)[Code.HANG]
+    assert d.message.startswith("stopped (SIGTERM) after 1.2 s; where each process was: the main process in poll")
 
 
 def test_threads_of_reads_a_dump_innermost_first() -> None:
@@ -866,3 +874,25 @@ def test_without_the_signal_a_hang_has_no_stacks(tmp_path: Path, method: str, mo
     assert r.status == Status.TIMEOUT, explain(r)
     assert Code.HANG.value not in codes(r)
     assert not any(p.stack for p in r.processes)
+
+
+@pytest.mark.skipif(_platform.stack_signal() is None, reason="no signal for Python stacks on this OS")
+@by_method("spawn")
+def test_a_run_stopped_by_sigterm_says_where_it_was(tmp_path: Path, method: str, monkeypatch: pytest.MonkeyPatch
+                                                    ) -> None:
+    """What a CI cancel (SIGTERM through kit.cli's handler) leaves: the interrupted result, with
+    each process's stack as the stop came."""
+    from kit import runner
+
+    monkeypatch.setattr(runner, "STOP", runner._Stop())
+    timer = threading.Timer(1.5, runner.STOP.request, args=(signal.SIGTERM,))
+    timer.start()
+    try:
+        with pytest.raises(runner.Interrupted) as stopped:
+            run_bounded(script_target(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=20)
+    finally:
+        timer.cancel()
+    r = stopped.value.result
+    assert r.status == Status.INTERRUPTED, explain(r)
+    d = diagnosis(r, Code.HANG)
+    assert d["message"].startswith("stopped (SIGTERM) after 1.") and "(script.py:13)" in d["message"], d
