@@ -277,14 +277,15 @@ def _hang(obs: Observation) -> list[Diagnosis]:
     stuck = [(p, ts) for p, ts in stuck if ts and p.role not in _HELPER_ROLES]  # helpers wait by design
     if obs.end not in (End.TIMEOUT, End.INTERRUPTED) or not stuck:
         return []
-    parts, feeders, main_joins = [], [], False
+    parts, feeders, main_joins, main_exits = [], [], False, False
     for p, threads in sorted(stuck, key=lambda s: (s[0].pid != obs.main_pid, s[0].pid)):
         who = "the main process" if p.pid == obs.main_pid else f"{p.role} (pid {p.pid})"
         fed = [t for t in threads if _feeder(t)]
         if fed:
             feeders.append(p)
-        if p.pid == obs.main_pid and any(f.func == "join" and f.path.endswith("process.py") for f in threads[-1]):
-            main_joins = True
+        if p.pid == obs.main_pid:
+            main_joins = any(f.func == "join" and f.path.endswith("process.py") for f in threads[-1])
+            main_exits = any(f.func == "_exit_function" for f in threads[-1])
         shown = threads[-1]  # faulthandler lists the thread that took the signal last: the main thread
         text = f"{who} {_where(shown)}"
         if fed:
@@ -300,6 +301,21 @@ def _hang(obs: Observation) -> list[Diagnosis]:
                        "still holds data nobody has read",
             "Get everything a child put on a Queue before joining it (q.get() before p.join()); see "
             "'Joining processes that use queues' in the multiprocessing programming guidelines.")]
+    children = [p for p, _ in stuck if p.pid != obs.main_pid]
+    if main_exits and children:
+        daemons = {e.data.get("child") for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon")}
+        stubborn = [p for p in children if p.pid in daemons]
+        if stubborn:
+            return [Diagnosis(
+                Code.HANG, f"{message}.  The main process is exiting: multiprocessing sent SIGTERM to its daemon "
+                           f"children and waits for them, and the daemon (pid {stubborn[0].pid}) did not end on it",
+                "A daemon child must end on SIGTERM (do not ignore it; exit from a handler), or be stopped by the "
+                "script before the main process exits (an Event the child checks, then join()).")]
+        return [Diagnosis(
+            Code.HANG, f"{message}.  The main process is exiting and waits for a non-daemon child that never "
+                       "ends: multiprocessing joins every non-daemon child at exit",
+            "Tell the child to stop (an Event it checks, a sentinel on its Queue) and join() it, or make it a "
+            "daemon if it may be terminated when the main process exits.")]
     return [Diagnosis(
         Code.HANG, message,
         "Each process's Python stacks at the timeout are in the JSON (processes[].stack; -v prints them): "

@@ -413,6 +413,34 @@ def test_hang_is_silent_without_stacks_or_when_the_run_ended() -> None:
     assert Code.HANG.value not in found(stuck("not a faulthandler dump"))
 
 
+EXITING = f"""Current thread 0x00007f179ffc4b80 (most recent call first):
+  File "{LIB}/multiprocessing/popen_fork.py", line 27 in poll
+  File "{LIB}/multiprocessing/process.py", line 149 in join
+  File "{LIB}/multiprocessing/util.py", line 360 in _exit_function
+"""
+LOOPING = """Current thread 0x00007f179ffc4b80 (most recent call first):
+  File "/home/me/stubborn.py", line 6 in stubborn
+  File "<string>", line 1 in <module>
+"""
+
+
+def test_hang_at_exit_tells_a_stubborn_daemon_from_a_non_daemon_child() -> None:
+    obs = stuck(EXITING, LOOPING)
+    as_daemon = dataclasses.replace(obs, events=(*obs.events, ev(Ev.PROCESS_STARTED, 10, child=MAIN + 1, daemon=True,
+                                                                 name="Process-1", method="fork")))
+    d = found(as_daemon)[Code.HANG]
+    assert "the main process exiting, in poll (popen_fork.py:27)" in d.message
+    assert f"the daemon (pid {MAIN + 1}) did not end on it" in d.message and "end on SIGTERM" in d.fix
+    d = found(stuck(EXITING, LOOPING))[Code.HANG]  # started as a non-daemon (no daemon event)
+    assert "waits for a non-daemon child that never ends" in d.message and "sentinel" in d.fix
+
+
+def test_hang_not_at_exit_is_not_called_an_exit_hang() -> None:
+    """The broken variant: the main process joins in its own code, not at exit."""
+    d = found(stuck(JOINING, LOOPING))[Code.HANG]
+    assert "exiting" not in d.message and "processes[].stack" in d.fix
+
+
 def test_hang_when_the_kit_was_stopped_says_by_what() -> None:
     obs = dataclasses.replace(stuck(JOINING, FEEDING, end=End.INTERRUPTED), stop_reason="SIGTERM", wall_s=1.25)
     d = found(obs)[Code.HANG]
@@ -896,3 +924,31 @@ def test_a_run_stopped_by_sigterm_says_where_it_was(tmp_path: Path, method: str,
     assert r.status == Status.INTERRUPTED, explain(r)
     d = diagnosis(r, Code.HANG)
     assert d["message"].startswith("stopped (SIGTERM) after 1.") and "(script.py:13)" in d["message"], d
+
+
+STUBBORN_DAEMON = """
+import signal
+import time
+from multiprocessing import Process
+
+
+def stubborn():
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    Process(target=stubborn, daemon=True).start()
+    time.sleep(0.3)
+"""
+
+
+@pytest.mark.skipif(_platform.stack_signal() is None, reason="no signal for Python stacks on this OS")
+@by_method("fork")
+def test_a_daemon_that_ignores_sigterm_hangs_the_exit_and_is_named(tmp_path: Path, method: str) -> None:
+    r = run_bounded(script_target(script(tmp_path, STUBBORN_DAEMON)), method, timeout=3)
+    assert r.status == Status.TIMEOUT, explain(r)
+    d = diagnosis(r, Code.HANG)
+    assert "the main process exiting" in d["message"] and "in stubborn (script.py:10)" in d["message"], d
+    assert "did not end on it" in d["message"], d
