@@ -28,6 +28,10 @@ ADMIT_PER_SAMPLE = 64
 """With kernel-kept membership, new pids named per sample: a fork bomb must not stall the loop."""
 SAMPLED_PER_SAMPLE = 256
 """With kernel-kept membership, processes read per sample (a rotating share of larger runs)."""
+CMDLINES_UP_TO = 64
+"""With kernel-kept membership, command lines are read only while the run has at most this many
+processes: reading one waits for the process's memory map, which a process that forks without
+pause (a fork bomb) keeps locked; 30 s of such waits kept a container's kit from its timeout."""
 
 ROLE_MARKERS = (
     ("multiprocessing.forkserver", "forkserver"),
@@ -111,6 +115,10 @@ class Observer:
         self.seen[pid] = _Seen(proc, ppid, created, now, now)
         return True
 
+    def _few(self) -> bool:
+        """Few enough processes that their command lines may be read (``CMDLINES_UP_TO``)."""
+        return len(self.last_members) <= CMDLINES_UP_TO
+
     @property
     def kernel_kept(self) -> bool:
         """Membership comes from the kernel (a run group), not from parent links."""
@@ -126,7 +134,7 @@ class Observer:
             proc = psutil.Process(pid)
             with proc.oneshot():
                 ppid, created = proc.ppid(), proc.create_time()
-                name, cmdline = proc.name(), proc.cmdline()
+                name, cmdline = proc.name(), (proc.cmdline() if self._few() else [])
         except psutil.Error:
             return False
         admitted = self._admit(pid, ppid, time.perf_counter_ns(), created)
@@ -134,7 +142,7 @@ class Observer:
             seen = self.seen[pid]
             seen.name, seen.cmdline = name, cmdline
             parent = self.seen.get(ppid)
-            if not cmdline or (parent is not None and parent.cmdline == cmdline):
+            if self._few() and (not cmdline or (parent is not None and parent.cmdline == cmdline)):
                 seen.forked_as = cmdline  # caught between fork and exec (or a real fork): look again soon
         return admitted
 
@@ -142,6 +150,8 @@ class Observer:
         """Processes admitted with their parent's command line (or none yet) are read again at
         every sample for their first half second: a helper (resource tracker, forkserver) execs right after
         its fork, and must not keep the name it had for a few milliseconds."""
+        if not self._few():
+            return
         now = time.perf_counter_ns()
         for seen in self.seen.values():
             if seen.forked_as is None or seen.gone_ns is not None:
@@ -247,7 +257,8 @@ class Observer:
                 seen.cpu_s = max(seen.cpu_s, times.user + times.system)
                 if seen.samples < 8:  # a spawn child execs after fork: refresh early
                     seen.name = proc.name()
-                    seen.cmdline = proc.cmdline()
+                    if self._few():
+                        seen.cmdline = proc.cmdline()
                 cpu = _platform.cpu_num(proc)
                 if cpu is not None:
                     seen.cpus.add(cpu)
