@@ -85,7 +85,9 @@ def _stacks_on_signal() -> None:
     child, a forkserver's worker); a child of a bare fork is disarmed (``register_at_fork``:
     one C call, so a fork loop pays nothing more) and never asked.  The kit asks only processes
     whose file exists.  Nothing is registered where the kit gave no signal (not Linux) or
-    faulthandler cannot."""
+    faulthandler cannot.  faulthandler keeps the file's descriptor number: a script that closes
+    every descriptor and opens a file on that number would get the stacks written into it, at a
+    timeout only, as the run is about to be killed."""
     global _stack_signal
     signum = os.environ.get(env.STACK_SIGNAL, "")
     if not signum.isdigit() or not os.environ.get(env.EVENTS):
