@@ -4,7 +4,9 @@ CI systems (GitHub via test-report actions, GitLab, Jenkins) show JUnit files na
 cell is a test case named ``target/example[method]`` in a suite per target; a cell that did
 not pass is a ``failure`` (fail, timeout, interrupted) or an ``error`` (the kit could not run
 it), ``skipped`` and ``inconclusive`` are skipped with their reason, and every case carries
-the run's stdout and stderr.  No XML library beyond the standard one is needed.
+the run's stdout and stderr.  A failure's text holds the diagnoses with their fixes and, for a
+run that hung, each process's Python stacks: where it waited, in the CI's own test view.
+No XML library beyond the standard one is needed.
 """
 from __future__ import annotations
 
@@ -52,8 +54,9 @@ def to_xml(results: Sequence[RunResult]) -> str:
             case = ET.SubElement(suite, "testcase", classname=target, name=case_name(r), time=f"{r.wall_s:.3f}")
             message = _clean(f"{r.status}: {r.reason}")
             if r.status in _FAILURE:
-                ET.SubElement(case, "failure", message=message, type=str(r.status)).text = _clean(
-                    "\n".join(f"{d.get('code')}: {d.get('message')}\nfix: {d.get('fix')}" for d in r.diagnoses))
+                ET.SubElement(case, "failure", message=message, type=str(r.status)).text = _clean("\n".join(
+                    [f"{d.get('code')}: {d.get('message')}\nfix: {d.get('fix')}" for d in r.diagnoses]
+                    + [f"stacks of {p.role} (pid {p.pid}):\n{p.stack}" for p in r.processes if p.stack]))
             elif r.status == Status.ERROR:
                 ET.SubElement(case, "error", message=message, type="error")
             elif r.status in _SKIP:

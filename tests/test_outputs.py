@@ -39,6 +39,21 @@ def test_one_case_per_cell_and_failures_marked() -> None:
     assert (host.get("tests"), host.get("failures"), host.get("errors"), host.get("skipped")) == ("4", "1", "1", "1")
 
 
+def test_a_hung_cells_failure_carries_its_diagnosis_and_stacks() -> None:
+    from kit.results import ProcRecord
+
+    stack = 'Current thread 0x1 (most recent call first):\n  File "/w/deadlock.py", line 8 in <module>\n'
+    proc = ProcRecord(7, 1, "python", ["python"], 0.0, "main", 0.0, 1.0, None, 0.1, stack=stack)
+    quiet = ProcRecord(8, 7, "python", ["python"], 0.0, "worker", 0.0, 1.0, None, 0.1)
+    hung = result("mine.py", "spawn", Status.TIMEOUT, processes=[proc, quiet],
+                  diagnoses=[{"code": "hang", "message": "still running after 3 s", "fix": "get before join"}])
+    root = ET.fromstring(junit.to_xml([hung]).split("?>", 1)[1])
+    text = next(root.iter("failure")).text or ""
+    assert text.startswith("hang: still running after 3 s\nfix: get before join\n")
+    assert 'stacks of main (pid 7):\nCurrent thread 0x1' in text and "line 8 in <module>" in text
+    assert "pid 8" not in text  # a process without a stack adds nothing
+
+
 def test_a_junit_parser_reads_the_file(tmp_path: Path) -> None:
     junitparser = pytest.importorskip("junitparser")
     path = tmp_path / "out.xml"
