@@ -43,9 +43,14 @@ def record(kind: str, **data: Any) -> None:
         return
     pid = os.getpid()
     line = json.dumps({"t": time.perf_counter_ns(), "pid": pid, "kind": kind, "data": data})
-    fd = os.open(os.path.join(folder, f"{pid}.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(os.path.join(folder, f"{pid}.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:  # the run's folder is gone (a process that outlived its run): never break the script
+        return
     try:
         os.write(fd, (line + "\n").encode())
+    except OSError:  # a full disk: the event is lost, the script goes on
+        pass
     finally:
         os.close(fd)
 

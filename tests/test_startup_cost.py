@@ -83,3 +83,16 @@ def test_a_folder_that_cannot_take_bytecode_is_left_alone(tmp_path: Path, capsys
     (tmp_path / "__pycache__").write_text("a file where the folder would go")
     assert runner.warm_bytecode.__wrapped__(str(tmp_path)) is False
     assert capsys.readouterr() == ("", "")
+
+
+def test_recording_into_a_folder_that_is_gone_never_breaks_the_script(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that outlived its run (its events folder removed) still starts its threads; the
+    broken variant, the same folder present, gets its event written."""
+    from kit import _record
+
+    monkeypatch.setenv(_record.ENV_DIR, str(tmp_path / "gone"))
+    _record.record(_record.Ev.THREAD_STARTED, name="t")  # no exception
+    monkeypatch.setenv(_record.ENV_DIR, str(tmp_path))
+    _record.record(_record.Ev.THREAD_STARTED, name="t")
+    assert (tmp_path / f"{os.getpid()}.jsonl").read_text().count("thread_started") == 1
