@@ -38,18 +38,40 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default where it has one; none for an option that is off or unset unless given."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
+GLOBAL_FLAGS = ("--debug", "--quiet", "--verbose")
+"""Accepted before the command and after it (``kit -q run x.py`` and ``kit run x.py -q``)."""
+
+
+def _global_flags(parser: argparse.ArgumentParser, after_command: bool) -> None:
+    """After the command the flags default to nothing, so that ``kit -q run x.py`` keeps its ``-q``."""
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
+    parser.add_argument("--debug", action="store_true", **(unset or {"default": False}),
+                        help=f"show tracebacks of the kit's own errors (or {DEBUG_ENV}=1)")
+    parser.add_argument("-q", "--quiet", action="count", **(unset or {"default": 0}),
+                        help="less output: no progress, one line per run")
+    parser.add_argument("-v", "--verbose", action="count", **(unset or {"default": 0}),
+                        help="more output: every check's verdict, a hung run's stacks")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kit", description="See what multiprocessing really does under fork, spawn and forkserver.",
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                formatter_class=_Help)
     p.add_argument("--version", action="version", version=f"kit {kit.__version__}")
-    p.add_argument("--debug", action="store_true", help=f"show tracebacks of the kit's own errors (or {DEBUG_ENV}=1)")
-    p.add_argument("-q", "--quiet", action="count", default=0, help="less output: no progress, one line per run")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more output: every check's verdict")
+    _global_flags(p, after_command=False)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the examples, one line each")
 
     runtime = {"scale": DEFAULT_SCALE, "timeout": DEFAULT_TIMEOUT, "jobs": default_jobs(), "repeat": DEFAULT_REPEAT}
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Help
     r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
     r.add_argument("target", metavar="EXAMPLE|SCRIPT.py")
     r.add_argument("script_args", nargs="*", metavar="ARGS", help="after --: arguments for the script")
@@ -72,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="what each start method costs: start-up, pool, Queue/Pipe, CPU scaling",
                        formatter_class=fmt)
     options.add_options(b, "bench", runtime)
+    for command in sub.choices.values():
+        _global_flags(command, after_command=True)
     return p
 
 

@@ -111,8 +111,8 @@ def _text(value: Any) -> str:
 
 RUNS = ("run", "matrix")
 OPTIONS: tuple[Option, ...] = (
-    Option("--method", ("run",), "start method, repeatable; default: each target's own default; all: every "
-           "method (default: all)", kind="append", choices=(*METHODS, DEFAULT, ALL)),
+    Option("--method", ("run",), "start method, repeatable; default: each target's own default method; "
+           "all: every method (what runs when --method is not given)", kind="append", choices=(*METHODS, DEFAULT, ALL)),
     Option("--examples", ("matrix",), "names, tags (article: the article's 11; pitfalls: what goes wrong), or all",
            kind="many", default=[ALL], metavar="EXAMPLE"),
     Option("--methods", ("matrix", "bench"), "methods, or all", kind="many", default=[ALL], choices=(*METHODS, ALL)),

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from kit import options
-from kit.cli import build_parser, parse_args
+from kit.cli import GLOBAL_FLAGS, build_parser, parse_args
 from kit.container.run import matrix_command, run_command
 from kit.errors import UsageError
 
@@ -55,7 +55,7 @@ def test_every_option_of_the_parser_is_declared_once() -> None:
     declared = {o.flag for o in options.OPTIONS}
     for command in ("run", "matrix", "report", "bench"):
         flags = {f for a in sub.choices[command]._actions for f in a.option_strings if f.startswith("--")}
-        assert flags - {"--help"} <= declared, (command, flags - declared)
+        assert flags - {"--help", *GLOBAL_FLAGS} <= declared, (command, flags - declared)
         takes = {o.flag for o in options.OPTIONS if command in o.commands}
         assert takes <= flags, (command, takes - flags)
 
@@ -86,3 +86,24 @@ def test_an_option_has_one_default_for_every_command() -> None:
         assert len({repr(v) for v in seen.values()}) == 1, (option.flag, seen)
     assert {c: sub.choices[c].get_default("targets") for c in ("run", "matrix", "bench")} == dict.fromkeys(
         ("run", "matrix", "bench"), "host")
+
+
+@pytest.mark.parametrize("argv, quiet, verbose, debug", [
+    (["-q", "run", "hello"], 1, 0, False),
+    (["run", "hello", "-q"], 1, 0, False),
+    (["run", "hello", "-v", "--debug"], 0, 1, True),
+    (["-v", "matrix", "--jobs", "2"], 0, 1, False),
+    (["run", "hello", "--", "-q"], 0, 0, False),  # after --: the script's
+])
+def test_the_global_flags_go_before_or_after_the_command(argv: list[str], quiet: int, verbose: int,
+                                                          debug: bool) -> None:
+    args = parse_args(argv)
+    assert (args.quiet, args.verbose, args.debug) == (quiet, verbose, debug)
+
+
+def test_help_shows_a_default_only_where_there_is_one() -> None:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command, parser in sub.choices.items():
+        text = parser.format_help()
+        assert "(default: None)" not in text and "(default: False)" not in text, command
+    assert "(default: 0.1)" in sub.choices["run"].format_help()  # a real default is still shown
