@@ -261,7 +261,8 @@ def _notes(t: Table) -> dict[tuple[str, Column], int]:
 
 def _note(t: Table, example: str, c: Column) -> str:
     r = t.rows[example][c]
-    return f"{example} on {c.label}: {r.status}: {r.reason}"
+    codes = list(dict.fromkeys(str(d.get("code")) for d in r.diagnoses))
+    return f"{example} on {c.label}: {r.status}: {r.reason}" + (f" (diagnosis: {', '.join(codes)})" if codes else "")
 
 
 def _merged_body(t: Table, usual: Mapping[str, str], notes: Mapping[tuple[str, Column], int],
