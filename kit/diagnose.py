@@ -286,7 +286,7 @@ def _hang(obs: Observation) -> list[Diagnosis]:
         if p.pid == obs.main_pid:
             main_joins = any(f.func == "join" and f.path.endswith("process.py") for f in threads[-1])
             main_exits = any(f.func == "_exit_function" for f in threads[-1])
-        shown = threads[-1]  # faulthandler lists the thread that took the signal last: the main thread
+        shown = threads[-1]  # faulthandler lists the newest thread first: the main thread, the oldest, is last
         text = f"{who} {_where(shown)}"
         if fed:
             text += f", and a Queue's feeder thread blocked writing data nobody reads, in {fed[0][0].short()}"
