@@ -53,12 +53,14 @@ GLOBAL_FLAGS = ("--debug", "--quiet", "--verbose")
 
 def _global_flags(parser: argparse.ArgumentParser, after_command: bool) -> None:
     """After the command the flags default to nothing, so that ``kit -q run x.py`` keeps its ``-q``."""
-    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
-    parser.add_argument("--debug", action="store_true", **(unset or {"default": False}),
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    parser.add_argument("--debug", action="store_true", default=default(False),
                         help=f"show tracebacks of the kit's own errors (or {DEBUG_ENV}=1)")
-    parser.add_argument("-q", "--quiet", action="count", **(unset or {"default": 0}),
+    parser.add_argument("-q", "--quiet", action="count", default=default(0),
                         help="less output: no progress, one line per run")
-    parser.add_argument("-v", "--verbose", action="count", **(unset or {"default": 0}),
+    parser.add_argument("-v", "--verbose", action="count", default=default(0),
                         help="more output: every check's verdict, a hung run's stacks")
 
 

@@ -69,6 +69,16 @@ def install() -> None:
     _wrap_thread_start()
     for name in ("run_path", "run_module"):
         setattr(runpy, name, _top_level(getattr(runpy, name)))
+    at_fork = getattr(os, "register_at_fork", None)  # POSIX only (no fork elsewhere)
+    if at_fork is not None:
+        at_fork(after_in_child=_forked)
+
+
+def _forked() -> None:
+    """In a child of a fork: its stacks and its threads are its own, not its parent's."""
+    global _threads_said
+    _disarm_stacks()
+    _threads_said = False
 
 
 _stack_fd: int | None = None  # where this process writes its stacks; None: not armed
@@ -98,9 +108,6 @@ def _stacks_on_signal() -> None:
         return
     _stack_signal = int(signum)
     _arm_stacks()
-    at_fork = getattr(os, "register_at_fork", None)  # POSIX only, as the signal is
-    if at_fork is not None:
-        at_fork(after_in_child=_disarm_stacks)
 
 
 def _arm_stacks() -> None:
@@ -120,7 +127,7 @@ def _arm_stacks() -> None:
 
 
 def _disarm_stacks() -> None:
-    """In a fork child: the inherited registration would write into the parent's file."""
+    """In a fork child (``_forked``): the inherited registration would write into the parent's file."""
     global _stack_fd
     if _stack_fd is None:
         return
@@ -142,10 +149,6 @@ def _wrap_thread_start() -> None:
 
     original = threading.Thread.start
 
-    def said_in_child() -> None:
-        global _threads_said
-        _threads_said = False  # a fork child's threads are its own
-
     @functools.wraps(original)
     def start(self: Any) -> None:
         global _threads_said
@@ -155,9 +158,6 @@ def _wrap_thread_start() -> None:
         original(self)
 
     threading.Thread.start = start  # type: ignore[method-assign]
-    at_fork = getattr(os, "register_at_fork", None)
-    if at_fork is not None:
-        at_fork(after_in_child=said_in_child)
 
 
 _HELPERS = (("multiprocessing.resource_tracker", "resource_tracker"),

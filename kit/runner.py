@@ -488,7 +488,7 @@ class _Tally:
 
 
 def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord], workers: set[object],
-                    task_peak: int | None, cpu_unknown: bool, threads_started: bool = False
+                    task_peak: int | None, cpu_unknown: bool, threads_started: bool
                     ) -> tuple[int, bool, tuple[str, ...]]:
     """Peak processes, whether that is the kernel's count (not a lower bound from samples), and
     the list of what is not measured, for a run kept by a cgroup or a container's pid namespace.
