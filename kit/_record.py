@@ -7,7 +7,6 @@ kinds (``Ev``, plain strings) are defined here for the same reason and re-export
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -18,6 +17,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV_DIR = env.EVENTS
+
+try:  # CPython's own JSON string escaping, in C: importing ``json`` costs 1.4 ms (its regexes) in
+    from _json import encode_basestring_ascii as _quote  # every fresh interpreter of a run
+except ImportError:  # pragma: no cover - another implementation
+    _quote = None
 
 
 class Ev:
@@ -42,7 +46,7 @@ def record(kind: str, **data: Any) -> None:
     if not folder:
         return
     pid = os.getpid()
-    line = json.dumps({"t": time.perf_counter_ns(), "pid": pid, "kind": kind, "data": data})
+    line = dumps({"t": time.perf_counter_ns(), "pid": pid, "kind": kind, "data": data})
     try:
         fd = os.open(os.path.join(folder, f"{pid}.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError:  # the run's folder is gone (a process that outlived its run): never break the script
@@ -55,3 +59,55 @@ def record(kind: str, **data: Any) -> None:
         os.close(fd)
 
 
+
+
+def dumps(obj: object) -> str:
+    """``json.dumps(obj)``, the same text, without importing ``json`` for what events hold: str
+    keys; str, int, float, bool, None, lists, tuples and such dicts.  Anything else (another
+    key type, an object ``json`` would refuse) goes to ``json.dumps`` itself: its text, its error."""
+    parts: list[str] = []
+    if _quote is None or not _encode(obj, parts):
+        import json
+
+        return json.dumps(obj)
+    return "".join(parts)
+
+
+def _encode(obj: object, out: list[str], depth: int = 0) -> bool:
+    """Append ``obj`` as ``json.dumps`` writes it; False for what only ``json`` should handle
+    (a structure nested deeper than events are: a circular one is ``json``'s ValueError)."""
+    assert _quote is not None
+    if depth > 32:
+        return False
+    if isinstance(obj, str):
+        out.append(_quote(obj))
+    elif obj is None or obj is True or obj is False:
+        out.append("null" if obj is None else "true" if obj else "false")
+    elif isinstance(obj, int):
+        out.append(int.__repr__(obj))
+    elif isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            return False  # NaN and the infinities: json's own spelling
+        out.append(float.__repr__(obj))
+    elif isinstance(obj, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(obj):
+            if i:
+                out.append(", ")
+            if not _encode(item, out, depth + 1):
+                return False
+        out.append("]")
+    elif isinstance(obj, dict):
+        out.append("{")
+        for i, (key, value) in enumerate(obj.items()):
+            if not isinstance(key, str):
+                return False
+            out.append(", " if i else "")
+            out.append(_quote(key))
+            out.append(": ")
+            if not _encode(value, out, depth + 1):
+                return False
+        out.append("}")
+    else:
+        return False
+    return True

@@ -1,6 +1,7 @@
 """What every process of a run pays for the kit: the probe (imported by the run's
 ``sitecustomize`` in every interpreter) and the launcher (every run's main process) import
-nothing the user's script would not: no ``typing``, ``dataclasses`` or ``pathlib``.
+nothing the user's script would not: no ``typing``, ``dataclasses``, ``pathlib`` or ``json`` (events
+are written by ``kit._record.dumps``, json's own text from its C string escaping).
 
 Nor does any of them compile the kit from source in every process: the runner compiles the kit's
 own modules once (``runner.warm_bytecode``), so that ``PYTHONDONTWRITEBYTECODE`` (set in many
@@ -23,10 +24,10 @@ import pytest
 from kit import runner
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("typing", "dataclasses", "pathlib")
+HEAVY = ("typing", "dataclasses", "pathlib", "json")
 PROBE = (
     "import sys; sys.path.insert(0, {root!r}); import {module}; "
-    "import json; print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
+    "print(' '.join(sorted(m for m in {heavy!r} if m in sys.modules)))"
 )
 
 
@@ -35,7 +36,7 @@ def heavy_imports(module: str) -> list[str]:
     no .pth file of this environment, an editable install's finder included, pulls any in)."""
     code = PROBE.format(root=str(ROOT), module=module, heavy=HEAVY)
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=30, check=True)
-    return list(json.loads(out.stdout))
+    return out.stdout.split()
 
 
 @pytest.mark.parametrize("module", ["kit.probe", "kit._record", "kit.launcher"])
@@ -96,3 +97,41 @@ def test_recording_into_a_folder_that_is_gone_never_breaks_the_script(tmp_path: 
     monkeypatch.setenv(_record.ENV_DIR, str(tmp_path))
     _record.record(_record.Ev.THREAD_STARTED, name="t")
     assert (tmp_path / f"{os.getpid()}.jsonl").read_text().count("thread_started") == 1
+
+
+EVENT_DATA = [
+    {}, {"error": 'ValueError(\'a "quoted"\\n\tline\')', "name": "Process-1", "exitcode": -15},
+    {"text": "我是一个进程 \u2028 \x00 \x1f \ud800", "emoji": "\U0001F600"},
+    {"cpu_s": 0.1 + 0.2, "big": 2 ** 70, "neg": -0.0, "tiny": 5e-324, "huge": 1e308, "flag": True, "none": None},
+    {"alive": [1, 2, 3], "pair": (4, "x"), "nested": {"a": [{"b": [None, False]}], "": ""}},
+    {"nan": float("nan")}, {"inf": [float("inf"), float("-inf")]}, {"key": {1: "an int key"}},
+    {"deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+]
+
+
+@pytest.mark.parametrize("data", EVENT_DATA, ids=range(len(EVENT_DATA)))
+def test_events_are_written_as_json_writes_them(data: object) -> None:
+    from kit import _record
+
+    assert _record.dumps(data) == json.dumps(data)
+
+
+def test_what_json_would_refuse_is_refused_as_json_refuses_it() -> None:
+    from kit import _record
+
+    for bad in ({"o": object()}, {"s": {1, 2}}):
+        with pytest.raises(TypeError):
+            _record.dumps(bad)
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        _record.dumps({"loop": loop})
+
+
+def test_the_check_sees_a_writer_that_does_not_escape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broken variant: strings quoted without escaping (a quote, a newline, a non-ASCII character)."""
+    from kit import _record
+
+    monkeypatch.setattr(_record, "_quote", lambda s: '"' + s + '"')
+    differ = [data for data in EVENT_DATA if _record.dumps(data) != json.dumps(data)]
+    assert EVENT_DATA[1] in differ and EVENT_DATA[2] in differ
