@@ -14,10 +14,12 @@ from kit import env
 
 TYPE_CHECKING = False  # typing is not imported at start-up of every process (mypy knows the name)
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 ENV_DIR = env.EVENTS
 
+_quote: Callable[[str], str] | None
 try:  # CPython's own JSON string escaping, in C: importing ``json`` costs 1.4 ms (its regexes) in
     from _json import encode_basestring_ascii as _quote  # every fresh interpreter of a run
 except ImportError:  # pragma: no cover - another implementation
