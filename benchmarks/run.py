@@ -1,17 +1,21 @@
 """Benchmarks, not timed tests: what the kit costs, measured side by side in one run; writes BENCHMARKS.md.
 
-Run with ``nox -s bench`` (arguments after ``--`` come here).  Three comparisons:
+Run with ``nox -s bench`` (arguments after ``--`` come here); with no argument it writes every
+figure issue 13 names (about 15 minutes on 2 cores with the images built).  The sections:
 
 (a) ``kit matrix --targets host`` (overlapping cells, the default ``--jobs``) and with
     ``--jobs 1``, against a plain loop over the same cells: each example run one after the
     other by a bare interpreter with the start method made the default, without the kit's
-    probe, events or observer.  Also how many matrices passed every cell (``--matrices``).
+    probe, events or observer.  Also how many default matrices passed every cell (``--matrices``,
+    20 by default, the rounds included).
 (b) ``kit bench``'s start-up figures against a bare ``timeit`` of the same statement in a
     fresh interpreter of the same Python (``benchmarks/startup_timeit.py``).
 (c) ``kit matrix --targets auto`` (host and the Linux containers) when a Docker daemon answers
     and the images are built.
 (d) ``--hog N``: N host matrices in a row with a CPU hog on one core (Linux: pinned with
     ``sched_setaffinity``): no cell may fail; the ``cpu`` cells pass or are inconclusive.
+(e) ``kit bench --targets auto`` (``--bench-targets``): start-up, Pool, Queue and Pipe throughput
+    and CPU scaling per target and start method, its table and chart.
 
 POSIX only (the plain loop kills each cell's session with ``killpg``; (d) pins with ``sched_setaffinity``,
 Linux).  Figures are medians over ``--repeat`` rounds; every round's figure is kept in the JSON beside
@@ -223,11 +227,14 @@ def keep_skipped(out: Path, text: str) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median reported)")
-    ap.add_argument("--matrices", type=int, default=0,
-                    help="extra host matrices (default --jobs) to count how many pass every cell")
+    ap.add_argument("--matrices", type=int, default=20,
+                    help="default host matrices counted for every cell passing, the --repeat rounds included "
+                         "(the issue's 20 of 20)")
     ap.add_argument("--container-rounds", type=int, default=1, help="rounds of (c)")
     ap.add_argument("--hog", type=int, default=0, help="(d): matrices with a CPU hog on one core")
-    ap.add_argument("--bench-targets", default="", help="(e): kit bench over these targets (e.g. host,docker)")
+    ap.add_argument("--bench-targets", default="auto",
+                    help="(e): kit bench over these targets (default: auto, the host and the built images; "
+                         "an empty string skips it)")
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
@@ -257,8 +264,8 @@ def main() -> int:
             rounds["jobsN"].append(s)
             busy["jobsN"].append(c)
             failed["jobsN"] += bool(bad)
-        extra = [matrix(a.scale, None) for _ in range(a.matrices)]
-        all_n = a.repeat + a.matrices
+        extra = [matrix(a.scale, None) for _ in range(max(0, a.matrices - a.repeat))]
+        all_n = a.repeat + len(extra)
         passed = all_n - failed["jobsN"] - sum(1 for _, _, bad in extra if bad)
         med = {k: statistics.median(v) for k, v in rounds.items()}
         med_cpu = {k: statistics.median(v) for k, v in busy.items()}
