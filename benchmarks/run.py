@@ -130,7 +130,7 @@ def startup(repeat: int) -> dict[str, dict[str, float]]:
 
     Round after round, one of each, interleaved (so that the machine's drift hits both): kit
     bench's own measuring code (``python -m kit._bench_worker --startup-only``, what ``kit
-    bench`` runs in a fresh interpreter) and ``startup_timeit.py``; medians of the rounds'
+    bench`` runs in a fresh interpreter) and ``python -m startup_timeit``; medians of the rounds'
     medians.  One full ``kit bench --targets host`` is run too: its figures are reported beside."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "b.json"
@@ -145,8 +145,8 @@ def startup(repeat: int) -> dict[str, dict[str, float]]:
             done = subprocess.run([sys.executable, "-m", "kit._bench_worker", "--method", method, "--startup-only"],
                                   capture_output=True, text=True, check=True)
             kit_rounds.append(statistics.median(json.loads(done.stdout)["startup"]["samples_s"]) * 1000)
-            done = subprocess.run([sys.executable, str(HERE / "startup_timeit.py"), method], capture_output=True,
-                                  text=True, check=True)
+            done = subprocess.run([sys.executable, "-m", "startup_timeit", method], capture_output=True, text=True,
+                                  check=True, cwd=HERE)  # a module, as kit's worker is (startup_timeit.py says why)
             bare.append(float(done.stdout.split()[0]))
         k, b = statistics.median(kit_rounds), statistics.median(bare)
         figures[method] = {"kit_bench_full_ms": full[method], "kit_bench_ms": k, "timeit_ms": b, "ratio": k / b,

@@ -10,7 +10,7 @@ FORBIDDEN = re.compile(r"\bos\.(fork|killpg|getpgid|setsid|waitpid|WNOHANG)\b|\b
                        r"|\bprctl\b|(?<!_platform)\.cpu_num\(|\bsys\.platform\b|\bos\.name\b|\bplatform\.system\(\)")
 ALLOWED = {
     "results.py": {"platform.system()"},  # describing where a run happened is not branching on it
-    "_bench_worker.py": {"platform.system()"},  # nor where a benchmark ran
+    "_bench_measure.py": {"platform.system()"},  # nor where a benchmark ran
     # Examples that demonstrate an OS-specific call must make it.  kit/examples/_support.py is the one
     # place the pitfall examples keep their OS differences (kill_self: SIGKILL / TerminateProcess;
     # die_with: Linux prctl(PR_SET_PDEATHSIG), a watchdog elsewhere); fork_buffered_output.py shows
