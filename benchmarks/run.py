@@ -324,6 +324,20 @@ def main() -> int:
             lines += ["## (c) Host and every container", "", stamp, "",
                       f"Not measured: containers unavailable ({why}).", ""]
 
+    if a.bench_targets:
+        settle()  # CPU scaling needs idle cores: before (d), whose hog left the VM slower for a while (1.85x at 2
+        # right after it, 1.93-2.00x on a rested machine)
+        with tempfile.TemporaryDirectory() as tmp:
+            md = Path(a.out).with_name(Path(a.out).stem + "-bench.md")
+            _, done = kit("bench", "--targets", a.bench_targets, "--json", str(Path(tmp) / "b.json"), "--markdown",
+                          str(md))
+            data["bench"] = json.loads((Path(tmp) / "b.json").read_text()) if done.returncode == 0 else None
+        table = md.read_text(encoding="utf-8").strip().splitlines() if done.returncode == 0 else [
+            f"`kit bench` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"]
+        lines += [f"## (e) `kit bench --targets {a.bench_targets}`: what each start method costs", "", stamp, "",
+                  f"Also in `{md.name}` (and its chart `{md.with_suffix('.svg').name}`).", "",
+                  *(line[1:] if line.startswith("#") else line for line in table), ""]
+
     if a.hog:
         outcomes = hogged(a.scale, a.hog)
         data["hog"] = outcomes
@@ -335,19 +349,6 @@ def main() -> int:
                   f"{cpu.count('inconclusive')} inconclusive (the other load named in the reason), "
                   f"{len(cpu) - cpu.count('pass') - cpu.count('inconclusive')} other. Seconds per matrix: "
                   f"{per}.", ""]
-
-    if a.bench_targets:
-        settle()  # CPU scaling needs idle cores: the sections before leave work behind for a while
-        with tempfile.TemporaryDirectory() as tmp:
-            md = Path(a.out).with_name(Path(a.out).stem + "-bench.md")
-            _, done = kit("bench", "--targets", a.bench_targets, "--json", str(Path(tmp) / "b.json"), "--markdown",
-                          str(md))
-            data["bench"] = json.loads((Path(tmp) / "b.json").read_text()) if done.returncode == 0 else None
-        table = md.read_text(encoding="utf-8").strip().splitlines() if done.returncode == 0 else [
-            f"`kit bench` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"]
-        lines += [f"## (e) `kit bench --targets {a.bench_targets}`: what each start method costs", "", stamp, "",
-                  f"Also in `{md.name}` (and its chart `{md.with_suffix('.svg').name}`).", "",
-                  *(line[1:] if line.startswith("#") else line for line in table), ""]
 
     text = keep_skipped(Path(a.out), "\n".join(lines))
     Path(a.out).write_text(text, encoding="utf-8")
