@@ -7,10 +7,10 @@ and forkserver every child imports this module again (as ``__mp_main__``), so no
 ``multiprocessing`` is imported at its top: what a start costs, not what this script imports.
 
 Run as a module, as ``kit bench``'s worker is (``python -m kit._bench_worker``), not as a file:
-before 3.14 the forkserver never preloads a script's ``__main__`` (CPython gh-98552, fixed by
-gh-126631), so each of its children re-runs the file through ``runpy.run_path``, which
-imports ``pkgutil`` there: on 3.11 here, 6.9 ms a start as a file against 3.0 ms as a module
-(2.3 ms with ``pkgutil`` preloaded).  Both are real; the comparison must be of the same one.
+before 3.13.8 and 3.14.1 the forkserver did not preload a script's ``__main__`` (CPython
+gh-126631, gh-137996), so each of its children re-runs the file through ``runpy.run_path``,
+which imports ``pkgutil`` there: on 3.11 here, 6.9 ms a start as a file against 3.0 ms as a
+module (2.3 ms with ``pkgutil`` preloaded).  Both are real; the comparison must be of the same one.
 """
 import multiprocessing
 import sys
