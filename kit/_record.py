@@ -61,8 +61,6 @@ def record(kind: str, **data: Any) -> None:
         os.close(fd)
 
 
-
-
 def dumps(obj: object) -> str:
     """``json.dumps(obj)``, the same text, without importing ``json`` for what events hold: str
     keys; str, int, float, bool, None, lists, tuples and such dicts.  Anything else (another

@@ -221,8 +221,8 @@ class Scaling:
         alone is not enough either: a VM's CPU speeds up and slows down with its host, and best
         against best read 1.41x at 2 in docker:3.14 when one of four single-process runs took 0.94 s
         and the others 1.33-1.36 s, every run with its CPU (medians: 1.97x).  Measured here on
-        2 vCPUs, run after run: 1.86-2.11x by medians, 1.88-2.11x by the best (superlinear readings
-        are the VM: a lone busy vCPU runs slower than two)."""
+        2 vCPUs, run after run: 1.86-2.11x by medians, 1.88-2.11x by the best (the readings above 2
+        are this VM's: the same single-process work took 0.95-1.24 s from one run to the next)."""
         base = self.points[0]
 
         def undisturbed(p: ScalePoint) -> list[float]:
