@@ -38,6 +38,7 @@ WORKER = "kit._bench_worker"
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
 CHANNELS = (("queue", "small"), ("queue", "big"), ("pipe", "small"), ("pipe", "big"))
 TARGET_EFFICIENCY = 0.95  # speedup >= 0.95 x N on N idle CPUs
+ABOVE_N = 1.05  # efficiency above this is not the cores: the machine ran faster in some runs than in others
 UNDISTURBED = TARGET_EFFICIENCY  # cpu_share of a scaling run whose processes had their CPUs (0.96-1.00 seen
 # on 2 idle vCPUs): a run whose processes had less could not show the target's speedup anyway
 MIB = 1 << 20
@@ -116,22 +117,30 @@ class Samples:
 @dataclass(frozen=True)
 class Startup:
     """``ctx.Process(target=noop)`` started and joined: seconds per start, one sample per repetition
-    of ``number`` starts; ``first_s``: the very first start, alone (forkserver: with its server)."""
+    of ``number`` starts; ``first_s``: the very first start, alone (forkserver: with its server);
+    ``script_s``: the same with a script file as ``__main__`` (``kit._bench_measure.SCRIPT``: what
+    ``python my_script.py`` pays; None in JSON written before it was measured)."""
 
     per_start_s: Samples
     number: int
     first_s: float
+    script_s: Samples | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """With ``median_ms``, the headline figure, for readers of the JSON (derived: not read back)."""
-        return {"per_start_s": self.per_start_s.to_dict(), "median_ms": self.per_start_s.median * 1000,
-                "number": self.number, "first_s": self.first_s}
+        out = {"per_start_s": self.per_start_s.to_dict(), "median_ms": self.per_start_s.median * 1000,
+               "number": self.number, "first_s": self.first_s}
+        if self.script_s is not None:
+            out |= {"script_per_start_s": self.script_s.to_dict(), "script_median_ms": self.script_s.median * 1000}
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Startup:
         d = _obj(data, where)
+        script = d.get("script_per_start_s")
         return cls(Samples.from_dict(_field(d, "per_start_s", dict, where), f"{where}.per_start_s"),
-                   _count(d, "number", where), _number(_field(d, "first_s", float, where), f"{where}.first_s"))
+                   _count(d, "number", where), _number(_field(d, "first_s", float, where), f"{where}.first_s"),
+                   None if script is None else Samples.from_dict(script, f"{where}.script_per_start_s"))
 
 
 @dataclass(frozen=True)
@@ -446,7 +455,8 @@ def from_worker(data: Any, target: str, method: str) -> MethodBench:
     s = _obj(d.get("startup"), f"{w}.startup")
     p = _obj(d.get("pool"), f"{w}.pool")
     startup = Startup(_raw(s.get("samples_s"), f"{w}.startup.samples_s"), _count(s, "number", f"{w}.startup"),
-                      _number(s.get("first_s"), f"{w}.startup.first_s"))
+                      _number(s.get("first_s"), f"{w}.startup.first_s"),
+                      _raw(s.get("script_samples_s"), f"{w}.startup.script_samples_s"))
     pool = PoolStart(_count(p, "processes", f"{w}.pool"), _raw(p.get("samples_s"), f"{w}.pool.samples_s"))
     t = _obj(d.get("throughput"), f"{w}.throughput")
     transfers = []
@@ -602,7 +612,9 @@ def _figures(r: MethodBench) -> dict[str, str]:
     """The table's cells of one measured row."""
     assert r.startup and r.pool and r.scaling
     st, pool, sc = r.startup.per_start_s.stats, r.pool.seconds.stats, r.scaling
-    cells = {"start-up": f"{_ms(st.median)} ±{_plain_ms(st.iqr, 2)}", "first": _ms(r.startup.first_s),
+    script = r.startup.script_s
+    cells = {"start-up": f"{_ms(st.median)} ±{_plain_ms(st.iqr, 2)}",
+             "script": _ms(script.median) if script is not None else "-", "first": _ms(r.startup.first_s),
              "pool": f"{_ms(pool.median)} ±{_plain_ms(pool.iqr, 2)}"}
     for channel, size in CHANNELS:
         t = r.transfer(channel, size)
@@ -614,7 +626,8 @@ def _figures(r: MethodBench) -> dict[str, str]:
     return cells
 
 
-HEADERS = {"start-up": "start-up ±IQR", "first": "first start", "pool": "pool(N) 1st ±IQR",
+HEADERS = {"start-up": "start-up ±IQR", "script": "from a script", "first": "first start",
+           "pool": "pool(N) 1st ±IQR",
            "queue_small": "Queue 20 B", "queue_big": "Queue 1 MiB", "pipe_small": "Pipe 20 B",
            "pipe_big": "Pipe 1 MiB", "speedup": "speedup at N"}
 
@@ -649,10 +662,19 @@ def text_table(bench: Bench) -> str:
             else:
                 out.append("  ".join([method.ljust(mw), *(c[k].ljust(width[k]) for k in headers)]).rstrip())
         out.append("")
+    out.append("start-up: start() + join() of an empty process, __main__ a small module; from a script: the same "
+               "with a script file as __main__ (spawn children re-run it; forkserver ones did before 3.13.8/3.14.1).")
     out.append("± is the interquartile range of the repetitions, in ms; speedup: the same CPU-bound work on 1 "
                "vs N processes, after they started, median against median of the runs whose processes had their CPUs "
                "(* below the target of "
                f"{TARGET_EFFICIENCY:g} x N: see cpu_share in the JSON).")
+    for r in bench.rows:
+        sc = r.scaling
+        if r.status == OK and sc and sc.efficiency(sc.top) > ABOVE_N:
+            one = sc.points[0].seconds.stats
+            out.append(f"* {r.target} {r.method}: speedup {sc.speedup(sc.top):.2f} at {sc.top.processes}, more than "
+                       f"{sc.top.processes} processes can give: the machine's speed varied between runs (one process: "
+                       f"{one.min:.2f}-{one.max:.2f} s for the same work)")
     slow = [r for r in bench.rows if r.status == OK and r.scaling and not r.scaling.meets_target]
     for r in slow:
         assert r.scaling is not None
@@ -673,7 +695,7 @@ def chart_path(markdown: str | None) -> str | None:
 
 def markdown(bench: Bench, chart: str | None) -> str:
     """The same figures as the text table, one row per target and method, and the chart's link."""
-    cols = ["target", "method", "start-up median", "IQR", "min–max", "reps × number", "first start",
+    cols = ["target", "method", "start-up median", "IQR", "min–max", "reps × number", "from a script", "first start",
             "pool(N) first result", "Queue 20 B", "Queue 1 MiB", "Pipe 20 B", "Pipe 1 MiB", "N", "speedup at N",
             "efficiency"]
     lines = ["## kit bench: what each start method costs", ""]
@@ -690,7 +712,8 @@ def markdown(bench: Bench, chart: str | None) -> str:
         top = r.scaling.top
         lines.append("| " + " | ".join([
             r.target, r.method, _ms(st.median), f"{_plain_ms(st.iqr)} ms", f"{_plain_ms(st.min)}–{_ms(st.max)}",
-            f"{st.n} × {r.startup.number}", c["first"], f"{_ms(r.pool.seconds.median)} ({r.pool.processes})",
+            f"{st.n} × {r.startup.number}", c["script"], c["first"],
+            f"{_ms(r.pool.seconds.median)} ({r.pool.processes})",
             c["queue_small"], c["queue_big"], c["pipe_small"], c["pipe_big"], str(top.processes),
             f"{r.scaling.speedup(top):.2f}x", f"{r.scaling.efficiency(top):.0%}"]) + " |")
     lines.append("")
