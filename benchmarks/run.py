@@ -130,8 +130,20 @@ def startup(repeat: int) -> dict[str, dict[str, float]]:
 
     Round after round, one of each, interleaved (so that the machine's drift hits both): kit
     bench's own measuring code (``python -m kit._bench_worker --startup-only``, what ``kit
-    bench`` runs in a fresh interpreter) and ``python -m startup_timeit``; medians of the rounds'
-    medians.  One full ``kit bench --targets host`` is run too: its figures are reported beside."""
+    bench`` runs in a fresh interpreter) and ``python -m benchmarks.startup_timeit``; medians of the rounds'
+    medians.  One full ``kit bench --targets host`` is run too: its figures are reported beside.
+
+    Both ``__main__`` modules come from bytecode, as the kit's own do (``runner.warm_bytecode``):
+    every spawn or forkserver child re-runs its ``__main__``, and under ``PYTHONDONTWRITEBYTECODE``
+    (this machine, many CI images) ``startup_timeit`` was compiled again in each (forkserver:
+    3.03 against 2.87 ms, 5% of a start)."""
+    import compileall
+
+    for name in ("__init__.py", "startup_timeit.py"):
+        compileall.compile_file(str(HERE / name), quiet=1)
+    from kit.runner import warm_bytecode
+
+    warm_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "b.json"
         _, done = kit("bench", "--targets", "host", "--json", str(out))
@@ -145,8 +157,8 @@ def startup(repeat: int) -> dict[str, dict[str, float]]:
             done = subprocess.run([sys.executable, "-m", "kit._bench_worker", "--method", method, "--startup-only"],
                                   capture_output=True, text=True, check=True)
             kit_rounds.append(statistics.median(json.loads(done.stdout)["startup"]["samples_s"]) * 1000)
-            done = subprocess.run([sys.executable, "-m", "startup_timeit", method], capture_output=True, text=True,
-                                  check=True, cwd=HERE)  # a module, as kit's worker is (startup_timeit.py says why)
+            done = subprocess.run([sys.executable, "-m", "benchmarks.startup_timeit", method], capture_output=True,
+                                  text=True, check=True, cwd=ROOT)  # a module in a package, as kit's worker is
             bare.append(float(done.stdout.split()[0]))
         k, b = statistics.median(kit_rounds), statistics.median(bare)
         figures[method] = {"kit_bench_full_ms": full[method], "kit_bench_ms": k, "timeit_ms": b, "ratio": k / b,

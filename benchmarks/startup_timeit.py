@@ -1,12 +1,13 @@
-"""A bare ``timeit`` of one process start-up: ``python -m startup_timeit METHOD`` (from this
-folder) prints ms per operation.
+"""A bare ``timeit`` of one process start-up: ``python -m benchmarks.startup_timeit METHOD`` (from
+the repository's root) prints ms per operation.
 
 The reference ``kit bench`` is compared with: the same statement, a fresh interpreter, no kit
 import; a warm-up first (the forkserver's own start is not a process start-up).  Under spawn
 and forkserver every child imports this module again (as ``__mp_main__``), so nothing but
 ``multiprocessing`` is imported at its top: what a start costs, not what this script imports.
 
-Run as a module, as ``kit bench``'s worker is (``python -m kit._bench_worker``), not as a file:
+Run as a module in a package, as ``kit bench``'s worker is (``python -m kit._bench_worker``: each
+child imports the package again, 0.2-0.5 ms of a forkserver start here), not as a file:
 before 3.13.8 and 3.14.1 the forkserver did not preload a script's ``__main__`` (CPython
 gh-126631, gh-137996), so each of its children re-runs the file through ``runpy.run_path``,
 which imports ``pkgutil`` there: on 3.11 here, 6.9 ms a start as a file against 3.0 ms as a
