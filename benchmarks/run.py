@@ -137,13 +137,10 @@ def startup(repeat: int) -> dict[str, dict[str, float]]:
     every spawn or forkserver child re-runs its ``__main__``, and under ``PYTHONDONTWRITEBYTECODE``
     (this machine, many CI images) ``startup_timeit`` was compiled again in each (forkserver:
     3.03 against 2.87 ms, 5% of a start)."""
-    import compileall
-
-    for name in ("__init__.py", "startup_timeit.py"):
-        compileall.compile_file(str(HERE / name), quiet=1)
     from kit.runner import warm_bytecode
 
-    warm_bytecode()
+    warm_bytecode()  # the kit's package
+    warm_bytecode(str(HERE))  # this folder: startup_timeit and its package
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "b.json"
         _, done = kit("bench", "--targets", "host", "--json", str(out))

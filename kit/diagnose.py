@@ -264,10 +264,15 @@ def _feeder(frames: list[Frame]) -> bool:
             and frames[0].func in ("_send", "_send_bytes", "send_bytes", "write"))
 
 
+def _exiting(frames: list[Frame]) -> bool:
+    """The thread is in multiprocessing's exit handler (joining children, terminating daemons)."""
+    return any(f.func == "_exit_function" for f in frames)
+
+
 def _where(frames: list[Frame]) -> str:
     """Where a thread waits: its innermost frame, and the script's own frame that led there."""
     own = next((f for f in frames if not _LIBRARY.search(f.path)), None)
-    exiting = "exiting, " if any(f.func == "_exit_function" for f in frames) else ""
+    exiting = "exiting, " if _exiting(frames) else ""
     text = f"{exiting}in {frames[0].short()}"
     return text + (f" from {own.short()}" if own is not None and own is not frames[0] else "")
 
@@ -285,7 +290,7 @@ def _hang(obs: Observation) -> list[Diagnosis]:
             feeders.append(p)
         if p.pid == obs.main_pid:
             main_joins = any(f.func == "join" and f.path.endswith("process.py") for f in threads[-1])
-            main_exits = any(f.func == "_exit_function" for f in threads[-1])
+            main_exits = _exiting(threads[-1])
         shown = threads[-1]  # faulthandler lists the newest thread first: the main thread, the oldest, is last
         text = f"{who} {_where(shown)}"
         if fed:

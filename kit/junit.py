@@ -56,7 +56,7 @@ def to_xml(results: Sequence[RunResult]) -> str:
             if r.status in _FAILURE:
                 ET.SubElement(case, "failure", message=message, type=str(r.status)).text = _clean("\n".join(
                     [f"{d.get('code')}: {d.get('message')}\nfix: {d.get('fix')}" for d in r.diagnoses]
-                    + [f"stacks of {p.role} (pid {p.pid}):\n{p.stack}" for p in r.processes if p.stack]))
+                    + [f"{p.stack_heading()}\n{p.stack}" for p in r.processes if p.stack]))
             elif r.status == Status.ERROR:
                 ET.SubElement(case, "error", message=message, type="error")
             elif r.status in _SKIP:

@@ -368,7 +368,7 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
                   for c in r.checks]
         for p in r.processes:
             if p.stack:
-                lines.append(f"  stacks of {p.role} (pid {p.pid}):")
+                lines.append(f"  {p.stack_heading()}")
                 lines += [f"    | {safe(line)}" for line in p.stack.rstrip().splitlines()]
     for d in r.diagnoses:
         lines.append(f"  diagnosis {d.get('code')}: {safe(d.get('message', ''))}")

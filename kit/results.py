@@ -50,6 +50,10 @@ class ProcRecord:
     def ref(self) -> ProcRef:
         return ProcRef(self.pid, self.name, self.cmdline, self.role)
 
+    def stack_heading(self) -> str:
+        """How its stacks are introduced wherever they are shown (``-v``, JUnit)."""
+        return f"stacks of {self.role} (pid {self.pid}):"
+
 
 @dataclass
 class PlatformInfo:

@@ -426,7 +426,7 @@ def ask_for_stacks(pids: Iterable[int], events_dir: str, first: int | None = Non
         out = {}
         for pid in asked:
             try:
-                out[pid] = (Path(events_dir) / f"{pid}.stacks").stat().st_size
+                out[pid] = (folder / f"{pid}.stacks").stat().st_size
             except OSError:
                 out[pid] = -1
         return out
@@ -441,7 +441,7 @@ def ask_for_stacks(pids: Iterable[int], events_dir: str, first: int | None = Non
     stacks = {}
     for pid in asked:
         try:
-            with (Path(events_dir) / f"{pid}.stacks").open("rb") as f:
+            with (folder / f"{pid}.stacks").open("rb") as f:
                 text = f.read(STACK_BYTES).decode("utf-8", "replace")
         except OSError:
             continue
