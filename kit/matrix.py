@@ -14,7 +14,7 @@ from kit._platform import usable_cpu_count
 from kit.catalogue import example_target
 from kit.outcomes import METHODS
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, overlap_safe, run
+from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Slot, overlap_safe, run
 
 ALL_METHODS = METHODS
 Progress = Callable[[int, int, RunResult, Sequence[str]], None]
@@ -61,9 +61,9 @@ def run_matrix(
     n = len(examples) * len(methods) if host else 0
     count = [0]
 
-    def run_unit(unit: schedule.Unit) -> list[RunResult]:
+    def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
         if unit.target == schedule.HOST:
-            return [run(example_target(unit.examples[0]), unit.methods[0], scale=scale, timeout=timeout)]
+            return [run(example_target(unit.examples[0]), unit.methods[0], scale=scale, timeout=timeout, slot=slot)]
         if run_container is None:
             raise ValueError(f"no way to run {unit.target}")
         return run_container(unit)

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Callable
+from typing import Callable, Protocol
 from pathlib import Path
 
 import kit
@@ -52,8 +52,8 @@ from kit.outcomes import Backend, Ev, Status, resolve_method
 from kit.output import Capture
 from kit.results import PlatformInfo, ProcRecord, RunResult
 
-__all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Stopped", "Target", "example_target",
-           "overlap_safe", "run", "script_target"]
+__all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Slot", "Stopped", "Target",
+           "example_target", "overlap_safe", "run", "script_target"]
 
 DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
@@ -124,6 +124,19 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class Slot(Protocol):
+    """A run's place among the runs a scheduler lets run at once (``kit.schedule``).
+
+    Once the main process has exited, a run only waits (at most the grace) for what it left
+    behind to leave: ``release()`` lends its place to the next run.  A second attempt (the
+    first was inconclusive) starts processes again: ``reclaim()`` waits for a place first.
+    """
+
+    def release(self) -> None: ...
+
+    def reclaim(self) -> None: ...
+
+
 _warm_lock = threading.Lock()
 
 
@@ -175,9 +188,11 @@ def run(
     scale: float = DEFAULT_SCALE,
     timeout: float = DEFAULT_TIMEOUT,
     grace: float = GRACE_S,
+    slot: Slot | None = None,
 ) -> RunResult:
     """Run ``target`` under ``method`` (or ``default``); never hangs, never leaves a process behind.
 
+    ``slot``: the run's place in a schedule, lent while the run waits out its grace.
     Raises ``Interrupted`` (carrying the interrupted run's result) on Ctrl-C, after cleaning up.
     """
     requested, method = method, resolve_method(method)
@@ -187,22 +202,24 @@ def run(
                          scale=scale, platform=here, requested_method=requested)
     STOP.began()
     try:
-        return _run(target, method, requested, scale, timeout, grace, here)
+        return _run(target, method, requested, scale, timeout, grace, here, slot)
     finally:
         STOP.ended()
 
 
 def _run(target: Target, method: str, requested: str, scale: float, timeout: float, grace: float,
-         here: PlatformInfo) -> RunResult:
+         here: PlatformInfo, slot: Slot | None = None) -> RunResult:
     if STOP.signum:  # asked to stop before this run began
         result = RunResult(target.name, method, Status.INTERRUPTED, f"not run: the kit was stopped ({STOP.name()})",
                            scale=scale, platform=here, requested_method=requested)
         raise Interrupted(result, STOP.signum)
     for attempt in (1, 2):
+        if attempt == 2 and slot is not None:
+            slot.reclaim()
         with _temp_dir() as tmp:
             events_dir = str(Path(tmp) / "events")
             Path(events_dir).mkdir()
-            obs = _observe(target, method, scale, timeout, grace, here, events_dir)
+            obs = _observe(target, method, scale, timeout, grace, here, events_dir, slot)
         result = judge.judge(obs, target.checks_for(method), target.facts)
         if result.status is not Status.INCONCLUSIVE or attempt == 2 or STOP.signum:
             break
@@ -274,7 +291,7 @@ PSUTIL_UNMEASURED = ("processes that live less than a sampling interval (20 ms) 
 
 
 def _observe(target: Target, method: str, scale: float, timeout: float, grace: float,
-             here: PlatformInfo, events_dir: str) -> Observation:
+             here: PlatformInfo, events_dir: str, slot: Slot | None = None) -> Observation:
     adopts = _platform.become_subreaper()
     cpu0 = time.thread_time()  # this thread watches this run (others may watch theirs meanwhile)
     busy0 = machine_busy_s()
@@ -332,6 +349,8 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         try:
             end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally, main)
             if end is End.EXITED:
+                if slot is not None:  # only leftovers now: another run may start meanwhile
+                    slot.release()
                 orphans, settled_ns = _outliving(observer, grace, group, tally)
             elif end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a fork
                 # bomb starves the kit: each reading costs seconds)

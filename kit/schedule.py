@@ -15,6 +15,10 @@ running on any target, one at a time.  So a matrix runs in two phases:
    side by side with the containers, which live in their own pid namespaces.
 2. *solo*: the CPU-measuring cells, target after target, one at a time.
 
+A host run whose main process has exited only waits (up to the grace) for what it left behind:
+it lends its place to the next unit meanwhile (``runner.Slot``), so that cells whose orphans
+are waited for do not keep the cores idle.
+
 Planning is pure (``plan``: tested without a process or a container); ``execute`` runs a plan
 with threads (each run is watched by its own thread; the runs are processes).  Results come
 back in the order of a sequential run, so JSON and tables do not depend on ``jobs``.
@@ -27,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kit.results import RunResult
-from kit.runner import Interrupted, Stopped
+from kit.runner import Interrupted, Slot, Stopped
 
 HOST = "host"
 
@@ -99,18 +103,33 @@ def plan(targets: Sequence[str], examples: Sequence[str], methods: Sequence[str]
     return Plan(tuple(shared), tuple(later), jobs, jobs if host_overlaps else 1, order)
 
 
-RunUnit = Callable[[Unit], list[RunResult]]
+RunUnit = Callable[[Unit, Slot], list[RunResult]]
 OnDone = Callable[[Unit, list[RunResult], Sequence[Unit]], None]
 
 
-class _Failed(Exception):
-    """A worker's exception, re-raised in the calling thread once every worker has stopped."""
+class _Fixed:
+    """The place of a unit that never lends it: the sequential run, the solo phase, a container."""
+
+    def release(self) -> None:
+        pass
+
+    def reclaim(self) -> None:
+        pass
+
+
+FIXED: Slot = _Fixed()
 
 
 def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], bool] = lambda: False
             ) -> list[RunResult]:
-    """Run ``p``: phase 1 on ``p.jobs`` threads, then phase 2 in this thread.
+    """Run ``p``: phase 1 on up to ``p.jobs`` places, then phase 2 in this thread.
 
+    ``run_unit(unit, slot)``: a run whose main process has exited calls ``slot.release()`` and
+    its place goes to the next unit while it waits out its grace (the ``kill_parent`` cells'
+    orphans held three of six places for 2 s: the cores idled); ``slot.reclaim()`` before a
+    second attempt waits for a place again.  Units alive at once: at most twice ``p.jobs``.
+    Where host runs cannot be told apart (``p.host_jobs`` below ``p.jobs``) a host unit keeps
+    counting against ``host_jobs`` until it has ended, lent or not.
     ``on_done(unit, results, still_running)`` is called (one call at a time) as each unit ends.
     ``stopping()`` true: no new unit is started; those running end as their runs do (the
     runner's own stop).  A run interrupted in a worker (``runner.Interrupted``) is reported
@@ -122,24 +141,57 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
     lock = threading.Condition()
     queue = list(p.shared)
     running: list[Unit] = []
+    holding: set[Unit] = set()  # running units with a place (not lent)
     raised: list[BaseException] = []
     stops: list[int] = []
+    threads: list[threading.Thread] = []
+
+    def over() -> bool:
+        return bool(raised or stops or stopping())
+
+    def host_room() -> bool:
+        if p.host_jobs >= p.jobs:
+            return True
+        return sum(1 for u in running if u.target == HOST) < p.host_jobs
 
     def take() -> Unit | None:
         with lock:
             while True:
-                if raised or stops or stopping() or not queue:
+                if over() or not queue:
                     return None
-                busy = sum(1 for u in running if u.target == HOST)
-                for i, unit in enumerate(queue):
-                    if unit.target != HOST or busy < p.host_jobs:
-                        running.append(queue.pop(i))
-                        return unit
-                lock.wait(0.1)  # only host cells left and the host is full: wait for one to end
+                if len(holding) < p.jobs:
+                    for i, unit in enumerate(queue):
+                        if unit.target != HOST or host_room():
+                            running.append(queue.pop(i))
+                            holding.add(unit)
+                            return unit
+                lock.wait(0.1)  # every place taken, or only host cells left and the host is full
+
+    class _Place:
+        def __init__(self, unit: Unit) -> None:
+            self.unit = unit
+
+        def release(self) -> None:
+            with lock:
+                if self.unit not in holding:
+                    return
+                holding.discard(self.unit)
+                if queue and not over() and len(threads) < 2 * p.jobs:  # a worker for the place lent
+                    spawn()
+                lock.notify_all()
+
+        def reclaim(self) -> None:
+            with lock:
+                while self.unit not in holding:
+                    if len(holding) < p.jobs or over():
+                        holding.add(self.unit)
+                    else:
+                        lock.wait(0.1)
 
     def finish(unit: Unit, rs: list[RunResult]) -> None:
         with lock:
             running.remove(unit)
+            holding.discard(unit)
             done[unit] = rs
             try:
                 on_done(unit, rs, tuple(running))
@@ -149,7 +201,7 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
     def worker() -> None:
         while (unit := take()) is not None:
             try:
-                rs = run_unit(unit)
+                rs = run_unit(unit, _Place(unit) if unit.target == HOST else FIXED)
             except Interrupted as exc:  # the kit was told to stop: this run's result is kept like any other
                 with lock:
                     stops.append(exc.signum)
@@ -159,9 +211,15 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
                 with lock:
                     raised.append(exc)
                     running.remove(unit)
+                    holding.discard(unit)
                     lock.notify_all()
                 return
             finish(unit, rs)
+
+    def spawn() -> None:  # under ``lock``
+        t = threading.Thread(target=worker, name=f"kit-cell-{len(threads)}", daemon=True)
+        threads.append(t)
+        t.start()
 
     def one_by_one(units: Sequence[Unit]) -> None:  # in this thread: a stop reaches the run as it always did
         for unit in units:
@@ -169,21 +227,28 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
                 break
             with lock:
                 running.append(unit)
-            finish(unit, run_unit(unit))
+            finish(unit, run_unit(unit, FIXED))
 
     if p.jobs == 1:  # the sequential run
         one_by_one(p.units())
         return ordered(p, done.values())
-    threads = [threading.Thread(target=worker, name=f"kit-cell-{i}", daemon=True)
-               for i in range(min(p.jobs, len(queue)))]
-    for t in threads:
-        t.start()
+    def join_all() -> None:  # workers are added as places are lent: until none is left
+        joined = 0
+        while True:
+            with lock:
+                if joined == len(threads):
+                    return
+                t = threads[joined]
+            t.join()
+            joined += 1
+
+    with lock:
+        for _ in range(min(p.jobs, len(queue))):
+            spawn()
     try:
-        for t in threads:
-            t.join()
+        join_all()
     finally:  # a signal in this thread: the runs end by the runner's stop; wait for them, never abandon one
-        for t in threads:
-            t.join()
+        join_all()
     if raised:
         raise raised[0]
     if stops:  # every interrupted run was reported through on_done

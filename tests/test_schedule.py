@@ -14,7 +14,7 @@ import pytest
 from kit import matrix, schedule
 from kit.outcomes import Status
 from kit.results import PlatformInfo, RunResult
-from kit.runner import Interrupted, Stopped
+from kit.runner import Interrupted, Slot, Stopped
 from kit.schedule import HOST, Plan, Unit
 
 EXAMPLES = ("hello", "cpu", "lock")
@@ -76,26 +76,41 @@ def test_jobs_below_one_is_refused() -> None:
 
 # -- executing ------------------------------------------------------------------------------
 class Recorder:
-    """A stand-in runner: each unit sleeps a little; records what ran at the same time."""
+    """A stand-in runner: each unit sleeps a little; records what ran at the same time.
 
-    def __init__(self, seconds: float = 0.05) -> None:
+    ``lingers``: a host unit then releases its place and sleeps that much longer, as a run
+    waiting out its grace for the orphans it left (``kill_parent``)."""
+
+    def __init__(self, seconds: float = 0.05, lingers: float = 0.0) -> None:
         self.seconds = seconds
+        self.lingers = lingers
         self.lock = threading.Lock()
         self.now: list[Unit] = []
+        self.holding: list[Unit] = []
         self.most = 0
+        self.most_holding = 0
         self.most_host = 0
         self.solo_company: list[int] = []  # units running beside each solo unit as it began
 
-    def __call__(self, unit: Unit) -> list[RunResult]:
+    def __call__(self, unit: Unit, slot: Slot = schedule.FIXED) -> list[RunResult]:
         with self.lock:
             if unit.solo:
                 self.solo_company.append(len(self.now))
             self.now.append(unit)
+            self.holding.append(unit)
             self.most = max(self.most, len(self.now))
+            self.most_holding = max(self.most_holding, len(self.holding))
             self.most_host = max(self.most_host, sum(u.target == HOST for u in self.now))
         time.sleep(self.seconds * (3 if unit.target != HOST else 1))
+        if self.lingers and unit.target == HOST:
+            with self.lock:
+                self.holding.remove(unit)
+            slot.release()
+            time.sleep(self.lingers)
         with self.lock:
             self.now.remove(unit)
+            if unit in self.holding:
+                self.holding.remove(unit)
         return [result(unit.target, e, m) for e, m in reversed(unit.cells)]  # out of order on purpose
 
 
@@ -135,6 +150,71 @@ def test_host_limit_holds_while_containers_overlap() -> None:
     assert rec.most_host == 1 and rec.most >= 3, (rec.most_host, rec.most)
 
 
+def test_a_run_waiting_out_its_grace_lends_its_place() -> None:
+    """Units that release their place after their work (a main process that exited, orphans
+    waited for): the next ones start meanwhile; never more than ``jobs`` hold a place, never
+    more than twice ``jobs`` alive; results still in order, and the cpu cells still alone."""
+    p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
+    rec = Recorder(seconds=0.03, lingers=0.2)
+    t0 = time.monotonic()
+    rs = schedule.execute(p, rec, noop)
+    lent = time.monotonic() - t0
+    assert rec.most_holding <= 2 < rec.most <= 4, (rec.most_holding, rec.most)
+    assert [(r.example, r.method) for r in rs] == [(e, m) for _, e, m in p.order]
+    assert rec.solo_company == [0] * len(p.solo)
+    kept = Recorder(seconds=0.03, lingers=0.2)  # the broken variant: places never lent
+    t0 = time.monotonic()
+    schedule.execute(p, lambda unit, slot: kept(unit, _Kept(slot)), noop)
+    assert kept.most == 2 and time.monotonic() - t0 > 1.5 * lent, (kept.most, time.monotonic() - t0, lent)
+
+
+class _Kept:
+    """A place that is never really lent (the broken variant)."""
+
+    def __init__(self, slot: Slot) -> None:
+        self.slot = slot
+
+    def release(self) -> None:
+        pass
+
+    def reclaim(self) -> None:
+        pass
+
+
+def test_a_second_attempt_waits_for_a_place() -> None:
+    """``reclaim()`` after ``release()``: the unit holds a place again before going on, so
+    places held never exceed ``jobs`` even when every unit tries twice."""
+    p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
+    lock = threading.Lock()
+    holding, most = [0], [0]
+
+    def run_unit(unit: Unit, slot: Slot) -> list[RunResult]:
+        for attempt in (1, 2):
+            if attempt == 2:
+                slot.reclaim()
+            with lock:
+                holding[0] += 1
+                most[0] = max(most[0], holding[0])
+            time.sleep(0.02)
+            with lock:
+                holding[0] -= 1
+            slot.release()
+            time.sleep(0.03)
+        return [result(HOST, unit.examples[0], unit.methods[0])]
+
+    assert len(schedule.execute(p, run_unit, noop)) == len(p.order)
+    assert most[0] <= 2, most[0]
+
+
+def test_a_lent_host_place_still_counts_where_host_runs_cannot_be_told_apart() -> None:
+    """Sampled evidence (no cgroup): one host run at a time, grace included -- its leftovers
+    would be taken for the next run's."""
+    p = schedule.plan([HOST, "docker:3.11", "docker:3.14"], MANY, METHODS, 4, is_cpu, host_overlaps=False)
+    rec = Recorder(lingers=0.1)
+    schedule.execute(p, rec, noop)
+    assert rec.most_host == 1 and rec.most >= 3, (rec.most_host, rec.most)
+
+
 def test_on_done_sees_what_still_runs_one_call_at_a_time() -> None:
     p = schedule.plan([HOST], MANY, METHODS, 3, is_cpu)
     inside, calls, running_seen = [0], [0], []
@@ -156,7 +236,7 @@ def test_a_failing_unit_stops_new_ones_and_is_raised_after_the_others_end() -> N
     p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
     started: list[str] = []
 
-    def run_unit(unit: Unit) -> list[RunResult]:
+    def run_unit(unit: Unit, slot: Slot) -> list[RunResult]:
         started.append(unit.label())
         if len(started) == 2:
             raise RuntimeError("a kit bug")
@@ -172,7 +252,7 @@ def test_an_interrupted_run_is_reported_and_the_stop_raised_once_all_ended() -> 
     p = schedule.plan([HOST], MANY, METHODS, 2, is_cpu)
     reported: list[str] = []
 
-    def run_unit(unit: Unit) -> list[RunResult]:
+    def run_unit(unit: Unit, slot: Slot) -> list[RunResult]:
         r = RunResult(unit.examples[0], unit.methods[0], Status.INTERRUPTED, "stopped")
         if len(reported) >= 1:
             raise Interrupted(r, 15)
@@ -230,3 +310,32 @@ def test_a_real_cpu_cell_runs_alone(monkeypatch: pytest.MonkeyPatch) -> None:
             continue
         company = [k for k, (c, d) in spans.items() if k != (example, method) and c < b and a < d]
         assert not company, f"cpu/{method} shared its time with {company}"
+
+
+class _Spy:
+    """A place that notes when the run lent it and whether it asked for it back."""
+
+    def __init__(self) -> None:
+        self.released: list[float] = []
+        self.reclaimed = 0
+
+    def release(self) -> None:
+        self.released.append(time.monotonic())
+
+    def reclaim(self) -> None:
+        self.reclaimed += 1
+
+
+def test_a_real_run_lends_its_place_once_its_main_process_has_exited() -> None:
+    """``kill_parent`` leaves orphans that the run waits for (the grace): its place is lent as
+    the main process exits, not after the grace."""
+    from kit.catalogue import example_target
+    from kit.runner import run
+
+    spy = _Spy()
+    t0 = time.monotonic()
+    r = run(example_target("kill_parent"), "fork", grace=0.6, slot=spy)
+    ended = time.monotonic()
+    assert r.status == "pass" and r.orphans, r.reason
+    assert len(spy.released) == 1 and spy.reclaimed == 0
+    assert ended - spy.released[0] >= 0.5, (spy.released[0] - t0, ended - t0)
