@@ -6,8 +6,10 @@ figure issue 13 names (about 15 minutes on 2 cores with the images built).  The 
 (a) ``kit matrix --targets host`` (overlapping cells, the default ``--jobs``) and with
     ``--jobs 1``, against a plain loop over the same cells: each example run one after the
     other by a bare interpreter with the start method made the default, without the kit's
-    probe, events or observer.  Also how many default matrices passed every cell (``--matrices``,
-    20 by default, the rounds included).
+    probe, events or observer; and the same bare cells scheduled as ``kit matrix`` schedules
+    them (``kit.schedule``, no observation): what overlapping alone reaches, so that what
+    observing costs is the difference.  Also how many default matrices passed every cell
+    (``--matrices``, 20 by default, the rounds included).
 (b) ``kit bench``'s start-up figures against a bare ``timeit`` of the same statement in a
     fresh interpreter of the same Python (``benchmarks/startup_timeit.py``).
 (c) ``kit matrix --targets auto`` (host and the Linux containers) when a Docker daemon answers
@@ -93,19 +95,50 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return out, busy_cpu_s() - before
 
 
-def plain_loop(scale: float) -> float:
-    """Every cell by a bare interpreter, one after the other; each in its own session, whose
-    leftovers (the kill_parent examples' orphans) are killed before the next cell."""
+def _plain_env(scale: float) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
     env["KIT_SCALE"] = repr(scale)
     env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def _plain_cell(example: str, method: str, env: dict[str, str]) -> None:
+    """One cell by a bare interpreter in its own session, whose leftovers (the kill_parent
+    examples' orphans) are killed as its main process ends."""
+    p = subprocess.Popen([sys.executable, "-c", PLAIN, method, f"kit.examples.{example}"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p.wait()
+    with contextlib.suppress(OSError):
+        os.killpg(p.pid, signal.SIGKILL)
+
+
+def plain_loop(scale: float) -> float:
+    """Every cell by a bare interpreter, one after the other."""
+    env = _plain_env(scale)
     t0 = time.perf_counter()
     for example, method in cells():
-        p = subprocess.Popen([sys.executable, "-c", PLAIN, method, f"kit.examples.{example}"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        p.wait()
-        with contextlib.suppress(OSError):
-            os.killpg(p.pid, signal.SIGKILL)
+        _plain_cell(example, method, env)
+    return time.perf_counter() - t0
+
+
+def plain_overlapped(scale: float) -> float:
+    """The same bare cells scheduled as ``kit matrix`` schedules its own (``kit.schedule``: the
+    default ``--jobs`` at once, the cells that measure CPU afterwards one at a time), with no
+    observation at all: what the schedule alone can reach on this machine."""
+    from kit import schedule
+    from kit.catalogue import EXAMPLES
+    from kit.matrix import default_jobs, host_methods, measures_cpu
+    from kit.results import RunResult
+
+    env = _plain_env(scale)
+    plan = schedule.plan([schedule.HOST], list(EXAMPLES), host_methods(), default_jobs(), measures_cpu)
+
+    def run_unit(unit: schedule.Unit, slot: object) -> list[RunResult]:
+        _plain_cell(unit.examples[0], unit.methods[0], env)
+        return []
+
+    t0 = time.perf_counter()
+    schedule.execute(plan, run_unit, lambda *_: None)
     return time.perf_counter() - t0
 
 
@@ -257,16 +290,19 @@ def main() -> int:
     stamp = f"_Written by `{command}` on {data['date']}._"
 
     if "matrix" not in a.skip:
-        rounds: dict[str, list[float]] = {"plain": [], "jobs1": [], "jobsN": []}
-        busy: dict[str, list[float]] = {"plain": [], "jobs1": [], "jobsN": []}
+        rounds: dict[str, list[float]] = {"plain": [], "overlap": [], "jobs1": [], "jobsN": []}
+        busy: dict[str, list[float]] = {"plain": [], "overlap": [], "jobs1": [], "jobsN": []}
         failed = {"jobs1": 0, "jobsN": 0}
         n_cells = 0
         settle()
         for i in range(a.repeat):
-            print(f"round {i + 1}/{a.repeat}: plain loop, matrix --jobs 1, matrix", file=sys.stderr)
+            print(f"round {i + 1}/{a.repeat}: plain loop, plain overlapped, matrix --jobs 1, matrix", file=sys.stderr)
             s, c = timed(lambda: plain_loop(a.scale))
             rounds["plain"].append(s)
             busy["plain"].append(c)
+            s, c = timed(lambda: plain_overlapped(a.scale))
+            rounds["overlap"].append(s)
+            busy["overlap"].append(c)
             (s, n_cells, bad), c = timed(lambda: matrix(a.scale, 1))
             rounds["jobs1"].append(s)
             busy["jobs1"].append(c)
@@ -294,7 +330,9 @@ def main() -> int:
             "|---|---:|---|---:|---:|---:|",
             *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x "
               f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
-              for k, label in (("plain", "plain loop (bare interpreter, no kit)"), ("jobs1", "`kit matrix --jobs 1`"),
+              for k, label in (("plain", "plain loop (bare interpreter, no kit)"),
+                               ("overlap", "the same bare cells, scheduled as `kit matrix` does (no observation)"),
+                               ("jobs1", "`kit matrix --jobs 1`"),
                                ("jobsN", f"`kit matrix` (default `--jobs {default_jobs()}`)"))),
             "", f"Every cell passed in {passed} of {all_n} default matrices "
                 f"(and in {a.repeat - failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
@@ -305,7 +343,12 @@ def main() -> int:
             f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
             f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "
             f"in every process, the launcher and its relay): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
-            f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", ""]
+            f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", "",
+            f"The schedule without the kit: the bare cells, run as `kit matrix` runs them, take "
+            f"{med['overlap']:.1f} s = {med['overlap'] / med['plain']:.2f}x and {med_cpu['overlap']:.1f} CPU s "
+            f"(side by side the same cells cost {med_cpu['overlap'] - med_cpu['plain']:+.1f} CPU s: cores that share "
+            f"the machine run each other slower). What observing every run adds to that: "
+            f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", ""]
 
     if "startup" not in a.skip:
         figures = startup(a.startup_rounds)
