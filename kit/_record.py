@@ -40,6 +40,9 @@ class Ev:
     SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
     HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role
     THREAD_STARTED = "thread_started"  # this process started its first Python thread (once per process)
+    RESOURCE_REGISTERED = "resource_registered"  # a named semaphore / shared memory given to the resource
+    # tracker (resource_tracker.register); data: name, rtype
+    RESOURCE_UNREGISTERED = "resource_unregistered"  # ... and taken back (unlinked by its owner); data: name, rtype
 
 
 def record(kind: str, **data: Any) -> None:

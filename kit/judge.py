@@ -124,13 +124,22 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
         cores_used=round(_cores(obs), 2), cpu_s=round(obs.cpu_s, 3), peak_processes=obs.peak_processes,
         peak_exact=obs.peak_exact, peak_tasks=obs.peak_tasks,
         cpus_seen=ev.cpus_seen, orphans=ev.orphans, daemons_terminated=ev.daemons_terminated,
-        processes=list(obs.processes), checks=[vars(v) for v in verdicts], warnings=warnings_in(obs.stderr.text),
+        processes=list(obs.processes), checks=[vars(v) for v in verdicts],
+        warnings=warnings_in(obs.stderr.text) + _unlinked(obs),
         stdout=obs.stdout.text, stderr=obs.stderr.text, scale=obs.scale, platform=obs.platform,
         diagnoses=[d.to_dict() for d in diagnose.diagnose(obs, facts)],
         top_level_runs=diagnose.top_level_runs(obs), methods_used=methods_used,
         evidence=obs.backend, unmeasured=list(obs.unmeasured), observer_cpu_s=round(obs.observer_cpu_s, 3),
         error=_error(obs),
     )
+
+
+def _unlinked(obs: Observation) -> list[str]:
+    if not obs.unlinked:
+        return []
+    shown = ", ".join(obs.unlinked[:5]) + (f" and {len(obs.unlinked) - 5} more" if len(obs.unlinked) > 5 else "")
+    return [f"kit: the run left {len(obs.unlinked)} named IPC object(s) its resource tracker could no longer "
+            f"unlink (it ended with the run): unlinked by the kit: {shown}"]
 
 
 def _error(obs: Observation) -> str:

@@ -13,7 +13,11 @@ its workers, not only the main process.  It records, as events (``kit._record.Ev
 * ``child_error``: a child's ``run()`` raised, or exited with a non-zero ``sys.exit``;
 * ``child_died``: a spawn/forkserver child failed before ``run()`` (unpickling its target,
   the bootstrapping RuntimeError of a missing ``__main__`` guard);
-* ``set_start_method``: the script chose its own start method.
+* ``set_start_method``: the script chose its own start method;
+* ``resource_registered`` / ``resource_unregistered``: a named semaphore or shared memory block
+  handed to multiprocessing's resource tracker, and taken back.  When the kit kills a run, the
+  tracker dies with it and cannot unlink what was left; the kit does, from these names
+  (``kit.runner``), so that a killed run leaves nothing in ``/dev/shm``.
 
 Nothing here changes behaviour: every wrapper calls the original and re-raises.
 """
@@ -67,6 +71,7 @@ def install() -> None:
     _wrap_spawn_main(multiprocessing.spawn)
     _wrap_set_start_method(multiprocessing.context.DefaultContext)
     _wrap_thread_start()
+    _on_import(_TRACKER, _wrap_tracker)
     for name in ("run_path", "run_module"):
         setattr(runpy, name, _top_level(getattr(runpy, name)))
     at_fork = getattr(os, "register_at_fork", None)  # POSIX only (no fork elsewhere)
@@ -158,6 +163,70 @@ def _wrap_thread_start() -> None:
         original(self)
 
     threading.Thread.start = start  # type: ignore[method-assign]
+
+
+_TRACKER = "multiprocessing.resource_tracker"
+
+
+def _on_import(name: str, then: Callable[[Any], None]) -> None:
+    """``then(module)`` once ``name`` is imported: now if it is, else as its import ends.
+
+    The resource tracker's module is imported only by a run that makes a semaphore or shared
+    memory (0.5 ms): a finder at the head of ``sys.meta_path`` waits for it, so that every
+    other process pays one string comparison per import."""
+    import sys
+
+    if name in sys.modules:
+        then(sys.modules[name])
+        return
+
+    class _Finder:
+        @staticmethod
+        def find_spec(fullname: str, path: Any = None, target: Any = None) -> Any:
+            if fullname != name:
+                return None
+            sys.meta_path.remove(_Finder)
+            import importlib.util
+
+            spec = importlib.util.find_spec(fullname)
+            loader = getattr(spec, "loader", None)
+            if loader is None or not hasattr(loader, "exec_module"):
+                return spec
+            original = loader.exec_module
+
+            def exec_module(module: Any) -> None:
+                original(module)
+                then(module)
+
+            loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, _Finder)
+
+
+def _wrap_tracker(module: Any) -> None:
+    """Record what the script hands to the resource tracker and takes back (by name).
+
+    ``register`` is recorded before the tracker hears of it: a process killed in between leaves
+    a name the kit finds already gone, never a block the kit does not know of."""
+    original_register = getattr(module, "register", None)
+    original_unregister = getattr(module, "unregister", None)
+    if original_register is None or original_unregister is None:
+        return
+
+    @functools.wraps(original_register)
+    def register(name: Any, rtype: Any, *args: Any, **kwargs: Any) -> Any:
+        record(Ev.RESOURCE_REGISTERED, name=str(name), rtype=str(rtype))
+        return original_register(name, rtype, *args, **kwargs)
+
+    @functools.wraps(original_unregister)
+    def unregister(name: Any, rtype: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original_unregister(name, rtype, *args, **kwargs)
+        record(Ev.RESOURCE_UNREGISTERED, name=str(name), rtype=str(rtype))
+        return out
+
+    module.register = register
+    module.unregister = unregister
 
 
 _HELPERS = (("multiprocessing.resource_tracker", "resource_tracker"),

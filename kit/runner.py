@@ -380,6 +380,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     for pid in tally.members_ever | set(killed) | {w for w in workers if isinstance(w, int)}:
         if pid not in _launchers:  # another run's main process under a reused pid: that run's to wait for
             _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
+    unlinked = unlink_left(all_events)
     helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
                for e in all_events if e.kind == Ev.HELPER}
     records = [dataclasses.replace(r, stack=stacks[r.pid]) if r.pid in stacks else r
@@ -408,8 +409,26 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
         stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
         observer_cpu_s=kit_cpu, stop_reason=stop_reason,
         bad_event_lines=reader.bad_lines, others_cores=others,
-        settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9,
+        settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9, unlinked=unlinked,
     )
+
+
+def unlink_left(events: Iterable[events.Event]) -> tuple[str, ...]:
+    """Named semaphores and shared memory the run handed to its resource tracker and never took
+    back, unlinked now that every process of the run has ended (``kit.probe`` records both).
+
+    The tracker unlinks such leftovers as it exits; a run the kit killed (a timeout, a stop, the
+    orphans after the grace) lost its tracker with it, and each of its semaphores would stay in
+    ``/dev/shm`` until reboot.  What the run or its tracker unlinked is gone: nothing is said of
+    it.  Returns "<kind> <name>" of what the kit unlinked."""
+    held: dict[tuple[str, str], None] = {}
+    for e in events:
+        key = (str(e.data.get("rtype")), str(e.data.get("name")))
+        if e.kind == Ev.RESOURCE_REGISTERED:
+            held[key] = None
+        elif e.kind == Ev.RESOURCE_UNREGISTERED:
+            held.pop(key, None)
+    return tuple(f"{rtype} {name}" for rtype, name in held if _platform.unlink_left(rtype, name))
 
 
 STACKS_WAIT_S = 0.5

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from kit._platform._common import RunGroup, kill_process_tree
+from kit._platform._common import RunGroup, kill_process_tree, unlink_left
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, kill_group
 
@@ -60,4 +60,4 @@ else:
 
 __all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
            "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main",
-           "usable_cpu_count"]
+           "unlink_left", "usable_cpu_count"]

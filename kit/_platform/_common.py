@@ -126,3 +126,21 @@ def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, An
             on_started(proc.pid)
         return proc, proc.pid
     return _relay.start(argv, join, on_started, **popen)
+
+
+def unlink_left(rtype: str, name: str) -> bool:
+    """Unlink a named semaphore or shared memory block a run left, as its resource tracker
+    would have at exit (``resource_tracker._CLEANUP_FUNCS``: POSIX only; Windows names no such
+    thing and its table is empty).  True when it existed and is gone now; False when it was
+    gone already (the run or its tracker unlinked it) or this kind is unknown here."""
+    from multiprocessing import resource_tracker
+
+    table: dict[str, Callable[..., object]] = getattr(resource_tracker, "_CLEANUP_FUNCS", {})  # private, in 3.8-3.15
+    cleanup = table.get(rtype)
+    if cleanup is None or rtype in ("noop", "dummy"):
+        return False
+    try:
+        cleanup(name)
+    except OSError:  # FileNotFoundError: already unlinked; anything else: not ours to force
+        return False
+    return True
