@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+DEFAULT_REPEAT = 7  # here, not in kit.bench: the CLI reads it without importing the bench's report code
 SMALL_BYTES = 20
 BIG_BYTES = 1 << 20
 STARTUP_REP_S = 0.2  # one repetition of start-ups
@@ -378,7 +379,8 @@ def main(argv: list[str], noop: Callable[[], None], trivial: Callable[[], int]) 
 
     p = argparse.ArgumentParser(prog="python -m kit._bench_worker", description=__doc__.split("\n")[0])
     p.add_argument("--method", required=True)
-    p.add_argument("--repeat", type=int, default=7, help="repetitions of each timing (throughput and scaling: half)")
+    p.add_argument("--repeat", type=int, default=DEFAULT_REPEAT,
+                   help="repetitions of each timing (throughput and scaling: half)")
     p.add_argument("--work-s", type=float, default=1.0, help="seconds of the scaling work on one CPU")
     p.add_argument("--startup-only", action="store_true", help="only the start-up figure (benchmarks/)")
     args = p.parse_args(argv)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from html import escape
 
 from kit import env, results
+from kit._bench_measure import DEFAULT_REPEAT
 import kit
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 KIND = "kit-bench"
 VERSION = 1
-DEFAULT_REPEAT = 7
 WORKER = "kit._bench_worker"
 OK, SKIPPED, ERROR = "ok", "skipped", "error"
 CHANNELS = (("queue", "small"), ("queue", "big"), ("pipe", "small"), ("pipe", "big"))

@@ -24,7 +24,7 @@ import kit
 from kit import diagnose, env, errors, options, render, results
 from kit.catalogue import EXAMPLES, Target, example_target, script_target, select
 from kit.errors import KitError, UsageError
-from kit.bench import DEFAULT_REPEAT
+from kit._bench_measure import DEFAULT_REPEAT
 from kit.matrix import default_jobs, host_methods
 from kit.outcomes import ALL, Status, exit_status
 from kit.results import RunResult

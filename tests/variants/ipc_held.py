@@ -11,7 +11,7 @@ def child(lock):
         pass
 
 
-if __name__ == "__main__":
+if __name__ == '__main__':
     lock = Lock()
     shm = shared_memory.SharedMemory(create=True, size=4096)
     p = Process(target=child, args=(lock,))  # the Lock really used by a child: a spawn child opens it by name
