@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from support import FOREIGN_CORES_MAX, ForeignLoad, our_processes
+from support import FOREIGN_CORES_MAX, ForeignLoad, our_processes, variant
 from kit.container import EngineUnavailable, connect, container, leftovers
 from kit.matrix import ALL_METHODS
 
@@ -460,6 +460,20 @@ def test_does_my_script_survive_314_default(client, image, image_314, no_leftove
     (differs,) = [d for d in new.diagnoses if d["code"] == "output_differs"]
     assert "FACTOR" in differs["fix"]
     assert new.evidence == "pidns"
+
+
+@pytest.mark.docker
+def test_a_killed_run_in_314_gets_its_named_semaphores_unlinked(client, image_314, no_leftovers) -> None:
+    """The probe's resource-tracker hook where multiprocessing changed most (3.14: forkserver by
+    default): the in-container kit unlinks what the killed run left, and says so."""
+    from kit.catalogue import script_target
+    from kit.targets import run_target
+
+    (r,) = run_target("docker:3.14", script_target(variant("ipc_held")), ["default"], 0.1, 3.0,
+                      lambda r: None, lambda s: None)
+    assert (r.status, r.method) == ("timeout", "forkserver"), r.reason
+    (said,) = [w for w in r.warnings if w.startswith("kit: ")]
+    assert "semaphore /mp-" in said and "shared_memory /psm_" in said, said
 
 
 @pytest.mark.docker
