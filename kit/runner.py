@@ -413,7 +413,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     )
 
 
-def unlink_left(events: Iterable[events.Event]) -> tuple[str, ...]:
+def unlink_left(recorded: Iterable[events.Event]) -> tuple[str, ...]:
     """Named semaphores and shared memory the run handed to its resource tracker and never took
     back, unlinked now that every process of the run has ended (``kit.probe`` records both).
 
@@ -422,7 +422,7 @@ def unlink_left(events: Iterable[events.Event]) -> tuple[str, ...]:
     ``/dev/shm`` until reboot.  What the run or its tracker unlinked is gone: nothing is said of
     it.  Returns "<kind> <name>" of what the kit unlinked."""
     held: dict[tuple[str, str], None] = {}
-    for e in events:
+    for e in recorded:
         key = (str(e.data.get("rtype")), str(e.data.get("name")))
         if e.kind == Ev.RESOURCE_REGISTERED:
             held[key] = None
