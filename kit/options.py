@@ -120,8 +120,9 @@ OPTIONS: tuple[Option, ...] = (
     # matrix: the table, with every Python there is; bench: the host, unless asked
     Option("--targets", ("run", "matrix", "bench"), TARGETS_HELP, default="host",
            metavar="T[,T...]"),
-    Option("--jobs", ("matrix",), "cells at once across all targets, by default three times the usable cores (cells "
-           "that measure CPU still run alone; 1: one cell after the other)", type=count(MAX_JOBS), metavar="N"),
+    Option("--jobs", ("matrix",), "cells at once across all targets, by default three times the usable cores (a "
+           "run only waiting for its orphans lends its place; cells that measure CPU still run alone; 1: one cell "
+           "after the other)", type=count(MAX_JOBS), metavar="N"),
     Option("--repeat", ("bench",), "repetitions of each timing (throughput and scaling: half as many, at least 1)",
            type=count(MAX_REPEAT), metavar="N"),
     Option("--scale", RUNS, "time factor for the article's sleeps (1 = the article's timings)",
