@@ -102,7 +102,7 @@ class Recorder:
             self.most_holding = max(self.most_holding, len(self.holding))
             self.most_host = max(self.most_host, sum(u.target == HOST for u in self.now))
         time.sleep(self.seconds * (3 if unit.target != HOST else 1))
-        if self.lingers and unit.target == HOST:
+        if self.lingers and unit.target == HOST and not unit.solo:
             with self.lock:
                 self.holding.remove(unit)
             slot.release()
@@ -165,7 +165,7 @@ def test_a_run_waiting_out_its_grace_lends_its_place() -> None:
     kept = Recorder(seconds=0.03, lingers=0.2)  # the broken variant: places never lent
     t0 = time.monotonic()
     schedule.execute(p, lambda unit, slot: kept(unit, _Kept(slot)), noop)
-    assert kept.most == 2 and time.monotonic() - t0 > 1.5 * lent, (kept.most, time.monotonic() - t0, lent)
+    assert kept.most == 2 and time.monotonic() - t0 > 1.4 * lent, (kept.most, time.monotonic() - t0, lent)
 
 
 class _Kept:
