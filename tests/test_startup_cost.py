@@ -1,5 +1,6 @@
 """What every process of a run pays for the kit: the probe (imported by the run's
-``sitecustomize`` in every interpreter) and the launcher (every run's main process) import
+``sitecustomize`` in every interpreter), the launcher (every run's main process) and the
+examples' support module (every example process, every spawn child re-importing one) import
 nothing the user's script would not: no ``typing``, ``dataclasses``, ``pathlib`` or ``json`` (events
 are written by ``kit._record.dumps``, json's own text from its C string escaping).
 
@@ -39,7 +40,7 @@ def heavy_imports(module: str) -> list[str]:
     return out.stdout.split()
 
 
-@pytest.mark.parametrize("module", ["kit.probe", "kit._record", "kit.launcher"])
+@pytest.mark.parametrize("module", ["kit.probe", "kit._record", "kit.launcher", "kit.examples._support"])
 def test_what_every_process_of_a_run_imports_stays_light(module: str) -> None:
     assert heavy_imports(module) == []
 

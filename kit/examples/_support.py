@@ -15,11 +15,12 @@ import signal
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from kit import env
-from kit.events import record
+from kit._record import record  # not kit.events (the reader: dataclasses, pathlib, json): every example
+# process and every spawn child of one imports this module
 
+TYPE_CHECKING = False  # typing is not imported either (mypy knows the name)
 if TYPE_CHECKING:
     import psutil
 
