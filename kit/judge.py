@@ -99,7 +99,7 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
     undecided = [v for v in verdicts if v.undecided]
     if undecided:
         return Status.INCONCLUSIVE, "; ".join(v.reason for v in undecided)
-    failed = [v for v in verdicts if not v.ok]
+    failed = [v for v in verdicts if not v.ok and not v.unshown]
     busy = obs.others_cores is not None and obs.others_cores >= BUSY_CORES
     if failed and busy and all(v.check in measures_cpu for v in failed):
         return Status.INCONCLUSIVE, (
@@ -107,6 +107,9 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
             f"{obs.platform.cpu_count} cores meanwhile: too busy a machine to decide")
     if failed:
         return Status.FAIL, "; ".join(v.reason for v in failed)
+    unshown = [v for v in verdicts if v.unshown]
+    if unshown:  # nothing failed, but what the example is about did not happen in this run
+        return Status.INCONCLUSIVE, "; ".join(v.reason for v in unshown) + ": this run did not show it"
     own = [v for v in verdicts if v.check not in GENERIC_CHECKS]
     return Status.PASS, "; ".join(v.reason for v in (own or verdicts))
 

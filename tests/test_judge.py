@@ -224,6 +224,30 @@ def test_an_own_check_failing_alone_is_the_whole_reason() -> None:
     assert r.status == Status.FAIL and r.reason == "only this"
 
 
+def test_a_behaviour_the_run_did_not_show_is_inconclusive_not_failed() -> None:
+    """event/forkserver under a CPU hog, one matrix in ten: every car came while the light was
+    green, so no car waited -- nothing passed on red either.  The broken variant (the check's old
+    False) failed the cell; now it is inconclusive with the check's reason (the runner tries once
+    more), and a real failure beside it still fails."""
+    from kit.checks import passes_only_on_green  # the real check, on events of that run's shape
+
+    light = (ev("light", 0, pid=3001, state="red"), ev("light", 100, pid=3001, state="green"),
+             ev("light", 400, pid=3001, state="red"))
+    cars = tuple(e for i in range(3) for e in (ev("car_waits", 150 + i, pid=3100 + i, i=i),
+                                               ev("car_passes", 151 + i, pid=3100 + i, i=i)))
+    obs = observation(events=(START, *light, *cars, done()))
+    r = judge(obs, [passes_only_on_green()])
+    assert r.status == Status.INCONCLUSIVE, r.reason
+    assert r.reason == "no car arrived at a red light: the wait was never shown: this run did not show it"
+    (v,) = [v for v in r.checks if v["check"] == "cars pass only on green"]
+    assert v["unshown"] and not v["ok"]
+    r = judge(obs, [passes_only_on_green(), own("b", False, "b broke")])
+    assert r.status == Status.FAIL and r.reason == "b broke"
+    at_red = (ev("car_waits", 50, pid=3200, i=9), ev("car_passes", 101, pid=3200, i=9))
+    waited = observation(events=(START, *light, *at_red, *cars, done()))
+    assert judge(waited, [passes_only_on_green()]).status == Status.PASS
+
+
 # -- daemons --------------------------------------------------------------------------------
 def daemon_run(**over: Any) -> Observation:
     """Main started daemons 2001..2004 and a plain child 2005; who counts as terminated at exit?"""
