@@ -214,11 +214,12 @@ def test_max_inside_catches_overlapping_critical_sections() -> None:
 
 
 def test_max_inside_needs_every_process_and_the_limit_reached() -> None:
-    """Too few processes, or a Semaphore(4) never holding four, fail too."""
+    """Too few processes fail too; a Semaphore(4) never holding four is not shown to be at fault
+    (slow starts): not a pass, not a failure -- the run is inconclusive."""
     check = c.max_inside("enter", "leave", limit=2, processes=3)
     assert verdict(check, evidence(sections([(0, 10), (5, 15)]))).reason == "2 of 3 processes went through"
     serial = verdict(check, evidence(sections([(0, 10), (10, 20), (20, 30)])))
-    assert not serial.ok and "the limit 2 was never reached" in serial.reason
+    assert not serial.ok and serial.unshown and "the limit 2 was never reached" in serial.reason
     assert verdict(check, evidence(sections([(0, 10), (5, 15), (12, 30)]))).ok
     five = c.max_inside("enter", "leave", limit=4, processes=5)
     v = verdict(five, evidence(sections([(0, 50)] * 5)))
