@@ -200,6 +200,14 @@ class ScalePoint:
     seconds: Samples
     cpu_share: Samples  # the children's CPU time / (processes x wall time): 1 when they had the CPUs
 
+    def undisturbed(self) -> list[tuple[float, float]]:
+        """(seconds, cpu_share) of the runs whose processes had their CPUs (``UNDISTURBED``)."""
+        return [(t, share) for t, share in zip(self.seconds.values, self.cpu_share.values) if share >= UNDISTURBED]
+
+    def kept(self) -> list[tuple[float, float]]:
+        """The undisturbed runs; every run where none was."""
+        return self.undisturbed() or list(zip(self.seconds.values, self.cpu_share.values))
+
     def to_dict(self) -> dict[str, Any]:
         return {"processes": self.processes, "seconds": self.seconds.to_dict(), "cpu_share": self.cpu_share.to_dict()}
 
@@ -233,13 +241,9 @@ class Scaling:
         2 vCPUs, run after run: 1.86-2.11x by medians, 1.88-2.11x by the best (the readings above 2
         are this VM's: the same single-process work took 0.95-1.24 s from one run to the next)."""
         base = self.points[0]
-
-        def undisturbed(p: ScalePoint) -> list[float]:
-            return [t for t, share in zip(p.seconds.values, p.cpu_share.values) if share >= UNDISTURBED]
-
-        one, many = undisturbed(base), undisturbed(point)
+        one, many = base.undisturbed(), point.undisturbed()
         if one and many:
-            return statistics.median(one) / statistics.median(many)
+            return statistics.median(t for t, _ in one) / statistics.median(t for t, _ in many)
         return min(base.seconds.values) / min(point.seconds.values)
 
     def efficiency(self, point: ScalePoint) -> float:
@@ -248,8 +252,7 @@ class Scaling:
     def share(self, point: ScalePoint) -> float:
         """The children's share of their CPUs' time at ``point``, over the runs ``speedup`` used:
         the undisturbed ones (all where none was)."""
-        kept = [x for x in point.cpu_share.values if x >= UNDISTURBED]
-        return statistics.median(kept or point.cpu_share.values)
+        return statistics.median(share for _, share in point.kept())
 
     def cpu_cost(self, point: ScalePoint) -> float:
         """CPU time of the whole work at ``point`` against one process's (1.0: the same), medians of
@@ -261,9 +264,7 @@ class Scaling:
         (host fork, here: 1.76x at 2 with 96% of the CPUs and 9% more CPU time; two runs later
         1.97x and 2.01x, costs 0.98 and 0.99)."""
         def cpu(p: ScalePoint) -> float:
-            runs = [(t * share * p.processes, share) for t, share in zip(p.seconds.values, p.cpu_share.values)]
-            kept = [c for c, share in runs if share >= UNDISTURBED] or [c for c, _ in runs]
-            return statistics.median(kept)
+            return statistics.median(t * share * p.processes for t, share in p.kept())
 
         return cpu(point) / cpu(self.points[0])
 

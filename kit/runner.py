@@ -380,7 +380,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     for pid in tally.members_ever | set(killed) | {w for w in workers if isinstance(w, int)}:
         if pid not in _launchers:  # another run's main process under a reused pid: that run's to wait for
             _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
-    unlinked = unlink_left(all_events)
+    unlinked = _unlink_ipc_left(all_events)
     helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
                for e in all_events if e.kind == Ev.HELPER}
     records = [dataclasses.replace(r, stack=stacks[r.pid]) if r.pid in stacks else r
@@ -413,7 +413,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     )
 
 
-def unlink_left(recorded: Iterable[events.Event]) -> tuple[str, ...]:
+def _unlink_ipc_left(recorded: Iterable[events.Event]) -> tuple[str, ...]:
     """Named semaphores and shared memory the run handed to its resource tracker and never took
     back, unlinked now that every process of the run has ended (``kit.probe`` records both).
 

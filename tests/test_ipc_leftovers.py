@@ -63,3 +63,12 @@ def test_a_tidy_run_gets_no_word_and_nothing_is_unlinked_twice(method: str) -> N
     assert r.status == "pass", explain(r)
     assert not [w for w in r.warnings if w.startswith("kit: ")], r.warnings
     assert [k for k, n in _names(r.stdout).items() if _path(k, n).exists()] == []
+
+
+def test_a_name_the_script_made_up_never_ends_the_kit() -> None:
+    """The names come from the run (a script may register anything): unknown, absent, malformed,
+    or of a kind whose cleanup takes no name -- nothing unlinked, nothing raised."""
+    assert _platform.unlink_left("semaphore", "/mp-never-made") is False
+    assert _platform.unlink_left("semaphore", "/x\0y") is False  # sem_unlink raises ValueError
+    assert _platform.unlink_left("noop", "/x") is False
+    assert _platform.unlink_left("no such kind", "/x") is False

@@ -164,21 +164,8 @@ def test_a_run_waiting_out_its_grace_lends_its_place() -> None:
     assert rec.solo_company == [0] * len(p.solo)
     kept = Recorder(seconds=0.03, lingers=0.2)  # the broken variant: places never lent
     t0 = time.monotonic()
-    schedule.execute(p, lambda unit, slot: kept(unit, _Kept(slot)), noop)
+    schedule.execute(p, lambda unit, slot: kept(unit, schedule.FIXED), noop)
     assert kept.most == 2 and time.monotonic() - t0 > 1.4 * lent, (kept.most, time.monotonic() - t0, lent)
-
-
-class _Kept:
-    """A place that is never really lent (the broken variant)."""
-
-    def __init__(self, slot: Slot) -> None:
-        self.slot = slot
-
-    def release(self) -> None:
-        pass
-
-    def reclaim(self) -> None:
-        pass
 
 
 def test_a_second_attempt_waits_for_a_place() -> None:

@@ -141,6 +141,7 @@ def unlink_left(rtype: str, name: str) -> bool:
         return False
     try:
         cleanup(name)
-    except OSError:  # FileNotFoundError: already unlinked; anything else: not ours to force
+    except (OSError, ValueError, TypeError):  # FileNotFoundError: already unlinked; a name the script made up
+        # (a NUL in it: ValueError) or a table entry of another signature: not ours to force, never the kit's end
         return False
     return True
