@@ -594,10 +594,10 @@ def run(spec: str, methods: Sequence[str], repeat: int, on_row: Callable[[Method
         say: Say) -> list[MethodBench]:
     """Every method on every target of ``spec`` (as ``kit matrix --targets``), one worker at a time;
     ``on_row`` sees each row as it comes.  A bad target is a UsageError before anything runs."""
-    from kit.targets import _clients, parse
+    from kit.places import clients, parse
 
     plan = parse(spec)
-    client, images = _clients(plan, say)
+    client, images = clients(plan, say)
     rows: list[MethodBench] = []
 
     def got(row: MethodBench) -> None:

@@ -3,7 +3,7 @@ beyond it, or a user's script.
 
 An example's code lives in ``kit/examples/<name>.py``; its expectations live
 here, because some examples (``guard``, ``queue``) run their code on import.
-A ``Target`` is what the runner runs: how the launcher starts it, its checks per
+A ``Subject`` is what the runner runs: how the launcher starts it, its checks per
 start method, and what its source says (``kit.source``), for the diagnoses.
 
 The pitfall examples show behaviour that depends on the start method, the Python version and
@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from kit import checks as c
 from kit.examples import path_of
-from kit.outcomes import ALL, Ev
+from kit.outcomes import ALL, Ev, Role
 from kit.results import PlatformInfo, RunResult
 from kit.source import SourceFacts, analyse_file
 
@@ -216,9 +216,10 @@ PITFALL_EXAMPLES = (
         table=(
             Expect(("fork",), "", POSIX, (c.exits_with(-9), c.orphans_left()),
                    "measured here (3.11) and in containers"),
-            Expect(("spawn",), "", POSIX, (c.exits_with(-9), c.orphans_left("resource_tracker")),
+            Expect(("spawn",), "", POSIX, (c.exits_with(-9), c.orphans_left(Role.RESOURCE_TRACKER)),
                    "the resource tracker lives while the children hold its pipe"),
-            Expect(("forkserver",), "", POSIX, (c.exits_with(-9), c.orphans_left("forkserver", "resource_tracker")),
+            Expect(("forkserver",), "", POSIX,
+                   (c.exits_with(-9), c.orphans_left(Role.FORKSERVER, Role.RESOURCE_TRACKER)),
                    "the workers are the forkserver's children and keep it alive (its 'alive' pipe)"),
         ),
         observed=_orphan_roles,
@@ -434,7 +435,7 @@ EXAMPLES: dict[str, Example] = {
 
 
 @dataclass(frozen=True)
-class Target:
+class Subject:
     """What to run: an example of the catalogue or a user's script, and its checks."""
 
     name: str
@@ -448,11 +449,11 @@ class Target:
         return bool(self.path)
 
 
-def example_target(name: str) -> Target:
+def example_subject(name: str) -> Subject:
     example = EXAMPLES[name]
     path = str(path_of(name))
     args = (path,) if example.by_path else ("-m", example.module)
-    return Target(name, args, example.checks_for, analyse_file(path))
+    return Subject(name, args, example.checks_for, analyse_file(path))
 
 
 def select(names_or_tags: Iterable[str]) -> list[str]:
@@ -476,10 +477,10 @@ def _script_checks(method: str) -> list[c.Check]:
     return [c.children_exit_cleanly()]
 
 
-def script_target(path: str, like: str | None = None, args: tuple[str, ...] = ()) -> Target:
+def script_subject(path: str, like: str | None = None, args: tuple[str, ...] = ()) -> Subject:
     """A user's script, run like ``python script.py ARGS``: it must exit 0, leave no orphan and
     lose no child to an error.  ``like`` borrows an example's checks instead (tests run broken
     variants so)."""
     checks_for = EXAMPLES[like].checks_for if like else _script_checks
     resolved = str(Path(path).resolve())
-    return Target(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved)
+    return Subject(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved)

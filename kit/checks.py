@@ -13,8 +13,8 @@ from typing import Any, Callable
 from collections.abc import Sequence
 
 from kit.events import Event
-from kit.outcomes import Ev
-from kit.results import ProcRecord, ProcRef
+from kit.outcomes import Ev, Role
+from kit.results import ProcRecord, ProcRef, Verdict
 
 
 @dataclass
@@ -38,16 +38,6 @@ class Evidence:
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]
-
-
-@dataclass
-class Verdict:
-    check: str
-    ok: bool
-    reason: str
-    undecided: bool = False  # nothing to judge by (no expectation here): the cell is inconclusive
-    unshown: bool = False  # this run did not show what the check is about (timing): inconclusive unless
-    # another check failed; the runner tries the cell once more
 
 
 @dataclass
@@ -337,7 +327,7 @@ def daemon_terminated() -> Check:
     return Check("daemon terminated at exit", fn)
 
 
-def orphans_left(*helpers: str) -> Check:
+def orphans_left(*helpers: Role) -> Check:
     """The main process died without cleaning up (killed): every child it started outlived it, and
     so did a helper of each role in ``helpers`` (``forkserver``, ``resource_tracker``).  Orphans are
     the documented evidence here, so this replaces the generic ``no orphans``; the kit still kills
@@ -352,7 +342,7 @@ def orphans_left(*helpers: str) -> Check:
         for pid, daemon in started.items():
             if pid not in left:
                 return False, f"{'daemon' if daemon else 'child'} {pid} did not outlive the main process"
-        roles = Counter(str(o.role) for o in ev.orphans)
+        roles = Counter(o.role for o in ev.orphans)
         missing = [role for role in helpers if not roles[role]]
         named = ", ".join(f"{'daemon' if started[p] else 'child'} {p}" if p in started else f"{o.role} {p}"
                           for p, o in sorted(left.items()))
@@ -368,12 +358,12 @@ def top_level_count(times: int) -> Check:
     events: the main process, spawn children, a forkserver that preloads ``__main__``)."""
 
     def fn(ev: Evidence) -> tuple[bool, str]:
-        roles = {p.pid: str(p.role) for p in ev.processes}
+        roles = {p.pid: p.role for p in ev.processes}
         runs: dict[int, str] = {}
         for e in ev.of(Ev.TOP_LEVEL):
             if e.pid == ev.main_pid:
                 runs.setdefault(e.pid, "main")
-            elif roles.get(e.pid) == "forkserver":
+            elif roles.get(e.pid) is Role.FORKSERVER:
                 runs.setdefault(e.pid, "the forkserver")
             else:
                 name = str(e.data.get("process") or "")
@@ -426,7 +416,7 @@ def uses_cores(fraction: float) -> Check:
             return False, f"{cores:.2f} cores used{during}, expected at least {want:.2f}"
         where = ""
         if ev.cpu_num_known:
-            cpus = {c for p in ev.processes if p.role == "worker" for c in p.cpus}
+            cpus = {c for p in ev.processes if p.role is Role.WORKER for c in p.cpus}
             if len(cpus) < min(n, ev.cpu_count):
                 return False, f"workers ran on CPUs {sorted(cpus)} only"
             where = f" on CPUs {sorted(cpus)}"

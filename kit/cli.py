@@ -22,13 +22,14 @@ from collections.abc import Sequence
 
 import kit
 from kit import diagnose, env, errors, options, render, results
-from kit.catalogue import EXAMPLES, Target, example_target, script_target, select
+from kit.catalogue import EXAMPLES, Subject, example_subject, script_subject, select
 from kit.errors import KitError, UsageError
 from kit._bench_measure import DEFAULT_REPEAT
 from kit.matrix import default_jobs, host_methods
-from kit.outcomes import ALL, Status, exit_status
+from kit.outcomes import ALL, Code, Method, Status, exit_status
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Interrupted, Stopped
+from kit.runner import STOP, Interrupted, Stopped
+from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, Settings
 
 DEBUG_ENV = env.DEBUG
 
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     runtime = {"scale": DEFAULT_SCALE, "timeout": DEFAULT_TIMEOUT, "jobs": default_jobs(), "repeat": DEFAULT_REPEAT}
     fmt = _Help
     r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
-    r.add_argument("target", metavar="EXAMPLE|SCRIPT.py")
+    r.add_argument("subject", metavar="EXAMPLE|SCRIPT.py")
     r.add_argument("script_args", nargs="*", metavar="ARGS", help="after --: arguments for the script")
     options.add_options(r, "run", runtime)
 
@@ -117,11 +118,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def _script(text: str, args: Sequence[str]) -> Target:
+def _subject(text: str, args: Sequence[str]) -> Subject:
     if text in EXAMPLES:
         if args:
-            raise UsageError(f"arguments are for scripts; {text!r} is an example", field="target")
-        return example_target(text)
+            raise UsageError(f"arguments are for scripts; {text!r} is an example", field="subject")
+        return example_subject(text)
     if not text.endswith(".py"):
         raise UsageError(f"unknown example {text!r}; known: {', '.join(EXAMPLES)} (or give a path to a .py script)")
     path = Path(text)
@@ -133,7 +134,7 @@ def _script(text: str, args: Sequence[str]) -> Target:
         raise UsageError(f"{text} does not parse: {exc.msg} (line {exc.lineno})", path=text) from None
     except (ValueError, OSError) as exc:
         raise UsageError(f"{text} cannot be read as Python: {exc}", path=text) from None
-    return script_target(text, args=tuple(args))
+    return script_subject(text, args=tuple(args))
 
 
 def check_output_path(path: str | None, option: str) -> None:
@@ -183,9 +184,9 @@ def cmd_list(_: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from kit.targets import run_target
+    from kit.places import run_subject
 
-    target = _script(args.target, args.script_args)
+    subject = _subject(args.subject, args.script_args)
     methods = _methods(args.method)
     check_output_path(args.json, "--json")
     check_output_path(args.junit_xml, "--junit-xml")
@@ -199,18 +200,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(render.run_summary(r, colour, verbosity), file=human, flush=True)
 
     try:
-        run_target(args.targets, target, methods, args.scale, args.timeout, show, _say, args.script_args,
-                   keep_containers=args.keep_containers, quiet=args.quiet > 0)
+        run_subject(args.targets, subject, methods, Settings.from_args(args), show, _say, args.script_args)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         if isinstance(exc, Interrupted):
             show(exc.result)
         _outputs(args, rs)
         raise
-    diagnose.compare(rs, target.facts)
-    changed = [(r, d) for r in rs for d in r.diagnoses if d.get("code") == "output_differs"]
+    diagnose.compare(rs, subject.facts)
+    changed = [(r, d) for r in rs for d in r.diagnoses if d.code is Code.OUTPUT_DIFFERS]
     for r, d in changed:
-        print(f"{render.safe(r.example)} under {r.method} ({r.platform.target if r.platform else '?'}): "
-              f"output_differs: {render.safe(d['message'])}\n    fix: {d['fix']}", file=human)
+        print(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
+              f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", file=human)
     print(diagnose.summary_line(rs), file=human, flush=True)
     _outputs(args, rs)
     return exit_status([r.status for r in rs], differs=bool(changed))
@@ -224,7 +224,7 @@ def _examples(asked: list[str]) -> list[str]:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from kit.targets import run_targets
+    from kit.places import run_places
 
     examples, methods = _examples(args.examples), _methods(args.methods)
     check_output_path(args.json, "--json")
@@ -238,15 +238,14 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         done.append(r)
         if not args.quiet:
             now = f"  (running: {', '.join(running[:3])}{' ...' if len(running) > 3 else ''})" if running else ""
-            _say(f"[{i:>2}/{n}] {r.example:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}{now}")
+            _say(f"[{i:>2}/{n}] {r.subject:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}{now}")
 
     try:
-        rs = run_targets(args.targets, examples, methods, args.scale, args.timeout, progress, _say,
-                         keep_containers=args.keep_containers, jobs=args.jobs, quiet=args.quiet > 0)
+        rs = run_places(args.targets, examples, methods, Settings.from_args(args), progress, _say)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
-        finished = {(r.example, r.method) for r in rs}
-        rs += [RunResult(e, m, Status.INTERRUPTED, "not run: the kit was interrupted")
+        finished = {(r.subject, r.method) for r in rs}
+        rs += [RunResult(e, Method(m), Status.INTERRUPTED, "not run: the kit was interrupted")
                for e in examples for m in methods if (e, m) not in finished]
         _outputs(args, rs)
         raise
@@ -260,10 +259,10 @@ def _outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
     line when cells were inconclusive (they do not fail the command)."""
     from kit import junit
 
-    undecided = [r for r in rs if r.status == Status.INCONCLUSIVE]
+    undecided = [r for r in rs if r.status is Status.INCONCLUSIVE]
     if undecided:
         _say(f"kit: {len(undecided)} cell(s) inconclusive, not counted as failed: "
-             + "; ".join(f"{r.example}/{r.method}" for r in undecided[:5]) + (" ..." if len(undecided) > 5 else ""))
+             + "; ".join(f"{r.subject}/{r.method}" for r in undecided[:5]) + (" ..." if len(undecided) > 5 else ""))
 
     _write(args.json, results.dump(rs))
     markdown = render.markdown_table(rs)

@@ -21,14 +21,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 
 from kit.events import Event
 from kit.observation import End, Observation
-from kit.outcomes import DEFAULT, Code, Ev, Role, Status
-from kit.render import exit_code
-from kit.results import RunResult
+from kit.outcomes import DEFAULT, Code, Ev, Method, Role, Status, exit_code
+
+from kit.results import Diagnosis, RunResult
 from kit.source import SourceFacts
 
 BOOTSTRAP = "before the current process has finished its bootstrapping phase"
@@ -41,16 +41,6 @@ _PICKLED_WHAT = re.compile(
 FORK_THREADS = "is multi-threaded, use of fork() may lead to deadlocks"
 _LEAKED = re.compile(r"resource_tracker: There appear to be \d+ leaked \w+ objects")
 SLOW_TOP_LEVEL_S = 0.5
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    code: Code
-    message: str
-    fix: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -353,26 +343,22 @@ def _raw(r: RunResult) -> list[str]:
 
 
 def _label(r: RunResult) -> str:
-    target = r.platform.target if r.platform else "?"
-    return f"{r.method} on {target}"
+    return f"{r.method} on {r.place}"
 
 
 def reference_of(r: RunResult, results: Sequence[RunResult]) -> RunResult | None:
     """The run ``r`` is compared with: on the first target, that target's default-method run;
     on another target, the first target's run of the same method (of its default for ``default``)."""
-    def target(x: RunResult) -> str:
-        return x.platform.target if x.platform else "?"
-
     def default_run(t: str) -> RunResult | None:
-        runs = [x for x in results if target(x) == t and x.status != Status.SKIPPED]
+        runs = [x for x in results if x.place == t and x.status != Status.SKIPPED]
         chosen = [x for x in runs if x.platform and x.method == x.platform.default_method]
         return (chosen or runs)[0] if (chosen or runs) else None
 
-    first = target(results[0])
-    if target(r) == first or r.requested_method == DEFAULT:
+    first = results[0].place
+    if r.place == first or r.requested_method == DEFAULT:
         ref = default_run(first)
     else:
-        ref = next((x for x in results if target(x) == first and x.method == r.method), None) or default_run(target(r))
+        ref = next((x for x in results if x.place == first and x.method == r.method), None) or default_run(r.place)
     return None if ref is r else ref
 
 
@@ -386,7 +372,7 @@ def compare(results: Sequence[RunResult], facts: SourceFacts | None = None) -> N
     differs both as printed and with pids and addresses blanked (in a container, pids are small
     numbers that also appear as data); the diff shows the lines as printed."""
     for r in results:
-        r.diagnoses = [d for d in r.diagnoses if d.get("code") != Code.OUTPUT_DIFFERS]
+        r.diagnoses = [d for d in r.diagnoses if d.code is not Code.OUTPUT_DIFFERS]
     for r in results:
         ref = reference_of(r, results) if results else None
         if ref is None or not _comparable(r) or not _comparable(ref):
@@ -404,17 +390,17 @@ def compare(results: Sequence[RunResult], facts: SourceFacts | None = None) -> N
             shown = " | ".join(d[:100] for d in diff[:6]) + (" | ..." if len(diff) > 6 else "")
             parts.append(f"stdout differs from {_label(ref)} ({shown})")
         fix = "Make the result independent of the start method."
-        spawnish = r.method != "fork" and ref.method == "fork"
+        spawnish = r.method is not Method.FORK and ref.method is Method.FORK
         if facts and facts.main_globals and (spawnish or r.method != ref.method):
             fix = (f"Likely module-level state set in the main block ({', '.join(facts.main_globals[:5])}): "
                    "spawn and forkserver children re-import the module and see its import-time value, fork "
                    "children inherit the parent's. Pass the value to the child as an argument (or via a Pool "
                    "initializer) instead of a global.")
-        r.diagnoses.append(Diagnosis(Code.OUTPUT_DIFFERS, "; ".join(parts), fix).to_dict())
+        r.diagnoses.append(Diagnosis(Code.OUTPUT_DIFFERS, "; ".join(parts), fix))
 
 
 def differs(results: Sequence[RunResult]) -> bool:
-    return any(d.get("code") == Code.OUTPUT_DIFFERS for r in results for d in r.diagnoses)
+    return any(r.has(Code.OUTPUT_DIFFERS) for r in results)
 
 
 def summary_line(results: Sequence[RunResult]) -> str:
@@ -423,12 +409,12 @@ def summary_line(results: Sequence[RunResult]) -> str:
     if not ran:
         return "nothing ran"
     statuses = {str(r.status) for r in ran}
-    changed = [r for r in ran if any(d.get("code") == Code.OUTPUT_DIFFERS for d in r.diagnoses)]
+    changed = [r for r in ran if r.has(Code.OUTPUT_DIFFERS)]
     if len(statuses) == 1 and not changed:
-        several = len({r.platform.target for r in ran if r.platform}) > 1
+        several = len({r.place for r in ran if r.platform}) > 1
         return f"same under every method{' and target' if several else ''} ({statuses.pop()})"
     parts = []
     for r in ran:
-        codes = sorted({d.get("code", "") for d in r.diagnoses})
+        codes = sorted(str(c) for c in r.codes())
         parts.append(f"{_label(r)}: {r.status}" + (f" ({', '.join(codes)})" if codes else ""))
     return "differs: " + "; ".join(parts)

@@ -4,7 +4,7 @@ Set by the kit for a run (read by the run's processes):
     EVENTS     the folder each process appends its events to (``kit._record``)
     SCALE      the time factor of the examples' sleeps (``kit.examples._support``)
 Set by the kit for a container it starts (read by the kit inside):
-    TARGET     ``docker:X.Y``: what ``PlatformInfo.target`` says (``kit.results``)
+    TARGET     ``docker:X.Y``: what ``PlatformInfo.place`` says (``kit.results``)
     PIDNS      ``1``: the container's pid namespace is the run's group (``kit._platform._pidns``)
 Set by the kit for a run where the platform has a signal to spare (``kit._platform.stack_signal``):
     STACK_SIGNAL  the signal on which each process of the run writes every thread's Python stack

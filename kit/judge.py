@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 
 from kit import diagnose
-from kit.checks import Check, Evidence, Verdict, generic_checks
+from kit.checks import Check, Evidence, generic_checks
 from kit.observation import End, Observation
-from kit.outcomes import GENERIC_CHECKS, Ev, Status
-from kit.render import exit_code
-from kit.results import ProcRef, RunResult
+from kit.outcomes import GENERIC_CHECKS, Ev, Method, Role, Status, exit_code
+
+from kit.results import ProcRef, RunResult, Verdict
 from kit.source import SourceFacts
 
 _WARNING = re.compile(r"\b\w+Warning: ")
@@ -64,7 +64,7 @@ def _orphans(obs: Observation) -> list[ProcRef]:
     """Every orphan, named from its record; one that left no record (it vanished before psutil
     could name it) is still an orphan."""
     named = {p.pid: p.ref() for p in obs.processes if p.pid in obs.orphans}
-    return [named.get(pid) or ProcRef(pid, "?", [], "other") for pid in sorted(obs.orphans)]
+    return [named.get(pid) or ProcRef(pid, "?", [], Role.OTHER) for pid in sorted(obs.orphans)]
 
 
 def _cores(obs: Observation) -> float:
@@ -122,15 +122,15 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
     status, reason = _outcome(obs, verdicts, frozenset(c.name for c in checks if c.measures_cpu))
     methods_used = sorted({str(e.data.get("method")) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("method")})
     return RunResult(
-        example=obs.target, method=obs.method, status=status, reason=reason,
+        subject=obs.subject, method=Method(obs.method), status=status, reason=reason,
         wall_s=round(obs.wall_s, 3), exitcode=obs.exitcode if obs.end is End.EXITED else None,
         cores_used=round(_cores(obs), 2), cpu_s=round(obs.cpu_s, 3), peak_processes=obs.peak_processes,
         peak_exact=obs.peak_exact, peak_tasks=obs.peak_tasks,
         cpus_seen=ev.cpus_seen, orphans=ev.orphans, daemons_terminated=ev.daemons_terminated,
-        processes=list(obs.processes), checks=[vars(v) for v in verdicts],
+        processes=list(obs.processes), checks=list(verdicts),
         warnings=warnings_in(obs.stderr.text) + _unlinked(obs),
         stdout=obs.stdout.text, stderr=obs.stderr.text, scale=obs.scale, platform=obs.platform,
-        diagnoses=[d.to_dict() for d in diagnose.diagnose(obs, facts)],
+        diagnoses=diagnose.diagnose(obs, facts),
         top_level_runs=diagnose.top_level_runs(obs), methods_used=methods_used,
         evidence=obs.backend, unmeasured=list(obs.unmeasured), observer_cpu_s=round(obs.observer_cpu_s, 3),
         error=_error(obs),

@@ -29,35 +29,31 @@ def _clean(text: str) -> str:
     return text.translate(_XML_BAD)
 
 
-def _target(r: RunResult) -> str:
-    return r.platform.target if r.platform else "host"
-
-
 def case_name(r: RunResult) -> str:
-    """``target/example[method]`` (a script by its file name)."""
-    example = Path(r.example).name if r.example.endswith(".py") else r.example
-    return f"{_target(r)}/{example}[{r.method}]"
+    """``place/subject[method]`` (a script by its file name)."""
+    subject = Path(r.subject).name if r.subject.endswith(".py") else r.subject
+    return f"{r.place}/{subject}[{r.method}]"
 
 
 def to_xml(results: Sequence[RunResult]) -> str:
     suites = ET.Element("testsuites", name="kit")
-    by_target: dict[str, list[RunResult]] = {}
+    by_place: dict[str, list[RunResult]] = {}
     for r in results:
-        by_target.setdefault(_target(r), []).append(r)
-    for target, rs in by_target.items():
-        suite = ET.SubElement(suites, "testsuite", name=target, tests=str(len(rs)),
+        by_place.setdefault(r.place, []).append(r)
+    for place, rs in by_place.items():
+        suite = ET.SubElement(suites, "testsuite", name=place, tests=str(len(rs)),
                               failures=str(sum(r.status in _FAILURE for r in rs)),
-                              errors=str(sum(r.status == Status.ERROR for r in rs)),
+                              errors=str(sum(r.status is Status.ERROR for r in rs)),
                               skipped=str(sum(r.status in _SKIP for r in rs)),
                               time=f"{sum(r.wall_s for r in rs):.3f}")
         for r in rs:
-            case = ET.SubElement(suite, "testcase", classname=target, name=case_name(r), time=f"{r.wall_s:.3f}")
+            case = ET.SubElement(suite, "testcase", classname=place, name=case_name(r), time=f"{r.wall_s:.3f}")
             message = _clean(f"{r.status}: {r.reason}")
             if r.status in _FAILURE:
                 ET.SubElement(case, "failure", message=message, type=str(r.status)).text = _clean("\n".join(
-                    [f"{d.get('code')}: {d.get('message')}\nfix: {d.get('fix')}" for d in r.diagnoses]
+                    [f"{d.code}: {d.message}\nfix: {d.fix}" for d in r.diagnoses]
                     + [f"{p.stack_heading()}\n{p.stack}" for p in r.processes if p.stack]))
-            elif r.status == Status.ERROR:
+            elif r.status is Status.ERROR:
                 ET.SubElement(case, "error", message=message, type="error")
             elif r.status in _SKIP:
                 ET.SubElement(case, "skipped", message=message)

@@ -2,7 +2,7 @@
 
 Cells that only wait or start processes overlap (``--jobs``, default three times the usable cores:
 they mostly sleep); cells whose checks measure CPU run alone afterwards, so that what they
-measure is theirs.  ``jobs=1`` is the sequential run, cell after cell, target after target.
+measure is theirs.  ``jobs=1`` is the sequential run, cell after cell, place after place.
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 
 from kit import schedule
 from kit._platform import usable_cpu_count
-from kit.catalogue import example_target
+from kit.catalogue import example_subject
 from kit.outcomes import METHODS
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, STOP, Slot, overlap_safe, run
+from kit.runner import STOP, Slot, overlap_safe, run
+from kit.settings import Settings
 
 ALL_METHODS = METHODS
 Progress = Callable[[int, int, RunResult, Sequence[str]], None]
@@ -35,41 +36,31 @@ def default_jobs() -> int:
 
 def measures_cpu(example: str, method: str) -> bool:
     """The cell's verdict needs the machine to itself (``Check.measures_cpu``)."""
-    return any(c.measures_cpu for c in example_target(example).checks_for(method))
+    return any(c.measures_cpu for c in example_subject(example).checks_for(method))
 
 
-def run_matrix(
-    examples: Sequence[str],
-    methods: Sequence[str] = ALL_METHODS,
-    scale: float = DEFAULT_SCALE,
-    timeout: float = DEFAULT_TIMEOUT,
-    progress: Progress | None = None,
-    *,
-    jobs: int = 1,
-    host: bool = True,
-    containers: Sequence[str] = (),
-    run_container: RunContainer | None = None,
-    say: Callable[[str], None] | None = None,
-) -> list[RunResult]:
-    """Every cell on the host (``host``) and on each of ``containers`` (``docker:X.Y``, run by
-    ``run_container``); results in the order of a sequential run whatever ``jobs`` is."""
-    targets = [schedule.HOST] * host + list(containers)
-    host_overlaps, why = overlap_safe() if host and jobs > 1 else (True, "")
+def run_matrix(examples: Sequence[str], methods: Sequence[str], settings: Settings, *,
+               places: Sequence[str] = (schedule.HOST,), run_container: RunContainer | None = None,
+               progress: Progress | None = None, say: Callable[[str], None] | None = None) -> list[RunResult]:
+    """Every cell in each of ``places`` (``host``, and ``docker:X.Y`` run by ``run_container``),
+    ``settings.jobs`` units at once; results in the order of a sequential run whatever ``jobs`` is."""
+    host = schedule.HOST in places
+    host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")
-    p = schedule.plan(targets, examples, methods, jobs, measures_cpu, host_overlaps=host_overlaps)
+    p = schedule.plan(places, examples, methods, settings.jobs, measures_cpu, host_overlaps=host_overlaps)
     n = len(examples) * len(methods) if host else 0
     count = [0]
 
     def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
-        if unit.target == schedule.HOST:
-            return [run(example_target(unit.examples[0]), unit.methods[0], scale=scale, timeout=timeout, slot=slot)]
+        if unit.place == schedule.HOST:
+            return [run(example_subject(unit.examples[0]), unit.methods[0], settings, slot=slot)]
         if run_container is None:
-            raise ValueError(f"no way to run {unit.target}")
+            raise ValueError(f"no way to run {unit.place}")
         return run_container(unit)
 
     def on_done(unit: schedule.Unit, rs: list[RunResult], running: Sequence[schedule.Unit]) -> None:
-        if unit.target == schedule.HOST and progress:
+        if unit.place == schedule.HOST and progress:
             for r in rs:
                 count[0] += 1
                 progress(count[0], n, r, [u.label() for u in running])

@@ -35,7 +35,7 @@ class Output:
 
 @dataclass(frozen=True)
 class Observation:
-    target: str  # an example's name or a script's path
+    subject: str  # what ran: an example's name or a script's path
     method: str  # the start method made the default for the run
     scale: float
     platform: PlatformInfo

@@ -22,6 +22,7 @@ from typing import Callable
 import psutil
 
 from kit import _platform
+from kit.outcomes import Role
 from kit.results import ProcRecord
 
 ADMIT_PER_SAMPLE = 64
@@ -33,10 +34,11 @@ CMDLINES_UP_TO = 64
 processes: reading one waits for the process's memory map, which a process that forks without
 pause (a fork bomb) keeps locked; 30 s of such waits kept a container's kit from its timeout."""
 
+ROLES = {r.value for r in Role}
 ROLE_MARKERS = (
-    ("multiprocessing.forkserver", "forkserver"),
-    ("multiprocessing.resource_tracker", "resource_tracker"),
-    ("multiprocessing.semaphore_tracker", "resource_tracker"),
+    ("multiprocessing.forkserver", Role.FORKSERVER),
+    ("multiprocessing.resource_tracker", Role.RESOURCE_TRACKER),
+    ("multiprocessing.semaphore_tracker", Role.RESOURCE_TRACKER),
 )
 
 
@@ -64,19 +66,19 @@ def _create_time(pid: int) -> float | None:
         return None
 
 
-def role_of(pid: int, root: int, cmdline: list[str], workers: set[int]) -> str:
+def role_of(pid: int, root: int, cmdline: list[str], workers: set[int]) -> Role:
     """Name a process's part in the run: main, worker or a multiprocessing helper."""
     if pid == root:
-        return "main"
+        return Role.MAIN
     if pid in workers:  # forkserver workers carry the forkserver's command line
-        return "worker"
+        return Role.WORKER
     joined = " ".join(cmdline)
     for marker, role in ROLE_MARKERS:
         if marker in joined:
             return role
     if "multiprocessing" in joined:
-        return "worker"
-    return "other"
+        return Role.WORKER
+    return Role.OTHER
 
 
 class Observer:
@@ -325,12 +327,12 @@ class Observer:
         def rel(ns: int) -> float:
             return round((ns - self.t0_ns) / 1e9, 4)
 
-        def role(pid: int, s: _Seen) -> str:
+        def role(pid: int, s: _Seen) -> Role:
             if helpers and pid in helpers and pid != self.root:
-                return helpers[pid][0]
+                return Role(helpers[pid][0]) if helpers[pid][0] in ROLES else Role.OTHER
             parent = self.seen.get(s.ppid)
             if parent is not None and parent.cmdline == s.cmdline and pid != self.root:
-                return "worker"  # forked from its parent, not exec'd: a forkserver's child is a worker
+                return Role.WORKER  # forked from its parent, not exec'd: a forkserver's child is a worker
             return role_of(pid, self.root, s.cmdline, workers)
 
         return [

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 
 from kit._record import Ev  # defined beside the writer: every process of a run imports it, not these enums
 
-__all__ = ["ALL", "DEFAULT", "GENERIC_CHECKS", "METHODS", "STATUSES", "Backend", "Code", "Ev", "Role", "Status",
-           "default_method", "exit_status", "method_order", "resolve_method"]
+__all__ = ["ALL", "DEFAULT", "GENERIC_CHECKS", "HOST", "METHODS", "STATUSES", "UNKNOWN_PLACE", "Backend", "Code", "Ev",
+           "Method", "Role", "Status", "default_method", "exit_code", "exit_status", "method_order", "resolve_method"]
 
 
 class _Word(str, enum.Enum):
@@ -47,8 +47,16 @@ class Status(_Word):
 
 STATUSES = tuple(s.value for s in Status)
 
-METHODS = ("fork", "spawn", "forkserver")
-"""Every start method, in the order columns show them."""
+class Method(_Word):
+    """A start method of multiprocessing: the three there are, in the order columns show them."""
+
+    FORK = "fork"
+    SPAWN = "spawn"
+    FORKSERVER = "forkserver"
+
+
+METHODS = tuple(m.value for m in Method)
+"""Every start method's name, in the order columns show them."""
 
 DEFAULT = "default"
 """Accepted wherever a method is: the platform's own default start method."""
@@ -77,6 +85,8 @@ def method_order(methods: Iterable[str]) -> list[str]:
 
 
 class Role(_Word):
+    """What a process of a run is to multiprocessing (named by ``kit.observer``)."""
+
     MAIN = "main"
     WORKER = "worker"
     FORKSERVER = "forkserver"
@@ -107,6 +117,12 @@ class Code(_Word):
     HANG = "hang"
 
 
+HOST = "host"
+"""The place that is this machine; the others are ``docker:X.Y``."""
+
+UNKNOWN_PLACE = "?"
+"""The place of a result that does not say where it ran (a cell that never ran)."""
+
 GENERIC_CHECKS = ("no orphans", "exit 0")
 """Names of the checks every run gets (``kit.checks.no_orphans``, ``exits_with(0)``)."""
 
@@ -114,3 +130,17 @@ GENERIC_CHECKS = ("no orphans", "exit 0")
 def exit_status(statuses: Iterable[Status | str], differs: bool = False) -> int:
     """The command's exit status: 0 when nothing failed, 1 otherwise (also when runs differ)."""
     return 0 if all(Status(s).ok for s in statuses) and not differs else 1
+
+
+def exit_code(code: int | None) -> str:
+    """An exit code as a person reads it: ``-9`` becomes ``-9 (SIGKILL)``."""
+    import signal  # here: kit.probe imports this module in every process of a run
+
+    if code is None:
+        return "none"
+    if code < 0:
+        try:
+            return f"{code} ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return str(code)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from kit.outcomes import DEFAULT, HOST, Status, exit_code
 from kit.results import PlatformInfo, RunResult
 
 LEGEND = (
@@ -84,12 +85,8 @@ class Table:
         return info is not None and info.default_method == c.method
 
 
-def target_of(r: RunResult) -> str:
-    return r.platform.target if r.platform else "?"
-
-
 def matrix_column(r: RunResult) -> Column:
-    return Column(target_of(r), "", r.method)
+    return Column(r.place, "", r.method)
 
 
 def matrix(results: Sequence[RunResult]) -> Table:
@@ -99,7 +96,7 @@ def matrix(results: Sequence[RunResult]) -> Table:
     platforms: dict[tuple[str, str], PlatformInfo] = {}
     for r in results:
         col = matrix_column(r)
-        rows.setdefault(r.example, {})[col] = r
+        rows.setdefault(r.subject, {})[col] = r
         if r.platform:
             platforms[(col.place, col.python)] = r.platform
     return Table(list(dict.fromkeys(matrix_column(r) for r in results)), rows, platforms)
@@ -182,7 +179,7 @@ def peak_words(r: RunResult) -> str:
 
 def cell(r: RunResult, compact: bool = False) -> str:
     """The status and the key psutil figures; ``compact`` (many targets) keeps cores only."""
-    if r.status == "skipped":
+    if r.status is Status.SKIPPED:
         return "skipped"
     if compact:
         text = f"{r.status} {r.cores_used:.1f}c"
@@ -195,8 +192,8 @@ def cell(r: RunResult, compact: bool = False) -> str:
     return text
 
 
-def platform_line(target: str, info: PlatformInfo) -> str:
-    return (f"{target}: {info.os} {info.machine}, {info.implementation} {info.python}, "
+def platform_line(place: str, info: PlatformInfo) -> str:
+    return (f"{place}: {info.os} {info.machine}, {info.implementation} {info.python}, "
             f"{info.cpu_count} CPUs, default start method {info.default_method}")
 
 
@@ -207,13 +204,13 @@ def _levels(t: Table) -> Levels:
 
 def _failures(results: Sequence[RunResult]) -> list[str]:
     """Every result that did not pass, in the order run (a replaced one too)."""
-    return [f"{r.example} / {target_of(r)} / {r.method}: {r.status}: {r.reason}"
-            for r in results if r.status != "pass"]
+    return [f"{r.subject} / {r.place} / {r.method}: {r.status}: {r.reason}"
+            for r in results if r.status is not Status.PASS]
 
 
 def _footer(results: Sequence[RunResult]) -> list[str]:
-    passed = sum(r.status == "pass" for r in results)
-    skipped = sum(r.status == "skipped" for r in results)
+    passed = sum(r.status is Status.PASS for r in results)
+    skipped = sum(r.status is Status.SKIPPED for r in results)
     return [f"{passed} of {len(results)} cells pass" + (f", {skipped} skipped" if skipped else "")]
 
 
@@ -254,30 +251,30 @@ def _notes(t: Table) -> dict[tuple[str, Column], int]:
     for example, row in t.rows.items():
         for col in t.columns:
             r = row.get(col)
-            if r is not None and r.status not in ("pass",):
+            if r is not None and r.status is not Status.PASS:
                 notes[(example, col)] = len(notes) + 1
     return notes
 
 
 def _note(t: Table, example: str, c: Column) -> str:
     r = t.rows[example][c]
-    codes = list(dict.fromkeys(str(d.get("code")) for d in r.diagnoses))
+    codes = [str(code) for code in r.codes()]
     return f"{example} on {c.label}: {r.status}: {r.reason}" + (f" (diagnosis: {', '.join(codes)})" if codes else "")
 
 
-def _merged_body(t: Table, usual: Mapping[str, str], notes: Mapping[tuple[str, Column], int],
+def _merged_body(t: Table, usual: Mapping[str, Status], notes: Mapping[tuple[str, Column], int],
                  mark: Callable[[str], str]) -> list[list[str]]:
     """Status (``skip`` for skipped) and note number; ``mark`` wraps a cell unlike its row's
     most common status (``usual``)."""
     def text(example: str, c: Column, r: RunResult) -> str:
         note = notes.get((example, c))
-        out = (r.status if r.status != "skipped" else "skip") + (f" [{note}]" if note else "")
-        return mark(out) if r.status != usual[example] else out
+        out = (str(r.status) if r.status is not Status.SKIPPED else "skip") + (f" [{note}]" if note else "")
+        return mark(out) if r.status is not usual[example] else out
 
     return _body(t, text)
 
 
-def merged_text(t: Table, usual: Mapping[str, str], differences: list[str]) -> str:
+def merged_text(t: Table, usual: Mapping[str, Status], differences: list[str]) -> str:
     """``kit report`` on the terminal: the table (``!`` marks a cell unlike its row's ``usual``
     status), the legend, numbered notes, then ``differences``."""
     notes = _notes(t)
@@ -289,7 +286,7 @@ def merged_text(t: Table, usual: Mapping[str, str], differences: list[str]) -> s
     return _document(sections)
 
 
-def merged_markdown(t: Table, usual: Mapping[str, str], differences: list[str]) -> str:
+def merged_markdown(t: Table, usual: Mapping[str, Status], differences: list[str]) -> str:
     """``kit report --markdown``: the same, the odd cells in bold."""
     notes = _notes(t)
     body = _merged_body(t, usual, notes, lambda text: f"**{text}**")
@@ -321,8 +318,8 @@ def wrapped(text: str, width: int | None = None) -> str:
     return textwrap.fill(text, width or min(shutil.get_terminal_size((80, 24)).columns, 120))
 
 
-_COLOURS = {"pass": "32", "fail": "31", "timeout": "31", "error": "35", "interrupted": "33",
-            "inconclusive": "33", "skipped": "2"}
+_COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.TIMEOUT: "31", Status.ERROR: "35",
+            Status.INTERRUPTED: "33", Status.INCONCLUSIVE: "33", Status.SKIPPED: "2"}
 
 
 def colour_wanted(stream: TextIO) -> bool:
@@ -335,8 +332,8 @@ def colour_wanted(stream: TextIO) -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
-def paint(text: str, status: str, on: bool) -> str:
-    code = _COLOURS.get(str(status))
+def paint(text: str, status: Status, on: bool) -> str:
+    code = _COLOURS.get(status)
     return f"\x1b[{code}m{text}\x1b[0m" if on and code else text
 
 
@@ -344,13 +341,13 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
     """What one run did, for ``kit run``: status and reason, figures, the script's own output
     (trimmed), the last line of its error, and the diagnoses with their fixes; ``verbosity``
     -1 keeps the first line only, 1 adds every check's verdict."""
-    where = f"[{r.platform.target}] " if r.platform and r.platform.target != "host" else ""
-    method = r.method + (" (the default)" if r.requested_method == "default" else "")
+    where = f"[{r.place}] " if r.platform and r.place != HOST else ""
+    method = str(r.method) + (" (the default)" if r.requested_method == DEFAULT else "")
     if r.methods_used and r.methods_used != [r.method]:
         method += f", processes ran under {', '.join(r.methods_used)}"
     status = paint(str(r.status).upper(), r.status, colour)
-    lines = [f"{where}{safe(r.example)} under {method}: {status} - {safe(r.reason)}"]
-    if r.status == "skipped" or verbosity < 0:
+    lines = [f"{where}{safe(r.subject)} under {method}: {status} - {safe(r.reason)}"]
+    if r.status is Status.SKIPPED or verbosity < 0:
         return "\n".join(lines)
     lines.append(f"  wall {r.wall_s:.2f} s, exit code {exit_code(r.exitcode)}, {peak_words(r)}, "
                  f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores, CPUs seen {r.cpus_seen or 'n/a'}"
@@ -364,15 +361,14 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
         lines.append(f"  error: {safe(r.error[:240])}")
     lines += [f"  warning: {safe(w[:240])}" for w in r.warnings]
     if verbosity > 0:
-        lines += [f"  check {'ok ' if c.get('ok') else 'BAD'} {c.get('check')}: {safe(str(c.get('reason')))}"
-                  for c in r.checks]
+        lines += [f"  check {'ok ' if c.ok else 'BAD'} {c.check}: {safe(c.reason)}" for c in r.checks]
         for p in r.processes:
             if p.stack:
                 lines.append(f"  {p.stack_heading()}")
                 lines += [f"    | {safe(line)}" for line in p.stack.rstrip().splitlines()]
     for d in r.diagnoses:
-        lines.append(f"  diagnosis {d.get('code')}: {safe(d.get('message', ''))}")
-        lines.append(f"    fix: {safe(d.get('fix', ''))}")
+        lines.append(f"  diagnosis {d.code}: {safe(d.message)}")
+        lines.append(f"    fix: {safe(d.fix)}")
     return "\n".join(lines)
 
 
@@ -383,17 +379,3 @@ def command_line(cmdline: list[str], width: int = 100) -> str:
         return text
     cut = text.rfind(" ", 0, width - 4)
     return text[: cut if cut > width // 2 else width - 4] + " ..."
-
-
-def exit_code(code: int | None) -> str:
-    """An exit code as a person reads it: ``-9`` becomes ``-9 (SIGKILL)``."""
-    import signal
-
-    if code is None:
-        return "none"
-    if code < 0:
-        try:
-            return f"{code} ({signal.Signals(-code).name})"
-        except ValueError:
-            pass
-    return str(code)

@@ -17,6 +17,7 @@ from pathlib import Path
 from kit import render, results
 from kit.errors import ReportError  # re-exported: report.ReportError is where callers look
 from kit.render import Column, Table  # re-exported: report.Column, the merged table's column
+from kit.outcomes import GENERIC_CHECKS, HOST, METHODS, UNKNOWN_PLACE, Status
 from kit.results import PlatformInfo, RunResult
 
 __all__ = ["ReportError", "load_files", "merge", "markdown", "text", "differences"]
@@ -45,22 +46,23 @@ def load_files(paths: list[str]) -> list[RunResult]:
 
 
 def place_of(info: PlatformInfo | None) -> str:
+    """A merged column's place: the OS, and how it ran there (``Linux docker``); the Python is a
+    column level of its own."""
     if info is None:
-        return "?"
+        return UNKNOWN_PLACE
     name = {"Darwin": "macOS"}.get(info.os, info.os)
-    kind = info.target.split(":")[0]  # "docker:3.14" -> docker; the Python is a column level of its own
-    return name if kind == "host" else f"{name} {kind}"
+    kind = info.place.split(":")[0]  # "docker:3.14" -> docker
+    return name if kind == HOST else f"{name} {kind}"
 
 
 def column_of(r: RunResult) -> Column:
-    python = ".".join(r.platform.python.split(".")[:2]) if r.platform else "?"
+    python = ".".join(r.platform.python.split(".")[:2]) if r.platform else UNKNOWN_PLACE
     return Column(place_of(r.platform), python, r.method)
 
 
 def _version_key(c: Column) -> tuple[str, tuple[int, ...], int]:
-    methods = ("fork", "spawn", "forkserver")
     digits = tuple(int(x) for x in c.python.split(".") if x.isdigit())
-    return c.place, digits, methods.index(c.method) if c.method in methods else 9
+    return c.place, digits, METHODS.index(c.method) if c.method in METHODS else 9
 
 
 def merge(rs: list[RunResult]) -> Merged:
@@ -70,7 +72,7 @@ def merge(rs: list[RunResult]) -> Merged:
     duplicates = 0
     for r in rs:
         col = column_of(r)
-        row = rows.setdefault(r.example, {})
+        row = rows.setdefault(r.subject, {})
         duplicates += col in row
         row[col] = r
         if r.platform:
@@ -79,7 +81,7 @@ def merge(rs: list[RunResult]) -> Merged:
     return Merged(columns, rows, platforms, duplicates)
 
 
-def majority(row: dict[Column, RunResult]) -> str:
+def majority(row: dict[Column, RunResult]) -> Status:
     return Counter(r.status for r in row.values()).most_common(1)[0][0]
 
 
@@ -89,7 +91,7 @@ def differences(m: Merged) -> list[str]:
     several = _several_platforms(m)  # with one, "everywhere" would claim what was never compared
     skipped: dict[str, set[str]] = {}
     for r in m.results:
-        if r.status == "skipped":
+        if r.status is Status.SKIPPED:
             skipped.setdefault(r.method, set()).add(column_of(r).place)
     for method, places in sorted(skipped.items()):
         lines.append(f"{method} is unavailable on {', '.join(sorted(places))}")
@@ -103,33 +105,30 @@ def differences(m: Merged) -> list[str]:
     for example, row in m.rows.items():
         usual = majority(row)
         odd = [(c, r) for c, r in sorted(row.items(), key=lambda kv: _version_key(kv[0]))
-               if r.status != usual and r.status != "skipped"]
+               if r.status is not usual and r.status is not Status.SKIPPED]
         if odd:
             where = ", ".join(f"{c.label} ({r.status}: {r.reason})" for c, r in odd[:3])
             more = f" and {len(odd) - 3} more" if len(odd) > 3 else ""
             lines.append(f"{example}: {usual} except {where}{more}")
-        by_method: dict[str, set[str]] = {}
+        by_method: dict[str, set[Status]] = {}
         for c, r in row.items():
             by_method.setdefault(c.method, set()).add(r.status)
         for method, statuses in sorted(by_method.items()):
-            if several and len(row) > 1 and len(statuses) == 1 and statuses - {"pass", "skipped"}:
+            if several and len(row) > 1 and len(statuses) == 1 and statuses - {Status.PASS, Status.SKIPPED}:
                 lines.append(f"{example}: {statuses.pop()} under {method} everywhere")
     observed = _observed_by_example(m)
     lines += _behaviour_by_method(m, skip=set(observed))  # an example's observed line says it better
     lines += observed.values()
-    warned = sorted({(r.example, column_of(r).label, r.warnings[0]) for r in m.results if r.warnings})
+    warned = sorted({(r.subject, column_of(r).label, r.warnings[0]) for r in m.results if r.warnings})
     for example, label, first in warned[:5]:
         lines.append(f"{example} warns on {label}: {first}")
     if len(warned) > 5:
         lines.append(f"... and {len(warned) - 5} more runs with warnings (see the JSON)")
-    same = [e for e, row in m.rows.items() if {r.status for r in row.values()} <= {"pass", "skipped"}]
+    same = [e for e, row in m.rows.items() if {r.status for r in row.values()} <= {Status.PASS, Status.SKIPPED}]
     if same:
         lines.append(f"the same everywhere it can run (pass): {', '.join(same)}" if several
                      else f"pass under every start method it can run: {', '.join(same)}")
     return lines
-
-
-GENERIC_CHECKS = ("no orphans", "exit 0")
 
 
 def _several_platforms(m: Merged) -> bool:
@@ -145,8 +144,8 @@ def _behaviour_by_method(m: Merged, skip: Collection[str] = ()) -> list[str]:
         shown: dict[tuple[str, ...], set[str]] = {}
         per_method: dict[str, set[tuple[str, ...]]] = {}
         for col, r in row.items():
-            if r.status == "pass":
-                names = tuple(c["check"] for c in r.checks if c["check"] not in GENERIC_CHECKS)
+            if r.status is Status.PASS:
+                names = tuple(v.check for v in r.checks if v.check not in GENERIC_CHECKS)
                 shown.setdefault(names, set()).add(col.method)
                 per_method.setdefault(col.method, set()).add(names)
         if any(len(kinds) > 1 for kinds in per_method.values()):
@@ -198,7 +197,7 @@ def _observed_by_example(m: Merged) -> dict[str, str]:
             continue
         seen: dict[str, list[Column]] = {}
         for col, r in sorted(row.items(), key=lambda kv: _version_key(kv[0])):
-            if r.status in ("pass", "fail", "inconclusive"):  # the script ran to its end
+            if r.status in (Status.PASS, Status.FAIL, Status.INCONCLUSIVE):  # the script ran to its end
                 seen.setdefault(spec.observed(r), []).append(col)
         if len(seen) > 1:
             ran = sorted((c for cols in seen.values() for c in cols), key=_version_key)
@@ -206,7 +205,7 @@ def _observed_by_example(m: Merged) -> dict[str, str]:
     return lines
 
 
-def _usual(m: Merged) -> dict[str, str]:
+def _usual(m: Merged) -> dict[str, Status]:
     return {example: majority(row) for example, row in m.rows.items()}
 
 

@@ -1,10 +1,15 @@
 """Plain-data results: what one run produced, serialisable to JSON and back.
 
 Running, checking and rendering only meet here, so a report can be made from
-JSON files without running anything.
+JSON files without running anything.  Every record is typed: a check's ``Verdict``, a
+``Diagnosis`` (its ``Code`` from the closed vocabulary), a process's ``Role``, the start
+``Method``.  A result names *what* ran (its ``subject``: an example's name, a script's path)
+and *where* (its ``place``: ``host``, ``docker:3.14``); the JSON keeps its historical keys
+(``example``, ``platform.target``): ``JSON_NAMES`` maps them in one place.
 """
 from __future__ import annotations
 
+import enum
 import json
 import math
 import multiprocessing
@@ -17,7 +22,51 @@ from typing import Any
 from collections.abc import Iterable
 
 from kit import env
-from kit.outcomes import STATUSES, Status
+from kit.outcomes import STATUSES, UNKNOWN_PLACE, Code, Method, Role, Status
+
+JSON_NAMES = {"subject": "example", "place": "target"}
+"""Attribute -> JSON key, where the JSON keeps an older word (the files stay readable by older kits)."""
+_FROM_JSON = {v: k for k, v in JSON_NAMES.items()}
+
+
+def _to_json(data: dict[str, Any]) -> dict[str, Any]:
+    return {JSON_NAMES.get(k, k): v for k, v in data.items()}
+
+
+def _from_json(data: dict[str, Any]) -> dict[str, Any]:
+    return {_FROM_JSON.get(k, k): v for k, v in data.items()}
+
+
+@dataclass
+class Verdict:
+    """One check's verdict on one run."""
+
+    check: str
+    ok: bool
+    reason: str
+    undecided: bool = False  # nothing to judge by (no expectation here): the cell is inconclusive
+    unshown: bool = False  # this run did not show what the check is about (timing): inconclusive unless
+    # another check failed; the runner tries the cell once more
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A known failure signature: what happened, the evidence, what to change.  ``test``: the test
+    it is charged to (a suite's nodeid), "" for a script or an example (then absent from the JSON)."""
+
+    code: Code
+    message: str
+    fix: str
+    test: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", Code(self.code))
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"code": str(self.code), "message": self.message, "fix": self.fix}
+        if self.test:
+            out["test"] = self.test
+        return out
 
 
 @dataclass
@@ -27,7 +76,10 @@ class ProcRef:
     pid: int
     name: str
     cmdline: list[str]
-    role: str = "other"
+    role: Role = Role.OTHER
+
+    def __post_init__(self) -> None:
+        self.role = Role(self.role)
 
 
 @dataclass
@@ -39,13 +91,16 @@ class ProcRecord:
     name: str
     cmdline: list[str]
     create_time: float
-    role: str
+    role: Role
     first_seen_s: float
     last_seen_s: float
     gone_s: float | None
     cpu_s: float
     cpus: list[int] = field(default_factory=list)
     stack: str = ""  # every thread's Python stack, written by the process when the run timed out (Linux)
+
+    def __post_init__(self) -> None:
+        self.role = Role(self.role)
 
     def ref(self) -> ProcRef:
         return ProcRef(self.pid, self.name, self.cmdline, self.role)
@@ -66,12 +121,12 @@ class PlatformInfo:
     methods: list[str]
     cpu_count: int
     machine: str
-    target: str = "host"
+    place: str = "host"  # "host" or "docker:X.Y" (the JSON's "target")
 
     @classmethod
-    def here(cls, target: str | None = None) -> PlatformInfo:
-        """This interpreter; ``KIT_TARGET`` names it (a container says ``docker:3.14``)."""
-        target = target or os.environ.get(env.TARGET, "host")
+    def here(cls, place: str | None = None) -> PlatformInfo:
+        """This interpreter; ``KIT_TARGET`` names its place (a container says ``docker:3.14``)."""
+        place = place or os.environ.get(env.TARGET, "host")
         return cls(
             os=platform.system(),
             python=platform.python_version(),
@@ -81,7 +136,7 @@ class PlatformInfo:
             methods=multiprocessing.get_all_start_methods(),
             cpu_count=usable_cpu_count(),
             machine=platform.machine(),
-            target=target,
+            place=place,
         )
 
 
@@ -94,10 +149,10 @@ def usable_cpu_count() -> int:
 
 @dataclass
 class RunResult:
-    """One example (or script) under one start method: status, evidence, output."""
+    """One subject (an example, a script) under one start method in one place: status, evidence, output."""
 
-    example: str
-    method: str
+    subject: str  # an example's name or a script's path (the JSON's "example")
+    method: Method
     status: Status
     reason: str
     wall_s: float = 0.0
@@ -111,13 +166,13 @@ class RunResult:
     orphans: list[ProcRef] = field(default_factory=list)
     daemons_terminated: list[ProcRef] = field(default_factory=list)
     processes: list[ProcRecord] = field(default_factory=list)
-    checks: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[Verdict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
     scale: float = 0.0
     platform: PlatformInfo | None = None
-    diagnoses: list[dict[str, str]] = field(default_factory=list)  # {"code", "message", "fix"}
+    diagnoses: list[Diagnosis] = field(default_factory=list)
     top_level_runs: int = 0  # processes that executed the script's top level
     methods_used: list[str] = field(default_factory=list)  # start methods that really started processes
     requested_method: str = ""  # "default" when the method was each target's own default
@@ -128,9 +183,26 @@ class RunResult:
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
+        self.method = Method(self.method)
+
+    @property
+    def place(self) -> str:
+        """Where it ran (``host``, ``docker:3.14``), ``UNKNOWN_PLACE`` when the result does not say."""
+        return self.platform.place if self.platform is not None else UNKNOWN_PLACE
+
+    def codes(self) -> list[Code]:
+        """Its diagnoses' codes, each once, in order."""
+        return list(dict.fromkeys(d.code for d in self.diagnoses))
+
+    def has(self, code: Code) -> bool:
+        return any(d.code is code for d in self.diagnoses)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = _to_json(asdict(self))
+        if self.platform is not None:
+            out["platform"] = _to_json(asdict(self.platform))
+        out["diagnoses"] = [d.to_dict() for d in self.diagnoses]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunResult:
@@ -142,12 +214,17 @@ class RunResult:
             raise ValueError(f"missing keys: {', '.join(sorted(missing))}")
         if data["status"] not in STATUSES:
             raise ValueError(f"unknown status {data['status']!r}")
+        data = _from_json(data)
+        if data.get("platform"):
+            data["platform"] = _from_json(data["platform"]) if isinstance(data["platform"], dict) else data["platform"]
         _check_fields(cls, data, "")
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["orphans"] = [ProcRef(**p) for p in data.get("orphans", [])]
         kwargs["daemons_terminated"] = [ProcRef(**p) for p in data.get("daemons_terminated", [])]
         kwargs["processes"] = [ProcRecord(**p) for p in data.get("processes", [])]
+        kwargs["checks"] = [Verdict(**v) for v in data.get("checks", [])]
+        kwargs["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
         if data.get("platform"):
             kwargs["platform"] = PlatformInfo(**data["platform"])
         return cls(**kwargs)
@@ -186,7 +263,11 @@ def _kind(hint: Any, value: Any, where: str) -> None:
     elif hint is int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"field {where!r} should be an integer, not {value!r:.40}")
-    elif hint in (str, Status):
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+        words = [m.value for m in hint]
+        if value not in words:
+            raise ValueError(f"field {where!r} should be one of {', '.join(words)}, not {value!r:.40}")
+    elif hint is str:
         if not isinstance(value, str):
             raise ValueError(f"field {where!r} should be a string, not {type(value).__name__}")
     elif hint is bool and not isinstance(value, bool):
@@ -200,7 +281,7 @@ def _check_fields(cls: type, data: dict[str, Any], prefix: str) -> None:
         return
     for f in fields(cls):
         if f.name in data:
-            _kind(hints[f.name], data[f.name], prefix + f.name)
+            _kind(hints[f.name], data[f.name], prefix + JSON_NAMES.get(f.name, f.name))
 
 
 def dump(results: Iterable[RunResult]) -> str:

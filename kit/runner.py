@@ -43,21 +43,18 @@ import kit
 import psutil
 
 from kit import debug, env, events, judge, _platform
-from kit.catalogue import Target, example_target, script_target
+from kit.catalogue import Subject, example_subject, script_subject
 from kit.errors import EnvironmentProblem
 from kit.observation import End, Observation
 from kit.observer import Observer
 from kit._platform import Guardian, RunGroup
-from kit.outcomes import Backend, Ev, Status, resolve_method
+from kit.outcomes import Backend, Ev, Method, Status, resolve_method
 from kit.output import Capture
 from kit.results import PlatformInfo, ProcRecord, RunResult
+from kit.settings import DEFAULTS, Settings
 
-__all__ = ["DEFAULT_SCALE", "DEFAULT_TIMEOUT", "GRACE_S", "Interrupted", "Slot", "Stopped", "Target",
-           "example_target", "overlap_safe", "run", "script_target"]
+__all__ = ["Interrupted", "Slot", "Stopped", "Subject", "example_subject", "overlap_safe", "run", "script_subject"]
 
-DEFAULT_SCALE = 0.1
-DEFAULT_TIMEOUT = 60.0
-GRACE_S = 2.0
 INTERVAL_S = 0.02
 READ_EVERY = 4
 """With kernel-kept membership, processes are read (names, per-process CPU) and the events folder
@@ -182,15 +179,8 @@ def _temp_dir() -> tempfile.TemporaryDirectory[str]:
                                  "writable folder") from None
 
 
-def run(
-    target: Target,
-    method: str,
-    scale: float = DEFAULT_SCALE,
-    timeout: float = DEFAULT_TIMEOUT,
-    grace: float = GRACE_S,
-    slot: Slot | None = None,
-) -> RunResult:
-    """Run ``target`` under ``method`` (or ``default``); never hangs, never leaves a process behind.
+def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot | None = None) -> RunResult:
+    """Run ``subject`` under ``method`` (or ``default``); never hangs, never leaves a process behind.
 
     ``slot``: the run's place in a schedule, lent while the run waits out its grace.
     Raises ``Interrupted`` (carrying the interrupted run's result) on Ctrl-C, after cleaning up.
@@ -198,20 +188,21 @@ def run(
     requested, method = method, resolve_method(method)
     here = PlatformInfo.here()
     if method not in multiprocessing.get_all_start_methods():
-        return RunResult(target.name, method, Status.SKIPPED, f"{method} is not available on {here.os}",
-                         scale=scale, platform=here, requested_method=requested)
+        return RunResult(subject.name, Method(method), Status.SKIPPED, f"{method} is not available on {here.os}",
+                         scale=settings.scale, platform=here, requested_method=requested)
     STOP.began()
     try:
-        return _run(target, method, requested, scale, timeout, grace, here, slot)
+        return _run(subject, method, requested, settings, here, slot)
     finally:
         STOP.ended()
 
 
-def _run(target: Target, method: str, requested: str, scale: float, timeout: float, grace: float,
-         here: PlatformInfo, slot: Slot | None = None) -> RunResult:
+def _run(subject: Subject, method: str, requested: str, settings: Settings, here: PlatformInfo,
+         slot: Slot | None = None) -> RunResult:
     if STOP.signum:  # asked to stop before this run began
-        result = RunResult(target.name, method, Status.INTERRUPTED, f"not run: the kit was stopped ({STOP.name()})",
-                           scale=scale, platform=here, requested_method=requested)
+        result = RunResult(subject.name, Method(method), Status.INTERRUPTED,
+                           f"not run: the kit was stopped ({STOP.name()})",
+                           scale=settings.scale, platform=here, requested_method=requested)
         raise Interrupted(result, STOP.signum)
     for attempt in (1, 2):
         if attempt == 2 and slot is not None:
@@ -219,8 +210,8 @@ def _run(target: Target, method: str, requested: str, scale: float, timeout: flo
         with _temp_dir() as tmp:
             events_dir = str(Path(tmp) / "events")
             Path(events_dir).mkdir()
-            obs = _observe(target, method, scale, timeout, grace, here, events_dir, slot)
-        result = judge.judge(obs, target.checks_for(method), target.facts)
+            obs = _observe(subject, method, settings, here, events_dir, slot)
+        result = judge.judge(obs, subject.checks_for(method), subject.facts)
         if result.status is not Status.INCONCLUSIVE or attempt == 2 or STOP.signum:
             break
         first = result.reason  # the machine was too busy to decide: once more
@@ -263,25 +254,25 @@ def overlap_safe() -> tuple[bool, str]:
     return _platform.runs_kept_apart()
 
 
-def _run_group(target: Target) -> tuple[RunGroup | None, str]:
+def _run_group(subject: Subject) -> tuple[RunGroup | None, str]:
     """The run's kernel-kept group as ``KIT_EVIDENCE`` asks, or None and why not."""
     choice = os.environ.get(EVIDENCE_VAR, "").strip().lower() or "auto"
     if choice not in ("auto", "cgroup", "psutil"):
         raise EnvironmentProblem(f"{EVIDENCE_VAR}={choice!r}: use auto, cgroup or psutil")
     if choice == "psutil":
         return None, f"{EVIDENCE_VAR}=psutil"
-    group, why = _platform.run_group(Path(target.name).stem)
+    group, why = _platform.run_group(Path(subject.name).stem)
     if group is None and choice == "cgroup":
         raise EnvironmentProblem(f"{EVIDENCE_VAR}=cgroup, but no cgroup can be made here: {why}")
     return group, why
 
 
-def _start(target: Target, method: str, scale: float, events_dir: str, group: RunGroup | None,
+def _start(subject: Subject, method: str, scale: float, events_dir: str, group: RunGroup | None,
            out_w: int, err_w: int, on_started: Callable[[int], None]) -> tuple[subprocess.Popen[bytes], int]:
     """(what the kit waits for: the main process or its relay, the main process's pid);
     ``on_started(pgid)`` as soon as the run's process group exists."""
     return _platform.start_main(
-        [sys.executable, "-W", "default", "-m", "kit.launcher", method, *target.launcher_args], group,
+        [sys.executable, "-W", "default", "-m", "kit.launcher", method, *subject.launcher_args], group,
         on_started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=child_env(events_dir, scale),
     )
 
@@ -290,13 +281,14 @@ PSUTIL_UNMEASURED = ("processes that live less than a sampling interval (20 ms) 
                      "membership: processes are the run's by parent links and create times, sampled every 20 ms")
 
 
-def _observe(target: Target, method: str, scale: float, timeout: float, grace: float,
-             here: PlatformInfo, events_dir: str, slot: Slot | None = None) -> Observation:
+def _observe(subject: Subject, method: str, settings: Settings, here: PlatformInfo, events_dir: str,
+             slot: Slot | None = None) -> Observation:
+    scale, timeout, grace = settings.scale, settings.timeout, settings.grace
     adopts = _platform.become_subreaper()
     cpu0 = time.thread_time()  # this thread watches this run (others may watch theirs meanwhile)
     busy0 = machine_busy_s()
     watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
-    group, why_not = _run_group(target)
+    group, why_not = _run_group(subject)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     # The guardian learns the run before its main process exists, so a kit killed while the run
@@ -310,7 +302,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     t0 = time.perf_counter_ns()
     try:
         try:
-            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w, started)
+            proc, main = _start(subject, method, scale, events_dir, group, out_w, err_w, started)
         except subprocess.SubprocessError as exc:  # the child could not join the group
             if group is None:
                 raise
@@ -320,7 +312,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
             group.close()
             group, why_not = None, f"joining the run's cgroup failed ({exc})"
             t0 = time.perf_counter_ns()
-            proc, main = _start(target, method, scale, events_dir, group, out_w, err_w, started)
+            proc, main = _start(subject, method, scale, events_dir, group, out_w, err_w, started)
     except BaseException:
         for key in keys:
             watcher.done(key)
@@ -402,7 +394,7 @@ def _observe(target: Target, method: str, scale: float, timeout: float, grace: f
     busy = machine_busy_s() - busy0
     others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None
     return Observation(
-        target=target.name, method=method, scale=scale, platform=here, main_pid=main, end=end,
+        subject=subject.name, method=method, scale=scale, platform=here, main_pid=main, end=end,
         exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
         cpu_s=cpu_s, peak_processes=peak, peak_exact=peak_exact, peak_tasks=task_peak, timeout_s=timeout,
         events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),

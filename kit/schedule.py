@@ -3,17 +3,17 @@
 Most cells wait (the article's sleeps, scaled) or start processes: they can share the machine.
 A cell whose checks measure CPU (``Check.measures_cpu``: the ``cpu`` example's real
 parallelism) cannot: it runs alone, after every shared cell, with nothing else of the kit
-running on any target, one at a time.  So a matrix runs in two phases:
+running on any place, one at a time.  So a matrix runs in two phases:
 
 1. *shared*: every cell that does not measure CPU, at most ``jobs`` units at once across all
-   targets.  A host cell is a unit; a container's shared cells are one unit (its kit runs them
+   places.  A host cell is a unit; a container's shared cells are one unit (its kit runs them
    one after the other: the container's pid namespace is the evidence of one run at a time),
-   or one unit per start method, each in a container of its own, where one per target would
+   or one unit per start method, each in a container of its own, where one per place would
    leave workers idle (fewer units than ``jobs``: containers without the host).
    Host cells overlap only where the kernel keeps each run apart (its own cgroup,
    ``runner.overlap_safe``); with sampled evidence the host runs one cell at a time, still
    side by side with the containers, which live in their own pid namespaces.
-2. *solo*: the CPU-measuring cells, target after target, one at a time.
+2. *solo*: the CPU-measuring cells, place after place, one at a time.
 
 A host run whose main process has exited only waits (up to the grace) for what it left behind:
 it lends its place to the next unit meanwhile (``runner.Slot``), so that cells whose orphans
@@ -30,17 +30,17 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from kit.outcomes import HOST
 from kit.results import RunResult
 from kit.runner import Interrupted, Slot, Stopped
 
-HOST = "host"
 
 
 @dataclass(frozen=True)
 class Unit:
     """Cells one worker runs at once: one host cell, or a container's batch (``examples`` x ``methods``)."""
 
-    target: str  # "host" or "docker:X.Y"
+    place: str  # "host" or "docker:X.Y"
     examples: tuple[str, ...]
     methods: tuple[str, ...]
     solo: bool = False
@@ -50,9 +50,9 @@ class Unit:
         return [(e, m) for e in self.examples for m in self.methods]
 
     def label(self) -> str:
-        if self.target == HOST and len(self.examples) == len(self.methods) == 1:
+        if self.place == HOST and len(self.examples) == len(self.methods) == 1:
             return f"{self.examples[0]}/{self.methods[0]}"
-        return f"{self.target} ({len(self.cells)} cells)"
+        return f"{self.place} ({len(self.cells)} cells)"
 
 
 @dataclass(frozen=True)
@@ -61,43 +61,43 @@ class Plan:
     solo: tuple[Unit, ...]  # phase 2, one at a time, in order
     jobs: int  # units at once in phase 1
     host_jobs: int  # host cells at once in phase 1 (1 where host runs cannot be told apart)
-    order: tuple[tuple[str, str, str], ...]  # (target, example, method) of a sequential run
+    order: tuple[tuple[str, str, str], ...]  # (place, example, method) of a sequential run
 
     def units(self) -> list[Unit]:
         return [*self.shared, *self.solo]
 
 
-def plan(targets: Sequence[str], examples: Sequence[str], methods: Sequence[str], jobs: int,
+def plan(places: Sequence[str], examples: Sequence[str], methods: Sequence[str], jobs: int,
          solo: Callable[[str, str], bool], host_overlaps: bool = True) -> Plan:
-    """The units of a matrix over ``targets`` (``host`` and/or ``docker:X.Y``, in report order).
+    """The units of a matrix over ``places`` (``host`` and/or ``docker:X.Y``, in report order).
 
     ``solo(example, method)``: the cell measures CPU.  An example with a solo cell under any
-    method goes to phase 2 whole on a container target (a batch is examples x methods).
-    ``jobs=1``: one unit per target holding all its cells (host: one per cell), in order,
+    method goes to phase 2 whole on a container (a batch is examples x methods).
+    ``jobs=1``: one unit per place holding all its cells (host: one per cell), in order,
     nothing in phase 2 -- exactly the sequential run.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
-    order = tuple((t, e, m) for t in targets for e in examples for m in methods)
+    order = tuple((t, e, m) for t in places for e in examples for m in methods)
     if jobs == 1:
-        seq = [Unit(HOST, (e,), (m,)) for e in examples for m in methods] if HOST in targets else []
-        seq += [Unit(t, tuple(examples), tuple(methods)) for t in targets if t != HOST]
+        seq = [Unit(HOST, (e,), (m,)) for e in examples for m in methods] if HOST in places else []
+        seq += [Unit(t, tuple(examples), tuple(methods)) for t in places if t != HOST]
         return Plan(tuple(seq), (), 1, 1, order)
     alone = [e for e in examples if any(solo(e, m) for m in methods)]
     together = [e for e in examples if e not in alone]
     shared: list[Unit] = []
     later: list[Unit] = []
-    for t in targets:
+    for t in places:
         if t == HOST:
             continue
         if together:
             shared.append(Unit(t, tuple(together), tuple(methods)))
         if alone:
             later.append(Unit(t, tuple(alone), tuple(methods), solo=True))
-    host_cells = [(e, m) for e in examples for m in methods] if HOST in targets else []
+    host_cells = [(e, m) for e in examples for m in methods] if HOST in places else []
     if len(shared) + sum(not solo(e, m) for e, m in host_cells) < jobs:  # workers would idle: one container per method
-        shared = [Unit(u.target, u.examples, (m,)) for u in shared for m in u.methods]
-    if HOST in targets:
+        shared = [Unit(u.place, u.examples, (m,)) for u in shared for m in u.methods]
+    if HOST in places:
         shared += [Unit(HOST, (e,), (m,)) for e, m in host_cells if not solo(e, m)]
         later[:0] = [Unit(HOST, (e,), (m,), solo=True) for e, m in host_cells if solo(e, m)]
     return Plan(tuple(shared), tuple(later), jobs, jobs if host_overlaps else 1, order)
@@ -125,11 +125,11 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
     """Run ``p``: phase 1 on up to ``p.jobs`` places, then phase 2 in this thread.
 
     ``run_unit(unit, slot)``: a run whose main process has exited calls ``slot.release()`` and
-    its place goes to the next unit while it waits out its grace (the ``kill_parent`` cells'
-    orphans held three of six places for 2 s: the cores idled); ``slot.reclaim()`` before a
-    second attempt waits for a place again.  Units alive at once: at most twice ``p.jobs``.
-    Where host runs cannot be told apart (``p.host_jobs`` below ``p.jobs``) a host unit keeps
-    counting against ``host_jobs`` until it has ended, lent or not.
+    its place goes to the next unit while it waits out its grace (orphans waited for must not
+    keep the cores idle); ``slot.reclaim()`` before a second attempt waits for a place again.
+    Units alive at once: at most twice ``p.jobs``.  Where host runs cannot be told apart
+    (``p.host_jobs`` below ``p.jobs``) a host unit keeps counting against ``host_jobs`` until it
+    has ended, lent or not.
     ``on_done(unit, results, still_running)`` is called (one call at a time) as each unit ends.
     ``stopping()`` true: no new unit is started; those running end as their runs do (the
     runner's own stop).  A run interrupted in a worker (``runner.Interrupted``) is reported
@@ -137,124 +137,149 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
     exception in a unit stops new units and is raised here, also once every worker stopped.
     Results: in the order of ``p.order``, then any result no cell of the plan named.
     """
-    done: dict[Unit, list[RunResult]] = {}
-    lock = threading.Condition()
-    queue = list(p.shared)
-    running: list[Unit] = []
-    holding: set[Unit] = set()  # running units with a place (not lent)
-    raised: list[BaseException] = []
-    stops: list[int] = []
-    threads: list[threading.Thread] = []
+    run = _Execution(p, run_unit, on_done, stopping)
+    if p.jobs == 1:  # the sequential run
+        run.one_by_one(p.units())
+    else:
+        run.shared_phase()
+        run.one_by_one(p.solo)
+    return ordered(p, run.done.values())
 
-    def over() -> bool:
-        return bool(raised or stops or stopping())
 
-    def host_room() -> bool:
-        if p.host_jobs >= p.jobs:
+class _Execution:
+    """The state of one ``execute``: the queue of units, those running, the places held, and the
+    worker threads; every field is read and written under ``lock``."""
+
+    def __init__(self, p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], bool]) -> None:
+        self.p, self.run_unit, self.on_done, self.stopping = p, run_unit, on_done, stopping
+        self.done: dict[Unit, list[RunResult]] = {}
+        self.lock = threading.Condition()
+        self.queue = list(p.shared)
+        self.running: list[Unit] = []
+        self.holding: set[Unit] = set()  # running units with a place (not lent)
+        self.raised: list[BaseException] = []
+        self.stops: list[int] = []
+        self.threads: list[threading.Thread] = []
+
+    def over(self) -> bool:
+        return bool(self.raised or self.stops or self.stopping())
+
+    def _host_room(self) -> bool:
+        if self.p.host_jobs >= self.p.jobs:
             return True
-        return sum(1 for u in running if u.target == HOST) < p.host_jobs
+        return sum(1 for u in self.running if u.place == HOST) < self.p.host_jobs
 
-    def take() -> Unit | None:
-        with lock:
+    def _take(self) -> Unit | None:
+        with self.lock:
             while True:
-                if over() or not queue:
+                if self.over() or not self.queue:
                     return None
-                if len(holding) < p.jobs:
-                    for i, unit in enumerate(queue):
-                        if unit.target != HOST or host_room():
-                            running.append(queue.pop(i))
-                            holding.add(unit)
+                if len(self.holding) < self.p.jobs:
+                    for i, unit in enumerate(self.queue):
+                        if unit.place != HOST or self._host_room():
+                            self.running.append(self.queue.pop(i))
+                            self.holding.add(unit)
                             return unit
-                lock.wait(0.1)  # every place taken, or only host cells left and the host is full
+                self.lock.wait(0.1)  # every place taken, or only host cells left and the host is full
 
-    class _Place:
-        def __init__(self, unit: Unit) -> None:
-            self.unit = unit
+    def release(self, unit: Unit) -> None:
+        """``unit`` only waits out its grace now: its place goes to the next unit."""
+        with self.lock:
+            if unit not in self.holding:
+                return
+            self.holding.discard(unit)
+            if self.queue and not self.over() and len(self.threads) < 2 * self.p.jobs:  # a worker for the place
+                self._spawn()
+            self.lock.notify_all()
 
-        def release(self) -> None:
-            with lock:
-                if self.unit not in holding:
-                    return
-                holding.discard(self.unit)
-                if queue and not over() and len(threads) < 2 * p.jobs:  # a worker for the place lent
-                    spawn()
-                lock.notify_all()
+    def reclaim(self, unit: Unit) -> None:
+        """``unit`` starts processes again (a second attempt): it waits for a place first."""
+        with self.lock:
+            while unit not in self.holding:
+                if len(self.holding) < self.p.jobs or self.over():
+                    self.holding.add(unit)
+                else:
+                    self.lock.wait(0.1)
 
-        def reclaim(self) -> None:
-            with lock:
-                while self.unit not in holding:
-                    if len(holding) < p.jobs or over():
-                        holding.add(self.unit)
-                    else:
-                        lock.wait(0.1)
-
-    def finish(unit: Unit, rs: list[RunResult]) -> None:
-        with lock:
-            running.remove(unit)
-            holding.discard(unit)
-            done[unit] = rs
+    def _finish(self, unit: Unit, rs: list[RunResult]) -> None:
+        with self.lock:
+            self.running.remove(unit)
+            self.holding.discard(unit)
+            self.done[unit] = rs
             try:
-                on_done(unit, rs, tuple(running))
+                self.on_done(unit, rs, tuple(self.running))
             finally:
-                lock.notify_all()
+                self.lock.notify_all()
 
-    def worker() -> None:
-        while (unit := take()) is not None:
+    def _worker(self) -> None:
+        while (unit := self._take()) is not None:
             try:
-                rs = run_unit(unit, _Place(unit) if unit.target == HOST else FIXED)
+                rs = self.run_unit(unit, _Place(self, unit) if unit.place == HOST else FIXED)
             except Interrupted as exc:  # the kit was told to stop: this run's result is kept like any other
-                with lock:
-                    stops.append(exc.signum)
-                finish(unit, [exc.result])
+                with self.lock:
+                    self.stops.append(exc.signum)
+                self._finish(unit, [exc.result])
                 continue
             except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread, raised there
-                with lock:
-                    raised.append(exc)
-                    running.remove(unit)
-                    holding.discard(unit)
-                    lock.notify_all()
+                with self.lock:
+                    self.raised.append(exc)
+                    self.running.remove(unit)
+                    self.holding.discard(unit)
+                    self.lock.notify_all()
                 return
-            finish(unit, rs)
+            self._finish(unit, rs)
 
-    def spawn() -> None:  # under ``lock``
-        t = threading.Thread(target=worker, name=f"kit-cell-{len(threads)}", daemon=True)
-        threads.append(t)
+    def _spawn(self) -> None:  # under ``lock``
+        t = threading.Thread(target=self._worker, name=f"kit-cell-{len(self.threads)}", daemon=True)
+        self.threads.append(t)
         t.start()
 
-    def one_by_one(units: Sequence[Unit]) -> None:  # in this thread: a stop reaches the run as it always did
+    def one_by_one(self, units: Sequence[Unit]) -> None:
+        """In this thread: a stop reaches the run as it always did."""
         for unit in units:
-            if stopping():
+            if self.stopping():
                 break
-            with lock:
-                running.append(unit)
-            finish(unit, run_unit(unit, FIXED))
+            with self.lock:
+                self.running.append(unit)
+            self._finish(unit, self.run_unit(unit, FIXED))
 
-    if p.jobs == 1:  # the sequential run
-        one_by_one(p.units())
-        return ordered(p, done.values())
-    def join_all() -> None:  # workers are added as places are lent: until none is left
+    def _join_all(self) -> None:
+        """Workers are added as places are lent: join until none is left."""
         joined = 0
         while True:
-            with lock:
-                if joined == len(threads):
+            with self.lock:
+                if joined == len(self.threads):
                     return
-                t = threads[joined]
+                t = self.threads[joined]
             t.join()
             joined += 1
 
-    with lock:
-        for _ in range(min(p.jobs, len(queue))):
-            spawn()
-    try:
-        join_all()
-    finally:  # a signal in this thread: the runs end by the runner's stop; wait for them, never abandon one
-        join_all()
-    if raised:
-        raise raised[0]
-    if stops:  # every interrupted run was reported through on_done
-        raise Stopped(stops[0])
-    one_by_one(p.solo)
-    return ordered(p, done.values())
+    def shared_phase(self) -> None:
+        """Phase 1 on up to ``jobs`` workers; raises what a worker raised, or ``Stopped``."""
+        with self.lock:
+            for _ in range(min(self.p.jobs, len(self.queue))):
+                self._spawn()
+        try:
+            self._join_all()
+        finally:  # a signal in this thread: the runs end by the runner's stop; wait for them, never abandon one
+            self._join_all()
+        if self.raised:
+            raise self.raised[0]
+        if self.stops:  # every interrupted run was reported through on_done
+            raise Stopped(self.stops[0])
+
+
+class _Place:
+    """A host unit's place in an ``_Execution`` (``runner.Slot``)."""
+
+    def __init__(self, execution: _Execution, unit: Unit) -> None:
+        self.execution, self.unit = execution, unit
+
+    def release(self) -> None:
+        self.execution.release(self.unit)
+
+    def reclaim(self) -> None:
+        self.execution.reclaim(self.unit)
 
 
 def ordered(p: Plan, batches: Iterable[list[RunResult]]) -> list[RunResult]:
@@ -263,7 +288,7 @@ def ordered(p: Plan, batches: Iterable[list[RunResult]]) -> list[RunResult]:
     rs = [r for batch in batches for r in batch]
 
     def key(r: RunResult) -> int:
-        target = r.platform.target if r.platform is not None and r.platform.target else HOST
-        return rank.get((target, r.example, r.method), len(rank))
+        place = r.platform.place if r.platform is not None and r.platform.place else HOST
+        return rank.get((place, r.subject, r.method), len(rank))
 
     return sorted(rs, key=key)  # stable: unnamed results keep their order

@@ -33,7 +33,8 @@ import pytest
 from kit import _platform
 from kit.outcomes import Status
 from kit.results import RunResult
-from kit.runner import DEFAULT_SCALE, GRACE_S, Target, run
+from kit.runner import Subject, run
+from kit.settings import DEFAULT_SCALE, DEFAULTS, GRACE_S
 
 ALL_METHODS = ("fork", "spawn", "forkserver")
 METHODS = multiprocessing.get_all_start_methods()
@@ -184,11 +185,11 @@ def is_alive(pid: int, create_time: float | None = None) -> bool:
 
 
 # -- runs ---------------------------------------------------------------------------
-def run_bounded(target: Target, method: str, *, scale: float = DEFAULT_SCALE,
+def run_bounded(target: Subject, method: str, *, scale: float = DEFAULT_SCALE,
                 timeout: float = 20.0, grace: float = GRACE_S) -> RunResult:
     """``run()`` with a test-sized timeout.  A hang in the kit itself (it promises never to hang)
     is caught by pytest-timeout (pyproject.toml), which fails the test with every thread's stack."""
-    return run(target, method, scale=scale, timeout=timeout, grace=grace)
+    return run(target, method, DEFAULTS.but(scale=scale, timeout=timeout, grace=grace))
 
 
 # -- reporting and measuring -----------------------------------------------------
@@ -198,9 +199,9 @@ def tail(text: str, lines: int = 15) -> str:
 
 def explain(result: RunResult) -> str:
     """Everything needed to understand a surprising result, for an assertion message."""
-    checks = "\n".join(f"  {'ok ' if c['ok'] else 'BAD'} {c['check']}: {c['reason']}" for c in result.checks)
+    checks = "\n".join(f"  {'ok ' if c.ok else 'BAD'} {c.check}: {c.reason}" for c in result.checks)
     return (
-        f"{result.example} under {result.method}: {result.status} -- {result.reason}\n"
+        f"{result.subject} under {result.method}: {result.status} -- {result.reason}\n"
         f"exitcode={result.exitcode} wall={result.wall_s}s cores={result.cores_used} "
         f"peak={result.peak_processes} orphans={[o.pid for o in result.orphans]}\n"
         f"checks:\n{checks or '  (none)'}\n"
@@ -262,7 +263,7 @@ def as_platform(rs: list[RunResult], os_name: str, python: str, default: str, ta
     out = []
     for r in copy.deepcopy(rs):
         assert r.platform is not None
-        r.platform.os, r.platform.python, r.platform.default_method, r.platform.target = \
+        r.platform.os, r.platform.python, r.platform.default_method, r.platform.place = \
             os_name, python, default, target
         if r.method not in available:
             r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"

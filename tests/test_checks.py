@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import pytest
 
+from kit.outcomes import Role
 from kit import checks as c
 from kit.events import Event
 from kit.results import ProcRecord, ProcRef
@@ -45,7 +46,7 @@ def evidence(events: Iterable[Event] = (), **kw: Any) -> c.Evidence:
 
 
 def worker(pid: int, cpus: list[int]) -> ProcRecord:
-    return ProcRecord(pid=pid, ppid=MAIN, name="python3", cmdline=["python3"], create_time=0.0, role="worker",
+    return ProcRecord(pid=pid, ppid=MAIN, name="python3", cmdline=["python3"], create_time=0.0, role=Role.WORKER,
                       first_seen_s=0.0, last_seen_s=1.0, gone_s=1.0, cpu_s=1.0, cpus=cpus)
 
 
@@ -350,14 +351,14 @@ def test_output_count_wants_the_exact_number_of_occurrences() -> None:
 
 
 def orphan(pid: int, role: str = "worker") -> ProcRef:
-    return ProcRef(pid, "python3", ["python3"], role)
+    return ProcRef(pid, "python3", ["python3"], Role(role))
 
 
 @catches("orphans_left")
 def test_orphans_left_needs_every_child_and_each_helper_among_the_orphans() -> None:
     """A killed main process must leave its daemon and its child (and the forkserver) behind."""
     started = [ev("process_started", 1, child=77, daemon=True), ev("process_started", 2, child=78, daemon=False)]
-    check = c.orphans_left("forkserver")
+    check = c.orphans_left(Role.FORKSERVER)
     assert check.replaces == "no orphans"
     assert verdict(check, evidence()).reason == "the main process started no child"
     v = verdict(check, evidence(started, orphans=[orphan(77)]))
@@ -385,7 +386,7 @@ def test_top_level_count_counts_processes_and_names_them() -> None:
     v = verdict(c.top_level_count(3), evidence(runs))
     assert not v.ok and v.reason == "the top level ran in 2 process(es): main, Process-1; expected 3"
     forkserver = ProcRecord(pid=999, ppid=MAIN, name="python3", cmdline=["python3", "-c", "..."], create_time=0.0,
-                            role="forkserver", first_seen_s=0.0, last_seen_s=1.0, gone_s=None, cpu_s=0.0)
+                            role=Role.FORKSERVER, first_seen_s=0.0, last_seen_s=1.0, gone_s=None, cpu_s=0.0)
     preloaded = [ev("top_level", 1, process="MainProcess"), ev("top_level", 3, pid=999, process="MainProcess")]
     v = verdict(c.top_level_count(2), evidence(preloaded, processes=[forkserver]))
     assert v.ok and v.reason == "the top level ran in 2 process(es): main, the forkserver"

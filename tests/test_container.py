@@ -26,6 +26,7 @@ import pytest
 from support import FOREIGN_CORES_MAX, ForeignLoad, our_processes, variant
 from kit.container import EngineUnavailable, connect, container, leftovers
 from kit.matrix import ALL_METHODS
+from kit.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "3.11"
@@ -95,22 +96,22 @@ def test_hello_and_cpu_in_a_container(client, image, no_leftovers):
                               image=image, progress=lines.append)
     # CPU that neither the runs in the container nor this test used, per wall second (dockerd included)
     others = max(0.0, load.busy - load.own - sum(r.cpu_s for r in rs)) / load.wall
-    assert [(r.example, r.method) for r in rs] == [(e, m) for e in ("hello", "cpu") for m in ALL_METHODS]
+    assert [(r.subject, r.method) for r in rs] == [(e, m) for e in ("hello", "cpu") for m in ALL_METHODS]
     busy: list[str] = []
     for r in rs:
         assert r.platform is not None
         assert r.platform.python.startswith(PYTHON + ".")
-        assert r.platform.target == f"docker:{PYTHON}"
+        assert r.platform.place == f"docker:{PYTHON}"
         assert r.platform.os == "Linux"
-        failing = {v["check"] for v in r.checks if not v["ok"]}
-        if r.example == "cpu" and r.status == "fail" and failing == {"real parallelism"} and others > FOREIGN_CORES_MAX:
+        failing = {v.check for v in r.checks if not v.ok}
+        if r.subject == "cpu" and r.status == "fail" and failing == {"real parallelism"} and others > FOREIGN_CORES_MAX:
             busy.append(f"{r.method}: {r.reason}")  # as in test_examples: not judged on a busy machine
             continue
-        if r.example == "cpu" and r.status == "inconclusive":  # the kit's own verdict: the machine was busy
+        if r.subject == "cpu" and r.status == "inconclusive":  # the kit's own verdict: the machine was busy
             assert "other processes used" in r.reason, r.reason
             busy.append(f"{r.method}: {r.reason}")
             continue
-        assert r.status == "pass", f"{r.example}/{r.method}: {r.status}: {r.reason}"
+        assert r.status == "pass", f"{r.subject}/{r.method}: {r.status}: {r.reason}"
     assert any("hello" in line and "pass" in line for line in lines), lines  # progress was streamed
     assert not any("containers skipped" in line for line in lines), lines  # the kit inside runs its host only
     assert any(line.startswith("docker:3.11: ") for line in lines), lines  # and names itself by KIT_TARGET
@@ -158,8 +159,8 @@ def test_overall_timeout_kills_the_container_and_reports_timeouts(client, image,
     rs = run_in_container(client, PYTHON, ["cpu"], ["fork", "spawn"], scale=1.0, timeout_s=60,
                           overall_s=2, image=image)
     assert time.monotonic() - t0 < 20
-    assert [(r.example, r.method, r.status) for r in rs] == [("cpu", "fork", "timeout"), ("cpu", "spawn", "timeout")]
-    assert all(r.platform is not None and r.platform.target == f"docker:{PYTHON}" for r in rs)
+    assert [(r.subject, r.method, r.status) for r in rs] == [("cpu", "fork", "timeout"), ("cpu", "spawn", "timeout")]
+    assert all(r.platform is not None and r.platform.place == f"docker:{PYTHON}" for r in rs)
     assert "2 s" in rs[0].reason
 
 
@@ -169,7 +170,7 @@ def test_a_failing_cell_is_a_result_not_an_error(client, image, no_leftovers):
     from kit.container.run import run_in_container
 
     rs = run_in_container(client, PYTHON, ["cpu"], ["fork"], scale=1.0, timeout_s=0.5, image=image)
-    assert [(r.example, r.status) for r in rs] == [("cpu", "timeout")]
+    assert [(r.subject, r.status) for r in rs] == [("cpu", "timeout")]
     assert rs[0].platform is not None and rs[0].platform.python.startswith(PYTHON + ".")  # the kit's own result
 
 
@@ -220,9 +221,9 @@ def test_a_kit_that_prints_no_results_gives_error_results(client, image, no_left
     from kit.container.run import run_in_container
 
     rs = run_in_container(client, PYTHON, ["no_such_example"], ["fork"], timeout_s=10, image=image)
-    assert [(r.example, r.method, r.status) for r in rs] == [("no_such_example", "fork", "error")]
+    assert [(r.subject, r.method, r.status) for r in rs] == [("no_such_example", "fork", "error")]
     assert "exited with status 2" in rs[0].reason and "unknown example" in rs[0].reason, rs[0].reason
-    assert rs[0].platform is not None and rs[0].platform.target == f"docker:{PYTHON}"
+    assert rs[0].platform is not None and rs[0].platform.place == f"docker:{PYTHON}"
 
 
 def test_a_daemon_of_windows_containers_is_refused(monkeypatch):
@@ -444,21 +445,21 @@ def _script(tmp_path: Path, text: str, name: str = "mine.py") -> str:
 def test_does_my_script_survive_314_default(client, image, image_314, no_leftovers, tmp_path: Path) -> None:
     """--method default: fork on 3.11, forkserver on 3.14, where module state set in the main block is lost."""
     from kit import diagnose
-    from kit.catalogue import script_target
-    from kit.targets import run_target
+    from kit.catalogue import script_subject
+    from kit.places import run_subject
 
-    target = script_target(_script(tmp_path, STATE_SCRIPT))
-    rs = run_target(f"docker:{PYTHON},docker:3.14", target, ["default"], 0.1, 60.0, lambda r: None, lambda s: None)
+    target = script_subject(_script(tmp_path, STATE_SCRIPT))
+    rs = run_subject(f"docker:{PYTHON},docker:3.14", target, ["default"], DEFAULTS, lambda r: None, lambda s: None)
     diagnose.compare(rs, target.facts)
-    by = {r.platform.target: r for r in rs if r.platform}
+    by = {r.platform.place: r for r in rs if r.platform}
     assert set(by) == {f"docker:{PYTHON}", "docker:3.14"}
     old, new = by[f"docker:{PYTHON}"], by["docker:3.14"]
     assert (old.method, new.method) == ("fork", "forkserver")
     assert old.stdout.strip() == "[10, 20, 30]" and new.stdout.strip() == "[1, 2, 3]"
-    assert old.example == new.example == target.path  # named by the host's path
-    assert not [d for d in old.diagnoses if d["code"] == "output_differs"]
-    (differs,) = [d for d in new.diagnoses if d["code"] == "output_differs"]
-    assert "FACTOR" in differs["fix"]
+    assert old.subject == new.subject == target.path  # named by the host's path
+    assert not [d for d in old.diagnoses if d.code == "output_differs"]
+    (differs,) = [d for d in new.diagnoses if d.code == "output_differs"]
+    assert "FACTOR" in differs.fix
     assert new.evidence == "pidns"
 
 
@@ -466,11 +467,11 @@ def test_does_my_script_survive_314_default(client, image, image_314, no_leftove
 def test_a_killed_run_in_314_gets_its_named_semaphores_unlinked(client, image_314, no_leftovers) -> None:
     """The probe's resource-tracker hook where multiprocessing changed most (3.14: forkserver by
     default): the in-container kit unlinks what the killed run left, and says so."""
-    from kit.catalogue import script_target
-    from kit.targets import run_target
+    from kit.catalogue import script_subject
+    from kit.places import run_subject
 
-    (r,) = run_target("docker:3.14", script_target(variant("ipc_held")), ["default"], 0.1, 3.0,
-                      lambda r: None, lambda s: None)
+    (r,) = run_subject("docker:3.14", script_subject(variant("ipc_held")), ["default"], DEFAULTS.but(timeout=3.0),
+                       lambda r: None, lambda s: None)
     assert (r.status, r.method) == ("timeout", "forkserver"), r.reason
     (said,) = [w for w in r.warnings if w.startswith("kit: ")]
     assert "semaphore /mp-" in said and "shared_memory /psm_" in said, said
@@ -478,13 +479,13 @@ def test_a_killed_run_in_314_gets_its_named_semaphores_unlinked(client, image_31
 
 @pytest.mark.docker
 def test_a_fork_bomb_in_a_container_is_bounded(client, image, no_leftovers, tmp_path: Path) -> None:
-    from kit.catalogue import script_target
-    from kit.targets import run_target
+    from kit.catalogue import script_subject
+    from kit.places import run_subject
 
     before = set(our_processes())
     t0 = time.monotonic()
-    (r,) = run_target(f"docker:{PYTHON}", script_target(_script(tmp_path, BOMB)), ["fork"], 0.1, 10.0,
-                      lambda r: None, lambda s: None)
+    (r,) = run_subject(f"docker:{PYTHON}", script_subject(_script(tmp_path, BOMB)), ["fork"],
+                       DEFAULTS.but(timeout=10.0), lambda r: None, lambda s: None)
     assert time.monotonic() - t0 < 20
     assert r.status in ("timeout", "fail"), r.reason
     assert set(our_processes()) == before  # nothing of it reached the host's process table
@@ -504,14 +505,14 @@ def test_every_kit_container_is_a_sandbox(client, image, no_leftovers) -> None:
 
 @pytest.mark.docker
 def test_keep_containers_keeps_exactly_the_failed_one_for_docker_exec(client, image, tmp_path: Path) -> None:
-    from kit.catalogue import script_target
-    from kit.targets import run_target
+    from kit.catalogue import script_subject
+    from kit.places import run_subject
 
     assert leftovers(client) == []
     said: list[str] = []
-    failing = script_target(_script(tmp_path, "raise SystemExit(3)\n", "fails.py"))
-    (r,) = run_target(f"docker:{PYTHON}", failing, ["fork"], 0.1, 30.0, lambda r: None, said.append,
-                      keep_containers=True)
+    failing = script_subject(_script(tmp_path, "raise SystemExit(3)\n", "fails.py"))
+    (r,) = run_subject(f"docker:{PYTHON}", failing, ["fork"], DEFAULTS.but(timeout=30.0, keep_containers=True),
+                       lambda r: None, said.append)
     try:
         assert r.status == "fail"
         (kept,) = leftovers(client)
@@ -522,9 +523,9 @@ def test_keep_containers_keeps_exactly_the_failed_one_for_docker_exec(client, im
     finally:
         for c in leftovers(client):
             c.remove(force=True, v=True)
-    passing = script_target(_script(tmp_path, "print('fine')\n", "fine.py"))
-    (ok,) = run_target(f"docker:{PYTHON}", passing, ["fork"], 0.1, 30.0, lambda r: None, said.append,
-                       keep_containers=True)
+    passing = script_subject(_script(tmp_path, "print('fine')\n", "fine.py"))
+    (ok,) = run_subject(f"docker:{PYTHON}", passing, ["fork"], DEFAULTS.but(timeout=30.0, keep_containers=True),
+                        lambda r: None, said.append)
     assert ok.status == "pass" and leftovers(client) == []  # a container whose cells pass is removed
 
 
@@ -543,20 +544,21 @@ def test_a_cpu_quota_of_one_starts_one_worker(client, image, no_leftovers) -> No
 @pytest.mark.docker
 def test_quiet_streams_no_container_progress(client, image, no_leftovers) -> None:
     """``-q``: the host's progress is off, and so is the containers' (it was streamed regardless)."""
-    from kit.targets import run_targets
+    from kit.places import run_places
 
     for quiet in (False, True):
         said: list[str] = []
-        rs = run_targets(f"docker:{PYTHON}", ["hello"], ["fork"], 0.1, 60.0, lambda *_: None, said.append, quiet=quiet)
+        rs = run_places(f"docker:{PYTHON}", ["hello"], ["fork"], DEFAULTS.but(quiet=quiet), lambda *_: None,
+                        said.append)
         assert [r.status for r in rs] == ["pass"]
         streamed = [line for line in said if "[1/1]" in line.replace(" ", "")]
         assert bool(streamed) is not quiet, said
-    from kit.runner import example_target
-    from kit.targets import run_target
+    from kit.runner import example_subject
+    from kit.places import run_subject
 
     for quiet in (False, True):
         said = []
-        rs = run_target(f"docker:{PYTHON}", example_target("hello"), ["fork"], 0.1, 60.0, lambda r: None,
-                        said.append, quiet=quiet)
+        rs = run_subject(f"docker:{PYTHON}", example_subject("hello"), ["fork"], DEFAULTS.but(quiet=quiet),
+                         lambda r: None, said.append)
         assert [r.status for r in rs] == ["pass"]
         assert bool([line for line in said if "in one container of" in line]) is not quiet, said

@@ -20,12 +20,12 @@ import pytest
 from support import METHODS, explain, run_bounded
 
 from kit import _platform, diagnose, render
-from kit.catalogue import script_target
+from kit.catalogue import script_subject
 from kit.diagnose import BOOTSTRAP, Diagnosis, compare, summary_line
 from kit.events import Event
 from kit.judge import judge
 from kit.observation import End, Observation, Output
-from kit.outcomes import Code, Ev, Status
+from kit.outcomes import Code, Ev, Method, Role, Status
 from kit.results import PlatformInfo, ProcRecord, RunResult
 from kit.source import SourceFacts, analyse
 
@@ -43,7 +43,7 @@ def ev(kind: str, ms: float, pid: int = MAIN, **data: Any) -> Event:
 
 
 def proc(pid: int, *, role: str = "worker", ppid: int = MAIN) -> ProcRecord:
-    return ProcRecord(pid=pid, ppid=ppid, name="python3", cmdline=["python3"], create_time=0.0, role=role,
+    return ProcRecord(pid=pid, ppid=ppid, name="python3", cmdline=["python3"], create_time=0.0, role=Role(role),
                       first_seen_s=0.0, last_seen_s=0.5, gone_s=0.5, cpu_s=0.1)
 
 
@@ -58,7 +58,7 @@ def text(stream: str) -> Output:
 def observation(*events: Event, **overrides: Any) -> Observation:
     """A clean run (started, done, exit 0) with ``events`` between; ``overrides`` replace fields."""
     fields: dict[str, Any] = dict(
-        target="script.py", method="spawn", scale=0.1, platform=PLATFORM, main_pid=MAIN, end=End.EXITED,
+        subject="script.py", method="spawn", scale=0.1, platform=PLATFORM, main_pid=MAIN, end=End.EXITED,
         exitcode=0, wall_s=1.0, cpu_s=0.5, peak_processes=2, timeout_s=60.0,
         events=(ev(Ev.SCRIPT_START, 1, method="spawn", main=MAIN), *events, ev(Ev.SCRIPT_DONE, 900, alive=[])),
         processes=(proc(MAIN, role="main", ppid=1),),
@@ -457,13 +457,13 @@ def test_threads_of_reads_a_dump_innermost_first() -> None:
 def result(method: str, stdout: str = "", *, status: Status = Status.PASS, exitcode: int | None = 0,
            target: str = "host", default: str = "fork", pids: tuple[int, ...] = (), requested: str = "") -> RunResult:
     platform = PlatformInfo(os="Linux", python="3.11.7", implementation="CPython", default_method=default,
-                            methods=["fork", "spawn", "forkserver"], cpu_count=2, machine="x86_64", target=target)
-    return RunResult("script.py", method, status, "reason", exitcode=exitcode, stdout=stdout, platform=platform,
+                            methods=["fork", "spawn", "forkserver"], cpu_count=2, machine="x86_64", place=target)
+    return RunResult("script.py", Method(method), status, "reason", exitcode=exitcode, stdout=stdout, platform=platform,
                      processes=[proc(p) for p in pids], requested_method=requested or method)
 
 
-def differs_of(r: RunResult) -> list[dict[str, str]]:
-    return [d for d in r.diagnoses if d["code"] == Code.OUTPUT_DIFFERS]
+def differs_of(r: RunResult) -> list[Diagnosis]:
+    return [d for d in r.diagnoses if d.code == Code.OUTPUT_DIFFERS]
 
 
 def test_same_output_everywhere_adds_nothing() -> None:
@@ -480,9 +480,9 @@ def test_the_reference_is_the_default_methods_run() -> None:
     assert differs_of(rs[0]) == []
     for r in rs[1:]:
         (d,) = differs_of(r)
-        assert d["message"] == ("stdout differs from fork on host "
+        assert d.message == ("stdout differs from fork on host "
                                 "(-worker sees set in main | +worker sees import-time)")
-        assert d["fix"] == "Make the result independent of the start method."
+        assert d.fix == "Make the result independent of the start method."
     assert summary_line(rs) == ("differs: fork on host: pass; spawn on host: pass (output_differs); "
                                 "forkserver on host: pass (output_differs)")
 
@@ -492,7 +492,7 @@ def test_where_spawn_is_the_default_fork_is_the_one_that_differs() -> None:
                                                           ("forkserver", "unset\n"))]
     compare(rs)
     assert [bool(differs_of(r)) for r in rs] == [True, False, False]
-    assert "differs from spawn on host" in differs_of(rs[0])[0]["message"]
+    assert "differs from spawn on host" in differs_of(rs[0])[0].message
 
 
 def test_pids_and_addresses_are_normalised_and_line_order_ignored() -> None:
@@ -506,21 +506,21 @@ def test_a_number_that_is_no_pid_of_the_run_still_differs() -> None:
     fork = result("fork", "answer 4242\n", pids=(1000,))
     spawn = result("spawn", "answer 4343\n", pids=(1001,))
     compare([fork, spawn])
-    assert "(-answer 4242 | +answer 4343)" in differs_of(spawn)[0]["message"]
+    assert "(-answer 4242 | +answer 4343)" in differs_of(spawn)[0].message
 
 
 def test_an_exit_code_difference_is_reported() -> None:
     rs = [result("fork", "same\n"), result("spawn", "same\n", status=Status.FAIL, exitcode=1)]
     compare(rs)
     (d,) = differs_of(rs[1])
-    assert d["message"] == "exit code 1 here, 0 under fork on host"
+    assert d.message == "exit code 1 here, 0 under fork on host"
     assert summary_line(rs) == "differs: fork on host: pass; spawn on host: fail (output_differs)"
 
 
 def test_the_main_globals_hint_is_in_the_fix() -> None:
     rs = [result("fork", "SETTING=main\n"), result("spawn", "SETTING=import\n")]
     compare(rs, SourceFacts(main_globals=("SETTING",)))
-    fix = differs_of(rs[1])[0]["fix"]
+    fix = differs_of(rs[1])[0].fix
     assert fix.startswith("Likely module-level state set in the main block (SETTING):")
     assert "Pass the value to the child as an argument" in fix
 
@@ -539,7 +539,7 @@ def test_other_targets_compare_with_the_first_targets_same_method() -> None:
     # docker's fork and spawn match host's fork and spawn: nothing to say; host spawn differs from host fork;
     # no forkserver ran on the first target: docker's own default is the reference, itself here
     assert [len(differs_of(r)) for r in rs] == [0, 1, 0, 0, 0]
-    assert "differs from fork on host" in differs_of(rs[1])[0]["message"]
+    assert "differs from fork on host" in differs_of(rs[1])[0].message
     assert summary_line(rs).startswith("differs: fork on host: pass; spawn on host: pass (output_differs); ")
 
 
@@ -547,7 +547,7 @@ def test_a_default_request_on_another_target_compares_with_the_first_targets_def
     rs = [result("fork", "x\n", requested="default"),
           result("forkserver", "y\n", target="docker:3.14", default="forkserver", requested="default")]
     compare(rs)
-    assert "differs from fork on host" in differs_of(rs[1])[0]["message"]
+    assert "differs from fork on host" in differs_of(rs[1])[0].message
 
 
 def test_runs_that_did_not_finish_are_not_compared() -> None:
@@ -566,7 +566,7 @@ def test_summary_line_cases() -> None:
     several = [result("fork"), result("fork", target="docker:3.12")]
     assert summary_line(several) == "same under every method and target (pass)"
     failing = [result("fork"), result("spawn", status=Status.FAIL)]
-    failing[1].diagnoses.append(Diagnosis(Code.MISSING_GUARD, "m", "f").to_dict())
+    failing[1].diagnoses.append(Diagnosis(Code.MISSING_GUARD, "m", "f"))
     assert summary_line(failing) == "differs: fork on host: pass; spawn on host: fail (missing_guard)"
 
 
@@ -582,17 +582,17 @@ def script(tmp_path: Path, source: str, name: str = "script") -> str:
 
 
 def codes(r: RunResult) -> list[str]:
-    return [d["code"] for d in r.diagnoses]
+    return [d.code for d in r.diagnoses]
 
 
-def diagnosis(r: RunResult, code: Code) -> dict[str, str]:
-    hits = [d for d in r.diagnoses if d["code"] == code]
+def diagnosis(r: RunResult, code: Code) -> Diagnosis:
+    hits = [d for d in r.diagnoses if d.code == code]
     assert hits, f"no {code} diagnosis\n{explain(r)}\ndiagnoses: {r.diagnoses}"
     return hits[0]
 
 
 def test_a_correct_script_passes_everywhere_without_diagnosis(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, INERT)), method)
+    r = run_bounded(script_subject(script(tmp_path, INERT)), method)
     assert r.status == Status.PASS and r.exitcode == 0, explain(r)
     assert r.diagnoses == [], r.diagnoses
     assert r.methods_used == [method] and "[0, 1, 4, 9]" in r.stdout
@@ -615,11 +615,11 @@ if __name__ == "__main__":
 
 
 def test_a_script_that_sets_its_own_method(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, OWN_METHOD)), method)
+    r = run_bounded(script_subject(script(tmp_path, OWN_METHOD)), method)
     assert r.status == Status.PASS, explain(r)
     assert codes(r) == [Code.SETS_OWN_METHOD.value], r.diagnoses
     assert r.methods_used == ["spawn"]
-    assert f"(the kit made {method} the default); its processes ran under spawn" in r.diagnoses[0]["message"]
+    assert f"(the kit made {method} the default); its processes ran under spawn" in r.diagnoses[0].message
 
 
 UNGUARDED = """\
@@ -638,19 +638,19 @@ p.join()
 
 @by_method("fork")
 def test_an_unguarded_process_is_fine_under_fork(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, UNGUARDED)), method)
+    r = run_bounded(script_subject(script(tmp_path, UNGUARDED)), method)
     assert r.status == Status.PASS and "child ran" in r.stdout, explain(r)
     assert r.diagnoses == [] and r.top_level_runs == 1
 
 
 @by_method("spawn", "forkserver")
 def test_an_unguarded_process_fails_with_missing_guard(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, UNGUARDED)), method)
+    r = run_bounded(script_subject(script(tmp_path, UNGUARDED)), method)
     assert r.status == Status.FAIL, explain(r)
     assert BOOTSTRAP in r.error
     d = diagnosis(r, Code.MISSING_GUARD)
-    assert d["message"].startswith(f"1 child process(es) under {method} died re-importing the main module")
-    assert "The script has no `if __name__ == \"__main__\":` block." in d["message"]
+    assert d.message.startswith(f"1 child process(es) under {method} died re-importing the main module")
+    assert "The script has no `if __name__ == \"__main__\":` block." in d.message
     assert Code.WORKER_DIED.value not in codes(r)
 
 
@@ -671,11 +671,11 @@ with multiprocessing.Pool(2) as pool:
 def test_an_unguarded_pool_is_stopped_early_with_missing_guard(tmp_path: Path, method: str) -> None:
     """A Pool replaces its dying workers forever: the run must come back long before its timeout."""
     t0 = time.monotonic()
-    r = run_bounded(script_target(script(tmp_path, UNGUARDED_POOL)), method, timeout=60)
+    r = run_bounded(script_subject(script(tmp_path, UNGUARDED_POOL)), method, timeout=60)
     took = time.monotonic() - t0
     assert took < 15 and r.wall_s < 15, explain(r)
     assert r.status == Status.FAIL and "stopped early" in r.reason, explain(r)
-    assert "(stopped early: the pool kept replacing them)" in diagnosis(r, Code.MISSING_GUARD)["message"]
+    assert "(stopped early: the pool kept replacing them)" in diagnosis(r, Code.MISSING_GUARD).message
 
 
 THREAD_LOCK_ARG = """\
@@ -697,18 +697,18 @@ if __name__ == "__main__":
 
 @by_method("fork")
 def test_a_thread_lock_argument_is_fine_under_fork(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, THREAD_LOCK_ARG)), method)
+    r = run_bounded(script_subject(script(tmp_path, THREAD_LOCK_ARG)), method)
     assert r.status == Status.PASS and "child has the lock" in r.stdout, explain(r)
     assert r.diagnoses == []
 
 
 @by_method("spawn", "forkserver")
 def test_a_thread_lock_argument_cannot_be_pickled(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, THREAD_LOCK_ARG)), method)
+    r = run_bounded(script_subject(script(tmp_path, THREAD_LOCK_ARG)), method)
     assert r.status == Status.FAIL and r.exitcode == 1, explain(r)
     d = diagnosis(r, Code.PICKLING)
-    assert "_thread.lock" in d["message"] and "in the parent" in d["message"]
-    assert "multiprocessing.Lock()" in d["fix"]
+    assert "_thread.lock" in d.message and "in the parent" in d.message
+    assert "multiprocessing.Lock()" in d.fix
 
 
 NESTED_POOL_FUNCTION = """\
@@ -729,11 +729,11 @@ if __name__ == "__main__":
 
 
 def test_a_nested_pool_function_cannot_be_pickled_under_any_method(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, NESTED_POOL_FUNCTION)), method)
+    r = run_bounded(script_subject(script(tmp_path, NESTED_POOL_FUNCTION)), method)
     assert r.status == Status.FAIL, explain(r)
     d = diagnosis(r, Code.PICKLING)
-    assert "main.<locals>.square" in d["message"], d
-    assert "A Pool pickles its tasks and results under every start method, fork included." in d["message"]
+    assert "main.<locals>.square" in d.message, d
+    assert "A Pool pickles its tasks and results under every start method, fork included." in d.message
 
 
 GLOBAL = """\
@@ -755,7 +755,7 @@ if __name__ == "__main__":
 
 
 def test_a_global_set_in_main_differs_where_children_reimport(tmp_path: Path) -> None:
-    target = script_target(script(tmp_path, GLOBAL))
+    target = script_subject(script(tmp_path, GLOBAL))
     rs = [run_bounded(target, m) for m in ("fork", "spawn", "forkserver") if m in METHODS]
     for r in rs:
         assert r.status == Status.PASS and r.exitcode == 0, explain(r)
@@ -766,7 +766,7 @@ def test_a_global_set_in_main_differs_where_children_reimport(tmp_path: Path) ->
         expected = inherits[r.method] != inherits[default]
         assert bool(differs_of(r)) is expected, (r.method, r.diagnoses)
         if expected:
-            assert "Likely module-level state set in the main block (SETTING)" in differs_of(r)[0]["fix"]
+            assert "Likely module-level state set in the main block (SETTING)" in differs_of(r)[0].fix
     assert summary_line(rs).startswith("differs: ")
 
 
@@ -791,21 +791,21 @@ if __name__ == "__main__":
 
 @by_method("fork", "spawn")
 def test_a_pool_initializer_that_raises_is_stopped_early(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, INITIALIZER_REFUSES_SPAWN)), method, timeout=60)
+    r = run_bounded(script_subject(script(tmp_path, INITIALIZER_REFUSES_SPAWN)), method, timeout=60)
     if method == "fork":  # the correct case: the initializer is happy
         assert r.status == Status.PASS and r.diagnoses == [], explain(r)
         return
     assert r.wall_s < 15, explain(r)
     assert r.status == Status.FAIL and "stopped early" in r.reason, explain(r)
     d = diagnosis(r, Code.WORKER_DIED)
-    assert "ValueError: initializer refuses spawn" in d["message"]
-    assert "SpawnPoolWorker" in d["message"] and "stopped early" in d["message"]
+    assert "ValueError: initializer refuses spawn" in d.message
+    assert "SpawnPoolWorker" in d.message and "stopped early" in d.message
     assert r.error == "ValueError: initializer refuses spawn"
 
 
 @by_method("fork", "spawn", "forkserver")
 def test_top_level_print_runs_again_in_children(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, EFFECTS)), method)
+    r = run_bounded(script_subject(script(tmp_path, EFFECTS)), method)
     assert r.status == Status.PASS, explain(r)
     if method == "fork":
         assert r.top_level_runs == 1 and r.diagnoses == [], r.diagnoses
@@ -813,7 +813,7 @@ def test_top_level_print_runs_again_in_children(tmp_path: Path, method: str) -> 
         return
     assert r.top_level_runs >= 2, explain(r)
     d = diagnosis(r, Code.TOP_LEVEL_REEXECUTED)
-    assert 'line 3: print("hello from top level")' in d["message"]
+    assert 'line 3: print("hello from top level")' in d.message
     assert r.stdout.count("hello from top level") >= 2
 
 
@@ -840,11 +840,11 @@ if __name__ == "__main__":
 def test_fork_with_a_thread_running(tmp_path: Path, method: str) -> None:
     source = FORK_WITH_THREAD.format(first="t.start()",
                                      second="p = multiprocessing.Process(target=work); p.start()")
-    r = run_bounded(script_target(script(tmp_path, source)), method)
+    r = run_bounded(script_subject(script(tmp_path, source)), method)
     assert r.status == Status.PASS, explain(r)
     if sys.version_info >= (3, 12):  # os.fork() warns of threads from 3.12
         d = diagnosis(r, Code.FORK_WITH_THREADS)
-        assert "is multi-threaded, use of fork() may lead to deadlocks" in d["message"]
+        assert "is multi-threaded, use of fork() may lead to deadlocks" in d.message
     else:
         assert Code.FORK_WITH_THREADS.value not in codes(r), r.diagnoses
         assert "multi-threaded" not in r.stderr
@@ -855,7 +855,7 @@ def test_fork_with_a_thread_running(tmp_path: Path, method: str) -> None:
 def test_fork_before_the_thread_starts_is_not_flagged(tmp_path: Path, method: str) -> None:
     source = FORK_WITH_THREAD.format(first="p = multiprocessing.Process(target=work); p.start()",
                                      second="t.start()")
-    r = run_bounded(script_target(script(tmp_path, source)), method)
+    r = run_bounded(script_subject(script(tmp_path, source)), method)
     assert r.status == Status.PASS, explain(r)
     assert r.diagnoses == [], r.diagnoses
 
@@ -880,11 +880,11 @@ if __name__ == "__main__":
 @pytest.mark.skipif(_platform.stack_signal() is None, reason="no signal for Python stacks on this OS")
 @by_method(*METHODS)
 def test_a_queue_deadlock_times_out_with_where_each_process_was(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=3)
+    r = run_bounded(script_subject(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=3)
     assert r.status == Status.TIMEOUT, explain(r)
     d = diagnosis(r, Code.HANG)
-    assert "from <module> (script.py:13)" in d["message"], d
-    assert "joins a child that cannot exit" in d["message"] and "q.get() before p.join()" in d["fix"], d
+    assert "from <module> (script.py:13)" in d.message, d
+    assert "joins a child that cannot exit" in d.message and "q.get() before p.join()" in d.fix, d
     main = next(p for p in r.processes if p.role == "main")
     worker = next(p for p in r.processes if p.stack and "_feed" in p.stack)  # the child wrote its own file
     assert "script.py\", line 13 in <module>" in main.stack and "_feed" not in main.stack
@@ -898,7 +898,7 @@ def test_without_the_signal_a_hang_has_no_stacks(tmp_path: Path, method: str, mo
     """The broken variant: a kit that does not ask for stacks (no signal, as off Linux) times out
     with nothing to say about where the run was."""
     monkeypatch.setattr(_platform, "stack_signal", lambda: None)
-    r = run_bounded(script_target(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=2)
+    r = run_bounded(script_subject(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=2)
     assert r.status == Status.TIMEOUT, explain(r)
     assert Code.HANG.value not in codes(r)
     assert not any(p.stack for p in r.processes)
@@ -917,13 +917,13 @@ def test_a_run_stopped_by_sigterm_says_where_it_was(tmp_path: Path, method: str,
     timer.start()
     try:
         with pytest.raises(runner.Interrupted) as stopped:
-            run_bounded(script_target(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=20)
+            run_bounded(script_subject(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=20)
     finally:
         timer.cancel()
     r = stopped.value.result
     assert r.status == Status.INTERRUPTED, explain(r)
     d = diagnosis(r, Code.HANG)
-    assert d["message"].startswith("stopped (SIGTERM) after 1.") and "(script.py:13)" in d["message"], d
+    assert d.message.startswith("stopped (SIGTERM) after 1.") and "(script.py:13)" in d.message, d
 
 
 STUBBORN_DAEMON = """
@@ -947,8 +947,8 @@ if __name__ == "__main__":
 @pytest.mark.skipif(_platform.stack_signal() is None, reason="no signal for Python stacks on this OS")
 @by_method("fork")
 def test_a_daemon_that_ignores_sigterm_hangs_the_exit_and_is_named(tmp_path: Path, method: str) -> None:
-    r = run_bounded(script_target(script(tmp_path, STUBBORN_DAEMON)), method, timeout=3)
+    r = run_bounded(script_subject(script(tmp_path, STUBBORN_DAEMON)), method, timeout=3)
     assert r.status == Status.TIMEOUT, explain(r)
     d = diagnosis(r, Code.HANG)
-    assert "the main process exiting" in d["message"] and "in stubborn (script.py:10)" in d["message"], d
-    assert "did not end on it" in d["message"], d
+    assert "the main process exiting" in d.message and "in stubborn (script.py:10)" in d.message, d
+    assert "did not end on it" in d.message, d

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.runner import example_target, run
+from kit.runner import example_subject, run
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE = "我是一个进程"
@@ -30,7 +30,7 @@ def test_children_print_the_article_intact_under_a_cp1252_environment(
         pytest.skip(f"{method} is not available here")
     monkeypatch.setenv("PYTHONIOENCODING", "cp1252")
     monkeypatch.setenv("PYTHONUTF8", "0")
-    r = run(example_target("hello"), method)
+    r = run(example_subject("hello"), method)
     assert r.status == "pass", r.reason
     assert MESSAGE in r.stdout
     assert "UnicodeEncodeError" not in r.stderr

@@ -25,7 +25,7 @@ from support import explain, reap_children, run_bounded
 from kit import _platform, render
 from kit.errors import EnvironmentProblem
 from kit.results import RunResult, usable_cpu_count
-from kit.runner import EVIDENCE_VAR, example_target, script_target
+from kit.runner import EVIDENCE_VAR, example_subject, script_subject
 
 
 def _cgroup_usable() -> tuple[bool, str]:
@@ -170,7 +170,7 @@ def _lives(pid: int) -> bool:
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
 def test_twenty_short_children_are_counted_with_their_cpu(method: str, script: Callable[[str, str], str]) -> None:
     """20 children of ~5 ms: 21 processes at once, and every CPU second (RUSAGE_CHILDREN agrees, fork)."""
-    r, rusage = _measured(script_target(script("forks20", FORKS_20)), method)
+    r, rusage = _measured(script_subject(script("forks20", FORKS_20)), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "cgroup", r.unmeasured
     assert r.peak_processes >= 21, (r.peak_processes, r.unmeasured)
@@ -187,7 +187,7 @@ def test_broken_variant_sampling_misses_the_short_children_cpu(method: str, scri
     on the barrier for a few ms), so its miss is not reliable; the CPU's is.
     """
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
-    r, rusage = _measured(script_target(script("forks20", FORKS_20)), method)
+    r, rusage = _measured(script_subject(script("forks20", FORKS_20)), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "psutil"
     assert r.cpu_s < 0.95 * rusage, f"sampling saw {r.cpu_s} s of {rusage:.3f} s"
@@ -196,7 +196,7 @@ def test_broken_variant_sampling_misses_the_short_children_cpu(method: str, scri
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
 def test_hello_under_fork_has_two_processes(method: str) -> None:
     """hello's child lives a few ms under fork: the kernel's peak still counts it."""
-    r = run_bounded(example_target("hello"), method)
+    r = run_bounded(example_subject("hello"), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "cgroup"
     assert r.peak_processes >= 2, (r.peak_processes, r.unmeasured)
@@ -223,7 +223,7 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
 def test_a_peak_counted_by_the_kernel_is_exact(method: str, script: Callable[[str, str], str]) -> None:
-    r = run_bounded(script_target(script("three", CHILDREN_3.format(thread=False))), method)
+    r = run_bounded(script_subject(script("three", CHILDREN_3.format(thread=False))), method)
     assert r.status == "pass", explain(r)
     assert (r.peak_exact, r.peak_processes) == (True, 4), r.unmeasured
     assert "peak 4 processes" in render.run_summary(r, False, 0)
@@ -235,7 +235,7 @@ def test_with_threads_the_peak_is_said_to_be_a_lower_bound(method: str, script: 
     processes, so the peak is the most seen in one sample, marked as a lower bound (never above
     the truth), with the kernel's count as the upper bound.  The broken variant is the old
     display, which printed that sampled figure as if it were the count."""
-    r = run_bounded(script_target(script("three_and_a_thread", CHILDREN_3.format(thread=True))), method)
+    r = run_bounded(script_subject(script("three_and_a_thread", CHILDREN_3.format(thread=True))), method)
     assert r.status == "pass", explain(r)
     assert r.peak_exact is False and r.peak_tasks is not None and r.peak_tasks >= 5, (r.peak_tasks, r.unmeasured)
     assert r.peak_processes <= 4
@@ -267,7 +267,7 @@ def test_a_pool_run_is_never_said_to_have_an_exact_peak(method: str, script: Cal
     pool = ("from multiprocessing import Pool\n"
             "if __name__ == '__main__':\n    with Pool(2) as p:\n        p.map(abs, [1, 2])\n")
     for _ in range(3):  # a short run: some of its tries are seen once, as one process
-        r = run_bounded(script_target(script("pool", pool)), method)
+        r = run_bounded(script_subject(script("pool", pool)), method)
         assert r.status == "pass", explain(r)
         assert r.peak_exact is False and r.peak_tasks is not None and r.peak_processes <= r.peak_tasks, r.unmeasured
 
@@ -283,7 +283,7 @@ def test_forkserver_workers_cpu_is_counted(method: str) -> None:
     """
     if usable_cpu_count() < 2:
         pytest.skip("the cpu example needs 2 usable CPUs to start 2 workers")
-    r, rusage = _measured(example_target("cpu"), method, timeout=30)
+    r, rusage = _measured(example_subject("cpu"), method, timeout=30)
     assert r.evidence == "cgroup"
     assert r.status in ("pass", "fail"), explain(r)  # "fail": a busy machine, cores < 1.5
     workers = usable_cpu_count() * 0.25  # each burns max(0.25, 2.5 x scale 0.1) s of process time
@@ -328,7 +328,7 @@ def test_broken_variant_a_plain_parent_misses_the_forkserver_workers(method: str
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
 def test_zombie_leader_with_live_thread_is_an_orphan_and_killed(method: str, script: Callable[[str, str], str]) -> None:
     """Main exits; its child's main thread exited but a thread sleeps 30 s: an orphan, killed, nothing left."""
-    r = run_bounded(script_target(script("zleader", ZOMBIE_LEADER_CHILD)), method, grace=0.5)
+    r = run_bounded(script_subject(script("zleader", ZOMBIE_LEADER_CHILD)), method, grace=0.5)
     leader = int(r.stdout.split("leader", 1)[1].split()[0])
     assert r.evidence == "cgroup"
     assert r.status == "fail", explain(r)
@@ -343,7 +343,7 @@ def test_broken_variant_sampling_takes_the_zombie_leader_for_dead(method: str, s
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Sampled, the leader shows Z: not an orphan, not killed, still alive after the run."""
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
-    r = run_bounded(script_target(script("zleader", ZOMBIE_LEADER_CHILD)), method, grace=0.5)
+    r = run_bounded(script_subject(script("zleader", ZOMBIE_LEADER_CHILD)), method, grace=0.5)
     leader = int(r.stdout.split("leader", 1)[1].split()[0])
     try:
         assert r.evidence == "psutil"
@@ -362,7 +362,7 @@ def test_broken_variant_sampling_takes_the_zombie_leader_for_dead(method: str, s
 def test_watching_a_quiet_run_costs_under_five_percent_of_a_core(method: str,
                                                                   script: Callable[[str, str], str]) -> None:
     """4 s with 2 sleeping children: only the group's members are sampled, not the process table."""
-    r = run_bounded(script_target(script("sleepers", SLEEPERS)), method)
+    r = run_bounded(script_subject(script("sleepers", SLEEPERS)), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "cgroup"
     assert r.wall_s >= 4
@@ -373,7 +373,7 @@ def test_watching_a_quiet_run_costs_under_five_percent_of_a_core(method: str,
 def test_broken_variant_sampling_the_table_costs_more(method: str, script: Callable[[str, str], str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole process table read every 20 ms costs more than reading the group's members."""
-    target = script_target(script("sleepers", SLEEPERS))
+    target = script_subject(script("sleepers", SLEEPERS))
     cheap = run_bounded(target, method)
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
     table = run_bounded(target, method)
@@ -384,14 +384,14 @@ def test_broken_variant_sampling_the_table_costs_more(method: str, script: Calla
 # -- choosing the evidence ---------------------------------------------------------------------
 def test_kit_evidence_psutil_forces_sampling(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EVIDENCE_VAR, "psutil")
-    r = run_bounded(example_target("hello"), method)
+    r = run_bounded(example_subject("hello"), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "psutil"
     assert any("KIT_EVIDENCE=psutil" in u for u in r.unmeasured), r.unmeasured
 
 
 def test_every_method_is_observed_by_the_cgroup(method: str) -> None:
-    r = run_bounded(example_target("hello"), method)
+    r = run_bounded(example_subject("hello"), method)
     assert r.status == "pass", explain(r)
     assert r.evidence == "cgroup"
     assert r.unmeasured and all(isinstance(u, str) for u in r.unmeasured)
@@ -401,10 +401,10 @@ def test_every_method_is_observed_by_the_cgroup(method: str) -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="KIT_EVIDENCE=cgroup succeeds only on Linux")
 def test_kit_evidence_cgroup_and_a_wrong_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EVIDENCE_VAR, "cgroup")
-    assert run_bounded(example_target("hello"), "fork").evidence == "cgroup"
+    assert run_bounded(example_subject("hello"), "fork").evidence == "cgroup"
     monkeypatch.setenv(EVIDENCE_VAR, "kernel")
     with pytest.raises(EnvironmentProblem, match="KIT_EVIDENCE"):
-        run_bounded(example_target("hello"), "fork")
+        run_bounded(example_subject("hello"), "fork")
 
 
 def test_no_run_group_is_left_after_runs() -> None:
@@ -419,7 +419,7 @@ def test_with_a_cpu_hog_running_the_cpu_cell_never_fails() -> None:
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.3)
-        r = run_bounded(example_target("cpu"), "fork", timeout=60)
+        r = run_bounded(example_subject("cpu"), "fork", timeout=60)
     finally:
         hog.kill()
         hog.wait()

@@ -10,7 +10,7 @@ import pytest
 from support import explain, run_bounded
 
 from kit.catalogue import select
-from kit.runner import example_target
+from kit.runner import example_subject
 
 
 @pytest.mark.parametrize("name", select(["article"]))
@@ -18,7 +18,7 @@ def test_example_passes(name: str, method: str) -> None:
     """The article's example shows what the article says, under this start method (the pitfalls
     have their own module).  A CPU check on a busy machine is inconclusive by the kit's own
     measure, never a failure; anything else must pass."""
-    result = run_bounded(example_target(name), method, timeout=30)
+    result = run_bounded(example_subject(name), method, timeout=30)
     if result.status == "inconclusive":
         assert name == "cpu" and "other processes used" in result.reason, explain(result)
         pytest.skip(f"machine busy: {result.reason}")

@@ -15,7 +15,7 @@ import pytest
 from support import explain, run_bounded, variant
 
 from kit import _platform
-from kit.catalogue import script_target
+from kit.catalogue import script_subject
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/dev/shm").is_dir(),
                                 reason="named semaphores are looked for in /dev/shm (Linux)")
@@ -36,7 +36,7 @@ def _path(kind: str, name: str) -> Path:
 
 
 def test_a_killed_run_leaves_no_semaphore_and_no_shared_memory(method: str) -> None:
-    r = run_bounded(script_target(variant("ipc_held")), method, timeout=3.0)
+    r = run_bounded(script_subject(variant("ipc_held")), method, timeout=3.0)
     assert r.status == "timeout", explain(r)
     names = _names(r.stdout)
     assert "shared_memory" in names and ("semaphore" in names) == (method != "fork"), r.stdout
@@ -48,7 +48,7 @@ def test_a_killed_run_leaves_no_semaphore_and_no_shared_memory(method: str) -> N
 def test_the_check_catches_a_kit_that_leaves_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """The broken variant: the kit unlinks nothing; the names stay and the test above would fail."""
     monkeypatch.setattr(_platform, "unlink_left", lambda rtype, name: False)
-    r = run_bounded(script_target(variant("ipc_held")), "spawn", timeout=3.0)
+    r = run_bounded(script_subject(variant("ipc_held")), "spawn", timeout=3.0)
     names = _names(r.stdout)
     left = [(k, n) for k, n in names.items() if _path(k, n).exists()]
     for k, n in left:  # clean up after the broken kit
@@ -59,7 +59,7 @@ def test_the_check_catches_a_kit_that_leaves_them(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_tidy_run_gets_no_word_and_nothing_is_unlinked_twice(method: str) -> None:
-    r = run_bounded(script_target(variant("ipc_held"), args=("--clean",)), method)
+    r = run_bounded(script_subject(variant("ipc_held"), args=("--clean",)), method)
     assert r.status == "pass", explain(r)
     assert not [w for w in r.warnings if w.startswith("kit: ")], r.warnings
     assert [k for k, n in _names(r.stdout).items() if _path(k, n).exists()] == []

@@ -23,7 +23,7 @@ from kit.checks import Check, Evidence, daemon_terminated, exits_with
 from kit.events import Event
 from kit.judge import daemons_terminated, judge, warnings_in
 from kit.observation import End, Observation, Output
-from kit.outcomes import GENERIC_CHECKS, Ev, Status
+from kit.outcomes import GENERIC_CHECKS, Ev, Role, Status
 from kit.results import PlatformInfo, ProcRecord, ProcRef, RunResult
 
 MAIN = 1000
@@ -41,7 +41,7 @@ def proc(pid: int, *, ppid: int = MAIN, role: str = "worker", gone_s: float | No
          name: str = "python3") -> ProcRecord:
     """What the observer saw of one process (gone at ``gone_s``; None: still alive)."""
     return ProcRecord(pid=pid, ppid=ppid, name=name, cmdline=[name, "-c", f"child {pid}"], create_time=0.0,
-                      role=role, first_seen_s=0.0, last_seen_s=gone_s or WALL_S, gone_s=gone_s, cpu_s=0.1)
+                      role=Role(role), first_seen_s=0.0, last_seen_s=gone_s or WALL_S, gone_s=gone_s, cpu_s=0.1)
 
 
 START = ev(Ev.SCRIPT_START, 1, method="fork", main=MAIN)
@@ -55,7 +55,7 @@ def done(ms: float = 900, alive: tuple[int, ...] = ()) -> Event:
 def observation(**overrides: Any) -> Observation:
     """A clean fork run of a script: started, done, exit 0, nothing left; ``overrides`` replace fields."""
     fields: dict[str, Any] = dict(
-        target="script.py", method="fork", scale=0.1, platform=PLATFORM, main_pid=MAIN, end=End.EXITED,
+        subject="script.py", method="fork", scale=0.1, platform=PLATFORM, main_pid=MAIN, end=End.EXITED,
         exitcode=0, wall_s=WALL_S, cpu_s=0.5, peak_processes=1, timeout_s=60.0,
         events=(START, done()), processes=(MAIN_RECORD,),
     )
@@ -73,7 +73,7 @@ def own(name: str, ok: bool, reason: str) -> Check:
 
 
 def failed(r: RunResult) -> dict[str, str]:
-    return {v["check"]: v["reason"] for v in r.checks if not v["ok"]}
+    return {v.check: v.reason for v in r.checks if not v.ok}
 
 
 # -- every way a run can end -----------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_each_end_maps_to_its_status(end: End, status: Status, reason: str) -> N
     assert r.status is status
     assert r.reason == reason
     if exited:
-        assert [v["check"] for v in r.checks] == list(GENERIC_CHECKS)
+        assert [v.check for v in r.checks] == list(GENERIC_CHECKS)
         assert r.exitcode == 0
     else:
         assert r.checks == []  # nothing was checked: the run never finished
@@ -182,7 +182,7 @@ def test_a_pass_gives_the_targets_own_reasons() -> None:
     r = judge(observation(), [own("first", True, "first held"), own("second", True, "second held")])
     assert r.status == Status.PASS
     assert r.reason == "first held; second held"  # not "no process outlived the run..."
-    assert [v["check"] for v in r.checks] == ["no orphans", "exit 0", "first", "second"]
+    assert [v.check for v in r.checks] == ["no orphans", "exit 0", "first", "second"]
 
 
 def test_a_pass_without_own_checks_gives_the_generic_reasons() -> None:
@@ -216,7 +216,7 @@ def test_own_reasons_are_chosen_by_name_not_position() -> None:
     """A target that repeats a generic check (``exit 0``) among its own: it is not an own reason."""
     r = judge(observation(), [exits_with(0), own("x", True, "x held")])
     assert r.status == Status.PASS
-    assert [v["check"] for v in r.checks] == ["no orphans", "exit 0", "exit 0", "x"]
+    assert [v.check for v in r.checks] == ["no orphans", "exit 0", "exit 0", "x"]
     assert r.reason == "x held"
 
 def test_an_own_check_failing_alone_is_the_whole_reason() -> None:
@@ -239,8 +239,8 @@ def test_a_behaviour_the_run_did_not_show_is_inconclusive_not_failed() -> None:
     r = judge(obs, [passes_only_on_green()])
     assert r.status == Status.INCONCLUSIVE, r.reason
     assert r.reason == "no car arrived at a red light: the wait was never shown: this run did not show it"
-    (v,) = [v for v in r.checks if v["check"] == "cars pass only on green"]
-    assert v["unshown"] and not v["ok"]
+    (v,) = [v for v in r.checks if v.check == "cars pass only on green"]
+    assert v.unshown and not v.ok
     r = judge(obs, [passes_only_on_green(), own("b", False, "b broke")])
     assert r.status == Status.FAIL and r.reason == "b broke"
     at_red = (ev("car_waits", 50, pid=3200, i=9), ev("car_passes", 101, pid=3200, i=9))
@@ -384,8 +384,8 @@ def test_diagnoses_reach_the_result_as_plain_strings() -> None:
                  "finished its bootstrapping phase.")
     events = (START, ev(Ev.CHILD_DIED, 10, pid=2001, error=bootstrap), done())
     r = judge(observation(events=events, method="spawn"), [])
-    assert [d["code"] for d in r.diagnoses] == ["missing_guard"]
-    assert all(type(v) is str for d in r.diagnoses for v in d.values())
+    assert [d.code for d in r.diagnoses] == ["missing_guard"]
+    assert all(type(v) is str for d in r.diagnoses for v in d.to_dict().values())
     assert r.error == bootstrap
 
 def test_figures_are_copied_and_rounded() -> None:
@@ -393,7 +393,7 @@ def test_figures_are_copied_and_rounded() -> None:
                           unmeasured=("short-lived processes",)), [])
     assert (r.wall_s, r.cpu_s, r.cores_used, r.peak_processes, r.scale) == (2.0, 3.0, 1.5, 4, 0.5)
     assert r.observer_cpu_s == 0.123 and r.unmeasured == ["short-lived processes"]
-    assert r.example == "script.py" and r.method == "fork" and r.platform is PLATFORM
+    assert r.subject == "script.py" and r.method == "fork" and r.platform is PLATFORM
 
 
 # -- a bug deep in a run is an internal error ---------------------------------------------------

@@ -35,7 +35,7 @@ import kit.observer
 from kit import _platform, runner
 from kit.observer import Observer, _Seen, role_of
 from kit.results import RunResult, usable_cpu_count
-from kit.runner import example_target, script_target
+from kit.runner import example_subject, script_subject
 
 GHOST_PID = 2**31 - 1  # above every platform's pid limit, and odd (never a Windows pid)
 
@@ -50,7 +50,7 @@ def tree_runs() -> dict[str, RunResult]:
 def tree(runs: dict[str, RunResult], method: str) -> tuple[RunResult, dict[str, list[tuple[int, int]]]]:
     """The tree run under ``method`` and what each process said: role -> [(pid, ppid)]."""
     if method not in runs:
-        runs[method] = run_bounded(script_target(variant("tree")), method, timeout=30)
+        runs[method] = run_bounded(script_subject(variant("tree")), method, timeout=30)
     r = runs[method]
     assert r.status == "pass", explain(r)
     said: dict[str, list[tuple[int, int]]] = {}
@@ -102,7 +102,7 @@ def test_forkserver_workers_are_grandchildren_found_via_the_forkserver(
 @pytest.mark.parametrize("method", ["spawn"], indirect=True)
 def test_spawn_resource_tracker_is_recognised(method: str) -> None:
     """spawn starts multiprocessing's resource tracker next to the workers: it must not be called a worker."""
-    r = run_bounded(example_target("hello"), method)
+    r = run_bounded(example_subject("hello"), method)
     assert r.status == "pass", explain(r)
     main = next(p for p in r.processes if p.role == "main")
     trackers = [p for p in r.processes if p.role == "resource_tracker"]
@@ -113,7 +113,7 @@ def test_spawn_resource_tracker_is_recognised(method: str) -> None:
 
 def test_daemons_terminated_lists_the_daemon(method: str) -> None:
     """The daemon example's daemon, alive when the script ended, is gone when main exits: listed as terminated."""
-    r = run_bounded(example_target("daemon"), method)
+    r = run_bounded(example_subject("daemon"), method)
     assert r.status == "pass", explain(r)
     workers = [p for p in r.processes if p.role == "worker"]
     assert len(workers) == 1, explain(r)
@@ -130,7 +130,7 @@ def test_cpu_example_uses_at_least_one_and_a_half_cores() -> None:
         pytest.skip("needs at least 2 usable CPUs")
     method = multiprocessing.get_context().get_start_method()
     with ForeignLoad() as load:
-        r = run_bounded(example_target("cpu"), method)
+        r = run_bounded(example_subject("cpu"), method)
     if r.cores_used < 1.5 and load.cores(r) > FOREIGN_CORES_MAX:
         pytest.skip(f"machine busy: other processes used {load.cores(r):.2f} cores ({r.cores_used} cores measured)")
     assert r.cores_used >= 1.5, explain(r)

@@ -28,7 +28,7 @@ def test_a_run_argv_with_script_arguments_parses_back() -> None:
     argv = options.to_argv("run", ["s.py"], ["-x", "--y", "z"], method=["default", "fork"], targets="host",
                            scale=0.1, timeout=60.0, json="-")
     args = parsed(argv)
-    assert (args.target, args.script_args, args.method, args.targets, args.scale, args.timeout, args.json) == (
+    assert (args.subject, args.script_args, args.method, args.targets, args.scale, args.timeout, args.json) == (
         "s.py", ["-x", "--y", "z"], ["default", "fork"], "host", 0.1, 60.0, "-")
 
 
@@ -38,7 +38,7 @@ def test_the_container_commands_are_rebuilt_from_the_options() -> None:
     args = parsed(cmd[3:])
     assert (args.examples, args.methods, args.targets, args.jobs, args.json) == (["hello"], ["fork"], "host", 1, "-")
     args = parsed(run_command("/w/s.py", ["default"], 0.1, 60.0, ["--flag"])[3:])
-    assert (args.target, args.method, args.script_args) == ("/w/s.py", ["default"], ["--flag"])
+    assert (args.subject, args.method, args.script_args) == ("/w/s.py", ["default"], ["--flag"])
 
 
 def test_an_option_a_command_does_not_take_is_refused() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit import junit
-from kit.outcomes import Status
+from kit.outcomes import Code, Role, Status
 from kit.results import PlatformInfo, RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,13 +40,13 @@ def test_one_case_per_cell_and_failures_marked() -> None:
 
 
 def test_a_hung_cells_failure_carries_its_diagnosis_and_stacks() -> None:
-    from kit.results import ProcRecord
+    from kit.results import Diagnosis, ProcRecord
 
     stack = 'Current thread 0x1 (most recent call first):\n  File "/w/deadlock.py", line 8 in <module>\n'
-    proc = ProcRecord(7, 1, "python", ["python"], 0.0, "main", 0.0, 1.0, None, 0.1, stack=stack)
-    quiet = ProcRecord(8, 7, "python", ["python"], 0.0, "worker", 0.0, 1.0, None, 0.1)
+    proc = ProcRecord(7, 1, "python", ["python"], 0.0, Role.MAIN, 0.0, 1.0, None, 0.1, stack=stack)
+    quiet = ProcRecord(8, 7, "python", ["python"], 0.0, Role.WORKER, 0.0, 1.0, None, 0.1)
     hung = result("mine.py", "spawn", Status.TIMEOUT, processes=[proc, quiet],
-                  diagnoses=[{"code": "hang", "message": "still running after 3 s", "fix": "get before join"}])
+                  diagnoses=[Diagnosis(Code.HANG, "still running after 3 s", "get before join")])
     root = ET.fromstring(junit.to_xml([hung]).split("?>", 1)[1])
     text = next(root.iter("failure")).text or ""
     assert text.startswith("hang: still running after 3 s\nfix: get before join\n")

@@ -31,9 +31,9 @@ from kit.catalogue import (
 from kit.events import Event
 from kit.judge import judge
 from kit.observation import End, Observation
-from kit.outcomes import GENERIC_CHECKS, Ev, Status
+from kit.outcomes import GENERIC_CHECKS, Ev, Method, Role, Status
 from kit.results import PlatformInfo, ProcRecord, RunResult
-from kit.runner import example_target
+from kit.runner import example_subject
 
 PITFALL_NAMES = [n for n, e in EXAMPLES.items() if PITFALLS in e.tags]
 WARNED = sys.version_info >= (3, 12)
@@ -99,7 +99,7 @@ def test_every_pitfall_has_its_reproduction_written_down() -> None:
 @pytest.mark.parametrize("name", PITFALL_NAMES)
 def test_pitfall_is_reproduced(name: str, method: str) -> None:
     """The documented behaviour happens here, and the cell's reason says what happened."""
-    result = run_bounded(example_target(name), method, timeout=30)
+    result = run_bounded(example_subject(name), method, timeout=30)
     if result.status == Status.INCONCLUSIVE:  # a host the table has no row for (Windows: kill_parent)
         assert result.reason.startswith(f"no expectation for {name} on "), explain(result)
         pytest.skip(result.reason)
@@ -111,11 +111,11 @@ def test_pitfall_is_reproduced(name: str, method: str) -> None:
 @pytest.mark.parametrize("method", ["forkserver"], indirect=True)
 def test_kill_parent_leaves_the_forkserver_and_names_roles(method: str) -> None:
     """Under forkserver the workers are the forkserver's children: it is left too, and the kit kills all."""
-    r = run_bounded(example_target("kill_parent"), method, timeout=30)
+    r = run_bounded(example_subject("kill_parent"), method, timeout=30)
     assert r.status == "pass" and r.exitcode == -9, explain(r)
     roles = sorted(str(o.role) for o in r.orphans)
     assert roles == ["forkserver", "resource_tracker", "worker", "worker"], explain(r)
-    assert [v["check"] for v in r.checks] == ["exit -9", "orphans left: forkserver, resource_tracker"]
+    assert [v.check for v in r.checks] == ["exit -9", "orphans left: forkserver, resource_tracker"]
     forkserver = next(o.pid for o in r.orphans if o.role == "forkserver")
     workers = [p for p in r.processes if p.role == "worker"]
     assert {p.ppid for p in workers} == {forkserver}, explain(r)
@@ -123,14 +123,14 @@ def test_kill_parent_leaves_the_forkserver_and_names_roles(method: str) -> None:
 
 @pytest.mark.parametrize("method", ["fork"], indirect=True)
 def test_fork_buffered_output_writes_the_raw_fork_line_twice(method: str) -> None:
-    r = run_bounded(example_target("fork_buffered_output"), method)
+    r = run_bounded(example_subject("fork_buffered_output"), method)
     assert r.status == "pass", explain(r)
     assert r.stdout.count("裸 fork() 之前的一行") == 2 and r.stdout.count("Process.start() 之前的一行") == 1
 
 
 def test_default_method_records_the_shipped_default_not_the_cells(method: str) -> None:
     """The launcher makes the cell's method the default; the script_start event keeps Python's own."""
-    r = run_bounded(example_target("default_method"), method)
+    r = run_bounded(example_subject("default_method"), method)
     assert r.status == "pass", explain(r)
     assert f"本次运行使用: {method}" in r.stdout
     assert r.platform is not None and f"platform_default='{r.platform.default_method}'" in r.reason
@@ -212,7 +212,7 @@ HERE = PlatformInfo("Linux", "3.11.7", "CPython", "fork", ["fork", "spawn", "for
 
 
 def observation(**overrides: Any) -> Observation:
-    fields: dict[str, Any] = dict(target="t", method="fork", scale=0.1, platform=HERE, main_pid=1000,
+    fields: dict[str, Any] = dict(subject="t", method="fork", scale=0.1, platform=HERE, main_pid=1000,
                                   end=End.EXITED, exitcode=0, wall_s=1.0, cpu_s=0.1, peak_processes=2,
                                   timeout_s=60.0, events=(START,))
     fields.update(overrides)
@@ -221,7 +221,7 @@ def observation(**overrides: Any) -> Observation:
 
 def test_a_cell_without_expectation_is_inconclusive_even_with_an_orphan() -> None:
     """No row, no guess: inconclusive with the reason, whatever else the run did."""
-    orphan = ProcRecord(1001, 1000, "python3", ["python3"], 0.0, "worker", 0.0, 1.0, None, 0.0)
+    orphan = ProcRecord(1001, 1000, "python3", ["python3"], 0.0, Role.WORKER, 0.0, 1.0, None, 0.0)
     checks = TABLE.checks_for("fork", "Darwin", "3.13.0")
     r = judge(observation(exitcode=1, processes=(orphan,), orphans=frozenset({1001})), checks)
     assert r.status is Status.INCONCLUSIVE and Status(r.status).ok
@@ -234,11 +234,11 @@ def test_an_example_can_replace_the_generic_checks() -> None:
     assert [k.name for k in c.generic_checks([c.exits_with(-9)])] == ["no orphans"]
     assert [k.name for k in c.generic_checks([c.orphans_left(), c.exits_with(-9)])] == []
     started = Event(5, 1000, Ev.PROCESS_STARTED, {"child": 1001, "daemon": True})
-    orphan = ProcRecord(1001, 1, "python3", ["python3"], 0.0, "worker", 0.0, 1.0, None, 0.0)
+    orphan = ProcRecord(1001, 1, "python3", ["python3"], 0.0, Role.WORKER, 0.0, 1.0, None, 0.0)
     obs = observation(exitcode=-9, events=(START, started), processes=(orphan,), orphans=frozenset({1001}))
     r = judge(obs, [c.exits_with(-9), c.orphans_left()])
     assert r.status is Status.PASS, r.reason
-    assert [v["check"] for v in r.checks] == ["exit -9", "orphans left"]
+    assert [v.check for v in r.checks] == ["exit -9", "orphans left"]
     plain = judge(obs, [])
     assert plain.status is Status.FAIL and set(plain.reason.split("; ")) >= {"main process exited -9, expected 0"}
 
@@ -258,7 +258,8 @@ def test_tags_split_the_article_from_the_pitfalls() -> None:
 def result(example: str, python: str, method: str, **kw: Any) -> RunResult:
     info = PlatformInfo("Linux", python, "CPython", "forkserver" if python >= "3.14" else "fork",
                         ["fork", "spawn", "forkserver"], 2, "x86_64", f"docker:{python[:4]}")
-    return RunResult(example, method, kw.pop("status", "pass"), "declared reasons are not read", platform=info, **kw)
+    return RunResult(example, Method(method), kw.pop("status", "pass"), "declared reasons are not read", platform=info,
+                     **kw)
 
 
 PYTHONS = ("3.11.2", "3.13.5", "3.14.3", "3.15.0")

@@ -10,9 +10,9 @@ import pytest
 from support import as_platform
 
 from kit import report, results
-from kit.outcomes import Status
+from kit.outcomes import Method, Status
 from kit.results import RunResult
-from kit.runner import example_target, run
+from kit.runner import example_subject, run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def host_results() -> list[RunResult]:
     """Real results of this host: guard (method-dependent behaviour) and hello, every method."""
-    return [run(example_target(e), m) for e in ("hello", "guard") for m in ("fork", "spawn", "forkserver")]
+    return [run(example_subject(e), m) for e in ("hello", "guard") for m in ("fork", "spawn", "forkserver")]
 
 
 def write(tmp_path: Path, name: str, rs: list[RunResult]) -> str:
@@ -56,7 +56,7 @@ def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: l
     """Skipped methods are summarised per platform; a cell unlike its row is marked, with its reason."""
     win = as_platform(host_results, "Windows", "3.12.10", "spawn", available=("spawn",))
     mac = as_platform(host_results, "Darwin", "3.12.10", "spawn", available=("fork", "spawn", "forkserver"))
-    odd = next(r for r in mac if r.example == "hello" and r.method == "spawn")
+    odd = next(r for r in mac if r.subject == "hello" and r.method == "spawn")
     odd.status, odd.reason = Status.FAIL, "stdout lacks '我是一个进程'"
     files = [write(tmp_path, "win.json", win), write(tmp_path, "mac.json", mac),
              write(tmp_path, "host.json", host_results)]
@@ -116,8 +116,8 @@ def test_a_reason_cannot_forge_the_report_on_a_terminal() -> None:
 
     forged = "boom\r\x1b[32mPASS\x1b[0m"
     here = PlatformInfo.here()
-    rs = [RunResult("hello", "fork", Status.PASS, "ok", platform=here),
-          RunResult("hello", "spawn", Status.FAIL, forged, platform=here)]
+    rs = [RunResult("hello", Method.FORK, Status.PASS, "ok", platform=here),
+          RunResult("hello", Method.SPAWN, Status.FAIL, forged, platform=here)]
     merged = report.merge(rs)
     for text in (report.text(merged), report.markdown(merged)):
         assert "\x1b" not in text and "\r" not in text, text

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 import pytest
 
 from kit import matrix, schedule
-from kit.outcomes import Status
+from kit.outcomes import Method, Status
 from kit.results import PlatformInfo, RunResult
 from kit.runner import Interrupted, Slot, Stopped
 from kit.schedule import HOST, Plan, Unit
+from kit.settings import DEFAULTS
 
 EXAMPLES = ("hello", "cpu", "lock")
 MANY = ("a", "b", "cpu", "c", "d", "e", "f")
@@ -27,7 +28,7 @@ def is_cpu(example: str, method: str) -> bool:
 
 
 def result(unit_target: str, example: str, method: str) -> RunResult:
-    return RunResult(example, method, Status.PASS, "ok", platform=PlatformInfo.here(target=unit_target))
+    return RunResult(example, Method(method), Status.PASS, "ok", platform=PlatformInfo.here(place=unit_target))
 
 
 # -- planning -------------------------------------------------------------------------------
@@ -40,12 +41,12 @@ def test_one_job_is_the_sequential_run() -> None:
 
 def test_cells_that_measure_cpu_wait_for_a_phase_of_their_own() -> None:
     p = schedule.plan([HOST, "docker:3.11", "docker:3.14"], EXAMPLES, METHODS, 4, is_cpu)
-    assert [(u.target, u.examples) for u in p.shared[:2]] == [("docker:3.11", ("hello", "lock")),
+    assert [(u.place, u.examples) for u in p.shared[:2]] == [("docker:3.11", ("hello", "lock")),
                                                               ("docker:3.14", ("hello", "lock"))]
     assert [u.label() for u in p.shared[2:]] == ["hello/fork", "hello/spawn", "lock/fork", "lock/spawn"]
     assert [u.label() for u in p.solo] == ["cpu/fork", "cpu/spawn", "docker:3.11 (2 cells)", "docker:3.14 (2 cells)"]
     assert all(u.solo for u in p.solo) and not any(u.solo for u in p.shared)
-    covered = sorted((u.target, e, m) for u in p.units() for e, m in u.cells)
+    covered = sorted((u.place, e, m) for u in p.units() for e, m in u.cells)
     assert covered == sorted(p.order)  # every cell exactly once
     assert (p.jobs, p.host_jobs) == (4, 4)
 
@@ -54,14 +55,14 @@ def test_containers_alone_get_a_container_per_method_so_no_worker_idles() -> Non
     """docker:3.14 alone was one batch on one worker of six (25 s for 69 cells): one unit per
     method now, each its own container; with the host's cells beside them, one batch each."""
     p = schedule.plan(["docker:3.14"], EXAMPLES, METHODS, 6, is_cpu)
-    assert [(u.target, u.examples, u.methods) for u in p.shared] == [
+    assert [(u.place, u.examples, u.methods) for u in p.shared] == [
         ("docker:3.14", ("hello", "lock"), ("fork",)), ("docker:3.14", ("hello", "lock"), ("spawn",))]
     assert [u.label() for u in p.solo] == ["docker:3.14 (2 cells)"]  # the cpu cells: still one container, alone
-    covered = sorted((u.target, e, m) for u in p.units() for e, m in u.cells)
+    covered = sorted((u.place, e, m) for u in p.units() for e, m in u.cells)
     assert covered == sorted(p.order)
     assert len(schedule.plan(["docker:3.14"], EXAMPLES, METHODS, 1, is_cpu).shared) == 1  # --jobs 1: one batch
     with_host = schedule.plan([HOST, "docker:3.11", "docker:3.14"], MANY, METHODS, 6, is_cpu)
-    assert [u.methods for u in with_host.shared if u.target != HOST] == [METHODS, METHODS]
+    assert [u.methods for u in with_host.shared if u.place != HOST] == [METHODS, METHODS]
 
 
 def test_host_cells_one_at_a_time_where_runs_cannot_be_told_apart() -> None:
@@ -100,9 +101,9 @@ class Recorder:
             self.holding.append(unit)
             self.most = max(self.most, len(self.now))
             self.most_holding = max(self.most_holding, len(self.holding))
-            self.most_host = max(self.most_host, sum(u.target == HOST for u in self.now))
-        time.sleep(self.seconds * (3 if unit.target != HOST else 1))
-        if self.lingers and unit.target == HOST and not unit.solo:
+            self.most_host = max(self.most_host, sum(u.place == HOST for u in self.now))
+        time.sleep(self.seconds * (3 if unit.place != HOST else 1))
+        if self.lingers and unit.place == HOST and not unit.solo:
             with self.lock:
                 self.holding.remove(unit)
             slot.release()
@@ -111,7 +112,7 @@ class Recorder:
             self.now.remove(unit)
             if unit in self.holding:
                 self.holding.remove(unit)
-        return [result(unit.target, e, m) for e, m in reversed(unit.cells)]  # out of order on purpose
+        return [result(unit.place, e, m) for e, m in reversed(unit.cells)]  # out of order on purpose
 
 
 def noop(unit: Unit, rs: list[RunResult], running: Sequence[Unit]) -> None:
@@ -123,7 +124,7 @@ def test_units_overlap_up_to_jobs_and_results_come_in_sequential_order() -> None
     rec = Recorder()
     rs = schedule.execute(p, rec, noop)
     assert rec.most == 3
-    assert [(r.platform.target if r.platform else "", r.example, r.method) for r in rs] == list(p.order)
+    assert [(r.platform.place if r.platform else "", r.subject, r.method) for r in rs] == list(p.order)
 
 
 def test_a_cpu_cell_runs_with_nothing_else() -> None:
@@ -136,7 +137,7 @@ def test_a_cpu_cell_runs_with_nothing_else() -> None:
 def test_the_company_check_sees_a_cpu_cell_among_others() -> None:
     """The broken variant of the test above: a plan that lets a cpu cell share the machine."""
     good = schedule.plan([HOST], MANY, METHODS, 4, is_cpu)
-    broken = Plan(good.shared[:2] + tuple(Unit(u.target, u.examples, u.methods, solo=True) for u in good.solo)
+    broken = Plan(good.shared[:2] + tuple(Unit(u.place, u.examples, u.methods, solo=True) for u in good.solo)
                   + good.shared[2:], (), good.jobs, good.host_jobs, good.order)
     rec = Recorder()
     schedule.execute(broken, rec, noop)
@@ -160,7 +161,7 @@ def test_a_run_waiting_out_its_grace_lends_its_place() -> None:
     rs = schedule.execute(p, rec, noop)
     lent = time.monotonic() - t0
     assert rec.most_holding <= 2 < rec.most <= 4, (rec.most_holding, rec.most)
-    assert [(r.example, r.method) for r in rs] == [(e, m) for _, e, m in p.order]
+    assert [(r.subject, r.method) for r in rs] == [(e, m) for _, e, m in p.order]
     assert rec.solo_company == [0] * len(p.solo)
     kept = Recorder(seconds=0.03, lingers=0.2)  # the broken variant: places never lent
     t0 = time.monotonic()
@@ -240,7 +241,7 @@ def test_an_interrupted_run_is_reported_and_the_stop_raised_once_all_ended() -> 
     reported: list[str] = []
 
     def run_unit(unit: Unit, slot: Slot) -> list[RunResult]:
-        r = RunResult(unit.examples[0], unit.methods[0], Status.INTERRUPTED, "stopped")
+        r = RunResult(unit.examples[0], Method(unit.methods[0]), Status.INTERRUPTED, "stopped")
         if len(reported) >= 1:
             raise Interrupted(r, 15)
         time.sleep(0.05)
@@ -267,14 +268,14 @@ REAL = ["hello", "join", "queue_parent_child", "daemon", "guard"]
 
 def test_the_table_is_the_same_with_and_without_overlap() -> None:
     """A real matrix, sequential and overlapped: the same cells, statuses and checks, in the same order."""
-    one = matrix.run_matrix(REAL, matrix.ALL_METHODS, jobs=1)
-    many = matrix.run_matrix(REAL, matrix.ALL_METHODS, jobs=4)
+    one = matrix.run_matrix(REAL, matrix.ALL_METHODS, DEFAULTS.but(jobs=1))
+    many = matrix.run_matrix(REAL, matrix.ALL_METHODS, DEFAULTS.but(jobs=4))
 
     def shape(rs: list[RunResult]) -> list[tuple[str, str, str, list[str]]]:
-        return [(r.example, r.method, r.status, [v["check"] for v in r.checks]) for r in rs]
+        return [(r.subject, r.method, r.status, [v.check for v in r.checks]) for r in rs]
 
     assert shape(one) == shape(many)
-    assert all(r.status == "pass" for r in many), [(r.example, r.method, r.reason) for r in many]
+    assert all(r.status == "pass" for r in many), [(r.subject, r.method, r.reason) for r in many]
 
 
 def test_a_real_cpu_cell_runs_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -282,15 +283,15 @@ def test_a_real_cpu_cell_runs_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     spans: dict[tuple[str, str], tuple[float, float]] = {}
     real = matrix.run
 
-    def timed(target, method, **kw):
+    def timed(target, method, *args, **kw):
         t0 = time.monotonic()
         try:
-            return real(target, method, **kw)
+            return real(target, method, *args, **kw)
         finally:
             spans[(target.name, method)] = (t0, time.monotonic())
 
     monkeypatch.setattr(matrix, "run", timed)
-    rs = matrix.run_matrix(["hello", "cpu", "event"], ["fork", "forkserver"], jobs=4)
+    rs = matrix.run_matrix(["hello", "cpu", "event"], ["fork", "forkserver"], DEFAULTS.but(jobs=4))
     assert len(rs) == 6 and len(spans) == 6
     for (example, method), (a, b) in spans.items():
         if example != "cpu":
@@ -316,12 +317,12 @@ class _Spy:
 def test_a_real_run_lends_its_place_once_its_main_process_has_exited() -> None:
     """``kill_parent`` leaves orphans that the run waits for (the grace): its place is lent as
     the main process exits, not after the grace."""
-    from kit.catalogue import example_target
+    from kit.catalogue import example_subject
     from kit.runner import run
 
     spy = _Spy()
     t0 = time.monotonic()
-    r = run(example_target("kill_parent"), "fork", grace=0.6, slot=spy)
+    r = run(example_subject("kill_parent"), "fork", DEFAULTS.but(grace=0.6), slot=spy)
     ended = time.monotonic()
     assert r.status == "pass" and r.orphans, r.reason
     assert len(spy.released) == 1 and spy.reclaimed == 0

@@ -20,7 +20,7 @@ import pytest
 from support import as_platform
 
 from kit import render, report, results
-from kit.outcomes import Status
+from kit.outcomes import Role, Status
 from kit.results import ProcRef, RunResult
 
 DATA = Path(__file__).resolve().parent / "data" / "tables"
@@ -41,9 +41,9 @@ def varied(rs: list[RunResult]) -> list[RunResult]:
             s = statuses[(i // 5) % len(statuses)]
             r.status, r.reason = s, f"{s} here: \x1b[31mred\x1b[0m, 我是一个进程\tand a tab\r"
         if i % 7 == 2:
-            r.orphans = [ProcRef(100 + i, "python", ["python", "-c", "x" * 150], "worker")]
+            r.orphans = [ProcRef(100 + i, "python", ["python", "-c", "x" * 150], Role.WORKER)]
         if i % 11 == 4:
-            r.daemons_terminated = [ProcRef(200 + i, "python", ["python"], "daemon")]
+            r.daemons_terminated = [ProcRef(200 + i, "python", ["python"], Role.WORKER)]
         if i % 13 == 6:
             r.warnings = [f"DeprecationWarning: number {i}", "a second one"]
         if i % 4 == 3:  # a peak seen in samples: a lower bound, with or without the kernel's count of tasks
@@ -52,18 +52,18 @@ def varied(rs: list[RunResult]) -> list[RunResult]:
             r.peak_exact, r.peak_tasks = True, r.peak_processes
     del out[3]
     nowhere = copy.deepcopy(out[0])
-    nowhere.platform, nowhere.example = None, "no_platform"
+    nowhere.platform, nowhere.subject = None, "no_platform"
     script = copy.deepcopy(out[1])
-    script.example, script.status, script.reason = "scripts/my script.py", Status.FAIL, "exit 1"
+    script.subject, script.status, script.reason = "scripts/my script.py", Status.FAIL, "exit 1"
     return [*out, nowhere, script]
 
 
 def scenarios() -> dict[str, list[RunResult]]:
     everywhere, inconclusive = load("host_and_containers"), load("inconclusive")
-    host = [r for r in everywhere if r.platform and r.platform.target == "host"]
+    host = [r for r in everywhere if r.platform and r.platform.place == "host"]
     windows = as_platform(host, "Windows", "3.12.10", "spawn", available=("spawn",))
     mac = as_platform(host, "Darwin", "3.13.1", "spawn")
-    odd = next(r for r in mac if r.example == "hello" and r.method == "spawn")
+    odd = next(r for r in mac if r.subject == "hello" and r.method == "spawn")
     odd.status, odd.reason = Status.FAIL, "stdout lacks '我是一个进程'"
     return {
         "host": host,
@@ -131,7 +131,7 @@ def test_the_scenarios_cover_every_status_and_several_places() -> None:
     rs = scenarios()
     assert {r.status for r in rs["varied"]} == set(Status)
     assert {r.status for r in rs["files"]} >= {"pass", "fail", "skipped", "inconclusive", "timeout", "error"}
-    assert len({r.platform.target for r in rs["host_and_containers"] if r.platform}) == 5
+    assert len({r.platform.place for r in rs["host_and_containers"] if r.platform}) == 5
     assert {c.place for c in report.merge(rs["files"]).columns} >= {"Linux", "Windows", "macOS", "Linux docker"}
     assert report.merge(rs["files"]).duplicates >= 2  # the inconclusive run and the copies replace cells
     assert any(r.platform is None for r in rs["varied"])
@@ -143,7 +143,7 @@ def test_a_report_of_one_platform_claims_nothing_across_platforms() -> None:
     host = scenarios()["host"]
     broken = copy.deepcopy(host)
     for r in broken:
-        if r.example == "hello" and r.method == "fork":
+        if r.subject == "hello" and r.method == "fork":
             r.status, r.reason = Status.FAIL, "exit 1"
     for rs in (host, broken):
         merged = report.merge(rs)

@@ -1,6 +1,6 @@
 """Broken variants of the examples, run for real: each must fail the right check, for the right reason.
 
-The scripts live in tests/variants and are run with ``script_target(path,
+The scripts live in tests/variants and are run with ``script_subject(path,
 like=EXAMPLE)``, so the example's own checks judge them.  Each runs under the
 start method(s) where its failure is certain, with a ``scale`` that makes it so.
 """
@@ -17,7 +17,7 @@ from support import POSIX, carries_marker, explain, is_alive, run_bounded, varia
 
 from kit.examples import path_of
 from kit.results import RunResult
-from kit.runner import example_target, script_target
+from kit.runner import example_subject, script_subject
 
 CAUGHT: dict[str, list[str]] = {}
 
@@ -35,7 +35,7 @@ def catches(*factories: str) -> Callable[[Callable[..., None]], Callable[..., No
 
 def failed(result: RunResult) -> dict[str, str]:
     """The failing checks of a result: name -> reason."""
-    return {v["check"]: v["reason"] for v in result.checks if not v["ok"]}
+    return {v.check: v.reason for v in result.checks if not v.ok}
 
 
 def by_method(*methods: str) -> pytest.MarkDecorator:
@@ -56,7 +56,7 @@ def generated(tmp_path: Path, example: str, old: str, new: str) -> str:
 @catches("max_inside")
 def test_lock_not_acquired_lets_everyone_in(method: str) -> None:
     """A Lock nobody acquires must show up as overlapping critical sections under every method."""
-    r = run_bounded(script_target(variant("lock_not_locking"), like="lock"), method, scale=1.0)
+    r = run_bounded(script_subject(variant("lock_not_locking"), like="lock"), method, scale=1.0)
     assert r.status == "fail", explain(r)
     assert set(failed(r)) == {"at most 1 inside"}, explain(r)
     assert re.fullmatch(r"\d+ processes inside at once, limit 1", r.reason), explain(r)
@@ -66,7 +66,7 @@ def test_lock_not_acquired_lets_everyone_in(method: str) -> None:
 @by_method("fork")
 def test_semaphore_of_five_exceeds_the_limit_of_four(method: str) -> None:
     """Semaphore(5) lets a fifth process in: the semaphore check must say 5 inside, limit 4."""
-    r = run_bounded(script_target(variant("semaphore_five"), like="semaphore"), method, scale=0.2)
+    r = run_bounded(script_subject(variant("semaphore_five"), like="semaphore"), method, scale=0.2)
     assert r.status == "fail", explain(r)
     assert failed(r) == {"at most 4 inside": "5 processes inside at once, limit 4"}, explain(r)
 
@@ -75,7 +75,7 @@ def test_semaphore_of_five_exceeds_the_limit_of_four(method: str) -> None:
 @by_method("fork")
 def test_cars_that_ignore_the_light_pass_on_red(method: str) -> None:
     """Cars that never wait for the Event drive through red: the event check must name one."""
-    r = run_bounded(script_target(variant("cars_ignore_light"), like="event"), method, scale=0.05)
+    r = run_bounded(script_subject(variant("cars_ignore_light"), like="event"), method, scale=0.05)
     assert r.status == "fail", explain(r)
     assert set(failed(r)) == {"cars pass only on green"}, explain(r)
     assert re.fullmatch(r"car \d+ passed while the light was red", r.reason), explain(r)
@@ -87,7 +87,7 @@ def test_half_the_cars_is_not_enough(method: str, tmp_path: Path) -> None:
     """Every other car of the event example never passes: the count check must notice (the
     cars that do pass still show the light, so that check keeps passing)."""
     script = generated(tmp_path, "event", 'record("car_passes", i=i)', 'record("car_passes", i=i) if i % 2 else None')
-    r = run_bounded(script_target(script, like="event"), method, scale=0.1)  # 20 cars at this scale
+    r = run_bounded(script_subject(script, like="event"), method, scale=0.1)  # 20 cars at this scale
     assert r.status == "fail", explain(r)
     assert failed(r) == {"car_passes = cars count": "only 10 'car_passes' event(s), expected 20"}, explain(r)
 
@@ -97,7 +97,7 @@ def test_half_the_cars_is_not_enough(method: str, tmp_path: Path) -> None:
 @by_method("spawn", "forkserver")  # under fork the child may win the race even without join
 def test_join_missing_lets_the_parent_print_first(method: str) -> None:
     """Without join() the parent's line comes first: both the event order and stdout order fail."""
-    r = run_bounded(script_target(variant("join_missing"), like="join"), method)
+    r = run_bounded(script_subject(variant("join_missing"), like="join"), method)
     assert r.status == "fail", explain(r)
     bad = failed(r)
     assert set(bad) == {"child_printed before parent_printed", "'我是一个name' before '我是第一顺序执行者'"}, explain(r)
@@ -109,7 +109,7 @@ def test_join_missing_lets_the_parent_print_first(method: str) -> None:
 @catches("in_other_processes")
 def test_main_process_as_consumer_is_not_two_siblings(method: str) -> None:
     """When main gets the message itself, the siblings example must fail naming the main process."""
-    r = run_bounded(script_target(variant("queue_siblings_via_main"), like="queue_siblings"), method)
+    r = run_bounded(script_subject(variant("queue_siblings_via_main"), like="queue_siblings"), method)
     assert r.status == "fail", explain(r)
     main = next(p.pid for p in r.processes if p.role == "main")
     reason = f"the main process {main} took part; expected two siblings"
@@ -121,7 +121,7 @@ def test_main_process_as_consumer_is_not_two_siblings(method: str) -> None:
 def test_a_typo_in_the_message_is_caught(method: str, tmp_path: Path) -> None:
     """The child records 'hello' but sends 'hallo': sent and received differ, stdout lacks hello."""
     script = generated(tmp_path, "queue_parent_child", "q.put('hello')", "q.put('hallo')")
-    r = run_bounded(script_target(script, like="queue_parent_child"), method)
+    r = run_bounded(script_subject(script, like="queue_parent_child"), method)
     assert r.status == "fail", explain(r)
     assert failed(r) == {
         "got value": "sent 'hello' but received 'hallo'",
@@ -133,7 +133,7 @@ def test_a_typo_in_the_message_is_caught(method: str, tmp_path: Path) -> None:
 @by_method("spawn", "forkserver")
 def test_a_guarded_script_does_not_show_the_bootstrapping_error(method: str) -> None:
     """With the __main__ guard, spawn children run fine: the guard example's expectations must fail."""
-    r = run_bounded(script_target(variant("guarded"), like="guard"), method)
+    r = run_bounded(script_subject(variant("guarded"), like="guard"), method)
     assert r.status == "fail", explain(r)
     assert failed(r) == {
         "stderr has 'bootstrapping phase'": "stderr lacks 'bootstrapping phase'",
@@ -145,7 +145,7 @@ def test_a_guarded_script_does_not_show_the_bootstrapping_error(method: str) -> 
 @by_method("fork")
 def test_the_unguarded_example_works_under_fork(method: str) -> None:
     """Under fork the child never re-imports the module: the guard example prints the child's message."""
-    r = run_bounded(example_target("guard"), method)
+    r = run_bounded(example_subject("guard"), method)
     assert r.status == "pass", explain(r)
     assert "我是一个进程" in r.stdout and "子进程退出码 0" in r.stdout, explain(r)
     assert "bootstrapping phase" not in r.stderr
@@ -157,7 +157,7 @@ def test_the_unguarded_example_works_under_fork(method: str) -> None:
 @by_method("fork")
 def test_a_main_process_killed_by_sigkill_fails_with_its_exit_code(method: str) -> None:
     """A main process that dies by SIGKILL must fail with exit code -9 in the reason."""
-    r = run_bounded(script_target(variant("killed")), method)
+    r = run_bounded(script_subject(variant("killed")), method)
     assert r.status == "fail", explain(r)
     assert r.exitcode == -9
     assert failed(r) == {"exit 0": "main process exited -9, expected 0"}, explain(r)
@@ -168,7 +168,7 @@ def test_a_main_process_killed_by_sigkill_fails_with_its_exit_code(method: str) 
 def test_a_daemon_left_alive_by_os_exit_is_an_orphan(method: str) -> None:
     """os._exit skips the handler that terminates daemons: the daemon check fails, the daemon is an
     orphan, and the kit kills it."""
-    r = run_bounded(script_target(variant("daemon_left_alive"), like="daemon"), method, grace=0.5)
+    r = run_bounded(script_subject(variant("daemon_left_alive"), like="daemon"), method, grace=0.5)
     assert r.status == "fail", explain(r)
     printed = re.search(r"daemon pid (\d+)", r.stdout)
     assert printed, explain(r)
@@ -186,10 +186,10 @@ def test_a_daemon_left_alive_by_os_exit_is_an_orphan(method: str) -> None:
 @catches("children_exit_cleanly")
 def test_a_child_that_raises_fails_the_script_although_main_exits_0(method: str) -> None:
     """A script's parent carries on when its child dies: the run still fails, and says which child and why."""
-    r = run_bounded(script_target(variant("child_raises")), method)
+    r = run_bounded(script_subject(variant("child_raises")), method)
     assert r.status == "fail" and r.exitcode == 0, explain(r)
     assert "ValueError: the child failed" in failed(r)["children exit cleanly"], explain(r)
-    assert [d["code"] for d in r.diagnoses] == ["worker_died"], r.diagnoses
+    assert [d.code for d in r.diagnoses] == ["worker_died"], r.diagnoses
 
 
 @catches("no_orphans")
@@ -198,7 +198,7 @@ def test_a_child_that_raises_fails_the_script_although_main_exits_0(method: str)
 def test_a_detached_grandchild_is_reported_and_killed(method: str) -> None:
     """A `sleep 30` in its own session outlives main: reported as orphan, killed, and run() still quick."""
     t0 = time.monotonic()
-    r = run_bounded(script_target(variant("orphan_grandchild")), method)
+    r = run_bounded(script_subject(variant("orphan_grandchild")), method)
     took = time.monotonic() - t0
     assert took < 6, f"run() took {took:.1f} s"
     assert r.status == "fail", explain(r)
@@ -216,7 +216,7 @@ def test_a_detached_grandchild_is_reported_and_killed(method: str) -> None:
 def test_a_pool_that_never_finishes_times_out_cleanly(method: str) -> None:
     """A Pool waiting an hour: status timeout soon after the timeout, and the whole tree killed."""
     t0 = time.monotonic()
-    r = run_bounded(script_target(variant("hang_pool")), method, timeout=3)
+    r = run_bounded(script_subject(variant("hang_pool")), method, timeout=3)
     took = time.monotonic() - t0
     assert r.status == "timeout", explain(r)
     assert took < 3 + 2, f"run() took {took:.1f} s for a 3 s timeout"
@@ -231,7 +231,7 @@ def test_a_pool_that_never_finishes_times_out_cleanly(method: str) -> None:
 @by_method("fork")
 def test_sleeping_workers_use_no_cores(method: str) -> None:
     """Workers that sleep instead of computing: the cpu example's parallelism check must fail."""
-    r = run_bounded(script_target(variant("cpu_sleepers"), like="cpu"), method, scale=0.05)
+    r = run_bounded(script_subject(variant("cpu_sleepers"), like="cpu"), method, scale=0.05)
     assert r.status == "fail", explain(r)
     assert set(failed(r)) == {"real parallelism"}, explain(r)
     assert re.fullmatch(r"\d+\.\d\d cores used while the workers burned, expected at least \d+\.\d\d", r.reason), \
@@ -259,14 +259,14 @@ def test_variants_keep_the_main_guard() -> None:
 @by_method("fork", "forkserver")
 def test_children_terminated_before_the_kill_leave_no_orphan_to_show(method: str) -> None:
     """kill_parent must show orphans: a main process that cleans up first fails, naming the daemon."""
-    r = run_bounded(script_target(variant("kill_parent_cleaned_up"), like="kill_parent"), method, timeout=30)
+    r = run_bounded(script_subject(variant("kill_parent_cleaned_up"), like="kill_parent"), method, timeout=30)
     assert r.status == "fail" and r.exitcode == -9, explain(r)
     printed = re.search(r"children (\d+) (\d+) terminated", r.stdout)
     assert printed, explain(r)
     bad = failed(r)
     check = "orphans left" if method == "fork" else "orphans left: forkserver, resource_tracker"
     assert bad == {check: f"daemon {printed.group(1)} did not outlive the main process"}, explain(r)
-    assert "exit 0" not in {v["check"] for v in r.checks}  # exit -9 is expected, and said so
+    assert "exit 0" not in {v.check for v in r.checks}  # exit -9 is expected, and said so
     assert not any(o.role == "worker" for o in r.orphans), explain(r)
 
 
@@ -274,7 +274,7 @@ def test_children_terminated_before_the_kill_leave_no_orphan_to_show(method: str
 @by_method("spawn", "forkserver")
 def test_a_lock_argument_fails_start_with_another_error_than_a_lambda(method: str) -> None:
     """lambda_target expects the PicklingError of a lambda; a lock argument's TypeError is caught."""
-    r = run_bounded(script_target(variant("lambda_lock_argument"), like="lambda_target"), method)
+    r = run_bounded(script_subject(variant("lambda_lock_argument"), like="lambda_target"), method)
     assert r.status == "fail" and r.exitcode == 0, explain(r)
     (reason,) = failed(r).values()
     assert reason.startswith("start_failed: error=\"TypeError: cannot pickle '_thread.lock' object\""), reason
@@ -286,7 +286,7 @@ def test_a_lock_argument_fails_start_with_another_error_than_a_lambda(method: st
 @by_method("fork")
 def test_a_flushed_line_is_not_duplicated_by_a_raw_fork(method: str) -> None:
     """fork_buffered_output expects the unflushed line twice: flushing it first is caught."""
-    r = run_bounded(script_target(variant("fork_flushed"), like="fork_buffered_output"), method)
+    r = run_bounded(script_subject(variant("fork_flushed"), like="fork_buffered_output"), method)
     assert r.status == "fail", explain(r)
     line = "'裸 fork() 之前的一行'"
     assert failed(r) == {f"stdout has {line} 2x": f"stdout has {line} 1 time(s), expected 2"}, explain(r)
@@ -296,6 +296,6 @@ def test_a_flushed_line_is_not_duplicated_by_a_raw_fork(method: str) -> None:
 @by_method("spawn")
 def test_one_child_runs_the_top_level_in_two_processes_not_three(method: str) -> None:
     """preload_main under spawn expects main and two children: one child is caught, by name."""
-    r = run_bounded(script_target(variant("preload_one_child"), like="preload_main"), method)
+    r = run_bounded(script_subject(variant("preload_one_child"), like="preload_main"), method)
     assert r.status == "fail", explain(r)
     assert failed(r) == {"top level runs 3x": "the top level ran in 2 process(es): main, Process-1; expected 3"}

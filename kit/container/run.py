@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from kit import env, options, results
 from kit.container.engine import FILES_DIR, api_timeout, container
 from kit.container.images import image_for
-from kit.outcomes import Status
+from kit.outcomes import Method, Status
 from kit.results import PlatformInfo, RunResult
-from kit.runner import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S, STOP
+from kit.runner import STOP
+from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -115,7 +116,7 @@ def run_in_container(
     container is killed and removed, and cells without a result come back as
     ``timeout``.  A cell that fails is an ordinary result (the kit then exits
     1); only output that is not the kit's JSON makes ``error`` results.
-    Every result's ``platform.target`` is ``docker:X.Y``.
+    Every result's ``platform.place`` is ``docker:X.Y``.
     """
     examples, methods = list(examples), list(methods)
     cells = [(e, m) for e in examples for m in methods]
@@ -150,7 +151,7 @@ def run_one_in_container(
                    match_method=False, keep=keep)
     if isinstance(what, Path):
         for r in rs:
-            r.example = str(what)
+            r.subject = str(what)
     return rs
 
 
@@ -254,9 +255,9 @@ def run_batch(
                              scale, python, target)
     for r in rs:
         if r.platform is not None:
-            r.platform.target = target
+            r.platform.place = target
     if match_method:
-        have = {(r.example, r.method) for r in rs}
+        have = {(r.subject, r.method) for r in rs}
         missing = [cell for cell in cells if cell not in have]
         if missing:
             rs += _placeholders(client, missing, "error", f"no result from the container, which {_ended(status)}",
@@ -332,5 +333,6 @@ def _placeholders(client: docker.DockerClient, cells: Sequence[tuple[str, str]],
     except Exception:  # noqa: BLE001 - a placeholder must not fail
         cpus, machine = 0, ""
     here = PlatformInfo(os="Linux", python=python, implementation="CPython", default_method="",
-                        methods=[], cpu_count=cpus, machine=machine, target=target)
-    return [RunResult(example, method, Status(status), reason, scale=scale, platform=here) for example, method in cells]
+                        methods=[], cpu_count=cpus, machine=machine, place=target)
+    return [RunResult(example, Method(method), Status(status), reason, scale=scale, platform=here)
+            for example, method in cells]

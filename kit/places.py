@@ -1,4 +1,6 @@
-"""Where cells run: the host, or Linux containers of several Python versions.
+"""Where cells run (their *place*): the host, or Linux containers of several Python versions.
+
+The user names places with ``--targets`` (the option keeps its name); the code calls them places.
 
 ``host`` runs here; ``docker`` means every Python of ``kit.container.images``;
 ``docker:3.14`` one of them; ``auto`` is the host plus the containers when a
@@ -14,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from collections.abc import Sequence
 
-from kit.catalogue import Target
+from kit.catalogue import Subject
 from kit.errors import TargetError, UsageError
 from kit.matrix import Progress, run_matrix
+from kit.outcomes import HOST
 from kit.schedule import Unit
 from kit.results import RunResult
+from kit.settings import Settings
 
 if TYPE_CHECKING:  # the SDK is optional: the kit runs on the host without it
     import docker
@@ -27,11 +31,13 @@ Say = Callable[[str], None]
 ENABLE_HINT = ("start a Docker daemon, install the docker extra (pip install \".[docker]\", or pipx inject kit "
                "docker), then `kit images` (or `nox -s images`)")
 
-__all__ = ["ENABLE_HINT", "Plan", "TargetError", "parse", "run_targets", "run_target"]
+__all__ = ["ENABLE_HINT", "Plan", "TargetError", "clients", "parse", "run_places", "run_subject"]
 
 
 @dataclass(frozen=True)
 class Plan:
+    """The places a ``--targets`` value names."""
+
     host: bool
     pythons: tuple[str, ...]
     optional: bool = False  # "auto": containers only when they can run
@@ -59,7 +65,7 @@ def parse(spec: str) -> Plan:
     return Plan(host, tuple(pythons), optional="auto" in parts)
 
 
-def _clients(plan: Plan, say: Say) -> tuple[docker.DockerClient | None, dict[str, str]]:
+def clients(plan: Plan, say: Say) -> tuple[docker.DockerClient | None, dict[str, str]]:
     """A Docker client and the image per Python; ``auto`` degrades to the host with one line."""
     if not plan.pythons:
         return None, {}
@@ -73,75 +79,56 @@ def _clients(plan: Plan, say: Say) -> tuple[docker.DockerClient | None, dict[str
         return None, {}
 
 
-def run_targets(
-    spec: str,
-    examples: Sequence[str],
-    methods: Sequence[str],
-    scale: float,
-    timeout: float,
-    progress: Progress,
-    say: Say,
-    keep_containers: bool = False,
-    jobs: int = 1,
-    quiet: bool = False,
-) -> list[RunResult]:
-    """Every cell on every target of ``spec``, as ``kit.schedule`` plans them for ``jobs``;
-    ``keep_containers``: a container whose cells did not all pass stays up for ``docker exec``
-    (the command is said).  ``quiet``: the containers' progress is not streamed (``say`` still
-    gets what a user must know: containers skipped, a container kept)."""
+def run_places(spec: str, examples: Sequence[str], methods: Sequence[str], settings: Settings,
+               progress: Progress, say: Say) -> list[RunResult]:
+    """Every cell in every place of ``spec``, as ``kit.schedule`` plans them for ``settings.jobs``;
+    ``settings.keep_containers``: a container whose cells did not all pass stays up for
+    ``docker exec`` (the command is said).  ``settings.quiet``: the containers' progress is not
+    streamed (``say`` still gets what a user must know: containers skipped, a container kept)."""
     plan = parse(spec)
-    client, images = _clients(plan, say)
+    client, images = clients(plan, say)
 
     def run_container(unit: Unit) -> list[RunResult]:
         from kit.container.run import run_in_container
 
-        python = unit.target.split(":", 1)[1]
-        assert client is not None  # a container target is planned only with a client
+        python = unit.place.split(":", 1)[1]
+        assert client is not None  # a container place is planned only with a client
         what = "the CPU-measuring cells, alone" if unit.solo else f"{len(unit.cells)} cells"
-        if not quiet:
-            say(f"{unit.target}: {what} in one container of {images[python]}")
-        return run_in_container(client, python, unit.examples, unit.methods, scale=scale, timeout_s=timeout,
-                                image=images[python], progress=None if quiet else _prefixed(say, f"  {unit.target} "),
-                                keep=say if keep_containers else None)
+        if not settings.quiet:
+            say(f"{unit.place}: {what} in one container of {images[python]}")
+        return run_in_container(client, python, unit.examples, unit.methods, scale=settings.scale,
+                                timeout_s=settings.timeout, image=images[python],
+                                progress=None if settings.quiet else _prefixed(say, f"  {unit.place} "),
+                                keep=say if settings.keep_containers else None)
 
-    return run_matrix(examples, methods, scale=scale, timeout=timeout, progress=progress, jobs=jobs,
-                      host=plan.host, containers=[f"docker:{p}" for p in images] if client is not None else [],
-                      run_container=run_container, say=say)
+    containers = [f"docker:{p}" for p in images] if client is not None else []
+    return run_matrix(examples, methods, settings, places=[HOST] * plan.host + containers,
+                      run_container=run_container, progress=progress, say=say)
 
 
-def run_target(
-    spec: str,
-    target: Target,
-    methods: Sequence[str],
-    scale: float,
-    timeout: float,
-    on_result: Callable[[RunResult], None],
-    say: Say,
-    args: Sequence[str] = (),
-    keep_containers: bool = False,
-    quiet: bool = False,
-) -> list[RunResult]:
-    """One example or script under each method (``default`` allowed) on every target of ``spec``;
-    ``on_result`` sees each result as it comes (a container's come when it ends).  ``quiet``:
-    no line per container (``say`` still gets what a user must know)."""
+def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: Settings,
+                on_result: Callable[[RunResult], None], say: Say, args: Sequence[str] = ()) -> list[RunResult]:
+    """One example or script under each method (``default`` allowed) in every place of ``spec``;
+    ``on_result`` sees each result as it comes (a container's come when it ends).
+    ``settings.quiet``: no line per container (``say`` still gets what a user must know)."""
     from kit.runner import run
 
     plan = parse(spec)
-    client, images = _clients(plan, say)
+    client, images = clients(plan, say)
     out: list[RunResult] = []
     if plan.host:
         for method in methods:
-            out.append(run(target, method, scale=scale, timeout=timeout))
+            out.append(run(subject, method, settings))
             on_result(out[-1])
     if client is not None:
         from kit.container.run import run_one_in_container
 
-        what: str | Path = Path(target.path) if target.is_script else target.name
+        what: str | Path = Path(subject.path) if subject.is_script else subject.name
         for python, image in images.items():
-            if not quiet:
-                say(f"docker:{python}: {target.name} under {', '.join(methods)} in one container of {image}")
-            rs = run_one_in_container(client, python, what, methods, scale=scale, timeout_s=timeout, args=args,
-                                      image=image, keep=say if keep_containers else None)
+            if not settings.quiet:
+                say(f"docker:{python}: {subject.name} under {', '.join(methods)} in one container of {image}")
+            rs = run_one_in_container(client, python, what, methods, scale=settings.scale, timeout_s=settings.timeout,
+                                      args=args, image=image, keep=say if settings.keep_containers else None)
             for r in rs:
                 on_result(r)
             out += rs
