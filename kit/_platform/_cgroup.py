@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 import contextlib
 
+from kit._platform._procfs import hierarchies, read_cgroup_files, read_stat
+
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
 __all__ = ["CgroupStuck", "CgroupUnavailable", "RunCgroup", "available", "cleanup_stale"]
@@ -77,73 +79,33 @@ class _Place:
     read_only: bool
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def _own_paths(text: str) -> dict[str, str]:
-    """``/proc/self/cgroup`` -> {"": v2 path, "pids": v1 path, ...}."""
-    paths: dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hier, ctrls, path = parts
-        if hier == "0" and ctrls == "":
-            paths[""] = path
-        else:
-            for ctrl in ctrls.split(","):
-                paths[ctrl] = path
-    return paths
-
-
 def _places(mountinfo: str, cgroup: str) -> tuple[list[_Place], list[str]]:
     """Usable hierarchies (v2 first), and one-line notes on those we cannot use."""
-    own = _own_paths(cgroup)
     places: list[_Place] = []
     notes: list[str] = []
     seen: set[str] = set()
-    for line in mountinfo.splitlines():
-        ctrls: frozenset[str]
-        fields = line.split()
-        try:
-            sep = fields.index("-")
-            fstype, super_opts = fields[sep + 1], fields[sep + 3]
-        except (ValueError, IndexError):
-            continue
-        if fstype not in ("cgroup2", "cgroup"):
-            continue
-        root, mountpoint, opts = _unescape(fields[3]), _unescape(fields[4]), fields[5].split(",")
-        if fstype == "cgroup2":
-            version, ctrls, key = 2, frozenset[str](), ""
+    for found in hierarchies(mountinfo, cgroup):
+        if found.version == 2:
+            ctrls, key = frozenset[str](), ""
         else:
-            ctrls = frozenset(super_opts.split(",")) & frozenset(_V1_WANTED)
+            ctrls = found.controllers & frozenset(_V1_WANTED)
             if not ctrls:
                 continue
-            version, key = 1, sorted(ctrls)[0]
-        path = own.get(key)
-        if path is None or key in seen:
+            key = min(ctrls)
+        if found.path is None or key in seen:
             continue
-        rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
-        if rel == ".":
-            rel = ""
-        if rel.startswith("..") or "/../" in path or path.startswith("/.."):
-            notes.append(f"this process's cgroup {path} is outside the cgroup tree mounted at {mountpoint}")
+        if found.own is None:
+            notes.append(f"this process's cgroup {found.path} is outside the cgroup tree mounted at {found.mountpoint}")
             continue
         seen.add(key)
-        places.append(_Place(version, ctrls, mountpoint, os.path.join(mountpoint, rel).rstrip("/"),
-                             "ro" in opts))
+        places.append(_Place(found.version, ctrls, found.mountpoint, found.own, found.read_only))
     places.sort(key=lambda p: -p.version)
     return places, notes
 
 
 def _read_places() -> tuple[list[_Place], list[str]]:
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
-            mountinfo = fh.read()
-        with open("/proc/self/cgroup", encoding="utf-8", errors="surrogateescape") as fh:
-            cgroup = fh.read()
+        mountinfo, cgroup = read_cgroup_files()
     except OSError as exc:
         return [], [f"cannot read /proc/self/mountinfo or /proc/self/cgroup ({exc.strerror}): is /proc mounted?"]
     return _places(mountinfo, cgroup)
@@ -151,16 +113,9 @@ def _read_places() -> tuple[list[_Place], list[str]]:
 
 # -- who owns a run group ---------------------------------------------------------
 def _start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (``/proc/PID/stat`` field 22), None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    try:
-        return int(data[data.rindex(b")") + 2:].split()[19])
-    except (ValueError, IndexError):
-        return None
+    """Start time of ``pid`` in clock ticks since boot, None if gone."""
+    stat = read_stat(pid)
+    return None if stat is None else stat.starttime
 
 
 def _pidns() -> int:
@@ -223,13 +178,8 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        state = data[data.rindex(b")") + 2:data.rindex(b")") + 3]
-        if state not in (b"Z", b"X"):
+        stat = read_stat(pid, int(tid))
+        if stat is not None and stat.state not in ("Z", "X"):
             return True
     return False
 

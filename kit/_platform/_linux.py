@@ -18,6 +18,7 @@ from typing import Any, Callable  # noqa: E402
 from kit._platform import _cgroup, _pidns  # noqa: E402
 from kit._platform._common import RunGroup, start_posix  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
+from kit._platform._procfs import read_stat  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -85,13 +86,9 @@ def ppid_table() -> dict[int, int]:
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:  # gone meanwhile
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        table[int(entry.name)] = int(data[data.rfind(b")") + 2:].split(None, 2)[1])
+        stat = read_stat(int(entry.name))
+        if stat is not None:  # None: gone meanwhile
+            table[stat.pid] = stat.ppid
     return table
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from kit import env
+from kit._platform._procfs import read_stat
 
 assert sys.platform == "linux"  # tells mypy --platform X to skip the rest elsewhere
 
@@ -58,12 +59,10 @@ def _alive(pid: int) -> bool:
     """Not a zombie, or a zombie leader whose other threads still run.  Cheaper than
     ``_cgroup._alive`` (one read per live process, the task list only for a zombie): here every
     pid of the namespace is asked at every sample, a thousand under a fork bomb."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
+    stat = read_stat(pid)
+    if stat is None:
         return False
-    if data[data.rfind(b")") + 2:][:1] != b"Z":
+    if stat.state != "Z":
         return True
     try:
         tasks = [t.name for t in os.scandir(f"/proc/{pid}/task")]
