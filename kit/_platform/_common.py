@@ -5,7 +5,7 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterable
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import psutil
 
@@ -93,6 +93,34 @@ class RunGroup(Protocol):
     def describe(self) -> str: ...
 
     def paths(self) -> list[str]: ...  # the group's folders, for the guardian
+
+
+@runtime_checkable
+class PlatformModule(Protocol):
+    """What each OS module (``_linux``, ``_posix``, ``_windows``) provides; ``kit._platform``
+    chooses one at import and mypy checks it against this (``--platform linux/darwin/win32``).
+    What every OS shares (``unlink_left``, ``kill_group``, ``usable_cpu_count``...) is not here."""
+
+    def become_subreaper(self) -> bool: ...  # orphans of the run re-parent to us (idempotent); whether they do
+
+    def cpu_num(self, proc: psutil.Process) -> int | None: ...  # the CPU a process is on now, where known
+
+    def new_group_kwargs(self) -> dict[str, Any]: ...  # Popen arguments: a session / process group of its own
+
+    def start_main(self, argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
+                   **popen: Any) -> tuple[subprocess.Popen[bytes], int]: ...  # (Popen waited for, main pid)
+
+    def ppid_table(self) -> dict[int, int]: ...  # pid -> parent pid of every process on the machine
+
+    def reap(self, pid: int) -> None: ...  # collect the exit status of an adopted process
+
+    def resume(self, pid: int) -> None: ...  # continue a stopped relay
+
+    def run_group(self, tag: str) -> tuple[RunGroup | None, str]: ...  # a kernel-kept group, or None, and why
+
+    def runs_kept_apart(self) -> tuple[bool, str]: ...  # whether runs at once can be told apart, and why
+
+    def stack_signal(self) -> int | None: ...  # the signal on which processes write their Python stacks
 
 
 def no_stack_signal() -> int | None:

@@ -23,8 +23,8 @@ from kit._platform._procfs import read_stat  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume", "run_group",
-           "stack_signal"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
+           "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
 
 
 def stack_signal() -> int | None:
