@@ -1,9 +1,8 @@
 """Linux: a run in its own cgroup, so the kernel keeps its membership and CPU for us.
 
-Why: sampling ``/proc`` every 20 ms misses processes that live less than a sample
-(``pids.peak`` saw 2 where sampling saw 1 for ``hello``), costs the kit 0.1-0.3 of a
-core, and ``getrusage(RUSAGE_CHILDREN)`` misses every process nobody waits for (the
-forkserver's workers: 0.17 CPU s seen of 4.38).  A cgroup is kept by the kernel:
+Why: sampling ``/proc`` misses processes that live less than a sample (and undercounts
+the most alive at once), costs the kit a share of a core, and ``getrusage(RUSAGE_CHILDREN)``
+misses every process nobody waits for (the forkserver's workers).  A cgroup is kept by the kernel:
 every descendant of a process placed in it is in it, whatever it does (double fork,
 ``setsid``, re-parenting to init); ``cgroup.procs`` lists them, ``cpu.stat``
 ``usage_usec`` counts the CPU of all of them, exited ones included, ``pids.peak`` the
@@ -21,7 +20,7 @@ and ``cpu.stat`` ``usage_usec`` exists with no controller enabled.  The owner's 
 start time and its pid namespace are in the name, so that ``cleanup_stale()`` can remove
 the groups of a kit that died without mistaking a reused pid for their owner.
 
-Kernel behaviour seen on 6.18 and relied on (tests/test_cgroup.py checks it):
+Kernel behaviour relied on (tests/test_cgroup.py checks it on the machine it runs on):
 ``cgroup.procs`` lists a thread-group leader whose main thread exited while another
 thread lives; ``cgroup.kill`` does *not* kill such a process (its threads live on), so
 ``kill()`` follows ``cgroup.kill`` with freeze + SIGKILL of every listed pid + thaw.
@@ -157,7 +156,7 @@ def _ints(path: str) -> set[int]:
 def _subdirs(path: str) -> Iterator[str]:
     """``path`` and every cgroup below it, deepest first."""
     try:
-        if os.stat(path).st_nlink == 2:  # kernfs: 2 + subdirectories; a leaf needs no listing (8x cheaper)
+        if os.stat(path).st_nlink == 2:  # kernfs: 2 + subdirectories; a leaf needs no listing (a stat is cheaper)
             yield path
             return
     except OSError:

@@ -80,8 +80,8 @@ def cpu_num(proc: psutil.Process) -> int | None:
 
 
 def ppid_table() -> dict[int, int]:
-    """pid -> parent pid from /proc/*/stat: one small read per process, several times
-    cheaper than psutil's per-process objects, and the observer does it every sample."""
+    """pid -> parent pid from /proc/*/stat: one small read per process, cheaper
+    than psutil's per-process objects, and the observer does it every sample."""
     table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
