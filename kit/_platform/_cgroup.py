@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 import contextlib
 
-from kit._platform._procfs import hierarchies, read_cgroup_files, read_stat
+from kit._platform._procfs import hierarchies, lives, read_cgroup_files, read_stat
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
@@ -168,19 +168,6 @@ def _subdirs(path: str) -> Iterator[str]:
     for entry in entries:
         yield from _subdirs(entry)
     yield path
-
-
-def _alive(pid: int) -> bool:
-    """Some thread of ``pid`` still runs (a leader shows Z while other threads live)."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return False
-    for tid in tasks:
-        stat = read_stat(pid, int(tid))
-        if stat is not None and stat.state not in ("Z", "X"):
-            return True
-    return False
 
 
 def _sigkill(pids: Iterable[int]) -> None:
@@ -493,7 +480,7 @@ class RunCgroup:
         return [os.path.join(d.path, "pids.max") for d in self._dirs if d.has("pids.max")]
 
     def _live(self) -> set[int]:
-        return {pid for pid in self.procs() if _alive(pid)}
+        return {pid for pid in self.procs() if lives(pid)}
 
     def _empty(self) -> bool:
         return not self.populated() and not self._live()

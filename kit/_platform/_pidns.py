@@ -57,7 +57,7 @@ def _all_pids() -> set[int]:
 
 def _alive(pid: int) -> bool:
     """Not a zombie, or a zombie leader whose other threads still run.  Cheaper than
-    ``_cgroup._alive`` (one read per live process, the task list only for a zombie): here every
+    ``_procfs.lives`` (one read per live process, the task list only for a zombie): here every
     pid of the namespace is asked at every sample, and a fork bomb makes them many."""
     stat = read_stat(pid)
     if stat is None:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["Hierarchy", "ProcStat", "hierarchies", "parse_stat", "read_cgroup_files", "read_stat"]
+__all__ = ["Hierarchy", "ProcStat", "hierarchies", "lives", "own_paths", "parse_stat", "read_cgroup_files", "read_stat"]
 
 
 class ProcStat(NamedTuple):
@@ -59,6 +59,20 @@ def read_stat(pid: int, tid: int | None = None) -> ProcStat | None:
             return parse_stat(fh.read())
     except (OSError, ValueError):
         return None
+
+
+def lives(pid: int) -> bool:
+    """Some thread of ``pid`` still runs: a thread-group leader whose main thread exited shows Z
+    while its other threads live, so each thread's state is read."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        stat = read_stat(pid, int(tid)) if tid.isdigit() else None
+        if stat is not None and stat.state not in ("Z", "X"):
+            return True
+    return False
 
 
 # -- where the cgroup hierarchies are --------------------------------------------------
