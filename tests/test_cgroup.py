@@ -26,7 +26,7 @@ from support import reap_zombie_children
 if sys.platform != "linux":
     pytest.skip("cgroups are Linux only", allow_module_level=True)
 
-from kit._platform import _cgroup  # noqa: E402 - after the platform skip
+from kit._platform import _cgroup, _procfs  # noqa: E402 - after the platform skip
 from kit._platform._cgroup import RunCgroup, available, cleanup_stale  # noqa: E402
 import contextlib
 
@@ -121,7 +121,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 def _alive(pid: int) -> bool:
-    return _cgroup._alive(pid)
+    return _procfs.lives(pid)
 
 
 def _wait(cond: Callable[[], bool], timeout: float = 5.0) -> bool:

@@ -4,6 +4,9 @@ Nothing outside this package may test ``sys.platform`` or call a POSIX-only
 function (``os.killpg``, ``prctl``, ``os.waitpid`` on foreign children,
 ``Process.cpu_num``).
 
+One OS module is chosen at import (as psutil's ``_psplatform``); what each provides is
+declared once, ``PlatformModule``, and mypy checks the chosen module against it.
+
 A run's evidence: ``run_group(tag)`` gives a ``RunGroup`` kept by the kernel (Linux: the
 run's own cgroup, ``_cgroup.RunCgroup``) and a one-line description, or ``(None, why not)``
 elsewhere and where no cgroup is usable; ``start_main(argv, group)`` starts the run's main
@@ -14,50 +17,30 @@ from __future__ import annotations
 
 import sys
 
-from kit._platform._common import RunGroup, kill_process_tree, unlink_left
+from kit._platform._common import PlatformModule, RunGroup, kill_process_tree, unlink_left
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, kill_group
 
 if sys.platform == "win32":
-    from kit._platform._windows import (
-        become_subreaper,
-        cpu_num,
-        new_group_kwargs,
-        start_main,
-        ppid_table,
-        reap,
-        resume,
-        run_group,
-        runs_kept_apart,
-        stack_signal,
-    )
+    from kit._platform import _windows as _chosen
 elif sys.platform == "linux":
-    from kit._platform._linux import (
-        become_subreaper,
-        cpu_num,
-        new_group_kwargs,
-        start_main,
-        ppid_table,
-        reap,
-        resume,
-        run_group,
-        runs_kept_apart,
-        stack_signal,
-    )
+    from kit._platform import _linux as _chosen
 else:
-    from kit._platform._posix import (
-        become_subreaper,
-        cpu_num,
-        new_group_kwargs,
-        start_main,
-        ppid_table,
-        reap,
-        resume,
-        run_group,
-        runs_kept_apart,
-        stack_signal,
-    )
+    from kit._platform import _posix as _chosen
 
-__all__ = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
-           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main",
-           "unlink_left", "usable_cpu_count"]
+OS_MODULE: PlatformModule = _chosen  # mypy: the chosen module provides every name of PlatformModule
+
+become_subreaper = OS_MODULE.become_subreaper
+cpu_num = OS_MODULE.cpu_num
+new_group_kwargs = OS_MODULE.new_group_kwargs
+ppid_table = OS_MODULE.ppid_table
+reap = OS_MODULE.reap
+resume = OS_MODULE.resume
+run_group = OS_MODULE.run_group
+runs_kept_apart = OS_MODULE.runs_kept_apart
+stack_signal = OS_MODULE.stack_signal
+start_main = OS_MODULE.start_main
+
+__all__ = ["OS_MODULE", "Guardian", "PlatformModule", "RunGroup", "become_subreaper", "cpu_num", "kill_group",
+           "kill_process_tree", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group", "runs_kept_apart",
+           "stack_signal", "start_main", "unlink_left", "usable_cpu_count"]

@@ -1,9 +1,8 @@
 """Linux: a run in its own cgroup, so the kernel keeps its membership and CPU for us.
 
-Why: sampling ``/proc`` every 20 ms misses processes that live less than a sample
-(``pids.peak`` saw 2 where sampling saw 1 for ``hello``), costs the kit 0.1-0.3 of a
-core, and ``getrusage(RUSAGE_CHILDREN)`` misses every process nobody waits for (the
-forkserver's workers: 0.17 CPU s seen of 4.38).  A cgroup is kept by the kernel:
+Why: sampling ``/proc`` misses processes that live less than a sample (and undercounts
+the most alive at once), costs the kit a share of a core, and ``getrusage(RUSAGE_CHILDREN)``
+misses every process nobody waits for (the forkserver's workers).  A cgroup is kept by the kernel:
 every descendant of a process placed in it is in it, whatever it does (double fork,
 ``setsid``, re-parenting to init); ``cgroup.procs`` lists them, ``cpu.stat``
 ``usage_usec`` counts the CPU of all of them, exited ones included, ``pids.peak`` the
@@ -21,7 +20,7 @@ and ``cpu.stat`` ``usage_usec`` exists with no controller enabled.  The owner's 
 start time and its pid namespace are in the name, so that ``cleanup_stale()`` can remove
 the groups of a kit that died without mistaking a reused pid for their owner.
 
-Kernel behaviour seen on 6.18 and relied on (tests/test_cgroup.py checks it):
+Kernel behaviour relied on (tests/test_cgroup.py checks it on the machine it runs on):
 ``cgroup.procs`` lists a thread-group leader whose main thread exited while another
 thread lives; ``cgroup.kill`` does *not* kill such a process (its threads live on), so
 ``kill()`` follows ``cgroup.kill`` with freeze + SIGKILL of every listed pid + thaw.
@@ -39,6 +38,8 @@ import time
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 import contextlib
+
+from kit._platform._procfs import hierarchies, lives, read_cgroup_files, read_stat
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
@@ -77,73 +78,33 @@ class _Place:
     read_only: bool
 
 
-def _unescape(field: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def _own_paths(text: str) -> dict[str, str]:
-    """``/proc/self/cgroup`` -> {"": v2 path, "pids": v1 path, ...}."""
-    paths: dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hier, ctrls, path = parts
-        if hier == "0" and ctrls == "":
-            paths[""] = path
-        else:
-            for ctrl in ctrls.split(","):
-                paths[ctrl] = path
-    return paths
-
-
 def _places(mountinfo: str, cgroup: str) -> tuple[list[_Place], list[str]]:
     """Usable hierarchies (v2 first), and one-line notes on those we cannot use."""
-    own = _own_paths(cgroup)
     places: list[_Place] = []
     notes: list[str] = []
     seen: set[str] = set()
-    for line in mountinfo.splitlines():
-        ctrls: frozenset[str]
-        fields = line.split()
-        try:
-            sep = fields.index("-")
-            fstype, super_opts = fields[sep + 1], fields[sep + 3]
-        except (ValueError, IndexError):
-            continue
-        if fstype not in ("cgroup2", "cgroup"):
-            continue
-        root, mountpoint, opts = _unescape(fields[3]), _unescape(fields[4]), fields[5].split(",")
-        if fstype == "cgroup2":
-            version, ctrls, key = 2, frozenset[str](), ""
+    for found in hierarchies(mountinfo, cgroup):
+        if found.version == 2:
+            ctrls, key = frozenset[str](), ""
         else:
-            ctrls = frozenset(super_opts.split(",")) & frozenset(_V1_WANTED)
+            ctrls = found.controllers & frozenset(_V1_WANTED)
             if not ctrls:
                 continue
-            version, key = 1, sorted(ctrls)[0]
-        path = own.get(key)
-        if path is None or key in seen:
+            key = min(ctrls)
+        if found.path is None or key in seen:
             continue
-        rel = os.path.relpath(path, root) if root != "/" else path.lstrip("/")
-        if rel == ".":
-            rel = ""
-        if rel.startswith("..") or "/../" in path or path.startswith("/.."):
-            notes.append(f"this process's cgroup {path} is outside the cgroup tree mounted at {mountpoint}")
+        if found.own is None:
+            notes.append(f"this process's cgroup {found.path} is outside the cgroup tree mounted at {found.mountpoint}")
             continue
         seen.add(key)
-        places.append(_Place(version, ctrls, mountpoint, os.path.join(mountpoint, rel).rstrip("/"),
-                             "ro" in opts))
+        places.append(_Place(found.version, ctrls, found.mountpoint, found.own, found.read_only))
     places.sort(key=lambda p: -p.version)
     return places, notes
 
 
 def _read_places() -> tuple[list[_Place], list[str]]:
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
-            mountinfo = fh.read()
-        with open("/proc/self/cgroup", encoding="utf-8", errors="surrogateescape") as fh:
-            cgroup = fh.read()
+        mountinfo, cgroup = read_cgroup_files()
     except OSError as exc:
         return [], [f"cannot read /proc/self/mountinfo or /proc/self/cgroup ({exc.strerror}): is /proc mounted?"]
     return _places(mountinfo, cgroup)
@@ -151,16 +112,9 @@ def _read_places() -> tuple[list[_Place], list[str]]:
 
 # -- who owns a run group ---------------------------------------------------------
 def _start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (``/proc/PID/stat`` field 22), None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    try:
-        return int(data[data.rindex(b")") + 2:].split()[19])
-    except (ValueError, IndexError):
-        return None
+    """Start time of ``pid`` in clock ticks since boot, None if gone."""
+    stat = read_stat(pid)
+    return None if stat is None else stat.starttime
 
 
 def _pidns() -> int:
@@ -202,7 +156,7 @@ def _ints(path: str) -> set[int]:
 def _subdirs(path: str) -> Iterator[str]:
     """``path`` and every cgroup below it, deepest first."""
     try:
-        if os.stat(path).st_nlink == 2:  # kernfs: 2 + subdirectories; a leaf needs no listing (8x cheaper)
+        if os.stat(path).st_nlink == 2:  # kernfs: 2 + subdirectories; a leaf needs no listing (a stat is cheaper)
             yield path
             return
     except OSError:
@@ -214,24 +168,6 @@ def _subdirs(path: str) -> Iterator[str]:
     for entry in entries:
         yield from _subdirs(entry)
     yield path
-
-
-def _alive(pid: int) -> bool:
-    """Some thread of ``pid`` still runs (a leader shows Z while other threads live)."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return False
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        state = data[data.rindex(b")") + 2:data.rindex(b")") + 3]
-        if state not in (b"Z", b"X"):
-            return True
-    return False
 
 
 def _sigkill(pids: Iterable[int]) -> None:
@@ -544,7 +480,7 @@ class RunCgroup:
         return [os.path.join(d.path, "pids.max") for d in self._dirs if d.has("pids.max")]
 
     def _live(self) -> set[int]:
-        return {pid for pid in self.procs() if _alive(pid)}
+        return {pid for pid in self.procs() if lives(pid)}
 
     def _empty(self) -> bool:
         return not self.populated() and not self._live()

@@ -5,7 +5,7 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterable
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import psutil
 
@@ -95,6 +95,34 @@ class RunGroup(Protocol):
     def paths(self) -> list[str]: ...  # the group's folders, for the guardian
 
 
+@runtime_checkable
+class PlatformModule(Protocol):
+    """What each OS module (``_linux``, ``_posix``, ``_windows``) provides; ``kit._platform``
+    chooses one at import and mypy checks it against this (``--platform linux/darwin/win32``).
+    What every OS shares (``unlink_left``, ``kill_group``, ``usable_cpu_count``...) is not here."""
+
+    def become_subreaper(self) -> bool: ...  # orphans of the run re-parent to us (idempotent); whether they do
+
+    def cpu_num(self, proc: psutil.Process) -> int | None: ...  # the CPU a process is on now, where known
+
+    def new_group_kwargs(self) -> dict[str, Any]: ...  # Popen arguments: a session / process group of its own
+
+    def start_main(self, argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
+                   **popen: Any) -> tuple[subprocess.Popen[bytes], int]: ...  # (Popen waited for, main pid)
+
+    def ppid_table(self) -> dict[int, int]: ...  # pid -> parent pid of every process on the machine
+
+    def reap(self, pid: int) -> None: ...  # collect the exit status of an adopted process
+
+    def resume(self, pid: int) -> None: ...  # continue a stopped relay
+
+    def run_group(self, tag: str) -> tuple[RunGroup | None, str]: ...  # a kernel-kept group, or None, and why
+
+    def runs_kept_apart(self) -> tuple[bool, str]: ...  # whether runs at once can be told apart, and why
+
+    def stack_signal(self) -> int | None: ...  # the signal on which processes write their Python stacks
+
+
 def no_stack_signal() -> int | None:
     """No signal for Python stacks here (``kit.probe`` registers nothing): not tried on this OS."""
     return None
@@ -117,7 +145,7 @@ def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, An
                 on_started: Callable[[int], None] | None = None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
     """The run's main process under a relay (``_relay``: the script's parent is not the kit),
     in the relay's own session and inside ``group``; in the kit's container (a pid namespace,
-    whose every new process is the run's) directly, as before.  ``on_started(pgid)``: the
+    whose every new process is the run's) directly.  ``on_started(pgid)``: the
     run's process group, as soon as it exists.  (Popen, main process pid)."""
     join = group.join_paths() if group is not None else []
     if join is None:

@@ -14,7 +14,7 @@ kernel closes a dead process's pipes), and the guardian kills every run still re
   a process that left the group with ``setsid`` escapes; the README says so).
 
 The guardian runs as ``python -I -S kit/_platform/_guardian.py``: the standard library only,
-started in a few milliseconds, and no kit import that could fail.  (Windows has no process
+started about as fast as bare Python, and no kit import that could fail.  (Windows has no process
 groups of this kind and no cgroups: there a Job Object would do this; not built yet.)
 """
 from __future__ import annotations

@@ -18,12 +18,13 @@ from typing import Any, Callable  # noqa: E402
 from kit._platform import _cgroup, _pidns  # noqa: E402
 from kit._platform._common import RunGroup, start_posix  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
+from kit._platform._procfs import read_stat  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume", "run_group",
-           "stack_signal"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
+           "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
 
 
 def stack_signal() -> int | None:
@@ -79,19 +80,15 @@ def cpu_num(proc: psutil.Process) -> int | None:
 
 
 def ppid_table() -> dict[int, int]:
-    """pid -> parent pid from /proc/*/stat: one small read per process, several times
-    cheaper than psutil's per-process objects, and the observer does it every sample."""
+    """pid -> parent pid from /proc/*/stat: one small read per process, cheaper
+    than psutil's per-process objects, and the observer does it every sample."""
     table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:  # gone meanwhile
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        table[int(entry.name)] = int(data[data.rfind(b")") + 2:].split(None, 2)[1])
+        stat = read_stat(int(entry.name))
+        if stat is not None:  # None: gone meanwhile
+            table[stat.pid] = stat.ppid
     return table
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from kit import env
+from kit._platform._procfs import read_stat
 
 assert sys.platform == "linux"  # tells mypy --platform X to skip the rest elsewhere
 
@@ -56,14 +57,12 @@ def _all_pids() -> set[int]:
 
 def _alive(pid: int) -> bool:
     """Not a zombie, or a zombie leader whose other threads still run.  Cheaper than
-    ``_cgroup._alive`` (one read per live process, the task list only for a zombie): here every
-    pid of the namespace is asked at every sample, a thousand under a fork bomb."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
+    ``_procfs.lives`` (one read per live process, the task list only for a zombie): here every
+    pid of the namespace is asked at every sample, and a fork bomb makes them many."""
+    stat = read_stat(pid)
+    if stat is None:
         return False
-    if data[data.rfind(b")") + 2:][:1] != b"Z":
+    if stat.state != "Z":
         return True
     try:
         tasks = [t.name for t in os.scandir(f"/proc/{pid}/task")]

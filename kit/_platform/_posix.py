@@ -4,6 +4,7 @@ Orphans are then found by (pid, create time) snapshots only.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,24 +13,21 @@ from typing import Any, Callable
 
 import psutil
 
-from kit._platform._common import RunGroup, no_run_group, no_stack_signal, start_posix, ppid_table
-import contextlib
+from kit._platform._common import RunGroup, no_run_group, no_stack_signal, ppid_table, start_posix
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
-__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap",
-           "resume", "run_group", "stack_signal"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
+           "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 stack_signal = no_stack_signal  # macOS has SIGINFO, never tried here: no stacks at a timeout
-
 
 
 def become_subreaper() -> bool:
     """No portable subreaper here (always False, idempotent): orphans go to launchd/init, and the
     observer finds them by snapshots instead."""
     return False
-
 
 
 def cpu_num(proc: psutil.Process) -> int | None:

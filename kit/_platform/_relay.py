@@ -1,7 +1,7 @@
 """The run's main process is the child of a small relay, not of the kit (POSIX).
 
-A script's ``os.getppid()`` used to be the kit itself: ``os.kill(os.getppid(), 9)`` killed the
-kit and every result with it (the guardian still killed the run).  Now the parent the script
+Were the kit the main process's parent, a script's ``os.kill(os.getppid(), 9)`` would kill the
+kit and every result with it (the guardian would still kill the run).  So the parent the script
 sees is this relay, started by the kit for each run::
 
     kit ── relay (this file, python -I -S) ── main process of the run ── its children
@@ -14,14 +14,14 @@ each ``cgroup.procs`` gets "0", the writing process) and execs the run's command
 itself stays outside the run's cgroups, so the run's CPU time and process count are the
 run's alone; it reports the
 child's pid to the kit on ``REPORT_FD`` (or why the child could not start), gives up its
-stdout and stderr (the run's pipes end when the run's processes close them, as before), waits
+stdout and stderr (the run's pipes end when the run's processes close them), waits
 for the child and ends the way it ended: the same exit code, or killed by the same signal, so
 ``Popen.returncode`` of the relay is the main process's own.
 
-A script that kills its parent now kills the relay: the kit sees it end while the main
+A script that kills its parent kills the relay: the kit sees it end while the main
 process lives on, kills the run and says so; the kit itself is not reached.  The relay
 ignores the terminal's and a CI's signals (the kit ends the run; the relay ends with it).
-Standard library only, no kit import: it starts in a few milliseconds, like the guardian.
+Standard library only, no kit import: it starts about as fast as bare Python, like the guardian.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable
 else:
-    try:  # the C module under ``signal``: the same calls without enum (3 ms of every run's start)
+    try:  # the C module under ``signal``: the same calls without importing enum (a cost at every run's start)
         import _signal as signal
     except ImportError:  # pragma: no cover - another implementation
         import signal

@@ -15,19 +15,17 @@ from kit._platform._common import RunGroup, no_run_group, no_stack_signal, popen
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["RunGroup", "become_subreaper", "cpu_num", "new_group_kwargs", "start_main", "ppid_table", "reap", "resume",
-           "run_group", "stack_signal"]
+__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
+           "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
 
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 stack_signal = no_stack_signal  # faulthandler.register does not exist on Windows
-
 
 
 def become_subreaper() -> bool:
     """No subreaper on Windows (always False, idempotent): a dead parent's pid stays in its
     children's ``ppid``, and the observer finds orphans by snapshots."""
     return False
-
 
 
 def cpu_num(proc: psutil.Process) -> int | None:
