@@ -434,19 +434,25 @@ EXAMPLES: dict[str, Example] = {
 }
 
 
+EXAMPLE, SCRIPT, SUITE = "example", "script", "suite"
+"""The kinds of subject: an example of the catalogue, a user's script, a project's test suite (``kit.suite``)."""
+
+
 @dataclass(frozen=True)
 class Subject:
-    """What to run: an example of the catalogue or a user's script, and its checks."""
+    """What to run: an example of the catalogue, a user's script or a project's suite, and its checks."""
 
     name: str
     launcher_args: tuple[str, ...]
     checks_for: Callable[[str], list[c.Check]]
     facts: SourceFacts = SourceFacts()
-    path: str = ""  # the script's path, "" for an example
+    path: str = ""  # the script's path or the suite's folder, "" for an example
+    kind: str = EXAMPLE
+    cwd: str = ""  # where the run starts ("": where the kit runs); a suite runs in its folder
 
     @property
     def is_script(self) -> bool:
-        return bool(self.path)
+        return self.kind == SCRIPT
 
 
 def example_subject(name: str) -> Subject:
@@ -483,4 +489,4 @@ def script_subject(path: str, like: str | None = None, args: tuple[str, ...] = (
     variants so)."""
     checks_for = EXAMPLES[like].checks_for if like else _script_checks
     resolved = str(Path(path).resolve())
-    return Subject(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved)
+    return Subject(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved, kind=SCRIPT)

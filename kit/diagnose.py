@@ -319,9 +319,23 @@ def _hang(obs: Observation) -> list[Diagnosis]:
 
 def diagnose(obs: Observation, facts: SourceFacts | None = None) -> list[Diagnosis]:
     """Every diagnosis of one run, in a fixed order."""
-    dead = deaths(obs.events)
-    return [*_missing_guard(obs, dead, facts), *_pickling(obs, dead), *_worker_died(obs, dead),
-            *_top_level(obs, facts), *_warnings(obs), *_own_method(obs), *_truncated(obs), *_hang(obs)]
+    return [*of_deaths(obs, deaths(obs.events), facts), *_top_level(obs, facts), *of_the_run(obs)]
+
+
+def of_deaths(obs: Observation, dead: list[Death], facts: SourceFacts | None = None) -> list[Diagnosis]:
+    """What ``dead`` (processes of ``obs`` that ended with an error) show: a missing guard, a
+    pickling failure, workers that died (a suite asks this of each test's deaths)."""
+    return [*_missing_guard(obs, dead, facts), *_pickling(obs, dead), *_worker_died(obs, dead)]
+
+
+def of_the_run(obs: Observation) -> list[Diagnosis]:
+    """What belongs to the whole run, not to a process: warnings, a chosen method, output cut, a hang."""
+    return [*_warnings(obs), *_own_method(obs), *_truncated(obs), *_hang(obs)]
+
+
+def pickling_failure(text: str) -> bool:
+    """Does an error line say something could not be pickled (or unpickled)?"""
+    return bool(_PICKLING.search(text))
 
 
 # -- across the runs of one `kit run` ----------------------------------------------------------

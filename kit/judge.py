@@ -114,8 +114,11 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
     return Status.PASS, "; ".join(v.reason for v in (own or verdicts))
 
 
-def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None = None) -> RunResult:
-    """The result of one run: status, reason, every check's verdict, diagnoses, the figures."""
+def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None = None, suite: bool = False
+          ) -> RunResult:
+    """The result of one run: status, reason, every check's verdict, diagnoses, the figures.
+    ``suite``: the run was a project's test suite: its tests' outcomes, diagnoses charged to them."""
+    from kit import suite as suites  # the suite feature reads its own events; not imported for examples
     ev = evidence_of(obs)
     finished = obs.end is End.EXITED and obs.launched
     verdicts = [check(ev) for check in (*generic_checks(checks), *checks)] if finished else []
@@ -130,7 +133,8 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
         processes=list(obs.processes), checks=list(verdicts),
         warnings=warnings_in(obs.stderr.text) + _unlinked(obs),
         stdout=obs.stdout.text, stderr=obs.stderr.text, scale=obs.scale, platform=obs.platform,
-        diagnoses=diagnose.diagnose(obs, facts),
+        diagnoses=suites.diagnoses(obs, facts) if suite else diagnose.diagnose(obs, facts),
+        tests=suites.tests_of(obs.events) if suite else None,
         top_level_runs=diagnose.top_level_runs(obs), methods_used=methods_used,
         evidence=obs.backend, unmeasured=list(obs.unmeasured), observer_cpu_s=round(obs.observer_cpu_s, 3),
         error=_error(obs),

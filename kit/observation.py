@@ -62,6 +62,7 @@ class Observation:
     unlinked: tuple[str, ...] = ()  # "semaphore /mp-x": left by the run, untracked, unlinked by the kit
     peak_exact: bool = False  # peak_processes is the kernel's count, not a lower bound from samples
     peak_tasks: int | None = None  # the kernel's peak of tasks (threads included): an upper bound
+    t0_ns: int = 0  # when the main process started, on the events' clock (``first_seen_s`` counts from it)
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]

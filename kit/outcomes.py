@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from kit._record import Ev  # defined beside the writer: every process of a run imports it, not these enums
 
 __all__ = ["ALL", "DEFAULT", "GENERIC_CHECKS", "HOST", "METHODS", "STATUSES", "UNKNOWN_PLACE", "Backend", "Code", "Ev",
-           "Method", "Role", "Status", "default_method", "exit_code", "exit_status", "method_order", "resolve_method"]
+           "Method", "Role", "Status", "TestOutcome", "default_method", "exit_code", "exit_status", "method_order",
+           "resolve_method"]
 
 
 class _Word(str, enum.Enum):
@@ -94,6 +95,23 @@ class Role(_Word):
     OTHER = "other"
 
 
+class TestOutcome(_Word):
+    """How one test of a suite ended, as pytest's summary counts it."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # its setup or teardown failed
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    XPASSED = "xpassed"
+
+    @property
+    def ok(self) -> bool:
+        """Does not make its cell fail."""
+        return self not in (TestOutcome.FAILED, TestOutcome.ERROR)
+
+
 class Backend(_Word):
     """Who decided membership and totals of a run."""
 
@@ -115,6 +133,8 @@ class Code(_Word):
     SETS_OWN_METHOD = "sets_own_method"
     OUTPUT_TRUNCATED = "output_truncated"
     HANG = "hang"
+    OUTCOME_DIFFERS = "outcome_differs"
+    LEAKED_PROCESS = "leaked_process"
 
 
 HOST = "host"

@@ -15,6 +15,7 @@ import math
 import multiprocessing
 import os
 import platform
+import sys
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
@@ -22,7 +23,7 @@ from typing import Any
 from collections.abc import Iterable
 
 from kit import env
-from kit.outcomes import STATUSES, UNKNOWN_PLACE, Code, Method, Role, Status
+from kit.outcomes import STATUSES, UNKNOWN_PLACE, Code, Method, Role, Status, TestOutcome
 
 JSON_NAMES = {"subject": "example", "place": "target"}
 """Attribute -> JSON key, where the JSON keeps an older word (the files stay readable by older kits)."""
@@ -67,6 +68,20 @@ class Diagnosis:
         if self.test:
             out["test"] = self.test
         return out
+
+
+@dataclass
+class TestResult:
+    """One test of a suite in one cell: its outcome, how long it took, the line that explains it."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+    nodeid: str
+    outcome: TestOutcome
+    duration_s: float = 0.0
+    message: str = ""  # the failure's last line (its exception), or the skip's reason
+
+    def __post_init__(self) -> None:
+        self.outcome = TestOutcome(self.outcome)
 
 
 @dataclass
@@ -122,6 +137,7 @@ class PlatformInfo:
     cpu_count: int
     machine: str
     place: str = "host"  # "host" or "docker:X.Y" (the JSON's "target")
+    executable: str = ""  # the interpreter that ran the runs (a project's own, for kit pytest and --python)
 
     @classmethod
     def here(cls, place: str | None = None) -> PlatformInfo:
@@ -137,6 +153,7 @@ class PlatformInfo:
             cpu_count=usable_cpu_count(),
             machine=platform.machine(),
             place=place,
+            executable=sys.executable,
         )
 
 
@@ -180,6 +197,7 @@ class RunResult:
     unmeasured: list[str] = field(default_factory=list)  # what that backend could not measure
     observer_cpu_s: float = 0.0  # the kit's own CPU while it watched
     error: str = ""  # the last line of the run's error: the main process's, else the first child's
+    tests: list[TestResult] | None = None  # a suite's tests, each once (None: not a suite; absent from the JSON)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -202,6 +220,8 @@ class RunResult:
         if self.platform is not None:
             out["platform"] = _to_json(asdict(self.platform))
         out["diagnoses"] = [d.to_dict() for d in self.diagnoses]
+        if self.tests is None:
+            del out["tests"]
         return out
 
     @classmethod
@@ -225,6 +245,8 @@ class RunResult:
         kwargs["processes"] = [ProcRecord(**p) for p in data.get("processes", [])]
         kwargs["checks"] = [Verdict(**v) for v in data.get("checks", [])]
         kwargs["diagnoses"] = [Diagnosis(**d) for d in data.get("diagnoses", [])]
+        if data.get("tests") is not None:
+            kwargs["tests"] = [TestResult(**t) for t in data["tests"]]
         if data.get("platform"):
             kwargs["platform"] = PlatformInfo(**data["platform"])
         return cls(**kwargs)

@@ -43,7 +43,7 @@ import kit
 import psutil
 
 from kit import debug, env, events, judge, _platform
-from kit.catalogue import Subject, example_subject, script_subject
+from kit.catalogue import SUITE, Subject, example_subject, script_subject
 from kit.errors import EnvironmentProblem
 from kit.observation import End, Observation
 from kit.observer import Observer
@@ -211,7 +211,7 @@ def _run(subject: Subject, method: str, requested: str, settings: Settings, here
             events_dir = str(Path(tmp) / "events")
             Path(events_dir).mkdir()
             obs = _observe(subject, method, settings, here, events_dir, slot)
-        result = judge.judge(obs, subject.checks_for(method), subject.facts)
+        result = judge.judge(obs, subject.checks_for(method), subject.facts, suite=subject.kind == SUITE)
         if result.status is not Status.INCONCLUSIVE or attempt == 2 or STOP.signum:
             break
         first = result.reason  # the machine was too busy to decide: once more
@@ -401,7 +401,7 @@ def _observe(subject: Subject, method: str, settings: Settings, here: PlatformIn
         stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
         observer_cpu_s=kit_cpu, stop_reason=stop_reason,
         bad_event_lines=reader.bad_lines, others_cores=others,
-        settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9, unlinked=unlinked,
+        settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9, unlinked=unlinked, t0_ns=t0,
     )
 
 
