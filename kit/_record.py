@@ -43,6 +43,11 @@ class Ev:
     RESOURCE_REGISTERED = "resource_registered"  # a named semaphore / shared memory given to the resource
     # tracker (resource_tracker.register); data: name, rtype
     RESOURCE_UNREGISTERED = "resource_unregistered"  # ... and taken back (unlinked by its owner); data: name, rtype
+    # recorded by kit._pytest_plugin (``kit pytest``); ``worker``: the pytest-xdist worker's id, else None
+    TEST_START = "test_start"  # this process begins a test's setup; data: nodeid, worker
+    TEST_END = "test_end"  # ... and its teardown reported; data: nodeid, outcome, duration_s, message, worker
+    COLLECT_ERROR = "collect_error"  # a file or folder could not be collected; data: nodeid, message
+    SESSION_END = "session_end"  # pytest is done; data: exitstatus, collected, deselected, collect_errors, counts
 
 
 def record(kind: str, **data: Any) -> None:

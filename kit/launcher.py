@@ -10,8 +10,8 @@ What happens inside is recorded by ``kit.probe``, installed in this process and 
 by the run's ``sitecustomize`` (``kit/_hook``).
 
 Usage: ``python -m kit.launcher METHOD TARGET [ARGS...]`` where TARGET is a script path (run
-like ``python script.py``: its folder goes first on ``sys.path``) or ``-m`` and a module name
-(run like ``python -m module``; the examples run this way, so that ``kit/examples/queue.py``
+like ``python script.py``: its folder goes first on ``sys.path``, the current folder does not)
+or ``-m`` and a module name (run like ``python -m module``; the examples run this way, so that ``kit/examples/queue.py``
 never shadows the standard library's ``queue``).
 """
 from __future__ import annotations
@@ -56,9 +56,34 @@ def default_method() -> str:
     return str(shipped.get_start_method()) if shipped is not None else str(default.get_start_method())
 
 
+def script_path(target: str) -> None:
+    """``sys.path`` as ``python script.py`` makes it: the script's real folder first, in place of the
+    current folder that ``python -m kit.launcher`` put there (``-m`` keeps it, as ``python -m`` does).
+    Under ``-I`` or ``-P`` (``PYTHONSAFEPATH``) Python adds neither: nothing is added."""
+    if sys.flags.isolated or getattr(sys.flags, "safe_path", False):
+        return
+    folder = os.path.dirname(os.path.realpath(target))  # as python does: symlinks resolved
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        sys.path[0] = folder
+    else:
+        sys.path.insert(0, folder)
+
+
+def drop_staged_runtime() -> None:
+    """Take the staged runtime's folder (``kit.runtime``: it holds only the kit) off ``sys.path``: the
+    script sees the path it would see bare.  The kit's modules stay importable (the ``kit`` package
+    is imported already).  A kit imported from its own install is left alone."""
+    import kit
+
+    if getattr(kit, "STAGED", False):
+        lib = os.path.dirname(os.path.dirname(os.path.abspath(kit.__file__ or "")))
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != lib]
+
+
 def main(argv: list[str]) -> None:
     method, target, *args = argv
     probe.install()  # normally done by sitecustomize already; harmless twice
+    drop_staged_runtime()
     platform_default = default_method()  # before make_default: what this Python ships
     make_default(method)
     record(Ev.SCRIPT_START, method=method, main=os.getpid(), platform_default=platform_default)
@@ -69,7 +94,7 @@ def main(argv: list[str]) -> None:
             _globals.update(runpy.run_module(module, run_name="__main__", alter_sys=True))
         else:
             sys.argv = [target, *args]
-            sys.path.insert(0, os.path.dirname(os.path.realpath(target)))  # as python does: symlinks resolved
+            script_path(target)
             _globals.update(runpy.run_path(target, run_name="__main__"))
     except SystemExit as exc:
         if exc.code not in (None, 0):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from support import ALL_METHODS, describe, our_processes, reap_children, require_method
 
-collect_ignore_glob = ["variants/*"]  # broken scripts to run, not test modules
+collect_ignore_glob = ["variants/*", "projects/*"]  # broken scripts and small projects to run, not test modules
 
 
 @pytest.fixture(autouse=True)
