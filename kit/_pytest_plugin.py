@@ -11,7 +11,7 @@ Events (``kit._record.Ev``), each with the recording process's ``pid``:
 * ``test_start``: a test's setup begins, in the process that runs it (the run's processes
   started from now on are this test's);
 * ``test_end``: its last report (teardown) is in: outcome, duration summed over setup, call and
-  teardown, the failure's line;
+  teardown, the failure's line, and the multiprocessing children still running (``alive``);
 * ``collect_error``: a file or folder could not be collected;
 * ``session_end``: pytest is done: exit status and counts, so a suite with zero tests is known.
 
@@ -96,6 +96,16 @@ def skip_reason(report: Any) -> str | None:
     return None
 
 
+def alive_children() -> list[int]:
+    """Pids of this process's multiprocessing children still running (a test's teardown is over:
+    those it started are left running).  Only when the test process imported multiprocessing;
+    ``active_children()`` reaps the ones that ended, as every ``Process.start()`` does."""
+    process = sys.modules.get("multiprocessing.process")
+    if process is None:
+        return []
+    return sorted(p.pid for p in process.active_children() if p.pid is not None)
+
+
 def clip(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3] + "..."
@@ -150,7 +160,7 @@ class Recorder:
         if self.runs_tests_here():
             duration = sum(float(getattr(r, "duration", 0.0) or 0.0) for r in reports)
             record(Ev.TEST_END, nodeid=nodeid, outcome=outcome, duration_s=round(duration, 6),
-                   message=message, worker=self.worker)
+                   message=message, worker=self.worker, alive=alive_children())
 
     def pytest_collectreport(self, report: Any) -> None:
         try:

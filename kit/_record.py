@@ -45,7 +45,7 @@ class Ev:
     RESOURCE_UNREGISTERED = "resource_unregistered"  # ... and taken back (unlinked by its owner); data: name, rtype
     # recorded by kit._pytest_plugin (``kit pytest``); ``worker``: the pytest-xdist worker's id, else None
     TEST_START = "test_start"  # this process begins a test's setup; data: nodeid, worker
-    TEST_END = "test_end"  # ... and its teardown reported; data: nodeid, outcome, duration_s, message, worker
+    TEST_END = "test_end"  # ... and its teardown reported; data: nodeid, outcome, duration_s, message, worker, alive
     COLLECT_ERROR = "collect_error"  # a file or folder could not be collected; data: nodeid, message
     SESSION_END = "session_end"  # pytest is done; data: exitstatus, collected, deselected, collect_errors, counts
 

@@ -31,7 +31,13 @@ _QUERY = f"""
 import json, platform, sys
 out = {{"executable": sys.executable, "version": list(sys.version_info[:3]),
         "implementation": platform.python_implementation(), "cache_tag": None,
-        "pytest": None, "pytest_error": None}}
+        "pytest": None, "pytest_error": None, "default_method": None, "methods": []}}
+try:
+    import multiprocessing
+    out["default_method"] = multiprocessing.get_context().get_start_method()  # the default's; sets nothing
+    out["methods"] = list(multiprocessing.get_all_start_methods())
+except Exception:
+    pass
 try:
     out["cache_tag"] = sys.implementation.cache_tag
 except AttributeError:
@@ -90,6 +96,10 @@ class Interpreter:
     pytest_version: str | None
     """``pytest.__version__`` when ``import pytest`` works there, else None (see ``pytest_error``)."""
     pytest_error: str | None
+    default_method: str = ""
+    """Its own default start method (``forkserver`` on a Linux 3.14), read without setting it."""
+    methods: tuple[str, ...] = ()
+    """Every start method it offers."""
 
     @property
     def version_text(self) -> str:
@@ -148,7 +158,8 @@ def query(path: str, source: str = "--python", cwd: str | None = None) -> Interp
         path=path, source=source, executable=str(answer.get("executable") or ""),
         version=(version[0], version[1], version[2]), implementation=str(answer.get("implementation") or ""),
         cache_tag=answer.get("cache_tag"), pytest_version=answer.get("pytest"),
-        pytest_error=answer.get("pytest_error"),
+        pytest_error=answer.get("pytest_error"), default_method=str(answer.get("default_method") or ""),
+        methods=tuple(str(m) for m in answer.get("methods") or ()),
     )
     if found.version[:2] < OLDEST:
         raise InterpreterTooOld(f"{path} is Python {found.version_text}", path=path, version=found.version)

@@ -42,13 +42,14 @@ from pathlib import Path
 import kit
 import psutil
 
-from kit import debug, env, events, judge, _platform
-from kit.catalogue import SUITE, Subject, example_subject, script_subject
+from kit import debug, env, events, judge, runtime, _platform
+from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subject
 from kit.errors import EnvironmentProblem
 from kit.observation import End, Observation
 from kit.observer import Observer
 from kit._platform import Guardian, RunGroup
-from kit.outcomes import Backend, Ev, Method, Status, resolve_method
+from kit.interpreter import Interpreter
+from kit.outcomes import DEFAULT, Backend, Ev, Method, Status, resolve_method
 from kit.output import Capture
 from kit.results import PlatformInfo, ProcRecord, RunResult
 from kit.settings import DEFAULTS, Settings
@@ -153,8 +154,11 @@ def warm_bytecode(folder: str = str(Path(kit.__file__).resolve().parent)) -> boo
         return bool(compileall.compile_dir(folder, quiet=2))  # quiet=2: prints nothing, even on errors
 
 
-def child_env(events_path: str, scale: float) -> dict[str, str]:
-    warm_bytecode()
+def child_env(events_path: str, scale: float, interpreter: Interpreter | None = None) -> dict[str, str]:
+    """The run's environment: the events folder, unbuffered UTF-8 output, and the kit's hook on
+    ``PYTHONPATH``.  Under the kit's own interpreter the hook and the kit's package folder; under
+    a user's (``interpreter``) only the staged runtime (``kit.runtime``): nothing else of the kit's
+    environment may shadow the project's packages."""
     out = dict(os.environ)
     out.update({
         env.EVENTS: events_path,
@@ -167,8 +171,21 @@ def child_env(events_path: str, scale: float) -> dict[str, str]:
     if signum is not None:  # each process writes its Python stacks on this signal (kit.probe): sent at a timeout
         out[env.STACK_SIGNAL] = str(signum)
     # the hook first: its sitecustomize installs kit.probe in every Python process of the run
-    out["PYTHONPATH"] = os.pathsep.join(p for p in (HOOK_DIR, KIT_ROOT, out.get("PYTHONPATH")) if p)
+    if interpreter is None:
+        warm_bytecode()
+        out["PYTHONPATH"] = os.pathsep.join(p for p in (HOOK_DIR, KIT_ROOT, out.get("PYTHONPATH")) if p)
+    else:
+        staged = _staged(interpreter)
+        out["PYTHONPATH"] = staged.pythonpath(out.get("PYTHONPATH"))
     return out
+
+
+@functools.cache
+def _staged(interpreter: Interpreter) -> runtime.Runtime:
+    """The runtime staged once per kit process, its bytecode written for ``interpreter``."""
+    staged = runtime.stage()
+    staged.compile_for(interpreter.path, interpreter.cache_tag)
+    return staged
 
 
 def _temp_dir() -> tempfile.TemporaryDirectory[str]:
@@ -185,8 +202,11 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
     ``slot``: the run's place in a schedule, lent while the run waits out its grace.
     Raises ``Interrupted`` (carrying the interrupted run's result) on Ctrl-C, after cleaning up.
     """
-    requested, method = method, resolve_method(method)
-    here = PlatformInfo.here()
+    interp = settings.interpreter if subject.kind != EXAMPLE else None
+    requested = method
+    own_default = interp.default_method if interp is not None and method == DEFAULT else ""
+    method = own_default or resolve_method(method)
+    here = PlatformInfo.here() if interp is None else platform_of(interp)
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(subject.name, Method(method), Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=settings.scale, platform=here, requested_method=requested)
@@ -267,14 +287,26 @@ def _run_group(subject: Subject) -> tuple[RunGroup | None, str]:
     return group, why
 
 
-def _start(subject: Subject, method: str, scale: float, events_dir: str, group: RunGroup | None,
+def _start(subject: Subject, method: str, settings: Settings, events_dir: str, group: RunGroup | None,
            out_w: int, err_w: int, on_started: Callable[[int], None]) -> tuple[subprocess.Popen[bytes], int]:
     """(what the kit waits for: the main process or its relay, the main process's pid);
-    ``on_started(pgid)`` as soon as the run's process group exists."""
+    ``on_started(pgid)`` as soon as the run's process group exists.  A script or a suite runs in
+    the user's interpreter when the settings name one; an example always in the kit's."""
+    interp = settings.interpreter if subject.kind != EXAMPLE else None
+    python = interp.path if interp is not None else sys.executable
     return _platform.start_main(
-        [sys.executable, "-W", "default", "-m", "kit.launcher", method, *subject.launcher_args], group,
-        on_started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, env=child_env(events_dir, scale),
+        [python, "-W", "default", "-m", "kit.launcher", method, *subject.launcher_args], group,
+        on_started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+        env=child_env(events_dir, settings.scale, interp), cwd=subject.cwd or None,
     )
+
+
+def platform_of(interp: Interpreter) -> PlatformInfo:
+    """Where a run in the user's interpreter happens: this machine, that Python."""
+    here = PlatformInfo.here()
+    return dataclasses.replace(here, python=interp.version_text, implementation=interp.implementation,
+                               default_method=interp.default_method or here.default_method,
+                               methods=list(interp.methods) or here.methods, executable=interp.path)
 
 
 PSUTIL_UNMEASURED = ("processes that live less than a sampling interval (20 ms) and their CPU",
@@ -302,7 +334,7 @@ def _observe(subject: Subject, method: str, settings: Settings, here: PlatformIn
     t0 = time.perf_counter_ns()
     try:
         try:
-            proc, main = _start(subject, method, scale, events_dir, group, out_w, err_w, started)
+            proc, main = _start(subject, method, settings, events_dir, group, out_w, err_w, started)
         except subprocess.SubprocessError as exc:  # the child could not join the group
             if group is None:
                 raise
@@ -312,7 +344,7 @@ def _observe(subject: Subject, method: str, settings: Settings, here: PlatformIn
             group.close()
             group, why_not = None, f"joining the run's cgroup failed ({exc})"
             t0 = time.perf_counter_ns()
-            proc, main = _start(subject, method, scale, events_dir, group, out_w, err_w, started)
+            proc, main = _start(subject, method, settings, events_dir, group, out_w, err_w, started)
     except BaseException:
         for key in keys:
             watcher.done(key)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kit.interpreter import Interpreter
 
 DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
@@ -27,6 +31,8 @@ class Settings:
     jobs: int = 1  # cells at once (kit matrix)
     keep_containers: bool = False  # a container whose cells did not all pass stays up
     quiet: bool = False  # no progress lines (what a user must know is still said)
+    interpreter: Interpreter | None = None  # runs scripts and suites on the host (None: the kit's own)
+    requirements: tuple[str, ...] = ()  # files of requirements installed into the containers' images
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:

@@ -204,7 +204,7 @@ def diagnoses(obs: Observation, facts: SourceFacts | None = None) -> list[Diagno
         out += [dataclasses.replace(x, test=test) for x in diagnose.of_deaths(obs, dead, facts)]
     out += diagnose.of_deaths(obs, loose, facts)
     out += _pickling_in_tests(obs, {x.test for x in out if x.code is Code.PICKLING})
-    out += _orphans(obs, charge)
+    out += _leaks(obs, charge) + _orphans(obs, charge)
     running = in_progress(obs.events)
     for x in diagnose.of_the_run(obs):
         if x.code is Code.HANG and running:
@@ -242,3 +242,20 @@ def _orphans(obs: Observation, charge: Mapping[int, str]) -> list[Diagnosis]:
     return [Diagnosis(Code.LEAKED_PROCESS, f"{test} started {', '.join(who)}, still running after pytest exited "
                                            "(an orphan: killed by the kit)", LEAK_FIX, test=test)
             for test, who in by_test.items()]
+
+
+def _leaks(obs: Observation, charge: Mapping[int, str]) -> list[Diagnosis]:
+    """Processes a test started and left running when it ended (``test_end``'s ``alive``); an
+    orphan is said by ``_orphans`` instead."""
+    named = {p.pid: p for p in obs.processes}
+    out = []
+    for e in obs.of(Ev.TEST_END):
+        nodeid = str(e.data.get("nodeid", ""))
+        left = [pid for pid in e.data.get("alive") or [] if isinstance(pid, int) and charge.get(pid) == nodeid
+                and pid not in obs.orphans]
+        if not left:
+            continue
+        who = ", ".join(f"{named[pid].name} (pid {pid})" if pid in named else f"pid {pid}" for pid in left[:5])
+        out.append(Diagnosis(Code.LEAKED_PROCESS, f"{nodeid} left {len(left)} process(es) it started running "
+                                                  f"when it ended: {who}", LEAK_FIX, test=nodeid))
+    return out
