@@ -27,7 +27,7 @@ Say = Callable[[str], None]
 ENABLE_HINT = ("start a Docker daemon, install the docker extra (pip install \".[docker]\", or pipx inject kit "
                "docker), then `kit images` (or `nox -s images`)")
 
-__all__ = ["ENABLE_HINT", "Plan", "TargetError", "parse", "run_targets", "run_target"]
+__all__ = ["ENABLE_HINT", "Plan", "TargetError", "clients", "parse", "run_targets", "run_target"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def parse(spec: str) -> Plan:
     return Plan(host, tuple(pythons), optional="auto" in parts)
 
 
-def _clients(plan: Plan, say: Say) -> tuple[docker.DockerClient | None, dict[str, str]]:
+def clients(plan: Plan, say: Say) -> tuple[docker.DockerClient | None, dict[str, str]]:
     """A Docker client and the image per Python; ``auto`` degrades to the host with one line."""
     if not plan.pythons:
         return None, {}
@@ -90,7 +90,7 @@ def run_targets(
     (the command is said).  ``quiet``: the containers' progress is not streamed (``say`` still
     gets what a user must know: containers skipped, a container kept)."""
     plan = parse(spec)
-    client, images = _clients(plan, say)
+    client, images = clients(plan, say)
 
     def run_container(unit: Unit) -> list[RunResult]:
         from kit.container.run import run_in_container
@@ -127,7 +127,7 @@ def run_target(
     from kit.runner import run
 
     plan = parse(spec)
-    client, images = _clients(plan, say)
+    client, images = clients(plan, say)
     out: list[RunResult] = []
     if plan.host:
         for method in methods:

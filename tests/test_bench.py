@@ -191,7 +191,7 @@ def _broken(path: tuple[Any, ...], value: Any) -> str:
     (_broken(("results", 1, "startup", "per_start_s", "samples", 0), "fast"), "finite number"),
     (_broken(("results", 1, "startup", "per_start_s", "samples"), []), "is empty"),
     (_broken(("results", 2, "pool"), None), "needs every figure"),
-    (_broken(("results", 2, "status"), "great"), "unknown status"),
+    (_broken(("results", 2, "status"), "great"), "results[2].status should be ok, skipped or error"),
     (_broken(("results", 0, "scaling", "points", 0, "processes"), 2), "k = 1, 2"),
     (_broken(("results", 0, "transfers", 0, "channel"), "socket"), "queue or pipe"),
     (_broken(("results", 0, "repeat"), True), "should be int"),
