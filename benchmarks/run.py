@@ -1,7 +1,7 @@
 """Benchmarks, not timed tests: what the kit costs, measured side by side in one run; writes BENCHMARKS.md.
 
 Run with ``nox -s bench`` (arguments after ``--`` come here); with no argument it writes every
-figure issue 13 names (about 15 minutes on 2 cores with the images built).  The sections:
+figure issue 13 names (many minutes: every section, the containers included).  The sections:
 
 (a) ``kit matrix --targets host`` (overlapping cells, the default ``--jobs``) and with
     ``--jobs 1``, against a plain loop over the same cells: each example run one after the
@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -168,8 +169,8 @@ def startup(repeat: int) -> dict[str, dict[str, float]]:
 
     Both ``__main__`` modules come from bytecode, as the kit's own do (``runner.warm_bytecode``):
     every spawn or forkserver child re-runs its ``__main__``, and under ``PYTHONDONTWRITEBYTECODE``
-    (this machine, many CI images) ``startup_timeit`` was compiled again in each (forkserver:
-    3.03 against 2.87 ms, 5% of a start)."""
+    (many CI images) ``startup_timeit`` would be compiled again in each, a cost the kit's worker
+    does not pay."""
     from kit.runner import warm_bytecode
 
     warm_bytecode()  # the kit's package
@@ -266,7 +267,27 @@ def keep_skipped(out: Path, text: str) -> str:
     return head + "".join(merged[k].rstrip("\n") + "\n\n" for k in sorted(merged)).rstrip("\n") + "\n"
 
 
-def main() -> int:
+@dataclass
+class Report:
+    """BENCHMARKS.md's lines and BENCHMARKS.json's data as the sections add to them."""
+
+    data: dict[str, object]
+    lines: list[str]
+    stamp: str  # under every section's heading: the command and the date that wrote it
+
+    @classmethod
+    def begin(cls, command: str) -> Report:
+        data: dict[str, object] = {"machine": machine(), "command": command,
+                                   "date": time.strftime("%Y-%m-%d %H:%M %Z")}
+        lines = ["# Benchmarks", "", f"Machine: {data['machine']}.", "",
+                 "Each section says the command that wrote it (a section a later run skipped is kept).", ""]
+        return cls(data, lines, f"_Written by `{command}` on {data['date']}._")
+
+    def section(self, heading: str, *body: str) -> None:
+        self.lines += [heading, "", self.stamp, "", *body]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median reported)")
     ap.add_argument("--matrices", type=int, default=20,
@@ -274,7 +295,7 @@ def main() -> int:
                          "(the issue's 20 of 20)")
     ap.add_argument("--container-rounds", type=int, default=1, help="rounds of (c)")
     ap.add_argument("--startup-rounds", type=int, default=7,
-                    help="interleaved rounds of (b) (3 read forkserver 0.95x, then 1.13x on a VM; 7: within 2.3%%)")
+                    help="interleaved rounds of (b) (a few rounds let the machine's drift decide the ratio)")
     ap.add_argument("--hog", type=int, default=0, help="(d): matrices with a CPU hog on one core")
     ap.add_argument("--bench-targets", default="auto",
                     help="(e): kit bench over these targets (default: auto, the host and the built images; "
@@ -282,133 +303,174 @@ def main() -> int:
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
-    a = ap.parse_args()
-    command = "nox -s bench -- " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "nox -s bench"
-    data: dict[str, object] = {"machine": machine(), "command": command, "date": time.strftime("%Y-%m-%d %H:%M %Z")}
-    lines = ["# Benchmarks", "", f"Machine: {data['machine']}.", "",
-             "Each section says the command that wrote it (a section a later run skipped is kept).", ""]
-    stamp = f"_Written by `{command}` on {data['date']}._"
+    return ap.parse_args(argv)
 
+
+MATRIX_RUNS = ("plain", "overlap", "jobs1", "jobsN")
+
+
+@dataclass
+class MatrixRounds:
+    """Section (a)'s measurements: seconds and the machine's busy CPU seconds per run and round."""
+
+    rounds: dict[str, list[float]]
+    busy: dict[str, list[float]]
+    failed: dict[str, int]
+    cells: int = 0
+
+
+def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
+    """``--repeat`` rounds of the four runs, one of each per round, so that the machine's drift hits all."""
+    m = MatrixRounds({k: [] for k in MATRIX_RUNS}, {k: [] for k in MATRIX_RUNS}, {"jobs1": 0, "jobsN": 0})
+
+    def record(key: str, seconds: float, cpu: float) -> None:
+        m.rounds[key].append(seconds)
+        m.busy[key].append(cpu)
+
+    settle()
+    for i in range(a.repeat):
+        print(f"round {i + 1}/{a.repeat}: plain loop, plain overlapped, matrix --jobs 1, matrix", file=sys.stderr)
+        s, c = timed(lambda: plain_loop(a.scale))
+        record("plain", s, c)
+        s, c = timed(lambda: plain_overlapped(a.scale))
+        record("overlap", s, c)
+        (s, m.cells, bad), c = timed(lambda: matrix(a.scale, 1))
+        record("jobs1", s, c)
+        m.failed["jobs1"] += bool(bad)
+        (s, _, bad), c = timed(lambda: matrix(a.scale, None))
+        record("jobsN", s, c)
+        m.failed["jobsN"] += bool(bad)
+    return m
+
+
+def section_matrix(a: argparse.Namespace, report: Report) -> None:
+    """(a): the host matrix against a plain loop and against the bare cells as the kit schedules them."""
+    from kit._platform import usable_cpu_count
+    from kit.matrix import default_jobs
+
+    m = matrix_rounds(a)
+    extra = [matrix(a.scale, None) for _ in range(max(0, a.matrices - a.repeat))]
+    all_n = a.repeat + len(extra)
+    passed = all_n - m.failed["jobsN"] - sum(1 for _, _, bad in extra if bad)
+    rounds, busy = m.rounds, m.busy
+    med = {k: statistics.median(v) for k, v in rounds.items()}
+    med_cpu = {k: statistics.median(v) for k, v in busy.items()}
+    cores = usable_cpu_count()
+    report.data["matrix"] = {"cells": m.cells, "rounds": rounds, "median_s": med, "matrices": all_n,
+                             "cpu_rounds_s": busy, "median_cpu_s": med_cpu, "cores": cores,
+                             "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - m.failed["jobs1"],
+                             "default_jobs": default_jobs()}
+    report.section(
+        f"## (a) Host matrix against a plain loop over the same {m.cells} cells (scale {a.scale})",
+        "| run | median s | rounds (s) | against the plain loop | machine busy, CPU s | cores busy |",
+        "|---|---:|---|---:|---:|---:|",
+        *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x "
+          f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
+          for k, label in (("plain", "plain loop (bare interpreter, no kit)"),
+                           ("overlap", "the same bare cells, scheduled as `kit matrix` does (no observation)"),
+                           ("jobs1", "`kit matrix --jobs 1`"),
+                           ("jobsN", f"`kit matrix` (default `--jobs {default_jobs()}`)"))),
+        "", f"Every cell passed in {passed} of {all_n} default matrices "
+            f"(and in {a.repeat - m.failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
+            "(a busy machine) are not failures.", "",
+        f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
+        f"while it ran), so no schedule on {cores} cores finishes it in less than "
+        f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / med['plain']:.2f}x the plain loop, "
+        f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
+        f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "
+        f"in every process, the launcher and its relay): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
+        f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", "",
+        f"The schedule without the kit: the bare cells, run as `kit matrix` runs them, take "
+        f"{med['overlap']:.1f} s = {med['overlap'] / med['plain']:.2f}x and {med_cpu['overlap']:.1f} CPU s "
+        f"(side by side the same cells cost {med_cpu['overlap'] - med_cpu['plain']:+.1f} CPU s: cores that share "
+        f"the machine run each other slower). What observing every run adds to that: "
+        f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", "")
+
+
+def section_startup(a: argparse.Namespace, report: Report) -> None:
+    """(b): kit bench's start-up against a bare timeit."""
+    figures = startup(a.startup_rounds)
+    report.data["startup"] = figures
+    report.section(
+        "## (b) `kit bench` start-up against a bare `timeit` of the same statement",
+        "`p = ctx.Process(target=noop); p.start(); p.join()`, median per operation, same interpreter.", "",
+        f"Medians of {a.startup_rounds} interleaved rounds; `kit bench` (whole run) is one full "
+        "`kit bench --targets host`.", "",
+        "| method | kit bench ms | bare timeit ms | ratio of medians | ratio of best rounds | "
+        "`kit bench` (whole run) ms |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(f"| {m} | {f['kit_bench_ms']:.2f} ({_rounds(f['kit_rounds_ms'])}) | {f['timeit_ms']:.2f} "
+          f"({_rounds(f['timeit_rounds_ms'])}) | {f['ratio']:.3f} | {f['best_ratio']:.3f} | "
+          f"{f['kit_bench_full_ms']:.2f} |" for m, f in figures.items()), "")
+
+
+def section_containers(a: argparse.Namespace, report: Report) -> None:
+    """(c): the host and every container, when the images are built."""
+    ready, why = docker_ready()
+    if not ready:
+        report.section("## (c) Host and every container", f"Not measured: containers unavailable ({why}).", "")
+        return
+    runs = [matrix(a.scale, None, "auto") for _ in range(a.container_rounds)]
+    secs = [s for s, _, _ in runs]
+    report.data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b in runs]}
+    report.section("## (c) Host and every container, images built",
+                   f"`kit matrix --targets auto`: {runs[0][1]} cells, median {statistics.median(secs):.1f} s "
+                   f"(rounds {', '.join(f'{s:.1f}' for s in secs)}); cells not passed per round: "
+                   f"{', '.join(str(b) for _, _, b in runs)}.", "")
+
+
+def section_bench(a: argparse.Namespace, report: Report) -> None:
+    """(e): ``kit bench`` over ``--bench-targets``; its Markdown and chart beside BENCHMARKS.md."""
+    settle()  # CPU scaling needs idle cores: a hog or a matrix just before leaves the machine slower for a while
+    md = Path(a.out).with_name(Path(a.out).stem + "-bench.md")
+    with tempfile.TemporaryDirectory() as tmp:
+        _, done = kit("bench", "--targets", a.bench_targets, "--json", str(Path(tmp) / "b.json"), "--markdown",
+                      str(md))
+        report.data["bench"] = json.loads((Path(tmp) / "b.json").read_text()) if done.returncode == 0 else None
+    table = md.read_text(encoding="utf-8").strip().splitlines() if done.returncode == 0 else [
+        f"`kit bench` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"]
+    report.section(f"## (e) `kit bench --targets {a.bench_targets}`: what each start method costs",
+                   f"Also in `{md.name}` (and its chart `{md.with_suffix('.svg').name}`).", "",
+                   *(line[1:] if line.startswith("#") else line for line in table), "")
+
+
+def section_hog(a: argparse.Namespace, report: Report) -> None:
+    """(d): ``--hog`` host matrices with a CPU hog on one core."""
+    outcomes = hogged(a.scale, a.hog)
+    report.data["hog"] = outcomes
+    hog_failed = sum(int(str(o["failed"])) for o in outcomes)
+    cpu = [str(s) for o in outcomes for s in o["cpu"]]  # type: ignore[attr-defined]
+    per = ", ".join(f"{o['seconds']:.1f}" for o in outcomes)
+    report.section(f"## (d) {a.hog} host matrices with a CPU hog on one core",
+                   f"Cells failed: {hog_failed} in {a.hog} matrices. The `cpu` cells: {cpu.count('pass')} pass, "
+                   f"{cpu.count('inconclusive')} inconclusive (the other load named in the reason), "
+                   f"{len(cpu) - cpu.count('pass') - cpu.count('inconclusive')} other. Seconds per matrix: "
+                   f"{per}.", "")
+
+
+def write(out: Path, report: Report) -> None:
+    """BENCHMARKS.md with the sections this run skipped kept; BENCHMARKS.json merged the same way."""
+    out.write_text(keep_skipped(out, "\n".join(report.lines)), encoding="utf-8")
+    data = out.with_suffix(".json")
+    old = json.loads(data.read_text()) if data.exists() else {}
+    data.write_text(json.dumps({**old, **report.data}, indent=1) + "\n", encoding="utf-8")
+
+
+def main() -> int:
+    a = parse_args()
+    report = Report.begin("nox -s bench -- " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "nox -s bench")
     if "matrix" not in a.skip:
-        rounds: dict[str, list[float]] = {"plain": [], "overlap": [], "jobs1": [], "jobsN": []}
-        busy: dict[str, list[float]] = {"plain": [], "overlap": [], "jobs1": [], "jobsN": []}
-        failed = {"jobs1": 0, "jobsN": 0}
-        n_cells = 0
-        settle()
-        for i in range(a.repeat):
-            print(f"round {i + 1}/{a.repeat}: plain loop, plain overlapped, matrix --jobs 1, matrix", file=sys.stderr)
-            s, c = timed(lambda: plain_loop(a.scale))
-            rounds["plain"].append(s)
-            busy["plain"].append(c)
-            s, c = timed(lambda: plain_overlapped(a.scale))
-            rounds["overlap"].append(s)
-            busy["overlap"].append(c)
-            (s, n_cells, bad), c = timed(lambda: matrix(a.scale, 1))
-            rounds["jobs1"].append(s)
-            busy["jobs1"].append(c)
-            failed["jobs1"] += bool(bad)
-            (s, _, bad), c = timed(lambda: matrix(a.scale, None))
-            rounds["jobsN"].append(s)
-            busy["jobsN"].append(c)
-            failed["jobsN"] += bool(bad)
-        extra = [matrix(a.scale, None) for _ in range(max(0, a.matrices - a.repeat))]
-        all_n = a.repeat + len(extra)
-        passed = all_n - failed["jobsN"] - sum(1 for _, _, bad in extra if bad)
-        med = {k: statistics.median(v) for k, v in rounds.items()}
-        med_cpu = {k: statistics.median(v) for k, v in busy.items()}
-        from kit._platform import usable_cpu_count
-        from kit.matrix import default_jobs
-
-        cores = usable_cpu_count()
-        data["matrix"] = {"cells": n_cells, "rounds": rounds, "median_s": med, "matrices": all_n,
-                          "cpu_rounds_s": busy, "median_cpu_s": med_cpu, "cores": cores,
-                          "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - failed["jobs1"],
-                          "default_jobs": default_jobs()}
-        lines += [
-            f"## (a) Host matrix against a plain loop over the same {n_cells} cells (scale {a.scale})", "", stamp, "",
-            "| run | median s | rounds (s) | against the plain loop | machine busy, CPU s | cores busy |",
-            "|---|---:|---|---:|---:|---:|",
-            *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x "
-              f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
-              for k, label in (("plain", "plain loop (bare interpreter, no kit)"),
-                               ("overlap", "the same bare cells, scheduled as `kit matrix` does (no observation)"),
-                               ("jobs1", "`kit matrix --jobs 1`"),
-                               ("jobsN", f"`kit matrix` (default `--jobs {default_jobs()}`)"))),
-            "", f"Every cell passed in {passed} of {all_n} default matrices "
-                f"(and in {a.repeat - failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
-                "(a busy machine) are not failures.", "",
-            f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
-            f"while it ran), so no schedule on {cores} cores finishes it in less than "
-            f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / med['plain']:.2f}x the plain loop, "
-            f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
-            f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "
-            f"in every process, the launcher and its relay): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
-            f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", "",
-            f"The schedule without the kit: the bare cells, run as `kit matrix` runs them, take "
-            f"{med['overlap']:.1f} s = {med['overlap'] / med['plain']:.2f}x and {med_cpu['overlap']:.1f} CPU s "
-            f"(side by side the same cells cost {med_cpu['overlap'] - med_cpu['plain']:+.1f} CPU s: cores that share "
-            f"the machine run each other slower). What observing every run adds to that: "
-            f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", ""]
-
+        section_matrix(a, report)
     if "startup" not in a.skip:
-        figures = startup(a.startup_rounds)
-        data["startup"] = figures
-        lines += ["## (b) `kit bench` start-up against a bare `timeit` of the same statement", "", stamp, "",
-                  "`p = ctx.Process(target=noop); p.start(); p.join()`, median per operation, same interpreter.", "",
-                  f"Medians of {a.startup_rounds} interleaved rounds; `kit bench` (whole run) is one full "
-                  "`kit bench --targets host`.", "",
-                  "| method | kit bench ms | bare timeit ms | ratio of medians | ratio of best rounds | "
-                  "`kit bench` (whole run) ms |",
-                  "|---|---:|---:|---:|---:|---:|",
-                  *(f"| {m} | {f['kit_bench_ms']:.2f} ({_rounds(f['kit_rounds_ms'])}) | {f['timeit_ms']:.2f} "
-                    f"({_rounds(f['timeit_rounds_ms'])}) | {f['ratio']:.3f} | {f['best_ratio']:.3f} | "
-                    f"{f['kit_bench_full_ms']:.2f} |" for m, f in figures.items()), ""]
-
+        section_startup(a, report)
     if "containers" not in a.skip:
-        ready, why = docker_ready()
-        if ready:
-            runs = [matrix(a.scale, None, "auto") for _ in range(a.container_rounds)]
-            secs = [s for s, _, _ in runs]
-            data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b in runs]}
-            lines += ["## (c) Host and every container, images built", "", stamp, "",
-                      f"`kit matrix --targets auto`: {runs[0][1]} cells, median {statistics.median(secs):.1f} s "
-                      f"(rounds {', '.join(f'{s:.1f}' for s in secs)}); cells not passed per round: "
-                      f"{', '.join(str(b) for _, _, b in runs)}.", ""]
-        else:
-            lines += ["## (c) Host and every container", "", stamp, "",
-                      f"Not measured: containers unavailable ({why}).", ""]
-
+        section_containers(a, report)
     if a.bench_targets:
-        settle()  # CPU scaling needs idle cores: before (d), whose hog left the VM slower for a while (1.85x at 2
-        # right after it, 1.93-2.00x on a rested machine)
-        with tempfile.TemporaryDirectory() as tmp:
-            md = Path(a.out).with_name(Path(a.out).stem + "-bench.md")
-            _, done = kit("bench", "--targets", a.bench_targets, "--json", str(Path(tmp) / "b.json"), "--markdown",
-                          str(md))
-            data["bench"] = json.loads((Path(tmp) / "b.json").read_text()) if done.returncode == 0 else None
-        table = md.read_text(encoding="utf-8").strip().splitlines() if done.returncode == 0 else [
-            f"`kit bench` failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}"]
-        lines += [f"## (e) `kit bench --targets {a.bench_targets}`: what each start method costs", "", stamp, "",
-                  f"Also in `{md.name}` (and its chart `{md.with_suffix('.svg').name}`).", "",
-                  *(line[1:] if line.startswith("#") else line for line in table), ""]
-
+        section_bench(a, report)
     if a.hog:
-        outcomes = hogged(a.scale, a.hog)
-        data["hog"] = outcomes
-        hog_failed = sum(int(str(o["failed"])) for o in outcomes)
-        cpu = [str(s) for o in outcomes for s in o["cpu"]]  # type: ignore[attr-defined]
-        per = ", ".join(f"{o['seconds']:.1f}" for o in outcomes)
-        lines += [f"## (d) {a.hog} host matrices with a CPU hog on one core", "", stamp, "",
-                  f"Cells failed: {hog_failed} in {a.hog} matrices. The `cpu` cells: {cpu.count('pass')} pass, "
-                  f"{cpu.count('inconclusive')} inconclusive (the other load named in the reason), "
-                  f"{len(cpu) - cpu.count('pass') - cpu.count('inconclusive')} other. Seconds per matrix: "
-                  f"{per}.", ""]
-
-    text = keep_skipped(Path(a.out), "\n".join(lines))
-    Path(a.out).write_text(text, encoding="utf-8")
-    old = json.loads(Path(a.out).with_suffix(".json").read_text()) if Path(a.out).with_suffix(".json").exists() else {}
-    Path(a.out).with_suffix(".json").write_text(json.dumps({**old, **data}, indent=1) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+        section_hog(a, report)
+    write(Path(a.out), report)
+    print("\n".join(report.lines))
     return 0
 
 

@@ -10,16 +10,14 @@ that it runs unchanged in the kit's containers. It is not the ``__main__`` of th
 interpreter: a spawn or forkserver child re-runs ``__main__`` (as ``__mp_main__``), and
 whatever that costs is counted as start-up; the entry module, ``kit._bench_worker``, is a few
 lines and hands over the functions the children run (``noop``, ``trivial``), so a start costs
-here what it costs a small script run as a module (``benchmarks/startup_timeit.py``: with this
-module as ``__main__``, every forkserver start cost 3.27-3.37 ms on 3.11 here, against
-2.73-2.81 ms with the small entry). Nothing of the kit is imported beyond its package's
+here what it costs a small script run as a module (``benchmarks/startup_timeit.py`` measures that
+against a bare ``timeit``). Nothing of the kit is imported beyond its package's
 one-line ``__init__``: the number of usable CPUs (``kit.results.usable_cpu_count``, which reads
 affinity and cgroup quotas) is asked of a throw-away interpreter (affinity or
 ``os.cpu_count()`` where the kit is not importable), so the measuring process stays as small as
 a user's script (fork copies its page tables, so its size is a cost). ``--repeat R`` is the
 number of repetitions of the start-up and pool timings; throughput rounds and scaling runs,
-which last about a second each, get half as many (at least one). At the defaults one method
-takes 10-15 s on 2 CPUs.
+which last about a second each, get half as many (at least one).
 
 Why each measurement is done the way it is:
 
@@ -37,7 +35,7 @@ start-up from a script
     small script file (``SCRIPT``, written to a temporary folder): what ``python my_script.py``
     pays.  Spawn children re-run a script through ``runpy.run_path``; so did forkserver children
     before 3.13.8 and 3.14.1, whose forkserver did not preload a script's ``__main__`` (CPython
-    gh-126631, gh-137996): 9.4 ms a start on 3.11.2 against 2.6 ms on 3.14.8 here.
+    gh-126631, gh-137996): there a start from a script costs far more than from a module.
 pool
     from ``ctx.Pool(n)`` to the first result of ``pool.apply``, with n the usable CPUs: what
     a program waits before its pool does anything.  ``close``/``join`` happen after the

@@ -9,16 +9,14 @@ progress lines go to stderr, which can be streamed to ``progress``.
 """
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from kit import env, options, results
-from kit.container.engine import FILES_DIR, api_timeout, container
+from kit.container.driver import DONE_MARK, WAIT_POLL_S, Driver, Exited, Logs, Stopped, TimedOut, keepable
+from kit.container.engine import FILES_DIR
 from kit.container.images import image_for
 from kit.outcomes import Method, Status
 from kit.results import PlatformInfo, RunResult
@@ -26,13 +24,14 @@ from kit.runner import STOP
 from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S
 
 if TYPE_CHECKING:
-    from docker.models.containers import Container
-
     import docker
 
 STARTUP_S = 30.0  # container start and interpreter imports, on top of the cells' own time
 PER_CELL_MARGIN_S = 5.0  # the kit's own grace, judging and killing, per cell
-WAIT_POLL_S = 1.0  # how often a wait for a container asks whether the kit was told to stop
+
+__all__ = ["DONE_MARK", "MAX_FOLDER_BYTES", "PER_CELL_MARGIN_S", "SCRIPT_DIR", "STARTUP_S", "WAIT_POLL_S",
+           "folder_archive", "keepable", "matrix_command", "overall_timeout", "run_batch", "run_command",
+           "run_in_container", "run_one_in_container"]
 
 
 def overall_timeout(cells: int, timeout_s: float) -> float:
@@ -155,32 +154,6 @@ def run_one_in_container(
     return rs
 
 
-DONE_MARK = "__kit_done__"
-"""With --keep-containers the kit's command is followed by this line on stderr (and its exit
-status); a failed container then sleeps, so that ``docker exec`` can open a shell in it."""
-
-
-def keepable(command: list[str]) -> list[str]:
-    """``command``, then the done mark; on failure the container stays up (``sleep infinity``)."""
-    import shlex
-
-    return ["sh", "-c", f'{shlex.join(command)}; code=$?; echo "{DONE_MARK} $code" >&2; '
-                        'if [ "$code" != 0 ]; then exec sleep infinity; fi; exit $code']
-
-
-def _wait_for_mark(c: Container, seconds: float, seen: threading.Event, code: list[int]) -> Mapping[str, Any] | None:
-    """The kit's exit status from the done mark (the container may live on), None past ``seconds``
-    or once the kit is told to stop."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not STOP.signum:
-        if seen.wait(0.2):
-            return {"StatusCode": code[0]}
-        c.reload()
-        if c.status in ("exited", "dead"):
-            return _wait(c, 5)
-    return None
-
-
 def run_batch(
     client: docker.DockerClient,
     python: str,
@@ -207,132 +180,68 @@ def run_batch(
     if not cells:
         return []
     target = f"docker:{python}"
+    batch = _Batch(client, python, target, cells, scale)
     image = image or image_for(client, python)
     limit = overall_timeout(len(cells), timeout_s) if overall_s is None else overall_s
     t0 = time.monotonic()
-    seen, code = threading.Event(), [0]
-
-    def watch(line: str) -> None:
-        if line.startswith(DONE_MARK):
-            code[0] = int(line.split()[-1]) if line.split()[-1].lstrip("-").isdigit() else 1
-            seen.set()
-        elif progress:
-            progress(line)
-
-    with container(client, image, keepable(command) if keep else command, labels={"kit.python": python},
-                   environment={"PYTHONUNBUFFERED": "1", env.TARGET: target, env.PIDNS: "1"},
-                   files=files, working_dir=SCRIPT_DIR if files else None) as c:
-        pump = _stream_stderr(client, c, watch) if (progress or keep) else None
-        left = max(0.0, limit - (time.monotonic() - t0))
-        status = _wait_for_mark(c, left, seen, code) if keep else _wait(c, left)
-        if keep and status is not None and status.get("StatusCode"):
-            c.kit_keep = True  # type: ignore[attr-defined]  # read by engine.container's clean-up
-            keep(f"kept the container of docker:{python} for debugging: docker exec -it {c.short_id} sh"
-                 f"   (remove it with: docker rm -f {c.short_id})")
-        if status is None:
-            with contextlib.suppress(Exception):  # it may have ended just now; remove() follows anyway
-                c.kill()
-            if pump:
-                pump.join(timeout=5)
-            if STOP.signum:
-                return _placeholders(client, cells, "interrupted", f"not run to the end: the kit was stopped "
-                                     f"({STOP.name()}) and the container killed", scale, python, target)
-            reason = f"the container did not finish within {limit:g} s: killed"
-            return _placeholders(client, cells, "timeout", reason, scale, python, target)
-        stdout = c.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-        stderr = c.logs(stdout=False, stderr=True).decode("utf-8", "replace")
-        if pump and not getattr(c, "kit_keep", False):  # a kept container's stream never ends
-            pump.join(timeout=5)
-    try:
-        rs = results.load(stdout) if stdout.strip() else []
-    except ValueError as exc:
-        rs, why = [], f"its output is not kit results ({exc})"
-    else:
-        why = "it printed no results"
-    if not rs:
-        return _placeholders(client, cells, "error", f"the kit in the container {_ended(status)}: {why}; "
-                             f"last stderr line: {(stderr.strip().splitlines() or ['(none)'])[-1]}",
-                             scale, python, target)
-    for r in rs:
-        if r.platform is not None:
-            r.platform.place = target
-    if match_method:
-        have = {(r.subject, r.method) for r in rs}
-        missing = [cell for cell in cells if cell not in have]
-        if missing:
-            rs += _placeholders(client, missing, "error", f"no result from the container, which {_ended(status)}",
-                                scale, python, target)
-    return rs
+    with Driver(client, image, command, keep_on_failure=keep is not None, labels={"kit.python": python},
+                environment={"PYTHONUNBUFFERED": "1", env.TARGET: target, env.PIDNS: "1"},
+                files=files, working_dir=SCRIPT_DIR if files else None) as run:
+        if progress:
+            run.stream(progress)
+        ending = run.wait(max(0.0, limit - (time.monotonic() - t0)))
+        if keep and isinstance(ending, Exited) and ending.code:
+            run.keep()
+            keep(f"kept the container of {target} for debugging: docker exec -it {run.short_id} sh"
+                 f"   (remove it with: docker rm -f {run.short_id})")
+        if isinstance(ending, Stopped):
+            run.kill()
+            return batch.placeholders(cells, "interrupted", f"not run to the end: the kit was stopped "
+                                      f"({STOP.name()}) and the container killed")
+        if isinstance(ending, TimedOut):
+            run.kill()
+            return batch.placeholders(cells, "timeout", f"the container did not finish within {limit:g} s: killed")
+        logs = run.logs()
+    return batch.read(logs, ending, match_method)
 
 
-def _ended(status: Mapping[str, Any]) -> str:
-    """How the container's main process ended, as words ("was killed by SIGKILL (exit status 137)")."""
-    code = status.get("StatusCode")
-    error = (status.get("Error") or {}).get("Message") if isinstance(status.get("Error"), dict) else None
-    words = f"exited with status {code}"
-    if isinstance(code, int) and code > 128:
-        with contextlib.suppress(ValueError):
-            words = f"was killed by {signal.Signals(code - 128).name} (exit status {code})"
-    return f"{words}; {error}" if error else words
+class _Batch:
+    """What a batch's results are made of once its container has ended: the kit's JSON, and
+    placeholders for the cells it did not answer."""
 
+    def __init__(self, client: docker.DockerClient, python: str, target: str, cells: Sequence[tuple[str, str]],
+                 scale: float) -> None:
+        self.client, self.python, self.target, self.cells, self.scale = client, python, target, cells, scale
 
-def _wait(c: Container, seconds: float) -> Mapping[str, Any] | None:
-    """The container's exit status, or None when it is still running after ``seconds`` or once
-    the kit is told to stop (asked every ``WAIT_POLL_S``: the batch may run in a worker thread,
-    which no signal reaches)."""
-    import requests.exceptions
-
-    deadline = time.monotonic() + seconds
-    while not STOP.signum:
-        chunk = min(WAIT_POLL_S, deadline - time.monotonic())
-        if chunk <= 0:
-            return None
-        t0 = time.monotonic()
+    def read(self, logs: Logs, ending: Exited, match_method: bool) -> list[RunResult]:
         try:
-            return c.wait(timeout=max(1, round(chunk)))
-        except requests.exceptions.ReadTimeout:
-            continue
-        except requests.exceptions.ConnectionError:
-            # a timed-out wait on a unix socket comes as ConnectionError(ReadTimeoutError);
-            # one that comes early is the daemon going away, not our timeout
-            if time.monotonic() - t0 < chunk - 0.5:
-                raise
-    return None
+            rs = results.load(logs.stdout) if logs.stdout.strip() else []
+        except ValueError as exc:
+            rs, why = [], f"its output is not kit results ({exc})"
+        else:
+            why = "it printed no results"
+        if not rs:
+            last = (logs.stderr.strip().splitlines() or ["(none)"])[-1]
+            return self.placeholders(self.cells, "error", f"the kit in the container {ending.words()}: {why}; "
+                                     f"last stderr line: {last}")
+        for r in rs:
+            if r.platform is not None:
+                r.platform.place = self.target
+        if match_method:
+            have = {(r.subject, r.method) for r in rs}
+            missing = [cell for cell in self.cells if cell not in have]
+            if missing:
+                rs += self.placeholders(missing, "error", f"no result from the container, which {ending.words()}")
+        return rs
 
-
-def _stream_stderr(client: docker.DockerClient, c: Container, progress: Callable[[str], None]) -> threading.Thread:
-    """Hand the kit's progress lines over as they come; the stream ends when the container does."""
-
-    with api_timeout(client, None):  # the kit may print nothing for a whole cell
-        stream = c.logs(stdout=False, stderr=True, stream=True, follow=True)
-
-    def pump() -> None:
-        buffer = b""
+    def placeholders(self, cells: Sequence[tuple[str, str]], status: str, reason: str) -> list[RunResult]:
+        """Results for cells the container never reported, so a report still has every row."""
         try:
-            for chunk in stream:
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    progress(line.decode("utf-8", "replace"))
-        except Exception:  # noqa: BLE001 - the container went away under the stream: nothing more to say
-            return
-        if buffer:
-            progress(buffer.decode("utf-8", "replace"))
-
-    thread = threading.Thread(target=pump, name=f"kit-logs-{c.short_id}", daemon=True)
-    thread.start()
-    return thread
-
-
-def _placeholders(client: docker.DockerClient, cells: Sequence[tuple[str, str]], status: str, reason: str,
-                  scale: float, python: str, target: str) -> list[RunResult]:
-    """Results for cells the container never reported, so a report still has every row."""
-    try:
-        info = client.info()
-        cpus, machine = int(info.get("NCPU") or 0), str(info.get("Architecture") or "")
-    except Exception:  # noqa: BLE001 - a placeholder must not fail
-        cpus, machine = 0, ""
-    here = PlatformInfo(os="Linux", python=python, implementation="CPython", default_method="",
-                        methods=[], cpu_count=cpus, machine=machine, place=target)
-    return [RunResult(example, Method(method), Status(status), reason, scale=scale, platform=here)
-            for example, method in cells]
+            info = self.client.info()
+            cpus, machine = int(info.get("NCPU") or 0), str(info.get("Architecture") or "")
+        except Exception:  # noqa: BLE001 - a placeholder must not fail
+            cpus, machine = 0, ""
+        here = PlatformInfo(os="Linux", python=self.python, implementation="CPython", default_method="",
+                            methods=[], cpu_count=cpus, machine=machine, place=self.target)
+        return [RunResult(example, Method(method), Status(status), reason, scale=self.scale, platform=here)
+                for example, method in cells]
