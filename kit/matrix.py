@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from kit import schedule
 from kit._platform import usable_cpu_count
-from kit.catalogue import example_subject
+from kit.catalogue import Subject, example_subject
 from kit.outcomes import METHODS
 from kit.results import RunResult
 from kit.runner import STOP, Slot, overlap_safe, run
@@ -41,20 +41,24 @@ def measures_cpu(example: str, method: str) -> bool:
 
 def run_matrix(examples: Sequence[str], methods: Sequence[str], settings: Settings, *,
                places: Sequence[str] = (schedule.HOST,), run_container: RunContainer | None = None,
-               progress: Progress | None = None, say: Callable[[str], None] | None = None) -> list[RunResult]:
+               progress: Progress | None = None, say: Callable[[str], None] | None = None,
+               subject_of: Callable[[str], Subject] = example_subject,
+               solo: Callable[[str, str], bool] | None = None) -> list[RunResult]:
     """Every cell in each of ``places`` (``host``, and ``docker:X.Y`` run by ``run_container``),
-    ``settings.jobs`` units at once; results in the order of a sequential run whatever ``jobs`` is."""
+    ``settings.jobs`` units at once; results in the order of a sequential run whatever ``jobs`` is.
+    ``examples`` are names: ``subject_of`` makes each the subject to run (a suite's is itself), and
+    ``solo(name, method)`` says which cells must run alone (default: those that measure CPU)."""
     host = schedule.HOST in places
     host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")
-    p = schedule.plan(places, examples, methods, settings.jobs, measures_cpu, host_overlaps=host_overlaps)
+    p = schedule.plan(places, examples, methods, settings.jobs, solo or measures_cpu, host_overlaps=host_overlaps)
     n = len(examples) * len(methods) if host else 0
     count = [0]
 
     def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
         if unit.place == schedule.HOST:
-            return [run(example_subject(unit.examples[0]), unit.methods[0], settings, slot=slot)]
+            return [run(subject_of(unit.examples[0]), unit.methods[0], settings, slot=slot)]
         if run_container is None:
             raise ValueError(f"no way to run {unit.place}")
         return run_container(unit)

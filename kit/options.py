@@ -110,30 +110,38 @@ def _text(value: Any) -> str:
 
 
 RUNS = ("run", "matrix")
+THINGS = ("run", "pytest")  # commands that run the user's own code
+ALL_RUNS = (*RUNS, "pytest")
 OPTIONS: tuple[Option, ...] = (
-    Option("--method", ("run",), "start method, repeatable; default: each target's own default method; "
+    Option("--method", THINGS, "start method, repeatable; default: each target's own default method; "
            "all: every method (what runs when --method is not given)", kind="append", choices=(*METHODS, DEFAULT, ALL)),
     Option("--examples", ("matrix",), "names, tags (article: the article's 11; pitfalls: what goes wrong), or all",
            kind="many", default=[ALL], metavar="EXAMPLE"),
     Option("--methods", ("matrix", "bench"), "methods, or all", kind="many", default=[ALL], choices=(*METHODS, ALL)),
     # run: one script, a quick answer from the host (add auto or docker for every Python);
     # matrix: the table, with every Python there is; bench: the host, unless asked
-    Option("--targets", ("run", "matrix", "bench"), TARGETS_HELP, default="host",
+    Option("--targets", ("run", "matrix", "pytest", "bench"), TARGETS_HELP, default="host",
            metavar="T[,T...]"),
-    Option("--jobs", ("matrix",), "cells at once across all targets, by default three times the usable cores (a "
-           "run only waiting for its orphans lends its place; cells that measure CPU still run alone; 1: one cell "
+    Option("--jobs", ("matrix", "pytest"), "cells at once across all targets, by default three times the usable "
+           "cores (a run only waiting for its orphans lends its place; cells that measure CPU still run alone; 1: one cell "
            "after the other)", type=count(MAX_JOBS), metavar="N"),
     Option("--repeat", ("bench",), "repetitions of each timing (throughput and scaling: half as many, at least 1)",
            type=count(MAX_REPEAT), metavar="N"),
     Option("--scale", RUNS, "time factor for the article's sleeps (1 = the article's timings)",
            type=number(MAX_SCALE)),
-    Option("--timeout", RUNS, "seconds before a run's whole tree is killed", type=number(MAX_TIMEOUT_S)),
-    Option("--json", (*RUNS, "report", "bench"), "write the results as a JSON array (- for stdout)", metavar="FILE"),
-    Option("--junit-xml", RUNS, "write the results as JUnit XML, one test case per cell", metavar="FILE"),
-    Option("--markdown", ("matrix", "report", "bench"), "also write the table as Markdown (bench: with a chart "
-           "beside it, bench.md: bench.svg)", metavar="FILE"),
-    Option("--keep-containers", RUNS, "keep the container of a target whose cells did not all pass, for docker exec",
-           kind="flag"),
+    Option("--timeout", ALL_RUNS, "seconds before a run's whole tree is killed", type=number(MAX_TIMEOUT_S)),
+    Option("--python", THINGS, "the interpreter that runs your code on the host (default: the active virtual "
+           "environment's; kit pytest: else python3 on PATH; kit run: else the kit's own)", metavar="PATH"),
+    Option("--requirements", THINGS, "a requirements file installed into the containers' images, offline "
+           "(wheels resolved on this machine); repeatable", kind="append", metavar="FILE"),
+    Option("--json", (*ALL_RUNS, "report", "bench"), "write the results as a JSON array (- for stdout)",
+           metavar="FILE"),
+    Option("--junit-xml", ALL_RUNS, "write the results as JUnit XML, one test case per cell (kit pytest: per "
+           "cell and test)", metavar="FILE"),
+    Option("--markdown", ("matrix", "pytest", "report", "bench"), "also write the table as Markdown (bench: with a "
+           "chart beside it, bench.md: bench.svg)", metavar="FILE"),
+    Option("--keep-containers", ALL_RUNS, "keep the container of a target whose cells did not all pass, for "
+           "docker exec", kind="flag"),
 )
 BY_DEST = {o.dest: o for o in OPTIONS}
 

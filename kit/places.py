@@ -31,7 +31,7 @@ Say = Callable[[str], None]
 ENABLE_HINT = ("start a Docker daemon, install the docker extra (pip install \".[docker]\", or pipx inject kit "
                "docker), then `kit images` (or `nox -s images`)")
 
-__all__ = ["ENABLE_HINT", "Plan", "TargetError", "clients", "parse", "run_places", "run_subject"]
+__all__ = ["ENABLE_HINT", "Plan", "TargetError", "clients", "parse", "run_places", "run_subject", "run_suite"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,28 @@ def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: S
                 on_result(r)
             out += rs
     return out
+
+
+def run_suite(spec: str, subject: Subject, methods: Sequence[str], settings: Settings, progress: Progress,
+              say: Say) -> list[RunResult]:
+    """A project's suite under each method in every place of ``spec``, cells overlapping as the
+    matrix's do (``settings.jobs``); a container runs its cells one after the other."""
+    plan = parse(spec)
+    client, images = clients(plan, say)
+
+    def run_container(unit: Unit) -> list[RunResult]:
+        from kit.container.run import run_suite_in_container
+
+        python = unit.place.split(":", 1)[1]
+        assert client is not None  # a container place is planned only with a client
+        if not settings.quiet:
+            say(f"{unit.place}: the suite under {', '.join(unit.methods)} in one container of {images[python]}")
+        return run_suite_in_container(client, python, subject, unit.methods, settings, image=images[python])
+
+    containers = [f"docker:{p}" for p in images] if client is not None else []
+    return run_matrix([subject.name], methods, settings, places=[HOST] * plan.host + containers,
+                      run_container=run_container, progress=progress, say=say, subject_of=lambda _: subject,
+                      solo=lambda _, __: False)
 
 
 def _prefixed(say: Say, prefix: str) -> Say:
