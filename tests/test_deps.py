@@ -169,6 +169,21 @@ def test_a_pure_python_sdist_is_built_into_a_wheel_on_the_host(tmp_path: Path, m
     assert any("building its sdist" in line for line in said), said
 
 
+def test_a_local_project_in_the_requirements_is_built_not_dropped(tmp_path: Path) -> None:
+    """pip resolves a folder's dependencies but saves no file for it: the broken variant installed
+    everything but the project."""
+    project = tmp_path / "localpkg"
+    (project / "localpkg").mkdir(parents=True)
+    (project / "localpkg" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "localpkg"\nversion = "0.1"\ndependencies = ["iniconfig"]\n')
+    req = tmp_path / "requirements.txt"
+    req.write_text(f"{project}\n")
+    wheels = deps.resolve(X86_314, [req], [], tmp_path / "w", print)
+    assert [w.name.split("-")[0] for w in wheels] == ["iniconfig", "localpkg"]
+
+
 # ---------------------------------------------------------------- in Docker
 
 

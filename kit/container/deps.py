@@ -240,6 +240,28 @@ def build_pure_wheel(missing: Missing, target: Interpreter, files: Sequence[Path
         return keep / wheels[0].name
 
 
+def local_projects(stdout: str) -> list[Path]:
+    """Folders pip took as requirements ("Processing ./lp"): it resolves their dependencies but saves
+    nothing for them, so their wheels are built here."""
+    found = (Path(m.strip()) for m in re.findall(r"^Processing (.+)$", stdout, re.MULTILINE))
+    return [p.resolve() for p in found if p.is_dir()]
+
+
+def build_local_wheel(folder: Path, target: Interpreter, dest: Path) -> Path:
+    """A local project (a folder named in a requirements file) built into a ``py3-none-any`` wheel in ``dest``."""
+    with tempfile.TemporaryDirectory(prefix="kit-local-") as tmp:
+        built = _pip(["wheel", "--no-deps", "--wheel-dir", tmp, str(folder)])
+        wheels = sorted(Path(tmp).glob("*.whl")) if built.returncode == 0 else []
+        if not wheels or not is_pure(wheels[0].name):
+            what = f"builds {wheels[0].name}" if wheels else f"does not build ({_pip_error(built.stderr)})"
+            raise RequirementsError(f"the local project {folder} {what}: only pure-Python projects are built on the "
+                                    f"host for {target.describe()}; leave it out of the requirements (the project "
+                                    "folder is copied in: pytest's pythonpath setting can import it from there)",
+                                    path=str(folder))
+        shutil.copy2(wheels[0], dest / wheels[0].name)
+        return dest / wheels[0].name
+
+
 def resolve(target: Interpreter, requirements: Sequence[Path], extra: Sequence[str], dest: Path,
             say: Progress) -> list[Path]:
     """Every wheel ``requirements`` and ``extra`` need in ``target``, downloaded into ``dest``."""
@@ -253,6 +275,8 @@ def resolve(target: Interpreter, requirements: Sequence[Path], extra: Sequence[s
         dest.mkdir(parents=True)
         done = _pip(args)
         if done.returncode == 0:
+            for folder in local_projects(done.stdout):
+                build_local_wheel(folder, target, dest)
             wheels = sorted(dest.glob("*.whl"))
             wrong = [w.name for w in wheels if not target.accepts(w.name)]
             if wrong:  # pip was told the tags; a wheel that does not fit is a bug to stop at, not to install
