@@ -1,0 +1,421 @@
+"""A project's requirements in a kit image, installed without a network.
+
+Containers have no network, so whatever a project needs must be in the image.  The wheels are
+resolved on the host, by the kit's own pip, for the container's interpreter: its Python version,
+CPython ABI, machine and glibc (asked once of the image itself, so the tags are what its own pip
+would accept).  A requirement with no wheel for that Python may still be pure Python: its sdist is
+built into a wheel on the host and kept only if the result is ``py3-none-any``; compiled code is
+refused with one error that names the package and the Python, before anything runs.
+
+The derived image is ``FROM`` the kit image, copies the wheels in and installs them into the
+image's venv with ``--no-index``, from a build context that holds nothing else, built with no
+network.  Its tag is a hash of what went in (each wheel's name and sha256, the base image's id,
+the recipe), not of the requirement text: two files that resolve to the same wheels share an
+image, and a requirement that now resolves to a newer release makes a new one.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from kit.container.engine import api_timeout, container
+from kit.container.images import BUILD_TIMEOUT_S, L_BASE, L_HASH, L_PYTHON, cache_dir
+from kit.errors import KitError, UsageError
+
+if TYPE_CHECKING:
+    import docker
+
+Progress = Callable[[str], None]
+
+REPO = "kit-deps"
+"""Derived images are ``kit-deps:pyX.Y-HASH``, apart from the ``kit:pyX.Y`` images they are built on."""
+L_WHEELS = "kit.wheels"
+"""Label of a derived image: the wheel files installed, one per line."""
+WHEEL_DIR = "/tmp/kit-requirements"
+PIP_TIMEOUT_S = 600.0  # one pip download or wheel build on the host
+MAX_SDISTS = 20  # sdists built for one resolution: past that something is looping
+COMPILED_SUFFIXES = {".c", ".cc", ".cpp", ".cxx", ".h", ".hpp", ".pyx", ".pxd", ".rs", ".f", ".f90", ".cu", ".go"}
+COMPILED_FILES = {"Cargo.toml", "meson.build", "CMakeLists.txt"}
+
+DOCKERFILE = f"""\
+ARG BASE
+FROM ${{BASE}}
+USER root
+COPY wheels/ {WHEEL_DIR}/
+RUN python -m pip install --no-index --compile --find-links {WHEEL_DIR} {WHEEL_DIR}/*.whl \\
+ && rm -rf {WHEEL_DIR}
+USER 10001:10001
+"""
+"""The recipe: the kit image's venv is first on PATH (docker/Dockerfile), so ``python`` is the
+interpreter the kit runs.  pip resolves again among the copied wheels only, so a set that lacks
+a dependency fails the build instead of the run.  ``--compile``: the container's root is
+read-only, so bytecode must be written now."""
+
+PROBE = (
+    "import json, os, platform, sys; "
+    "print(json.dumps({'python': '%d.%d' % sys.version_info[:2], 'implementation': sys.implementation.name, "
+    "'abiflags': getattr(sys, 'abiflags', ''), 'machine': platform.machine(), "
+    "'glibc': (os.confstr('CS_GNU_LIBC_VERSION') or '').partition(' ')[2]}))"
+)
+"""What the image's own interpreter says about itself: the facts its wheels' tags must match."""
+
+
+class RequirementsError(UsageError):
+    """The requirements cannot be installed for a target (bad file, conflict): exit status 2."""
+
+
+class NoWheel(RequirementsError):
+    """A requirement has no wheel for the container's Python and is not pure Python: exit status 2.
+
+    ``package`` is the requirement as pip names it, ``python`` the container's version."""
+
+
+class DepsBuildError(KitError):
+    """The host could not resolve the wheels (no index answers) or the derived image did not build: exit 1."""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """What a kit image's interpreter accepts: wheels are resolved for exactly this."""
+
+    python: str  # "3.14"
+    machine: str  # "x86_64", "aarch64"
+    glibc: str  # "2.41"
+    abiflags: str = ""  # "t" for a free-threaded build
+
+    @property
+    def abi(self) -> str:
+        return f"cp{self.python.replace('.', '')}{self.abiflags}"
+
+    def describe(self) -> str:
+        return f"Python {self.python} on linux {self.machine} (glibc {self.glibc})"
+
+    def platforms(self) -> list[str]:
+        """Every platform tag the image's pip accepts, newest first: manylinux_2_N down to
+        the oldest for this machine (with the legacy aliases wheels still carry), then linux_*.
+        pip does not expand a ``--platform`` into older ones, so each is listed."""
+        major, _, minor = self.glibc.partition(".")
+        if major != "2" or not minor.isdigit():
+            raise RequirementsError(f"the image's C library is not glibc ({self.glibc or 'unknown'}): "
+                                    "the kit resolves manylinux wheels only")
+        oldest = 5 if self.machine in ("x86_64", "i686") else 17
+        alias = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        tags: list[str] = []
+        for n in range(int(minor), oldest - 1, -1):
+            tags.append(f"manylinux_2_{n}_{self.machine}")
+            if n in alias:
+                tags.append(f"{alias[n]}_{self.machine}")
+        return [*tags, f"linux_{self.machine}"]
+
+    def accepts(self, wheel_name: str) -> bool:
+        """Does a wheel file's tag set hold one this interpreter takes?"""
+        parts = wheel_name[:-4].split("-")
+        if not wheel_name.endswith(".whl") or len(parts) < 5:
+            return False
+        pys, abis, plats = (set(p.split(".")) for p in parts[-3:])
+        minor = int(self.python.split(".")[1])
+        if not (plats & {"any", *self.platforms()}):
+            return False
+        if "none" in abis and ({"py3", f"py3{minor}"} & pys or f"cp3{minor}" in pys):
+            return True
+        if self.abi in abis and f"cp3{minor}" in pys:
+            return True
+        older = {f"cp3{m}" for m in range(2, minor + 1)}  # abi3 wheels serve every later CPython
+        return "abi3" in abis and not self.abiflags and bool(older & pys)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """What pip could not find: the requirement as it printed it and the versions it did see."""
+
+    spec: str  # "numpy==1.26.4", maybe "foo>=1 (from bar)"
+    versions: tuple[str, ...]
+
+    @property
+    def requirement(self) -> str:
+        return re.sub(r"\s*\(from [^)]*\)\s*$", "", self.spec).strip()
+
+
+def parse_missing(stderr: str) -> Missing | None:
+    """pip's "Could not find a version that satisfies the requirement X (from versions: ...)"."""
+    found = re.search(r"satisfies the requirement (.+?) \(from versions: ([^)]*)\)", stderr)
+    if found is None:
+        found2 = re.search(r"No matching distribution found for (.+)", stderr)
+        return Missing(found2.group(1).strip(), ()) if found2 else None
+    versions = tuple(v.strip() for v in found.group(2).split(",") if v.strip() and v.strip() != "none")
+    return Missing(found.group(1).strip(), versions)
+
+
+def _pip_error(stderr: str) -> str:
+    """pip's own ERROR lines, joined: its explanation of a failure."""
+    lines = [ln[len("ERROR: "):].strip() for ln in stderr.splitlines() if ln.startswith("ERROR: ")]
+    text = " ".join(lines) or (stderr.strip().splitlines() or ["(no output)"])[-1]
+    return " ".join(text.split())[:400]
+
+
+def _unreachable(stderr: str) -> bool:
+    return bool(re.search(r"NewConnectionError|Temporary failure in name resolution|Max retries exceeded|"
+                          r"Network is unreachable|ConnectTimeout", stderr))
+
+
+def _pip(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """The kit's own pip on the host (pip's cache and configuration apply)."""
+    cmd = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check"]
+    try:
+        return subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=PIP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise DepsBuildError(f"pip {args[0]} did not finish within {PIP_TIMEOUT_S:g} s: "
+                             "is the package index slow? try again, or build the wheels yourself") from None
+
+
+def compiled_sources(sdist: Path) -> list[str]:
+    """Members of an sdist that are compiled code or its build recipe (empty: pure Python)."""
+    if sdist.name.endswith(".zip"):
+        with zipfile.ZipFile(sdist) as z:
+            names = z.namelist()
+    else:
+        with tarfile.open(sdist) as t:
+            names = t.getnames()
+    return [n for n in names if Path(n).suffix.lower() in COMPILED_SUFFIXES or Path(n).name in COMPILED_FILES]
+
+
+def is_pure(wheel_name: str) -> bool:
+    """A wheel any Python 3 takes: ``py3-none-any`` (or ``py2.py3-none-any``)."""
+    parts = wheel_name[:-4].split("-")
+    return len(parts) >= 5 and "py3" in parts[-3].split(".") and parts[-2] == "none" and parts[-1] == "any"
+
+
+def built_wheels() -> Path:
+    """Wheels built here from pure-Python sdists, kept across runs and offered to pip as --find-links."""
+    return cache_dir() / "built-wheels"
+
+
+def _no_wheel(missing: Missing, target: Interpreter, why: str, files: Sequence[Path]) -> NoWheel:
+    seen = missing.versions
+    found = (f"versions with a wheel for it: {', '.join(seen[-5:])}" + (f" and {len(seen) - 5} older" if len(seen) > 5
+             else "")) if seen else "no version has one"
+    where = ", ".join(str(f) for f in files) or "the requirements"
+    return NoWheel(
+        f"{missing.spec} has no wheel for {target.describe()} ({found}){why}: pin a version that has one in {where}, "
+        f"run on another Python (--targets docker:X.Y), or leave it out",
+        package=missing.requirement, python=target.python)
+
+
+def build_pure_wheel(missing: Missing, target: Interpreter, files: Sequence[Path], say: Progress) -> Path:
+    """The sdist of ``missing`` built into a wheel on the host, kept in ``built_wheels()`` if it is
+    ``py3-none-any``; ``NoWheel`` when there is no sdist or it is compiled code."""
+    spec = missing.requirement
+    with tempfile.TemporaryDirectory(prefix="kit-sdist-") as tmp:
+        say(f"{target.python}: {spec} has no wheel; building its sdist on the host")
+        got = _pip(["download", "--no-deps", "--no-binary=:all:", "--dest", f"{tmp}/sdist", spec])
+        sdists = sorted(Path(tmp, "sdist").glob("*")) if got.returncode == 0 else []
+        if not sdists:
+            raise _no_wheel(missing, target, f" and no source distribution ({_pip_error(got.stderr)})", files)
+        compiled = compiled_sources(sdists[0])
+        if compiled:
+            raise _no_wheel(missing, target, f" and its sdist is compiled code ({Path(compiled[0]).name}, ...)", files)
+        built = _pip(["wheel", "--no-deps", "--wheel-dir", f"{tmp}/wheel", str(sdists[0])])
+        wheels = sorted(Path(tmp, "wheel").glob("*.whl")) if built.returncode == 0 else []
+        if not wheels:
+            raise _no_wheel(missing, target, f" and its sdist did not build ({_pip_error(built.stderr)})", files)
+        if not is_pure(wheels[0].name):
+            raise _no_wheel(missing, target, f" and its sdist builds {wheels[0].name}, not pure Python", files)
+        keep = built_wheels()
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(wheels[0], keep / wheels[0].name)
+        return keep / wheels[0].name
+
+
+def local_projects(stdout: str) -> list[Path]:
+    """Folders pip took as requirements ("Processing ./lp"): it resolves their dependencies but saves
+    nothing for them, so their wheels are built here."""
+    found = (Path(m.strip()) for m in re.findall(r"^Processing (.+)$", stdout, re.MULTILINE))
+    return [p.resolve() for p in found if p.is_dir()]
+
+
+def build_local_wheel(folder: Path, target: Interpreter, dest: Path) -> Path:
+    """A local project (a folder named in a requirements file) built into a ``py3-none-any`` wheel in ``dest``."""
+    with tempfile.TemporaryDirectory(prefix="kit-local-") as tmp:
+        built = _pip(["wheel", "--no-deps", "--wheel-dir", tmp, str(folder)])
+        wheels = sorted(Path(tmp).glob("*.whl")) if built.returncode == 0 else []
+        if not wheels or not is_pure(wheels[0].name):
+            what = f"builds {wheels[0].name}" if wheels else f"does not build ({_pip_error(built.stderr)})"
+            raise RequirementsError(f"the local project {folder} {what}: only pure-Python projects are built on the "
+                                    f"host for {target.describe()}; leave it out of the requirements (the project "
+                                    "folder is copied in: pytest's pythonpath setting can import it from there)",
+                                    path=str(folder))
+        shutil.copy2(wheels[0], dest / wheels[0].name)
+        return dest / wheels[0].name
+
+
+def resolve(target: Interpreter, requirements: Sequence[Path], extra: Sequence[str], dest: Path,
+            say: Progress) -> list[Path]:
+    """Every wheel ``requirements`` and ``extra`` need in ``target``, downloaded into ``dest``."""
+    platforms = [arg for p in target.platforms() for arg in ("--platform", p)]
+    args = ["download", "--only-binary=:all:", "--python-version", target.python, "--implementation", "cp",
+            "--abi", target.abi, *platforms, "--dest", str(dest), "--find-links", str(built_wheels()),
+            *extra, *(a for f in requirements for a in ("-r", str(f)))]
+    built: set[str] = set()
+    for _ in range(MAX_SDISTS + 1):
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        done = _pip(args)
+        if done.returncode == 0:
+            for folder in local_projects(done.stdout):
+                build_local_wheel(folder, target, dest)
+            wheels = sorted(dest.glob("*.whl"))
+            wrong = [w.name for w in wheels if not target.accepts(w.name)]
+            if wrong:  # pip was told the tags; a wheel that does not fit is a bug to stop at, not to install
+                raise RequirementsError(f"{', '.join(wrong)}: not for {target.describe()}; nothing was installed")
+            return wheels
+        if _unreachable(done.stderr):
+            raise DepsBuildError(f"no package index answers from this machine ({_pip_error(done.stderr)}): the "
+                                 "wheels for the container are resolved on the host; check the network or pip's "
+                                 "index settings (pip config list)")
+        missing = parse_missing(done.stderr)
+        if missing is None:
+            where = ", ".join(str(f) for f in requirements) or ", ".join(extra)
+            raise RequirementsError(f"pip cannot resolve {where} for {target.describe()}: {_pip_error(done.stderr)}")
+        if missing.versions or missing.requirement in built:
+            # other versions have wheels for this Python: a compiled project that skipped this one
+            raise _no_wheel(missing, target, "", requirements)
+        built.add(missing.requirement)
+        build_pure_wheel(missing, target, requirements, say)
+    raise DepsBuildError(f"more than {MAX_SDISTS} sdists to build for {target.describe()}: give wheels instead")
+
+
+# ---------------------------------------------------------------- the image side
+
+
+_PROBED: dict[str, Interpreter] = {}
+
+
+def interpreter(client: docker.DockerClient, image: str) -> Interpreter:
+    """What the image's ``python`` is, asked of the image (once per image id; no network)."""
+    image_id = client.images.get(image).id or image
+    if image_id in _PROBED:
+        return _PROBED[image_id]
+    memo = cache_dir() / "interpreters.json"
+    known: dict[str, dict[str, str]] = {}
+    with contextlib.suppress(OSError, ValueError):
+        known = json.loads(memo.read_text())
+    facts = known.get(image_id)
+    if facts is None:
+        with container(client, image, ["python", "-c", PROBE]) as c:
+            status = c.wait(timeout=120)
+            out = c.logs(stdout=True, stderr=False).decode("utf-8", "replace").strip()
+        if status.get("StatusCode") != 0 or not out:
+            raise DepsBuildError(f"the image {image} did not say what its Python is (exit {status.get('StatusCode')})")
+        facts = json.loads(out.splitlines()[-1])
+        if facts.get("implementation") != "cpython":
+            raise RequirementsError(f"{image} runs {facts.get('implementation')}, not CPython: no wheels resolved")
+        known[image_id] = facts
+        with contextlib.suppress(OSError):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            memo.write_text(json.dumps(known, indent=1, sort_keys=True))
+    found = Interpreter(facts["python"], facts["machine"], facts["glibc"], facts.get("abiflags", ""))
+    _PROBED[image_id] = found
+    return found
+
+
+def derived_hash(base_id: str, target: Interpreter, wheels: Sequence[Path]) -> str:
+    """What went in: the recipe, the base image's id, the Python, and each wheel's name and content."""
+    h = hashlib.sha256()
+    for part in (DOCKERFILE, base_id, target.python, target.abi):
+        h.update(part.encode() + b"\0")
+    for wheel in sorted(wheels, key=lambda w: w.name):
+        h.update(wheel.name.encode() + b"\0" + hashlib.sha256(wheel.read_bytes()).digest())
+    return h.hexdigest()[:12]
+
+
+def _exists(client: docker.DockerClient, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _build(client: docker.DockerClient, base_image: str, wheels: Sequence[Path], tag: str,
+           labels: dict[str, str]) -> None:
+    """``docker build`` of ``DOCKERFILE`` on a context of the recipe and the wheels, with no network."""
+    import docker.errors
+
+    with tempfile.TemporaryDirectory(prefix="kit-deps-context-") as tmp:
+        ctx = Path(tmp)
+        (ctx / "Dockerfile").write_text(DOCKERFILE)
+        (ctx / "wheels").mkdir()
+        for wheel in wheels:
+            shutil.copy2(wheel, ctx / "wheels" / wheel.name)
+        try:
+            with api_timeout(client, BUILD_TIMEOUT_S):
+                client.images.build(path=str(ctx), tag=tag, rm=True, forcerm=True, pull=False, network_mode="none",
+                                    buildargs={"BASE": base_image}, labels=labels)
+        except docker.errors.BuildError as exc:
+            lines = [str(chunk.get("stream", "")).rstrip() for chunk in exc.build_log if chunk.get("stream")]
+            tail = " | ".join(ln for ln in lines[-6:] if ln)
+            raise DepsBuildError(f"installing the requirements into {tag} failed: {exc.msg}; "
+                                 f"last output: {tail}") from None
+
+
+def image_with_requirements(
+    client: docker.DockerClient,
+    python: str,
+    base_image: str,
+    requirements: Sequence[Path],
+    extra: Sequence[str] = ("pytest",),
+    say: Progress | None = None,
+) -> str:
+    """``base_image`` (a ``kit:pyX.Y-HASH``) with ``extra`` and every ``requirements`` file installed:
+    the tag of a derived image, built once and reused while the same wheels resolve.
+
+    Raises ``NoWheel`` (a requirement with no wheel for that Python that is not pure Python),
+    ``RequirementsError`` (a missing file, a conflict, an image whose Python is not ``python``)
+    or ``DepsBuildError`` (no index answers, the build failed); nothing is built then.
+    """
+    say = say or (lambda _msg: None)
+    files = [Path(f) for f in requirements]
+    for f in files:
+        if not f.is_file():
+            raise RequirementsError(f"requirements file {f} does not exist", path=str(f))
+    target = interpreter(client, base_image)
+    if target.python != python:
+        raise RequirementsError(f"{base_image} runs Python {target.python}, not {python}: wheels resolved for one "
+                                "do not serve the other; rebuild the images (python -m kit images)")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kit-deps-") as tmp:
+        wheels = resolve(target, files, list(extra), Path(tmp, "wheels"), say)
+        base_id = client.images.get(base_image).id or base_image
+        tag = f"{REPO}:py{python}-{derived_hash(base_id, target, wheels)}"
+        say(f"{python}: {len(wheels)} wheels resolved in {time.perf_counter() - t0:.1f} s")
+        if _exists(client, tag):
+            say(f"{python}: {tag} up to date")
+            return tag
+        say(f"{python}: building {tag} on {base_image} ({', '.join(w.name for w in wheels)})")
+        labels = {L_PYTHON: python, L_BASE: base_image, L_HASH: tag.rpartition("-")[2],
+                  L_WHEELS: "\n".join(w.name for w in wheels)}
+        t1 = time.perf_counter()
+        _build(client, base_image, wheels, tag, labels)
+        say(f"{python}: built {tag} in {time.perf_counter() - t1:.1f} s")
+    return tag
+
+
+def derived_images(client: docker.DockerClient) -> list[str]:
+    """Every ``kit-deps`` tag here (to list or remove; bases are never among them)."""
+    return sorted(t for image in client.images.list(name=REPO) for t in image.tags if t.startswith(f"{REPO}:"))
