@@ -449,6 +449,7 @@ class Subject:
     path: str = ""  # the script's path or the suite's folder, "" for an example
     kind: str = EXAMPLE
     cwd: str = ""  # where the run starts ("": where the kit runs); a suite runs in its folder
+    args: tuple[str, ...] = ()  # the user's arguments: a script's, or pytest's for a suite
 
     @property
     def is_script(self) -> bool:
@@ -489,4 +490,4 @@ def script_subject(path: str, like: str | None = None, args: tuple[str, ...] = (
     variants so)."""
     checks_for = EXAMPLES[like].checks_for if like else _script_checks
     resolved = str(Path(path).resolve())
-    return Subject(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved, kind=SCRIPT)
+    return Subject(path, (resolved, *args), checks_for, analyse_file(resolved), path=resolved, kind=SCRIPT, args=args)

@@ -29,7 +29,7 @@ from kit.matrix import default_jobs, host_methods
 from kit.outcomes import ALL, Code, Method, Status, exit_status
 from kit.results import RunResult
 from kit.runner import STOP, Interrupted, Stopped
-from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, Settings
+from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, SUITE_TIMEOUT, Settings
 
 DEBUG_ENV = env.DEBUG
 
@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("script_args", nargs="*", metavar="ARGS", help="after --: arguments for the script")
     options.add_options(r, "run", runtime)
 
+    t = sub.add_parser("pytest", help="your project's test suite under each start method: which tests depend on it",
+                       formatter_class=fmt)
+    t.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the project's folder (pytest runs there)")
+    t.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARGS", help="after --: arguments for pytest")
+    options.add_options(t, "pytest", {**runtime, "timeout": SUITE_TIMEOUT})
+
     m = sub.add_parser("matrix", help="every example under every start method, as a table", formatter_class=fmt)
     options.add_options(m, "matrix", runtime)
 
@@ -112,9 +118,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         argv, rest = argv[:at], argv[at + 1:]
     args = build_parser().parse_args(argv)
     if rest:
-        if args.command != "run":
-            raise UsageError(f"arguments after -- are for the script of kit run, not kit {args.command}")
-        args.script_args = [*args.script_args, *rest]
+        if args.command not in ("run", "pytest"):
+            raise UsageError(f"arguments after -- are for the script of kit run or for pytest, not kit {args.command}")
+        if args.command == "run":
+            args.script_args = [*args.script_args, *rest]
+        else:
+            args.pytest_args = [*args.pytest_args, *rest]
     return args
 
 
@@ -214,6 +223,58 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(diagnose.summary_line(rs), file=human, flush=True)
     _outputs(args, rs)
     return exit_status([r.status for r in rs], differs=bool(changed))
+
+
+def cmd_pytest(args: argparse.Namespace) -> int:
+    from kit import interpreter, suite, suite_render
+    from kit.places import parse, run_suite
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"{args.folder}: not a folder (kit pytest runs pytest in a project's folder)",
+                         path=args.folder)
+    for option in ("json", "markdown", "junit_xml"):
+        check_output_path(getattr(args, option), "--" + option.replace("_", "-"))
+    methods = _methods(args.method)
+    settings = Settings.from_args(args)
+    if parse(args.targets).host:
+        found = interpreter.find(args.python, cwd=str(folder))
+        if found.pytest_version is None:
+            raise UsageError(f"pytest cannot be imported by {found.describe()} ({found.pytest_error}): install it "
+                             "in the project's environment, or choose another interpreter with --python PATH")
+        settings = settings.but(interpreter=found)
+    subject = suite.suite_subject(folder, args.pytest_args)
+    done: list[RunResult] = []
+    colour = render.colour_wanted(sys.stderr)
+
+    def progress(i: int, n: int, r: RunResult, running: Sequence[str]) -> None:
+        done.append(r)
+        if not args.quiet:
+            totals = suite.totals_line(r.tests) if r.tests is not None else r.reason
+            _say(f"[{i}/{n}] {r.place} {r.method:<10} {render.paint(str(r.status), r.status, colour)}: {totals}")
+
+    try:
+        rs = run_suite(args.targets, subject, methods, settings, progress, _say)
+    except KeyboardInterrupt as exc:
+        rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
+        _suite_outputs(args, rs)
+        raise
+    suite.compare(rs)
+    print(suite_render.text(rs, render.colour_wanted(_human(args))), file=_human(args), flush=True)
+    _suite_outputs(args, rs)
+    return exit_status((r.status for r in rs), differs=bool(suite.depends_on_method(rs)))
+
+
+def _suite_outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
+    from kit import junit, suite_render
+
+    _write(args.json, results.dump(rs))
+    markdown = suite_render.markdown(rs)
+    if args.markdown:
+        _write(args.markdown, markdown)
+    if args.junit_xml:
+        _write(args.junit_xml, junit.to_xml(rs))
+    junit.append_step_summary(markdown)
 
 
 def _examples(asked: list[str]) -> list[str]:
@@ -323,8 +384,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          human=_human(args), say=(lambda _: None) if args.quiet else _say, write=_write)
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "matrix": cmd_matrix, "images": cmd_images, "report": cmd_report,
-            "bench": cmd_bench}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "pytest": cmd_pytest, "matrix": cmd_matrix, "images": cmd_images,
+            "report": cmd_report, "bench": cmd_bench}
 
 
 def _never_crash_on_print() -> None:

@@ -123,8 +123,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--targets", ("run", "matrix", "pytest", "bench"), TARGETS_HELP, default="host",
            metavar="T[,T...]"),
     Option("--jobs", ("matrix", "pytest"), "cells at once across all targets, by default three times the usable "
-           "cores (a run only waiting for its orphans lends its place; cells that measure CPU still run alone; 1: one cell "
-           "after the other)", type=count(MAX_JOBS), metavar="N"),
+           "cores (a run only waiting for its orphans lends its place; cells that measure CPU still run alone; 1: one "
+           "cell after the other)", type=count(MAX_JOBS), metavar="N"),
     Option("--repeat", ("bench",), "repetitions of each timing (throughput and scaling: half as many, at least 1)",
            type=count(MAX_REPEAT), metavar="N"),
     Option("--scale", RUNS, "time factor for the article's sleeps (1 = the article's timings)",

@@ -96,8 +96,7 @@ def run_places(spec: str, examples: Sequence[str], methods: Sequence[str], setti
         what = "the CPU-measuring cells, alone" if unit.solo else f"{len(unit.cells)} cells"
         if not settings.quiet:
             say(f"{unit.place}: {what} in one container of {images[python]}")
-        return run_in_container(client, python, unit.examples, unit.methods, scale=settings.scale,
-                                timeout_s=settings.timeout, image=images[python],
+        return run_in_container(client, python, unit.examples, unit.methods, settings, images[python],
                                 progress=None if settings.quiet else _prefixed(say, f"  {unit.place} "),
                                 keep=say if settings.keep_containers else None)
 
@@ -124,11 +123,12 @@ def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: S
         from kit.container.run import run_one_in_container
 
         what: str | Path = Path(subject.path) if subject.is_script else subject.name
-        for python, image in images.items():
+        for python, base in images.items():
+            image = with_requirements(client, python, base, settings, (), say)
             if not settings.quiet:
                 say(f"docker:{python}: {subject.name} under {', '.join(methods)} in one container of {image}")
-            rs = run_one_in_container(client, python, what, methods, scale=settings.scale, timeout_s=settings.timeout,
-                                      args=args, image=image, keep=say if settings.keep_containers else None)
+            rs = run_one_in_container(client, python, what, methods, settings, image, args=args,
+                                      keep=say if settings.keep_containers else None)
             for r in rs:
                 on_result(r)
             out += rs
@@ -147,14 +147,28 @@ def run_suite(spec: str, subject: Subject, methods: Sequence[str], settings: Set
 
         python = unit.place.split(":", 1)[1]
         assert client is not None  # a container place is planned only with a client
+        image = with_requirements(client, python, images[python], settings, ("pytest",), say)
         if not settings.quiet:
-            say(f"{unit.place}: the suite under {', '.join(unit.methods)} in one container of {images[python]}")
-        return run_suite_in_container(client, python, subject, unit.methods, settings, image=images[python])
+            say(f"{unit.place}: the suite under {', '.join(unit.methods)} in one container of {image}")
+        return run_suite_in_container(client, python, subject, unit.methods, settings, image,
+                                      keep=say if settings.keep_containers else None)
 
     containers = [f"docker:{p}" for p in images] if client is not None else []
     return run_matrix([subject.name], methods, settings, places=[HOST] * plan.host + containers,
                       run_container=run_container, progress=progress, say=say, subject_of=lambda _: subject,
                       solo=lambda _, __: False)
+
+
+def with_requirements(client: docker.DockerClient, python: str, base: str, settings: Settings,
+                      extra: Sequence[str], say: Say) -> str:
+    """The image to run in: ``base``, or one derived from it with ``settings.requirements`` and
+    ``extra`` installed (built offline, cached: ``kit.container.deps``)."""
+    if not settings.requirements and not extra:
+        return base
+    from kit.container.deps import image_with_requirements
+
+    return image_with_requirements(client, python, base, [Path(r) for r in settings.requirements], extra=extra,
+                                   say=None if settings.quiet else say)
 
 
 def _prefixed(say: Say, prefix: str) -> Say:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 DEFAULT_SCALE = 0.1
 DEFAULT_TIMEOUT = 60.0
+SUITE_TIMEOUT = 600.0
+"""A test suite's default timeout: a whole suite, not one script."""
 GRACE_S = 2.0
 """After the main process exits, how long what it started may take to leave before it is an orphan."""
 
@@ -47,6 +49,7 @@ class Settings:
             jobs=int(get("jobs", 1)),  # type: ignore[call-overload]
             keep_containers=bool(get("keep_containers", False)),
             quiet=bool(get("quiet", 0)),
+            requirements=tuple(str(r) for r in get("requirements", ()) or ()),  # type: ignore[attr-defined]
         )
 
     def but(self, **changes: object) -> Settings:

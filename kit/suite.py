@@ -27,8 +27,8 @@ from kit.catalogue import SUITE, Subject
 from kit.diagnose import Death
 from kit.events import Event
 from kit.observation import Observation
-from kit.outcomes import Code, Ev, TestOutcome
-from kit.results import Diagnosis, ProcRecord, TestResult
+from kit.outcomes import Code, Ev, Status, TestOutcome
+from kit.results import Diagnosis, ProcRecord, RunResult, TestResult
 from kit.source import SourceFacts
 
 PLUGIN = "kit._pytest_plugin"
@@ -47,7 +47,8 @@ def suite_subject(folder: str | Path, pytest_args: Sequence[str] = ()) -> Subjec
     the arguments, when there are any: they select the tests)."""
     where = Path(folder).resolve()
     name = " ".join([str(folder), *pytest_args])
-    return Subject(name, launcher_args(pytest_args), checks_for, path=str(where), kind=SUITE, cwd=str(where))
+    return Subject(name, launcher_args(pytest_args), checks_for, path=str(where), kind=SUITE, cwd=str(where),
+                   args=tuple(pytest_args))
 
 
 @dataclass(frozen=True)
@@ -259,3 +260,66 @@ def _leaks(obs: Observation, charge: Mapping[int, str]) -> list[Diagnosis]:
         out.append(Diagnosis(Code.LEAKED_PROCESS, f"{nodeid} left {len(left)} process(es) it started running "
                                                   f"when it ended: {who}", LEAK_FIX, test=nodeid))
     return out
+
+
+# -- across cells --------------------------------------------------------------------------------
+_UNFINISHED = (Status.TIMEOUT, Status.INTERRUPTED, Status.ERROR, Status.SKIPPED)
+NOT_RUN = "not run"
+DIFFERS_FIX = ("Make the test independent of the start method: under spawn and forkserver a child imports the "
+               "test module afresh (module state set by the test or a fixture is not there) and everything sent "
+               "to it is pickled; to test one method on purpose, use multiprocessing.get_context(METHOD).")
+
+
+def compare(results: Sequence[RunResult]) -> None:
+    """Add ``outcome_differs`` to each suite cell for each test whose outcome differs from the
+    reference cell's (the first place's default method, as for scripts), naming the test, both
+    cells, and the diagnosis that explains it where the failing cell has one.  A test that fails
+    in every cell differs nowhere: it is a failure, not a method dependence.  Cells that did not
+    finish (a timeout, a stop) are not compared: their missing tests never ran."""
+    for r in results:
+        r.diagnoses = [d for d in r.diagnoses if d.code is not Code.OUTCOME_DIFFERS]
+    for r in results:
+        ref = diagnose.reference_of(r, results)
+        if ref is None or r.tests is None or ref.tests is None or r.status in _UNFINISHED or ref.status in _UNFINISHED:
+            continue
+        mine, theirs = {t.nodeid: t for t in r.tests}, {t.nodeid: t for t in ref.tests}
+        for nodeid in dict.fromkeys([*theirs, *mine]):
+            a, b = mine.get(nodeid), theirs.get(nodeid)
+            if a is not None and b is not None and a.outcome is b.outcome:
+                continue
+            r.diagnoses.append(_differs(nodeid, r, a, ref, b))
+
+
+def _differs(nodeid: str, r: RunResult, a: TestResult | None, ref: RunResult, b: TestResult | None) -> Diagnosis:
+    def said(t: TestResult | None, cell: RunResult) -> str:
+        return f"{t.outcome if t else NOT_RUN} under {cell.method} on {cell.place}"
+
+    failing = next(((t, cell) for t, cell in ((a, r), (b, ref)) if t is not None and not t.outcome.ok), None)
+    why = f": {failing[0].message}" if failing and failing[0].message else ""
+    explained = next((d for d in (failing[1].diagnoses if failing else []) if d.test == nodeid
+                      and d.code is not Code.OUTCOME_DIFFERS), None)
+    also = f" ({explained.code}: {explained.message})" if explained else ""
+    return Diagnosis(Code.OUTCOME_DIFFERS, f"{nodeid}: {said(a, r)}, {said(b, ref)}{why}{also}",
+                     explained.fix if explained else DIFFERS_FIX, test=nodeid)
+
+
+def depends_on_method(results: Sequence[RunResult]) -> dict[str, list[RunResult]]:
+    """nodeid -> the cells where its outcome differs from the reference, in the order found."""
+    out: dict[str, list[RunResult]] = {}
+    for r in results:
+        for d in r.diagnoses:
+            if d.code is Code.OUTCOME_DIFFERS and d.test:
+                out.setdefault(d.test, []).append(r)
+    return out
+
+
+def fails_everywhere(results: Sequence[RunResult]) -> list[TestResult]:
+    """Tests that failed (or errored) in every finished cell that ran them."""
+    finished = [r for r in results if r.tests is not None and r.status not in _UNFINISHED]
+    if not finished:
+        return []
+    by: dict[str, list[TestResult]] = {}
+    for r in finished:
+        for t in r.tests or []:
+            by.setdefault(t.nodeid, []).append(t)
+    return [ts[0] for ts in by.values() if len(ts) == len(finished) and all(not t.outcome.ok for t in ts)]

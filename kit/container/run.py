@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kit import env, options, results
 from kit.container.driver import DONE_MARK, WAIT_POLL_S, Driver, Exited, Logs, Stopped, TimedOut, keepable
 from kit.container.engine import FILES_DIR
-from kit.container.images import image_for
+from kit.container.project import project_archive
 from kit.outcomes import Method, Status
+from kit.catalogue import Subject
 from kit.results import PlatformInfo, RunResult
 from kit.runner import STOP
-from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, GRACE_S
+from kit.settings import GRACE_S, Settings
 
 if TYPE_CHECKING:
     import docker
@@ -29,9 +31,9 @@ if TYPE_CHECKING:
 STARTUP_S = 30.0  # container start and interpreter imports, on top of the cells' own time
 PER_CELL_MARGIN_S = 5.0  # the kit's own grace, judging and killing, per cell
 
-__all__ = ["DONE_MARK", "MAX_FOLDER_BYTES", "PER_CELL_MARGIN_S", "SCRIPT_DIR", "STARTUP_S", "WAIT_POLL_S",
-           "folder_archive", "keepable", "matrix_command", "overall_timeout", "run_batch", "run_command",
-           "run_in_container", "run_one_in_container"]
+__all__ = ["DONE_MARK", "PER_CELL_MARGIN_S", "SCRIPT_DIR", "STARTUP_S", "WAIT_POLL_S", "Batch", "keepable",
+           "matrix_command", "overall_timeout", "pytest_command", "run_batch", "run_command", "run_in_container",
+           "run_one_in_container", "run_suite_in_container"]
 
 
 def overall_timeout(cells: int, timeout_s: float) -> float:
@@ -42,151 +44,119 @@ def overall_timeout(cells: int, timeout_s: float) -> float:
 
 SCRIPT_DIR = FILES_DIR
 """Where a user's script folder is copied in a container."""
-MAX_FOLDER_BYTES = 50 * 1024 * 1024
-_SKIP_DIRS = {".git", ".hg", ".nox", ".tox", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache"}
 
 
-def matrix_command(examples: Sequence[str], methods: Sequence[str], scale: float, timeout_s: float) -> list[str]:
+def matrix_command(examples: Sequence[str], methods: Sequence[str], settings: Settings) -> list[str]:
     """The kit's own CLI inside: the container speaks the same JSON as a host run (``--json -``),
     one cell at a time (its pid namespace is the evidence of one run)."""
     return ["python", "-m", "kit", *options.to_argv("matrix", targets="host", examples=examples, methods=methods,
-                                                     scale=scale, timeout=timeout_s, jobs=1, json="-")]
+                                                     scale=settings.scale, timeout=settings.timeout, jobs=1,
+                                                     json="-")]
 
 
-def run_command(what: str, methods: Sequence[str], scale: float, timeout_s: float,
-                args: Sequence[str] = ()) -> list[str]:
+def run_command(what: str, methods: Sequence[str], settings: Settings, args: Sequence[str] = ()) -> list[str]:
     """``kit run`` of an example or of a script in ``SCRIPT_DIR``; ``methods`` may hold ``default``."""
     return ["python", "-m", "kit", *options.to_argv("run", [what], args, targets="host", method=methods,
-                                                     scale=scale, timeout=timeout_s, json="-")]
+                                                     scale=settings.scale, timeout=settings.timeout, json="-")]
 
 
-def folder_archive(folder: Path) -> bytes:
-    """The script's folder as a tar (readable by the image's user, writable by nobody in the
-    container), without VCS folders, virtualenvs and caches; a TargetError when it is larger
-    than ``MAX_FOLDER_BYTES``."""
-    import io
-    import os
-    import tarfile
-
-    from kit.errors import TargetError
-
-    buffer = io.BytesIO()
-    total = 0
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for base, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
-            for name in [*dirs, *sorted(files)]:
-                path = Path(base, name)
-                if path.is_symlink():
-                    continue
-                info = tar.gettarinfo(str(path), arcname=path.relative_to(folder).as_posix())
-                info.uid = info.gid = 0
-                info.uname = info.gname = "root"
-                info.mode = (info.mode & 0o755) | (0o755 if info.isdir() else 0o644)
-                total += info.size if info.isfile() else 0
-                if total > MAX_FOLDER_BYTES:
-                    raise TargetError(f"the script's folder {folder} holds more than "
-                                      f"{MAX_FOLDER_BYTES // 2**20} MB: put the script in a folder of its own")
-                if info.isfile():
-                    with path.open("rb") as fh:
-                        tar.addfile(info, fh)
-                elif info.isdir():
-                    tar.addfile(info)
-    return buffer.getvalue()
+def pytest_command(methods: Sequence[str], settings: Settings, pytest_args: Sequence[str]) -> list[str]:
+    """``kit pytest`` of the project copied to ``SCRIPT_DIR``, its cells one after the other."""
+    return ["python", "-m", "kit", *options.to_argv("pytest", [SCRIPT_DIR], pytest_args, targets="host",
+                                                     method=methods, timeout=settings.timeout, jobs=1, json="-")]
 
 
-def run_in_container(
-    client: docker.DockerClient,
-    python: str,
-    examples: Sequence[str],
-    methods: Sequence[str],
-    scale: float = DEFAULT_SCALE,
-    timeout_s: float = DEFAULT_TIMEOUT,
-    *,
-    overall_s: float | None = None,
-    image: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    keep: Callable[[str], None] | None = None,
-) -> list[RunResult]:
+@dataclass(frozen=True)
+class Batch:
+    """What one container runs: the kit's ``command`` for ``cells`` ((name, method) pairs) in ``image``;
+    ``files`` (a tar) unpacked in ``SCRIPT_DIR`` first.  ``match_method``: a result answers the cell
+    of its method; off (``default`` or ``all``), any results the kit printed are the batch's.
+    ``overall_s``: the container's ceiling (default ``overall_timeout``)."""
+
+    python: str
+    command: list[str]
+    cells: tuple[tuple[str, str], ...]
+    image: str
+    files: bytes | None = None
+    match_method: bool = True
+    overall_s: float | None = None
+
+    @property
+    def place(self) -> str:
+        return f"docker:{self.python}"
+
+
+def run_in_container(client: docker.DockerClient, python: str, examples: Sequence[str], methods: Sequence[str],
+                     settings: Settings, image: str, progress: Callable[[str], None] | None = None,
+                     keep: Callable[[str], None] | None = None) -> list[RunResult]:
     """Every (example, method) cell run by ``python -m kit matrix`` in one container.
 
-    ``timeout_s`` is per cell, as for the kit on the host; ``overall_s``
-    (default ``overall_timeout``) bounds the whole container: past it the
-    container is killed and removed, and cells without a result come back as
-    ``timeout``.  A cell that fails is an ordinary result (the kit then exits
-    1); only output that is not the kit's JSON makes ``error`` results.
-    Every result's ``platform.place`` is ``docker:X.Y``.
+    ``settings.timeout`` is per cell, as for the kit on the host; past the batch's ceiling
+    (``overall_timeout``) the container is killed and removed, and cells without a result come
+    back as ``timeout``.  A cell that fails is an ordinary result (the kit then exits 1); only
+    output that is not the kit's JSON makes ``error`` results.  Every result's ``platform.place``
+    is ``docker:X.Y``.
     """
     examples, methods = list(examples), list(methods)
-    cells = [(e, m) for e in examples for m in methods]
-    return run_batch(client, python, matrix_command(examples, methods, scale, timeout_s), cells, scale, timeout_s,
-                     overall_s=overall_s, image=image, progress=progress, keep=keep)
+    cells = tuple((e, m) for e in examples for m in methods)
+    return run_batch(client, Batch(python, matrix_command(examples, methods, settings), cells, image), settings,
+                     progress=progress, keep=keep)
 
 
-def run_one_in_container(
-    client: docker.DockerClient,
-    python: str,
-    what: str | Path,
-    methods: Sequence[str],
-    scale: float = DEFAULT_SCALE,
-    timeout_s: float = DEFAULT_TIMEOUT,
-    *,
-    args: Sequence[str] = (),
-    image: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    keep: Callable[[str], None] | None = None,
-) -> list[RunResult]:
+def run_one_in_container(client: docker.DockerClient, python: str, what: str | Path, methods: Sequence[str],
+                         settings: Settings, image: str, args: Sequence[str] = (),
+                         keep: Callable[[str], None] | None = None) -> list[RunResult]:
     """An example (a name) or a user's script (a Path) under each of ``methods`` (``default``:
     the container's own) in one container, as ``kit run`` runs it on the host.  A script's
-    folder is copied in, and its results name it by the path given on the host."""
+    folder is copied in (as a project's is: ``kit.container.project``), and its results name it
+    by the path given on the host."""
     if isinstance(what, Path):
         script = what.resolve()
-        files: bytes | None = folder_archive(script.parent)
-        command = run_command(f"{SCRIPT_DIR}/{script.name}", methods, scale, timeout_s, args)
+        files: bytes | None = project_archive(script.parent)
+        command = run_command(f"{SCRIPT_DIR}/{script.name}", methods, settings, args)
     else:
-        files, command = None, run_command(what, methods, scale, timeout_s, args)
-    cells = [(str(what), m) for m in methods]
-    rs = run_batch(client, python, command, cells, scale, timeout_s, files=files, image=image, progress=progress,
-                   match_method=False, keep=keep)
+        files, command = None, run_command(what, methods, settings, args)
+    cells = tuple((str(what), m) for m in methods)
+    rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
+                   keep=keep)
     if isinstance(what, Path):
         for r in rs:
             r.subject = str(what)
     return rs
 
 
-def run_batch(
-    client: docker.DockerClient,
-    python: str,
-    command: list[str],
-    cells: Sequence[tuple[str, str]],
-    scale: float,
-    timeout_s: float,
-    *,
-    files: bytes | None = None,
-    overall_s: float | None = None,
-    image: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    match_method: bool = True,
-    keep: Callable[[str], None] | None = None,
-) -> list[RunResult]:
-    """Run the kit's ``command`` in one container and read back its JSON results, one per cell.
+def run_suite_in_container(client: docker.DockerClient, python: str, subject: Subject, methods: Sequence[str],
+                           settings: Settings, image: str, keep: Callable[[str], None] | None = None
+                           ) -> list[RunResult]:
+    """A project's suite under each of ``methods`` in one container: the project's folder copied
+    in (what it never ships left out), ``kit pytest`` run there on ``image`` (which holds pytest and
+    the project's requirements: ``kit.container.deps``); results named as on the host."""
+    files = project_archive(Path(subject.path))
+    command = pytest_command(methods, settings, subject.args)
+    cells = tuple((subject.name, m) for m in methods)
+    rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
+                   keep=keep)
+    for r in rs:
+        r.subject = subject.name
+    return rs
 
-    ``files`` (a tar) is unpacked in /home/kit before the container starts.  ``match_method``:
-    cells are (name, method) and a result answers the cell of its method; off (``default``
-    or ``all``), any results the kit printed are the batch's.  ``keep``: when the kit in the
-    container fails (a cell did not pass), the container is kept running and ``keep`` is told
-    how to use it (``docker exec``) and remove it (``docker rm -f``).
-    """
-    if not cells:
+
+def run_batch(client: docker.DockerClient, batch: Batch, settings: Settings,
+              progress: Callable[[str], None] | None = None, keep: Callable[[str], None] | None = None
+              ) -> list[RunResult]:
+    """Run ``batch`` in one container and read back its JSON results, one per cell.  ``keep``: when
+    the kit in the container fails (a cell did not pass), the container is kept running and
+    ``keep`` is told how to use it (``docker exec``) and remove it (``docker rm -f``)."""
+    if not batch.cells:
         return []
-    target = f"docker:{python}"
-    batch = _Batch(client, python, target, cells, scale)
-    image = image or image_for(client, python)
-    limit = overall_timeout(len(cells), timeout_s) if overall_s is None else overall_s
+    target = batch.place
+    reader = _Batch(client, batch.python, target, batch.cells, settings.scale)
+    limit = overall_timeout(len(batch.cells), settings.timeout) if batch.overall_s is None else batch.overall_s
     t0 = time.monotonic()
-    with Driver(client, image, command, keep_on_failure=keep is not None, labels={"kit.python": python},
+    with Driver(client, batch.image, batch.command, keep_on_failure=keep is not None,
+                labels={"kit.python": batch.python},
                 environment={"PYTHONUNBUFFERED": "1", env.TARGET: target, env.PIDNS: "1"},
-                files=files, working_dir=SCRIPT_DIR if files else None) as run:
+                files=batch.files, working_dir=SCRIPT_DIR if batch.files else None) as run:
         if progress:
             run.stream(progress)
         ending = run.wait(max(0.0, limit - (time.monotonic() - t0)))
@@ -196,13 +166,14 @@ def run_batch(
                  f"   (remove it with: docker rm -f {run.short_id})")
         if isinstance(ending, Stopped):
             run.kill()
-            return batch.placeholders(cells, "interrupted", f"not run to the end: the kit was stopped "
-                                      f"({STOP.name()}) and the container killed")
+            return reader.placeholders(batch.cells, "interrupted", f"not run to the end: the kit was stopped "
+                                       f"({STOP.name()}) and the container killed")
         if isinstance(ending, TimedOut):
             run.kill()
-            return batch.placeholders(cells, "timeout", f"the container did not finish within {limit:g} s: killed")
+            return reader.placeholders(batch.cells, "timeout",
+                                       f"the container did not finish within {limit:g} s: killed")
         logs = run.logs()
-    return batch.read(logs, ending, match_method)
+    return reader.read(logs, ending, batch.match_method)
 
 
 class _Batch:

@@ -1,0 +1,128 @@
+"""How a suite's results read: one line per cell with its totals, then only the tests worth a look.
+
+A real suite has hundreds or thousands of tests: listing them all would bury the answer.  The
+text and the Markdown show the totals per cell, the tests whose outcome depends on the start
+method (with the cells, the failure and the diagnosis that explains it), the tests that fail
+everywhere, and the other diagnoses charged to a test; every test's outcome is in the JSON and
+in JUnit.  Nothing runs here.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kit import suite
+from kit.outcomes import Code, Status
+from kit.render import paint, safe
+from kit.results import RunResult
+
+SHOWN = 20
+"""The most tests listed in each section (the JSON and JUnit have them all)."""
+
+
+def _cell(r: RunResult) -> str:
+    star = "*" if r.platform is not None and r.method == r.platform.default_method else ""
+    return f"{r.place} {r.method}{star}"
+
+
+def _totals(r: RunResult) -> str:
+    if r.tests is None:
+        return r.reason
+    return suite.totals_line(r.tests) + (f"; {r.reason}" if r.status not in (Status.PASS, Status.FAIL) else "")
+
+
+def header(results: Sequence[RunResult]) -> str:
+    """The suite and the interpreter that ran it, per place."""
+    first = results[0]
+    ran = {(r.place, r.platform.executable or "?", r.platform.implementation, r.platform.python)
+           for r in results if r.platform is not None}
+    where = "; ".join(f"{place}: {exe} ({impl} {version})" for place, exe, impl, version in sorted(ran))
+    return f"kit pytest {safe(first.subject)}" + (f"  ({where})" if where else "")
+
+
+def cells(results: Sequence[RunResult], colour: bool = False) -> list[str]:
+    width = max(len(_cell(r)) for r in results)
+    return [f"  {_cell(r):<{width}}  {paint(f'{r.status!s:<7}', r.status, colour)} {safe(_totals(r))}  "
+            f"({r.wall_s:.1f} s)" for r in results]
+
+
+def _more(items: int) -> list[str]:
+    return [f"  ... and {items - SHOWN} more: see --json or --junit-xml"] if items > SHOWN else []
+
+
+def depends(results: Sequence[RunResult]) -> list[str]:
+    """The tests whose outcome depends on the method, each with where it differs and why."""
+    found = suite.depends_on_method(results)
+    if not found:
+        return []
+    lines = [f"{len(found)} test(s) whose outcome depends on the start method:"]
+    for nodeid, where in list(found.items())[:SHOWN]:
+        first = next(d for d in where[0].diagnoses if d.code is Code.OUTCOME_DIFFERS and d.test == nodeid)
+        lines.append(f"  {safe(nodeid)}")
+        lines.append(f"      {safe(first.message[len(nodeid) + 2:])}")
+        lines.append(f"      fix: {safe(first.fix)}")
+    return lines + _more(len(found))
+
+
+def everywhere(results: Sequence[RunResult]) -> list[str]:
+    failing = suite.fails_everywhere(results)
+    if not failing:
+        return []
+    lines = [f"{len(failing)} test(s) fail under every method (not a method dependence):"]
+    lines += [f"  {safe(t.nodeid)}: {t.outcome}" + (f": {safe(t.message)}" if t.message else "")
+              for t in failing[:SHOWN]]
+    return lines + _more(len(failing))
+
+
+def other_diagnoses(results: Sequence[RunResult]) -> list[str]:
+    """Diagnoses other than the outcome differences, each once per (code, test, message)."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    fixes: dict[tuple[str, str, str], str] = {}
+    for r in results:
+        for d in r.diagnoses:
+            if d.code is Code.OUTCOME_DIFFERS:
+                continue
+            key = (str(d.code), d.test, d.message)
+            seen.setdefault(key, []).append(_cell(r))
+            fixes[key] = d.fix
+    if not seen:
+        return []
+    lines = ["diagnoses:"]
+    for (code, test, message), where in list(seen.items())[:SHOWN]:
+        lines.append(f"  {code}" + (f" [{safe(test)}]" if test else "") + f" ({', '.join(where)}): {safe(message)}")
+        lines.append(f"      fix: {safe(fixes[(code, test, message)])}")
+    return lines + _more(len(seen))
+
+
+def verdict(results: Sequence[RunResult]) -> str:
+    ran = [r for r in results if r.status is not Status.SKIPPED]
+    if not ran:
+        return "nothing ran"
+    found = suite.depends_on_method(results)
+    if found:
+        return f"{len(found)} test(s) depend on the start method"
+    if all(r.status is Status.PASS for r in ran):
+        return "every test passes under every method" + (" and place" if len({r.place for r in ran}) > 1 else "")
+    return "no test depends on the start method; some cells did not pass"
+
+
+def text(results: Sequence[RunResult], colour: bool = False) -> str:
+    """``kit pytest`` on the terminal."""
+    if not results:
+        return "nothing ran"
+    sections = [[header(results), *cells(results, colour)], depends(results), everywhere(results),
+                other_diagnoses(results), [verdict(results)]]
+    return "\n\n".join("\n".join(s) for s in sections if s)
+
+
+def markdown(results: Sequence[RunResult]) -> str:
+    """``kit pytest --markdown`` and the step summary: fits a pull request's comment."""
+    if not results:
+        return "nothing ran\n"
+    lines = [f"**{header(results)}**", "", "| cell | status | tests | wall s |", "|---|---|---|---:|"]
+    lines += [f"| {_cell(r)} | {r.status} | {_totals(r).replace('|', '/')} | {r.wall_s:.1f} |" for r in results]
+    for section in (depends(results), everywhere(results), other_diagnoses(results)):
+        if section:
+            lines += ["", section[0], "", *(f"- `{line.strip()}`" if not line.startswith("      ") else
+                                            f"  {line.strip()}" for line in section[1:])]
+    lines += ["", verdict(results)]
+    return "\n".join(lines) + "\n"
