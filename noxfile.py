@@ -8,7 +8,10 @@ interpreter that runs nox, so this works on a system Python that refuses pip
 installed kit builds the same images (its wheel carries docker/Dockerfile).
 
 ``tests`` skips the container tests unless pytest gets ``--run-docker``
-(``nox -s tests -- --run-docker``) or ``KIT_REQUIRE_DOCKER=1`` is set (CI).
+(``nox -s tests -- --run-docker``) or ``KIT_REQUIRE_DOCKER=1`` is set (CI).  The quick loop
+while editing is ``nox -s tests -- -m "not slow"``: the pure tests only, in seconds; ``slow``
+marks every test that starts a process or a container (tests/conftest.py says which, and where
+each module's tests are).
 """
 import os
 import sys
@@ -41,7 +44,9 @@ def images(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite; arguments go to pytest."""
+    """The test suite; arguments go to pytest.  ``nox -s tests -- -m "not slow"`` is the quick
+    loop (no process or container started; one that an unmarked test starts fails it), ``-m slow``
+    the rest."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
 

@@ -11,6 +11,8 @@ tests/conftest.py keeps only fixtures and hooks.
 * ``run_bounded()``: ``kit.runner.run`` with a test-sized timeout; pytest-timeout
   (pyproject.toml) fails a test that hangs, with every thread's stack.
 * ``explain()``, ``tail()``: assertion messages; ``ForeignLoad``: CPU others used meanwhile.
+* ``ProcessStarts``: refuses and records every process start within it (the quick loop's guard:
+  a test that starts a process must be marked ``slow``).
 
 Every process the tests start inherits ``KIT_TESTS_RUN`` (set below, when tests/conftest.py
 first imports this module), and ``kit.runner`` passes the environment on to the launcher and
@@ -21,10 +23,13 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
+import multiprocessing.util
 import os
+import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from pathlib import Path
 
 import psutil
@@ -269,3 +274,54 @@ def as_platform(rs: list[RunResult], os_name: str, python: str, default: str, ta
             r.status, r.reason = Status.SKIPPED, f"{r.method} is not available on {os_name}"
         out.append(r)
     return out
+
+
+# -- the quick loop ---------------------------------------------------------------
+class ProcessStartRefused(RuntimeError):
+    """Raised where a process would have started inside ``ProcessStarts``."""
+
+
+class ProcessStarts:
+    """Within it, every way Python starts a process raises ``ProcessStartRefused`` and is
+    recorded in ``attempts`` (a test may catch the error; the record stays).
+
+    Covers ``subprocess`` (hence ``kit.runner.run``, ``python -m kit``, asyncio and ``os.popen``),
+    ``multiprocessing`` (fork through ``os.fork``; spawn and forkserver through
+    ``multiprocessing.util.spawnv_passfds`` on POSIX, ``_winapi.CreateProcess`` on Windows),
+    ``os.fork``/``forkpty``/``posix_spawn*`` and ``os.system``.  Containers are not processes
+    of ours: tests marked docker are slow by rule (tests/conftest.py).
+    """
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+        self._saved: list[tuple[object, str, object]] = []
+
+    def _targets(self) -> list[tuple[object, str]]:
+        names: list[tuple[object, str]] = [(os, n) for n in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system")
+                                           if hasattr(os, n)]
+        names += [(subprocess.Popen, "_execute_child"), (multiprocessing.util, "spawnv_passfds")]
+        if sys.platform == "win32":
+            import _winapi
+
+            names.append((_winapi, "CreateProcess"))
+        return names
+
+    def _refuse(self, owner: object, name: str) -> Callable[..., Any]:
+        what = f"{getattr(owner, '__name__', owner)}.{name}"
+
+        def refused(*args: object, **kwargs: object) -> Any:
+            self.attempts.append(what)
+            raise ProcessStartRefused(f"{what}: this test starts a process but is not marked slow")
+
+        return refused
+
+    def __enter__(self) -> ProcessStarts:
+        for owner, name in self._targets():
+            self._saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, self._refuse(owner, name))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        while self._saved:
+            owner, name, original = self._saved.pop()
+            setattr(owner, name, original)

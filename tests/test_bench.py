@@ -316,6 +316,7 @@ def test_the_command_line_parses() -> None:
     assert (args.targets, args.methods, args.repeat, args.json) == ("host", ["all"], 3, "-")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, says", [
     (["bench", "--methods", "vfork"], "invalid choice: 'vfork'"),
     (["bench", "--targets", "host,vm"], "unknown target 'vm'"),
@@ -334,6 +335,7 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str) -> None:
     assert r.stdout == ""
 
 
+@pytest.mark.slow
 def test_the_chart_path_is_checked_before_anything_runs(tmp_path: Path) -> None:
     (tmp_path / "b.svg").mkdir()
     r = kit("bench", "--methods", "fork", "--markdown", str(tmp_path / "b.md"))
@@ -358,6 +360,7 @@ def tiny_run() -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_a_tiny_real_run_has_every_figure(tiny_run: dict[str, Any]) -> None:
     method = tiny_run["method"]
     r = bench.from_worker(tiny_run, "host", method)
@@ -377,6 +380,7 @@ def test_a_tiny_real_run_has_every_figure(tiny_run: dict[str, Any]) -> None:
     assert "±" in bench.text_table(Bench((r,)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path, value, says", [
     (("startup", "samples_s"), ..., "startup.samples_s should be a non-empty list"),
     (("startup", "samples_s"), [0.0], "should be positive"),
@@ -402,6 +406,7 @@ def test_a_worker_without_output_is_an_error_row_that_says_why() -> None:
     assert r.reason == "no result: the worker exited with status 1; last stderr line: OSError: no more fds"
 
 
+@pytest.mark.slow
 def test_a_method_the_platform_lacks_is_skipped() -> None:
     r = worker("--method", "vfork", "--repeat", "1")
     assert r.returncode == 0, r.stderr
@@ -410,6 +415,7 @@ def test_a_method_the_platform_lacks_is_skipped() -> None:
     assert "skipped: this platform has no vfork" in bench.text_table(Bench((row,)))
 
 
+@pytest.mark.slow
 def test_the_container_command_runs_each_method_in_a_fresh_interpreter(tmp_path: Path) -> None:
     """The shell command a container runs, here, with ``python`` this interpreter: one JSON line per
     method, each from its own interpreter (methods no platform has, so that nothing is measured)."""

@@ -145,6 +145,7 @@ def _run_forker(preexec: Callable[[], None] | None) -> float:
 
 
 # -- counting -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_short_lived_children_counted_in_peak_and_cpu(group: RunCgroup) -> None:
     """20 children of ~5 ms each: pids.peak >= 21 and cpu.stat equals what the kernel gave the waiter."""
     bare = _run_forker(None)
@@ -163,6 +164,7 @@ def test_short_lived_children_counted_in_peak_and_cpu(group: RunCgroup) -> None:
     assert not group.populated() and group.procs() == set()
 
 
+@pytest.mark.slow
 def test_tree_not_placed_in_the_group_is_not_counted(group: RunCgroup) -> None:
     """Broken variant: the numbers come from placement, not from watching the machine."""
     rusage = _run_forker(None)
@@ -182,6 +184,7 @@ def test_tree_not_placed_in_the_group_is_not_counted(group: RunCgroup) -> None:
 
 
 # -- escaping ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_double_forked_setsid_escapee_is_in_procs_and_killed(group: RunCgroup) -> None:
     proc = _start(ESCAPEE, group.preexec)
     try:
@@ -200,6 +203,7 @@ def test_double_forked_setsid_escapee_is_in_procs_and_killed(group: RunCgroup) -
         _stop(proc)
 
 
+@pytest.mark.slow
 def test_pid_hopper_is_killed_and_nothing_is_left(group: RunCgroup) -> None:
     proc = _start(HOPPER, group.preexec)
     try:
@@ -224,6 +228,7 @@ def test_pid_hopper_is_killed_and_nothing_is_left(group: RunCgroup) -> None:
         _stop(proc)
 
 
+@pytest.mark.slow
 def test_zombie_leader_with_a_live_thread_is_in_the_run(group: RunCgroup) -> None:
     proc = _start(ZOMBIE_LEADER, group.preexec)
     try:
@@ -244,6 +249,7 @@ def test_zombie_leader_with_a_live_thread_is_in_the_run(group: RunCgroup) -> Non
 
 
 # -- removing ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_close_leaves_no_directory_and_is_idempotent() -> None:
     _require()
     grp = RunCgroup.create("close")
@@ -289,6 +295,7 @@ def _dead_pid() -> tuple[int, int]:
     return proc.pid, start
 
 
+@pytest.mark.slow
 def test_cleanup_stale_removes_a_dead_owners_group_and_kills_its_processes() -> None:
     _require()
     pid, start = _dead_pid()
@@ -346,6 +353,7 @@ if sys.argv[1:] == ["leave"]:
 """
 
 
+@pytest.mark.slow
 def test_run_group_inside_a_cgroup_that_holds_processes(group: RunCgroup) -> None:
     """The pure-v2 case: our own cgroup is not the root and holds us; also nesting under a run."""
     env = dict(os.environ, PYTHONPATH=REPO)
@@ -391,6 +399,7 @@ def readable_kit() -> Iterator[str]:
         shutil.rmtree(dest, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_not_root_and_not_delegated_gives_an_actionable_reason(readable_kit: str) -> None:
     _as_root_with("setpriv")
     _require()
@@ -403,6 +412,7 @@ def test_not_root_and_not_delegated_gives_an_actionable_reason(readable_kit: str
     assert not ok and "systemd-run --user --scope -p Delegate=yes" in reason and "\n" not in reason, reason
 
 
+@pytest.mark.slow
 def test_read_only_cgroup_fs_gives_an_actionable_reason() -> None:
     _as_root_with("unshare", "mount")
     _require()

@@ -11,6 +11,7 @@ import pytest
 
 from kit.catalogue import EXAMPLES
 
+pytestmark = pytest.mark.slow  # every test runs python -m kit
 ROOT = Path(__file__).resolve().parent.parent
 
 

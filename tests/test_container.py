@@ -190,6 +190,7 @@ def test_sdk_not_installed(monkeypatch):
         connect()
 
 
+@pytest.mark.slow
 def test_repo_docker_folder_shadowing_a_missing_sdk(tmp_path):
     """Without the SDK, ``import docker`` from the repo root finds the docker/ folder as a namespace package."""
     (tmp_path / "docker").mkdir()
@@ -319,6 +320,7 @@ def test_pyproject_lists_every_kit_package() -> None:
     assert not (ROOT / "docker" / "__init__.py").exists()  # `import docker` from the root must not find a package
 
 
+@pytest.mark.slow
 def test_an_installed_kit_has_the_dockerfile_and_the_checkouts_hash(installed_kit: Path) -> None:
     site, src = installed_kit, installed_kit.parent / "src"
     kit_file, dockerfile, digest, files = _kit_says(site, SAY_SOURCES, cwd=site.parent).splitlines()
@@ -332,6 +334,7 @@ def test_an_installed_kit_has_the_dockerfile_and_the_checkouts_hash(installed_ki
     assert digest == c_digest, "an installed kit and its checkout must build the same image"
 
 
+@pytest.mark.slow
 def test_the_source_hash_follows_every_kit_file_and_the_dockerfile(tmp_path: Path) -> None:
     src = _copy_checkout(tmp_path / "src")
     code = "from kit.container import images; print(images.source_hash())"
@@ -349,6 +352,7 @@ def test_the_source_hash_follows_every_kit_file_and_the_dockerfile(tmp_path: Pat
     assert _kit_says(src, code, cwd=tmp_path) == seen[-1]
 
 
+@pytest.mark.slow
 def test_the_packed_kit_wheel_installs_with_pip(tmp_path: Path) -> None:
     """The wheel ``kit images`` puts in the build context: pip installs it, offline; same sources, same bytes."""
     from kit import __version__

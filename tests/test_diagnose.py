@@ -754,6 +754,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_a_global_set_in_main_differs_where_children_reimport(tmp_path: Path) -> None:
     target = script_subject(script(tmp_path, GLOBAL))
     rs = [run_bounded(target, m) for m in ("fork", "spawn", "forkserver") if m in METHODS]

@@ -13,6 +13,8 @@ from kit.runner import example_subject, run
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE = "我是一个进程"
 
+pytestmark = pytest.mark.slow  # every test starts Python processes
+
 
 def test_a_cp1252_child_cannot_print_the_article_by_itself() -> None:
     """The failure the kit must prevent: without forcing UTF-8, printing the message crashes."""

@@ -398,6 +398,7 @@ def test_every_method_is_observed_by_the_cgroup(method: str) -> None:
     assert not _own_run_groups()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="KIT_EVIDENCE=cgroup succeeds only on Linux")
 def test_kit_evidence_cgroup_and_a_wrong_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EVIDENCE_VAR, "cgroup")
@@ -407,12 +408,14 @@ def test_kit_evidence_cgroup_and_a_wrong_value(monkeypatch: pytest.MonkeyPatch) 
         run_bounded(example_subject("hello"), "fork")
 
 
+@pytest.mark.slow
 def test_no_run_group_is_left_after_runs() -> None:
     """Stale groups are removed at start, ours at the end of each run."""
     time.sleep(0)  # the runs above already ran; this just states the end state
     assert not _own_run_groups()
 
 
+@pytest.mark.slow
 def test_with_a_cpu_hog_running_the_cpu_cell_never_fails() -> None:
     """A hog on one core: the cpu example passes or is inconclusive (the load in its reason), never
     fails; the kit retried it once when the first attempt was inconclusive."""

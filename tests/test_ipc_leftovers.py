@@ -45,6 +45,7 @@ def test_a_killed_run_leaves_no_semaphore_and_no_shared_memory(method: str) -> N
     assert len(kit_said) == 1 and all(n in kit_said[0] for n in names.values()), r.warnings
 
 
+@pytest.mark.slow
 def test_the_check_catches_a_kit_that_leaves_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """The broken variant: the kit unlinks nothing; the names stay and the test above would fail."""
     monkeypatch.setattr(_platform, "unlink_left", lambda rtype, name: False)

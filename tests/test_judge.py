@@ -428,6 +428,7 @@ def sample_raising(monkeypatch: pytest.MonkeyPatch, times: int = 0, alive: int |
     return calls
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("kit_signals")
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 def test_a_bug_deep_in_a_run_is_an_internal_error(debug: bool, monkeypatch: pytest.MonkeyPatch,
@@ -465,6 +466,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("kit_signals")
 def test_a_persistent_observer_bug_still_leaves_no_process(monkeypatch: pytest.MonkeyPatch,
                                                             tmp_path: Path) -> None:

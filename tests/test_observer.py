@@ -124,6 +124,7 @@ def test_daemons_terminated_lists_the_daemon(method: str) -> None:
     assert r.orphans == []
 
 
+@pytest.mark.slow
 def test_cpu_example_uses_at_least_one_and_a_half_cores() -> None:
     """With two usable CPUs, one burning process per CPU must add up to 1.5 cores or more."""
     if usable_cpu_count() < 2:
@@ -175,6 +176,7 @@ def start_sleep(procs: list[subprocess.Popen[bytes]]) -> psutil.Process:
 posix_only = pytest.mark.skipif(not POSIX, reason="uses the sleep command")
 
 
+@pytest.mark.slow
 @posix_only
 def test_observer_follows_a_tree_and_sees_it_go(procs: list[subprocess.Popen[bytes]]) -> None:
     """Root and child are found, sampled, and marked gone once killed."""
@@ -201,6 +203,7 @@ FORKS_FOREVER = (
 )
 
 
+@pytest.mark.slow
 @posix_only
 def test_kill_process_tree_kills_a_tree_that_keeps_forking_and_never_us(procs: list[subprocess.Popen[bytes]]) -> None:
     """The one tree killer (``Observer.kill_all`` and the tests' ``reap_children``): a parent that forks
@@ -228,6 +231,7 @@ def test_kill_process_tree_kills_a_tree_that_keeps_forking_and_never_us(procs: l
     assert [pid for pid, p in seen.items() if pid != os.getpid() and is_alive(pid, p.create_time())] == []
 
 
+@pytest.mark.slow
 @posix_only
 def test_children_of_ours_started_before_the_run_are_not_adopted(procs: list[subprocess.Popen[bytes]]) -> None:
     """As a subreaper we see our own unrelated children; those older than the run's root are not the run's."""
@@ -241,6 +245,7 @@ def test_children_of_ours_started_before_the_run_are_not_adopted(procs: list[sub
     assert set(obs.seen) == {root.pid}
 
 
+@pytest.mark.slow
 @posix_only
 def test_a_child_older_than_its_parent_is_a_stale_link(procs: list[subprocess.Popen[bytes]]) -> None:
     """If the pid we know as a parent belongs to a process newer than the child, the child is not ours."""
@@ -256,6 +261,7 @@ def test_a_child_older_than_its_parent_is_a_stale_link(procs: list[subprocess.Po
     assert child.pid not in obs.seen
 
 
+@pytest.mark.slow
 @posix_only
 def test_children_of_a_reused_pid_are_not_adopted(procs: list[subprocess.Popen[bytes]]) -> None:
     """A run's process died and an unrelated process got its pid: the newcomer's children are not the run's."""
@@ -302,6 +308,7 @@ def test_discover_does_not_spin_on_a_process_that_vanished(monkeypatch: pytest.M
     assert len(attempts) == 1
 
 
+@pytest.mark.slow
 @posix_only
 def test_an_orphan_forked_just_before_main_exits_is_reported(procs: list[subprocess.Popen[bytes]]) -> None:
     """Main forks a detached child and exits right after the observer's last look: still an orphan.

@@ -75,6 +75,7 @@ def test_the_step_summary_is_appended_only_when_set(tmp_path: Path, monkeypatch:
     assert path.read_text(encoding="utf-8") == "before\n| a |\n\n"
 
 
+@pytest.mark.slow
 def test_matrix_writes_junit_and_the_summary(tmp_path: Path) -> None:
     out, summary = tmp_path / "m.xml", tmp_path / "summary.md"
     env = {**__import__("os").environ, junit.STEP_SUMMARY: str(summary)}

@@ -49,6 +49,7 @@ def test_stat_not_a_line(data: bytes) -> None:
         parse_stat(data)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="no /proc here")
 def test_read_stat_of_a_live_a_gone_and_a_threaded_process() -> None:
     me = read_stat(os.getpid())

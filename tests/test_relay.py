@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX: fork")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX: fork"), pytest.mark.slow]
 
 from kit._platform import _relay  # noqa: E402
 

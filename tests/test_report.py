@@ -34,6 +34,7 @@ def kit(*args: str) -> subprocess.CompletedProcess[str]:
                           encoding="utf-8", timeout=60)
 
 
+@pytest.mark.slow
 def test_host_and_container_files_merge_into_one_table(tmp_path: Path, host_results: list[RunResult]) -> None:
     assert all(r.status == "pass" for r in host_results), [r.reason for r in host_results]
     host = write(tmp_path, "host.json", host_results)
@@ -52,6 +53,7 @@ def test_host_and_container_files_merge_into_one_table(tmp_path: Path, host_resu
     assert len(json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))) == 12
 
 
+@pytest.mark.slow
 def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: list[RunResult]) -> None:
     """Skipped methods are summarised per platform; a cell unlike its row is marked, with its reason."""
     win = as_platform(host_results, "Windows", "3.12.10", "spawn", available=("spawn",))
@@ -70,6 +72,7 @@ def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: l
     assert "**fail [" in md and "hello on macOS py3.12 spawn: fail: stdout lacks" in md
 
 
+@pytest.mark.slow
 def test_the_majority_marker_marks_nothing_when_all_agree(host_results: list[RunResult]) -> None:
     """The marker is not on everything: identical rows have no '!' and no 'except' line."""
     merged = report.merge(host_results + as_platform(host_results, "Darwin", "3.13.1", "spawn"))
@@ -78,6 +81,7 @@ def test_the_majority_marker_marks_nothing_when_all_agree(host_results: list[Run
     assert "except" not in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, says", [
     ("[{\"example\": \"hello\", \"method\": \"fork\", \"sta", "not valid JSON"),
     ("{\"results\": []}", "expected a JSON array"),
@@ -100,6 +104,7 @@ def test_a_bad_file_gets_one_line_naming_it(tmp_path: Path, content: str, says: 
     assert str(bad) in line and says in line, line
 
 
+@pytest.mark.slow
 def test_a_truncated_real_file_is_refused(tmp_path: Path, host_results: list[RunResult]) -> None:
     whole = results.dump(host_results[:2])
     cut = tmp_path / "cut.json"

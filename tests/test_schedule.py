@@ -151,6 +151,7 @@ def test_host_limit_holds_while_containers_overlap() -> None:
     assert rec.most_host == 1 and rec.most >= 3, (rec.most_host, rec.most)
 
 
+@pytest.mark.slow  # seconds of stand-in units by design
 def test_a_run_waiting_out_its_grace_lends_its_place() -> None:
     """Units that release their place after their work (a main process that exited, orphans
     waited for): the next ones start meanwhile; never more than ``jobs`` hold a place, never
@@ -194,6 +195,7 @@ def test_a_second_attempt_waits_for_a_place() -> None:
     assert most[0] <= 2, most[0]
 
 
+@pytest.mark.slow  # seconds of stand-in units by design
 def test_a_lent_host_place_still_counts_where_host_runs_cannot_be_told_apart() -> None:
     """Sampled evidence (no cgroup): one host run at a time, grace included -- its leftovers
     would be taken for the next run's."""
@@ -266,6 +268,7 @@ def test_stopping_starts_nothing_new() -> None:
 REAL = ["hello", "join", "queue_parent_child", "daemon", "guard"]
 
 
+@pytest.mark.slow
 def test_the_table_is_the_same_with_and_without_overlap() -> None:
     """A real matrix, sequential and overlapped: the same cells, statuses and checks, in the same order."""
     one = matrix.run_matrix(REAL, matrix.ALL_METHODS, DEFAULTS.but(jobs=1))
@@ -278,6 +281,7 @@ def test_the_table_is_the_same_with_and_without_overlap() -> None:
     assert all(r.status == "pass" for r in many), [(r.subject, r.method, r.reason) for r in many]
 
 
+@pytest.mark.slow
 def test_a_real_cpu_cell_runs_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every run's start and end, wrapped around the real runner: the cpu cells share their time with none."""
     spans: dict[tuple[str, str], tuple[float, float]] = {}
@@ -314,6 +318,7 @@ class _Spy:
         self.reclaimed += 1
 
 
+@pytest.mark.slow
 def test_a_real_run_lends_its_place_once_its_main_process_has_exited() -> None:
     """``kill_parent`` leaves orphans that the run waits for (the grace): its place is lent as
     the main process exits, not after the grace."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from support import POSIX, our_processes, reap_children, reap_zombie_children
 
-pytestmark = pytest.mark.skipif(not POSIX, reason="POSIX signals")
+pytestmark = [pytest.mark.skipif(not POSIX, reason="POSIX signals"), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 
 SLEEPY = """

@@ -40,11 +40,13 @@ def heavy_imports(module: str) -> list[str]:
     return out.stdout.split()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["kit.probe", "kit._record", "kit.launcher", "kit.examples._support"])
 def test_what_every_process_of_a_run_imports_stays_light(module: str) -> None:
     assert heavy_imports(module) == []
 
 
+@pytest.mark.slow
 def test_the_check_sees_a_heavy_import() -> None:
     """The broken variant: the events reader (dataclasses, pathlib) is what the launcher used to import."""
     assert set(heavy_imports("kit.events")) >= {"dataclasses"}
@@ -67,12 +69,14 @@ def copy_of_kit(tmp: Path) -> Path:
     return package
 
 
+@pytest.mark.slow
 def test_every_process_of_a_run_loads_the_probe_from_bytecode(tmp_path: Path) -> None:
     package = copy_of_kit(tmp_path)
     assert runner.warm_bytecode(str(package)) is True
     assert compiled_from_source(package, tmp_path) == []
 
 
+@pytest.mark.slow
 def test_the_check_sees_a_probe_compiled_from_source(tmp_path: Path) -> None:
     """The broken variant: a fresh clone nobody compiled, with PYTHONDONTWRITEBYTECODE set."""
     package = copy_of_kit(tmp_path)
