@@ -29,7 +29,7 @@ from kit.matrix import default_jobs, host_methods
 from kit.outcomes import ALL, Code, Method, Status, exit_status
 from kit.results import RunResult
 from kit.runner import STOP, Interrupted, Stopped
-from kit.settings import DEFAULT_SCALE, DEFAULT_TIMEOUT, SUITE_TIMEOUT, Settings
+from kit.settings import DEFAULT_SCALE, Settings
 
 DEBUG_ENV = env.DEBUG
 
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the examples, one line each")
 
-    runtime = {"scale": DEFAULT_SCALE, "timeout": DEFAULT_TIMEOUT, "jobs": default_jobs(), "repeat": DEFAULT_REPEAT}
+    runtime = {"scale": DEFAULT_SCALE, "jobs": default_jobs(), "repeat": DEFAULT_REPEAT}
     fmt = _Help
     r = sub.add_parser("run", help="run one example or your own script under each start method", formatter_class=fmt)
     r.add_argument("subject", metavar="EXAMPLE|SCRIPT.py")
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     t.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the project's folder (pytest runs there)")
     t.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARGS", help="after --: arguments for pytest")
-    options.add_options(t, "pytest", {**runtime, "timeout": SUITE_TIMEOUT})
+    options.add_options(t, "pytest", runtime)
 
     m = sub.add_parser("matrix", help="every example under every start method, as a table", formatter_class=fmt)
     options.add_options(m, "matrix", runtime)

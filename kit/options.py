@@ -129,7 +129,8 @@ OPTIONS: tuple[Option, ...] = (
            type=count(MAX_REPEAT), metavar="N"),
     Option("--scale", RUNS, "time factor for the article's sleeps (1 = the article's timings)",
            type=number(MAX_SCALE)),
-    Option("--timeout", ALL_RUNS, "seconds before a run's whole tree is killed", type=number(MAX_TIMEOUT_S)),
+    Option("--timeout", ALL_RUNS, "seconds before a run's whole tree is killed (default: 60; kit pytest: 600, "
+           "a whole suite)", type=number(MAX_TIMEOUT_S)),
     Option("--python", THINGS, "the interpreter that runs your code on the host (default: the active virtual "
            "environment's; kit pytest: else python3 on PATH; kit run: else the kit's own)", metavar="PATH"),
     Option("--requirements", THINGS, "a requirements file installed into the containers' images, offline "

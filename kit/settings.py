@@ -45,7 +45,8 @@ class Settings:
 
         return cls(
             scale=float(get("scale", DEFAULT_SCALE)),  # type: ignore[arg-type]
-            timeout=float(get("timeout", DEFAULT_TIMEOUT)),  # type: ignore[arg-type]
+            timeout=float(get("timeout", SUITE_TIMEOUT if getattr(args, "command", "") == "pytest"  # type: ignore[arg-type]
+                              else DEFAULT_TIMEOUT)),
             jobs=int(get("jobs", 1)),  # type: ignore[call-overload]
             keep_containers=bool(get("keep_containers", False)),
             quiet=bool(get("quiet", 0)),

@@ -92,8 +92,7 @@ def test_hello_and_cpu_in_a_container(client, image, no_leftovers):
 
     lines: list[str] = []
     with ForeignLoad() as load:
-        rs = run_in_container(client, PYTHON, ["hello", "cpu"], ALL_METHODS, scale=0.1, timeout_s=60,
-                              image=image, progress=lines.append)
+        rs = run_in_container(client, PYTHON, ["hello", "cpu"], ALL_METHODS, DEFAULTS, image, progress=lines.append)
     # CPU that neither the runs in the container nor this test used, per wall second (dockerd included)
     others = max(0.0, load.busy - load.own - sum(r.cpu_s for r in rs)) / load.wall
     assert [(r.subject, r.method) for r in rs] == [(e, m) for e in ("hello", "cpu") for m in ALL_METHODS]
@@ -153,11 +152,13 @@ def test_container_removed_after_keyboard_interrupt(client, image, no_leftovers)
 
 @pytest.mark.docker
 def test_overall_timeout_kills_the_container_and_reports_timeouts(client, image, no_leftovers):
-    from kit.container.run import run_in_container
+    from kit.container.run import Batch, matrix_command, run_batch
 
     t0 = time.monotonic()
-    rs = run_in_container(client, PYTHON, ["cpu"], ["fork", "spawn"], scale=1.0, timeout_s=60,
-                          overall_s=2, image=image)
+    settings = DEFAULTS.but(scale=1.0)
+    batch = Batch(PYTHON, matrix_command(["cpu"], ["fork", "spawn"], settings), (("cpu", "fork"), ("cpu", "spawn")),
+                  image, overall_s=2)
+    rs = run_batch(client, batch, settings)
     assert time.monotonic() - t0 < 20
     assert [(r.subject, r.method, r.status) for r in rs] == [("cpu", "fork", "timeout"), ("cpu", "spawn", "timeout")]
     assert all(r.platform is not None and r.platform.place == f"docker:{PYTHON}" for r in rs)
@@ -169,7 +170,7 @@ def test_a_failing_cell_is_a_result_not_an_error(client, image, no_leftovers):
     """The kit exits 1 when a cell fails; the batch still parses (a tiny per-cell timeout makes cpu fail)."""
     from kit.container.run import run_in_container
 
-    rs = run_in_container(client, PYTHON, ["cpu"], ["fork"], scale=1.0, timeout_s=0.5, image=image)
+    rs = run_in_container(client, PYTHON, ["cpu"], ["fork"], DEFAULTS.but(scale=1.0, timeout=0.5), image)
     assert [(r.subject, r.status) for r in rs] == [("cpu", "timeout")]
     assert rs[0].platform is not None and rs[0].platform.python.startswith(PYTHON + ".")  # the kit's own result
 
@@ -221,7 +222,7 @@ def test_a_kit_that_prints_no_results_gives_error_results(client, image, no_left
     """Exit status 2 (bad input) and no JSON: every cell is an ``error`` saying why."""
     from kit.container.run import run_in_container
 
-    rs = run_in_container(client, PYTHON, ["no_such_example"], ["fork"], timeout_s=10, image=image)
+    rs = run_in_container(client, PYTHON, ["no_such_example"], ["fork"], DEFAULTS.but(timeout=10), image)
     assert [(r.subject, r.method, r.status) for r in rs] == [("no_such_example", "fork", "error")]
     assert "exited with status 2" in rs[0].reason and "unknown example" in rs[0].reason, rs[0].reason
     assert rs[0].platform is not None and rs[0].platform.place == f"docker:{PYTHON}"

@@ -147,6 +147,7 @@ def test_an_sdist_that_is_not_pure_python_is_refused(tmp_path: Path, monkeypatch
     assert not (tmp_path / "cache" / "built-wheels").exists()  # nothing kept for next time
 
 
+@pytest.mark.slow
 def test_a_compiled_requirement_with_no_wheel_for_that_python_is_one_clear_error(tmp_path: Path) -> None:
     """numpy 1.26 has wheels up to CPython 3.12: nothing is built, and the message says what to do."""
     req = tmp_path / "requirements.txt"
@@ -159,6 +160,7 @@ def test_a_compiled_requirement_with_no_wheel_for_that_python_is_one_clear_error
     assert err.value.exit_code == USAGE and err.value.package == "numpy==1.26.4" and err.value.python == "3.14"
 
 
+@pytest.mark.slow
 def test_a_pure_python_sdist_is_built_into_a_wheel_on_the_host(tmp_path: Path, monkeypatch) -> None:
     """docopt 0.6.2 is on the index as an sdist only."""
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path / "cache"))
@@ -169,6 +171,7 @@ def test_a_pure_python_sdist_is_built_into_a_wheel_on_the_host(tmp_path: Path, m
     assert any("building its sdist" in line for line in said), said
 
 
+@pytest.mark.slow
 def test_a_local_project_in_the_requirements_is_built_not_dropped(tmp_path: Path) -> None:
     """pip resolves a folder's dependencies but saves no file for it: the broken variant installed
     everything but the project."""

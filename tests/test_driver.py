@@ -39,6 +39,7 @@ def test_timed_out_and_stopped_say_so() -> None:
     assert Stopped(15).words() == "was stopped (SIGTERM)"
 
 
+@pytest.mark.slow
 def test_keepable_adds_the_done_mark_and_keeps_the_status() -> None:
     done = subprocess.run(keepable(["sh", "-c", "echo hi; exit 0"]), capture_output=True, text=True, timeout=30)
     assert (done.returncode, done.stdout, done.stderr) == (0, "hi\n", f"{DONE_MARK} 0\n")

@@ -16,6 +16,9 @@ from kit import errors, interpreter
 from kit.interpreter import InterpreterNotFound, InterpreterNotRunnable, InterpreterTooOld
 
 
+pytestmark = pytest.mark.slow  # runs interpreters, git or pip
+
+
 def older_python(prefix: str) -> str | None:
     found = [p for p in (Path("/usr/bin") / f"python{prefix}",) if p.exists()]
     found += sorted((Path.home() / ".pyenv" / "versions").glob(f"{prefix}.*/bin/python{prefix}"))

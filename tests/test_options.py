@@ -9,6 +9,7 @@ import pytest
 from kit import options
 from kit.cli import GLOBAL_FLAGS, build_parser, parse_args
 from kit.container.run import matrix_command, run_command
+from kit.settings import DEFAULTS
 from kit.errors import UsageError
 
 
@@ -33,11 +34,11 @@ def test_a_run_argv_with_script_arguments_parses_back() -> None:
 
 
 def test_the_container_commands_are_rebuilt_from_the_options() -> None:
-    cmd = matrix_command(["hello"], ["fork"], 0.1, 60.0)
+    cmd = matrix_command(["hello"], ["fork"], DEFAULTS)
     assert cmd[:3] == ["python", "-m", "kit"]
     args = parsed(cmd[3:])
     assert (args.examples, args.methods, args.targets, args.jobs, args.json) == (["hello"], ["fork"], "host", 1, "-")
-    args = parsed(run_command("/w/s.py", ["default"], 0.1, 60.0, ["--flag"])[3:])
+    args = parsed(run_command("/w/s.py", ["default"], DEFAULTS, ["--flag"])[3:])
     assert (args.subject, args.method, args.script_args) == ("/w/s.py", ["default"], ["--flag"])
 
 

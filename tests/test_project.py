@@ -20,6 +20,9 @@ from kit.errors import USAGE, TargetError
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
 
+pytestmark = pytest.mark.slow  # runs interpreters, git or pip
+
+
 def write(root: Path, *files: str, data: bytes = b"x\n") -> None:
     for rel in files:
         path = root / rel
@@ -128,9 +131,9 @@ def test_over_the_limit_the_message_names_the_biggest_parts_and_what_to_do(tmp_p
 
 @needs_git
 def test_the_old_folder_archive_is_the_broken_variant(project: Path) -> None:
-    """What ``run.folder_archive`` copied and ``project_archive`` does not: each would fail a test above."""
-    from kit.container.run import folder_archive
-
+    """What the kit's old copy (``_old_folder_archive``, a fixed list of folders) shipped and
+    ``project_archive`` does not: each would fail a test above."""
+    folder_archive = _old_folder_archive
     git(project, "init", "-q")
     old, new = set(names(folder_archive(project))), set(names(project_archive(project)))
     assert {"myenv/pyvenv.cfg", "data/big.log", "notes.log", "dist/pkg-1.0.tar.gz",
@@ -157,3 +160,24 @@ def test_the_tar_unpacks_in_a_container_for_the_kit_user(project: Path) -> None:
                    "./tests/conftest.py", "./tests/test_a.py", "x", "10001"], out
     assert leftovers(client) == []
     client.close()
+
+
+_OLD_SKIP = {".git", ".hg", ".nox", ".tox", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache"}
+
+
+def _old_folder_archive(folder: Path) -> bytes:
+    """The copy the kit made before ``kit.container.project``: every file but a fixed list of folders."""
+    import io
+    import os
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for base, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d not in _OLD_SKIP)
+            for name in [*dirs, *sorted(files)]:
+                path = Path(base, name)
+                if path.is_symlink():
+                    continue
+                tar.add(str(path), arcname=path.relative_to(folder).as_posix(), recursive=False)
+    return buffer.getvalue()

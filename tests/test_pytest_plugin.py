@@ -24,6 +24,9 @@ from kit import runtime
 from kit._pytest_plugin import outcome_of
 from kit.events import Event, load
 
+pytestmark = pytest.mark.slow  # runs interpreters and pytest
+
+
 PROJECTS = Path(__file__).resolve().parent / "projects"
 VERBOSE = re.compile(r"^(?P<id>\S+::\S+) (?P<word>PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.M)
 WORDS = {"PASSED": "passed", "FAILED": "failed", "ERROR": "error", "SKIPPED": "skipped", "XFAIL": "xfailed",

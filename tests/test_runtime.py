@@ -21,6 +21,9 @@ from support import require_method
 from kit import interpreter, runtime
 from kit.events import load
 
+pytestmark = pytest.mark.slow  # runs interpreters and pytest
+
+
 SHOW = """\
 import json, multiprocessing as mp, sys
 def child(q):
@@ -164,6 +167,7 @@ def test_a_script_that_imports_what_only_the_kit_has_fails_as_bare(bare_venv: st
     assert done.returncode == 1 and "No module named 'psutil'" in done.stderr
 
 
+@pytest.mark.slow
 def test_bytecode_is_written_once_for_the_users_python(tmp_path: Path) -> None:
     rt = runtime.stage(tmp_path)
     tag = sys.implementation.cache_tag

@@ -82,6 +82,9 @@ class NoWheel(RequirementsError):
 
     ``package`` is the requirement as pip names it, ``python`` the container's version."""
 
+    package: str
+    python: str
+
 
 class DepsBuildError(KitError):
     """The host could not resolve the wheels (no index answers) or the derived image did not build: exit 1."""
