@@ -36,6 +36,8 @@ class Ev:
     TOP_LEVEL = "top_level"  # this process began the script's top level; data: run_name, process
     TOP_LEVEL_DONE = "top_level_done"  # ... and finished it; data: run_name, wall_s, cpu_s
     CHILD_ERROR = "child_error"  # a child's run() raised (or sys.exit(N)); data: error, name, exitcode
+    CHILD_KILLED = "child_killed"  # a parent saw its child ended by a signal nobody asked for; data: child, name,
+    # exitcode, signal
     CHILD_DIED = "child_died"  # a spawn/forkserver child failed before run(); data: error
     SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
     HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role

@@ -60,6 +60,9 @@ def deaths(events: Iterable[Event]) -> list[Death]:
             out.append(Death(e.pid, str(e.data.get("name") or ""), str(e.data.get("error", ""))))
         elif e.kind == Ev.SCRIPT_ERROR:
             out.append(Death(e.pid, "the main process", str(e.data.get("error", "")), main=True))
+        elif e.kind == Ev.CHILD_KILLED and isinstance(e.data.get("child"), int):
+            out.append(Death(int(e.data["child"]), str(e.data.get("name") or ""),
+                             f"killed by {e.data.get('signal')} (exit code {e.data.get('exitcode')})"))
     return out
 
 
@@ -138,6 +141,13 @@ def _worker_died(obs: Observation, dead: list[Death]) -> list[Diagnosis]:
     if any("PoolWorker" in d.name for d in same):
         fix += (" A Pool replaces a worker that dies, forever: an initializer that raises makes the pool "
                 "hang. Check the initializer's inputs in the parent, or catch and report its errors.")
+    if any(d.error.startswith("killed by") for d in same):
+        fix = ("A signal ended it (SIGKILL: often the OOM killer, or a kill from outside); it left no traceback. "
+               + ("A Pool never learns that the task its worker held is lost: map() and get() without a timeout "
+                  "wait forever. Use concurrent.futures.ProcessPoolExecutor (it raises BrokenProcessPool), or "
+                  "get(timeout=...) on the results." if any("PoolWorker" in d.name for d in same) else
+                  "Find who sends it (the kernel log says when the OOM killer acts), and check exitcode in the "
+                  "parent."))
     return [Diagnosis(Code.WORKER_DIED, f"{n} child process(es) died under {obs.method}: {error} "
                                         f"[{_some(same)}]{others}.{loop}", fix)]
 

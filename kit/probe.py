@@ -68,6 +68,7 @@ def install() -> None:
     _stacks_on_signal()
     _wrap_start(multiprocessing.process.BaseProcess)
     _wrap_bootstrap(multiprocessing.process.BaseProcess)
+    _wrap_exitcode(multiprocessing.process.BaseProcess)
     _wrap_spawn_main(multiprocessing.spawn)
     _wrap_set_start_method(multiprocessing.context.DefaultContext)
     _wrap_thread_start()
@@ -257,6 +258,51 @@ def _wrap_start(cls: Any) -> None:
         record(Ev.PROCESS_STARTED, child=self.pid, daemon=bool(self.daemon), name=self.name, method=method)
 
     cls.start = start
+
+
+def _wrap_exitcode(cls: Any) -> None:
+    """Record a child that a signal ended without being asked to (``terminate()``/``kill()`` mark
+    the ones asked): a Pool worker killed by the OOM killer or a stray SIGKILL leaves no traceback,
+    only its exit code, which its parent reads here (a Pool's handler reads every worker's)."""
+    exitcode = cls.exitcode
+    join = cls.join
+
+    def said(self: Any, code: Any) -> Any:
+        if isinstance(code, int) and code < 0 and not getattr(self, "_kit_said", False):
+            self._kit_said = True
+            if not getattr(self, "_kit_asked", False):
+                import signal
+
+                try:
+                    how = signal.Signals(-code).name
+                except ValueError:
+                    how = f"signal {-code}"
+                record(Ev.CHILD_KILLED, child=self.pid, name=self.name, exitcode=code, signal=how)
+        return code
+
+    def read(self: Any) -> Any:
+        return said(self, exitcode.fget(self))
+
+    def joined(self: Any, timeout: Any = None) -> None:
+        join(self, timeout)
+        if self._popen is not None:
+            said(self, self._popen.returncode)
+
+    for name in ("terminate", "kill"):
+        original = getattr(cls, name, None)
+        if original is not None:
+            setattr(cls, name, _asking(original))
+    cls.exitcode = property(read)
+    cls.join = functools.wraps(join)(joined)
+
+
+def _asking(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def ask(self: Any) -> None:
+        self._kit_asked = True
+        original(self)
+
+    return ask
 
 
 def _wrap_bootstrap(cls: Any) -> None:
