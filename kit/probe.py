@@ -270,7 +270,7 @@ def _wrap_exitcode(cls: Any) -> None:
     def said(self: Any, code: Any) -> Any:
         if isinstance(code, int) and code < 0 and not getattr(self, "_kit_said", False):
             self._kit_said = True
-            if not getattr(self, "_kit_asked", False):
+            if not getattr(self, "_kit_asked", False) and not _terminated_at_exit(code):
                 import signal
 
                 try:
@@ -294,6 +294,15 @@ def _wrap_exitcode(cls: Any) -> None:
             setattr(cls, name, _asking(original))
     cls.exitcode = property(read)
     cls.join = functools.wraps(join)(joined)
+
+
+def _terminated_at_exit(code: int) -> bool:
+    """SIGTERM sent by multiprocessing's own exit handler to the daemons still running (it calls
+    the popen's ``terminate()``, not the process's)."""
+    import sys
+
+    util = sys.modules.get("multiprocessing.util")
+    return bool(getattr(util, "_exiting", False)) and code == -15
 
 
 def _asking(original: Callable[..., Any]) -> Callable[..., Any]:

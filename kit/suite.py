@@ -249,6 +249,7 @@ def _leaks(obs: Observation, charge: Mapping[int, str]) -> list[Diagnosis]:
     """Processes a test started and left running when it ended (``test_end``'s ``alive``); an
     orphan is said by ``_orphans`` instead."""
     named = {p.pid: p for p in obs.processes}
+    started = {e.data.get("child"): str(e.data.get("name") or "") for e in obs.of(Ev.PROCESS_STARTED)}
     out = []
     for e in obs.of(Ev.TEST_END):
         nodeid = str(e.data.get("nodeid", ""))
@@ -256,7 +257,8 @@ def _leaks(obs: Observation, charge: Mapping[int, str]) -> list[Diagnosis]:
                 and pid not in obs.orphans]
         if not left:
             continue
-        who = ", ".join(f"{named[pid].name} (pid {pid})" if pid in named else f"pid {pid}" for pid in left[:5])
+        who = ", ".join(f"{started.get(pid) or (named[pid].name if pid in named else 'a process')} (pid {pid})"
+                        for pid in left[:5])
         out.append(Diagnosis(Code.LEAKED_PROCESS, f"{nodeid} left {len(left)} process(es) it started running "
                                                   f"when it ended: {who}", LEAK_FIX, test=nodeid))
     return out
@@ -298,7 +300,7 @@ def _differs(nodeid: str, r: RunResult, a: TestResult | None, ref: RunResult, b:
     why = f": {failing[0].message}" if failing and failing[0].message else ""
     explained = next((d for d in (failing[1].diagnoses if failing else []) if d.test == nodeid
                       and d.code is not Code.OUTCOME_DIFFERS), None)
-    also = f" ({explained.code}: {explained.message})" if explained else ""
+    also = f" (diagnosis: {explained.code})" if explained else ""
     return Diagnosis(Code.OUTCOME_DIFFERS, f"{nodeid}: {said(a, r)}, {said(b, ref)}{why}{also}",
                      explained.fix if explained else DIFFERS_FIX, test=nodeid)
 

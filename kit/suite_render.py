@@ -50,17 +50,33 @@ def _more(items: int) -> list[str]:
 
 
 def depends(results: Sequence[RunResult]) -> list[str]:
-    """The tests whose outcome depends on the method, each with where it differs and why."""
+    """The tests whose outcome depends on the method, each with its outcome in every cell and why."""
     found = suite.depends_on_method(results)
     if not found:
         return []
     lines = [f"{len(found)} test(s) whose outcome depends on the start method:"]
-    for nodeid, where in list(found.items())[:SHOWN]:
-        first = next(d for d in where[0].diagnoses if d.code is Code.OUTCOME_DIFFERS and d.test == nodeid)
+    for nodeid in list(found)[:SHOWN]:
         lines.append(f"  {safe(nodeid)}")
-        lines.append(f"      {safe(first.message[len(nodeid) + 2:])}")
-        lines.append(f"      fix: {safe(first.fix)}")
+        lines.append(f"      {safe(outcomes_of(nodeid, results))}")
+        failing = [t for r in results for t in (r.tests or []) if t.nodeid == nodeid and not t.outcome.ok]
+        if failing and failing[0].message:
+            lines.append(f"      {safe(failing[0].message)}")
+        d = next(d for r in found[nodeid] for d in r.diagnoses if d.code is Code.OUTCOME_DIFFERS and d.test == nodeid)
+        why = next((x.code for r in results for x in r.diagnoses if x.test == nodeid
+                    and x.code is not Code.OUTCOME_DIFFERS), None)
+        lines.append(f"      fix{f' ({why})' if why else ''}: {safe(d.fix)}")
     return lines + _more(len(found))
+
+
+def outcomes_of(nodeid: str, results: Sequence[RunResult]) -> str:
+    """``passed under host fork*; failed under host spawn, host forkserver``."""
+    by: dict[str, list[str]] = {}
+    for r in results:
+        if r.tests is None:
+            continue
+        t = next((t for t in r.tests if t.nodeid == nodeid), None)
+        by.setdefault(str(t.outcome) if t else suite.NOT_RUN, []).append(_cell(r))
+    return "; ".join(f"{outcome} under {', '.join(cells)}" for outcome, cells in by.items())
 
 
 def everywhere(results: Sequence[RunResult]) -> list[str]:
@@ -74,23 +90,26 @@ def everywhere(results: Sequence[RunResult]) -> list[str]:
 
 
 def other_diagnoses(results: Sequence[RunResult]) -> list[str]:
-    """Diagnoses other than the outcome differences, each once per (code, test, message)."""
-    seen: dict[tuple[str, str, str], list[str]] = {}
-    fixes: dict[tuple[str, str, str], str] = {}
+    """The other diagnoses, once per (code, test) with the cells that had it; a test already shown
+    among those that depend on the method is not repeated."""
+    shown = set(suite.depends_on_method(results))
+    first: dict[tuple[str, str], tuple[str, str]] = {}
+    where: dict[tuple[str, str], list[str]] = {}
     for r in results:
         for d in r.diagnoses:
-            if d.code is Code.OUTCOME_DIFFERS:
+            if d.code is Code.OUTCOME_DIFFERS or (d.test and d.test in shown):
                 continue
-            key = (str(d.code), d.test, d.message)
-            seen.setdefault(key, []).append(_cell(r))
-            fixes[key] = d.fix
-    if not seen:
+            key = (str(d.code), d.test)
+            first.setdefault(key, (d.message, d.fix))
+            where.setdefault(key, []).append(_cell(r))
+    if not first:
         return []
     lines = ["diagnoses:"]
-    for (code, test, message), where in list(seen.items())[:SHOWN]:
-        lines.append(f"  {code}" + (f" [{safe(test)}]" if test else "") + f" ({', '.join(where)}): {safe(message)}")
-        lines.append(f"      fix: {safe(fixes[(code, test, message)])}")
-    return lines + _more(len(seen))
+    for (code, test), (message, fix) in list(first.items())[:SHOWN]:
+        lines.append(f"  {code}" + (f" [{safe(test)}]" if test else "") + f" ({', '.join(where[(code, test)])}): "
+                     f"{safe(message)}")
+        lines.append(f"      fix: {safe(fix)}")
+    return lines + _more(len(first))
 
 
 def verdict(results: Sequence[RunResult]) -> str:
