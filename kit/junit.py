@@ -6,6 +6,7 @@ not pass is a ``failure`` (fail, timeout, interrupted) or an ``error`` (the kit 
 it), ``skipped`` and ``inconclusive`` are skipped with their reason, and every case carries
 the run's stdout and stderr.  A failure's text holds the diagnoses with their fixes and, for a
 run that hung, each process's Python stacks: where it waited, in the CI's own test view.
+A suite's cell (``kit pytest``) is a test suite of its own, with a case per test.
 No XML library beyond the standard one is needed.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from kit.outcomes import Status
+from kit.outcomes import Status, TestOutcome
 from kit.results import RunResult
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
@@ -39,6 +40,9 @@ def to_xml(results: Sequence[RunResult]) -> str:
     suites = ET.Element("testsuites", name="kit")
     by_place: dict[str, list[RunResult]] = {}
     for r in results:
+        if r.tests is not None:
+            _suite_cell(suites, r)
+            continue
         by_place.setdefault(r.place, []).append(r)
     for place, rs in by_place.items():
         suite = ET.SubElement(suites, "testsuite", name=place, tests=str(len(rs)),
@@ -61,6 +65,45 @@ def to_xml(results: Sequence[RunResult]) -> str:
             ET.SubElement(case, "system-err").text = _clean(r.stderr)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+
+
+_TEST_FAILURE = {TestOutcome.FAILED, TestOutcome.XPASSED}
+
+
+def _suite_cell(suites: ET.Element, r: RunResult) -> None:
+    """A suite's cell: a ``testsuite`` named for the cell, a case per test whose class name starts
+    with the cell (``host.spawn.tests.test_x``), so that CI views group the same test by cell.  A
+    cell that did not finish gets one more case saying why (its diagnoses and stacks)."""
+    tests = r.tests or []
+    cell = f"{r.place}.{r.method}"
+    suite = ET.SubElement(suites, "testsuite", name=f"{r.place} {r.method}", tests=str(len(tests)),
+                          failures=str(sum(t.outcome is TestOutcome.FAILED for t in tests)),
+                          errors=str(sum(t.outcome is TestOutcome.ERROR for t in tests)),
+                          skipped=str(sum(t.outcome in (TestOutcome.SKIPPED, TestOutcome.XFAILED) for t in tests)),
+                          time=f"{r.wall_s:.3f}")
+    charged: dict[str, list[str]] = {}
+    for d in r.diagnoses:
+        if d.test:
+            charged.setdefault(d.test, []).append(f"{d.code}: {d.message}\nfix: {d.fix}")
+    for t in tests:
+        path, _, name = t.nodeid.partition("::")
+        module = path[:-3] if path.endswith(".py") else path
+        case = ET.SubElement(suite, "testcase", classname=f"{cell}.{module.replace('/', '.')}",
+                             name=name or t.nodeid, time=f"{t.duration_s:.3f}")
+        text = _clean("\n".join(charged.get(t.nodeid, [])))
+        if t.outcome is TestOutcome.FAILED:
+            ET.SubElement(case, "failure", message=_clean(t.message), type="failed").text = text
+        elif t.outcome is TestOutcome.ERROR:
+            ET.SubElement(case, "error", message=_clean(t.message), type="error").text = text
+        elif t.outcome in (TestOutcome.SKIPPED, TestOutcome.XFAILED):
+            ET.SubElement(case, "skipped", message=_clean(t.message))
+    if r.status not in (Status.PASS, Status.FAIL):
+        case = ET.SubElement(suite, "testcase", classname=cell, name="(the run)", time=f"{r.wall_s:.3f}")
+        ET.SubElement(case, "error", message=_clean(f"{r.status}: {r.reason}"), type=str(r.status)).text = _clean(
+            "\n".join([f"{d.code}: {d.message}\nfix: {d.fix}" for d in r.diagnoses]
+                      + [f"{p.stack_heading()}\n{p.stack}" for p in r.processes if p.stack]))
+        suite.set("errors", str(int(suite.get("errors", "0")) + 1))
+        suite.set("tests", str(len(tests) + 1))
 
 
 def append_step_summary(markdown: str) -> str | None:
