@@ -115,6 +115,7 @@ class Code(_Word):
     SETS_OWN_METHOD = "sets_own_method"
     OUTPUT_TRUNCATED = "output_truncated"
     HANG = "hang"
+    SHADOWS_STDLIB = "shadows_stdlib"
 
 
 HOST = "host"
