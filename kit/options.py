@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,15 @@ def count(limit: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def regex(text: str) -> str:
+    """A regular expression, kept as written (it is compiled where it is used)."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({exc})") from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("--junit-xml", RUNS, "write the results as JUnit XML, one test case per cell", metavar="FILE"),
     Option("--markdown", ("matrix", "report", "bench"), "also write the table as Markdown (bench: with a chart "
            "beside it, bench.md: bench.svg)", metavar="FILE"),
+    Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in stdout is left out "
+           "when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "
+           "and pids already are)", kind="append", type=regex, metavar="REGEX"),
     Option("--keep-containers", RUNS, "keep the container of a target whose cells did not all pass, for docker exec",
            kind="flag"),
 )

@@ -27,6 +27,7 @@ class Settings:
     jobs: int = 1  # cells at once (kit matrix)
     keep_containers: bool = False  # a container whose cells did not all pass stays up
     quiet: bool = False  # no progress lines (what a user must know is still said)
+    ignore_output: tuple[str, ...] = ()  # regexes: what they match is left out when outputs are compared
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -41,6 +42,7 @@ class Settings:
             jobs=int(get("jobs", 1)),  # type: ignore[call-overload]
             keep_containers=bool(get("keep_containers", False)),
             quiet=bool(get("quiet", 0)),
+            ignore_output=tuple(get("ignore_output", ())),  # type: ignore[arg-type]
         )
 
     def but(self, **changes: object) -> Settings:
