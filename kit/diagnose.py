@@ -409,19 +409,30 @@ def ignore_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return out
 
 
-def _normal(r: RunResult, pids: Iterable[int] = (), ignore: Sequence[re.Pattern[str]] = ()) -> list[str]:
-    """stdout as compared: what a user marked (``ignore``) removed; times, durations, addresses and
-    ``pids`` (of both runs compared) replaced by a placeholder; blank lines dropped (processes that
-    print at once can move a line's end), each line's trailing space too."""
+def _normal(r: RunResult, pids: Iterable[int] = ()) -> list[str]:
+    """stdout's lines with times, durations, addresses and ``pids`` (of both runs compared) replaced by
+    a placeholder; blank lines dropped (processes that print at once can move a line's end), and each
+    line's trailing space."""
     text = r.stdout
-    for pattern in ignore:
-        text = pattern.sub("", text)
     for pattern, mark in _VARIES:
         text = pattern.sub(mark, text)
     numbers = sorted({str(p) for p in pids}, key=len, reverse=True)
     if numbers:
         text = re.sub(r"\b(" + "|".join(numbers) + r")\b", "<pid>", text)
     return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _kept(lines: list[str], ignore: Sequence[re.Pattern[str]]) -> list[str]:
+    """``lines`` with what a user marked (``--ignore-output``) removed from each; a line left blank is dropped."""
+    if not ignore:
+        return lines
+    out = []
+    for line in lines:
+        for pattern in ignore:
+            line = pattern.sub("", line)
+        if line.strip():
+            out.append(line.rstrip())
+    return out
 
 
 _TOKEN = re.compile(r"\d+|\D")
@@ -477,10 +488,12 @@ def _unmerged(mine: list[str], theirs: list[str]) -> list[str]:
 
 
 def compared_lines(r: RunResult, ref: RunResult, ignore: Sequence[re.Pattern[str]] = ()) -> tuple[list[str], list[str]]:
-    """The lines of ``r`` and of ``ref`` as ``compare`` compares them, sorted (processes print in any order)."""
+    """The lines of ``r`` and of ``ref`` as ``compare`` compares them, sorted (processes print in any order);
+    ``ignore`` applies to each line once times, durations, addresses and pids have their placeholders."""
     pids = {p.pid for p in r.processes} | {p.pid for p in ref.processes}
-    mine, theirs = _normal(r, pids, ignore), _normal(ref, pids, ignore)
-    return _unmerged(mine, theirs), _unmerged(theirs, mine)
+    mine, theirs = _normal(r, pids), _normal(ref, pids)
+    # lines run together are split first, so that a marked line printed into another one is left out too
+    return _kept(_unmerged(mine, theirs), ignore), _kept(_unmerged(theirs, mine), ignore)
 
 
 def _label(r: RunResult) -> str:

@@ -142,8 +142,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--junit-xml", RUNS, "write the results as JUnit XML, one test case per cell", metavar="FILE"),
     Option("--markdown", ("matrix", "report", "bench"), "also write the table as Markdown (bench: with a chart "
            "beside it, bench.md: bench.svg)", metavar="FILE"),
-    Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in stdout is left out "
-           "when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "
+    Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in a line of stdout is "
+           "left out when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "
            "and pids already are)", kind="append", type=regex, metavar="REGEX"),
     Option("--keep-containers", RUNS, "keep the container of a target whose cells did not all pass, for docker exec",
            kind="flag"),

@@ -369,3 +369,10 @@ def test_a_kit_that_compares_raw_text_fails_these_tests(monkeypatch: pytest.Monk
     rs = [result("fork", EVENT_FORK), result("forkserver", EVENT_FORKSERVER)]
     compare(rs, ignore=example_subject("event").ignore_output)
     assert rs[1].has(Code.OUTPUT_DIFFERS)
+
+
+def test_a_marked_line_printed_into_another_one_is_left_out_too() -> None:
+    """A car's line and the light's, run together ("11车通过红灯亮"): the car is compared, the light not."""
+    assert differs("11车通过\n红灯亮\n", "11车通过红灯亮\n\n红灯亮\n绿灯亮\n", ignore=("^(红灯亮|绿灯亮)$",)) == ""
+    light = ("^(红灯亮|绿灯亮)$",)
+    assert differs("11车通过\n红灯亮\n", "12车通过红灯亮\n\n", ignore=light).endswith("(-11车通过 | +12车通过)")
