@@ -115,7 +115,8 @@ class Example:
     (``per_method``), or, for behaviour that depends on the Python version and the OS, a
     ``table`` of ``Expect`` rows instead.  ``by_path``: run like ``python example.py`` rather
     than ``python -m``, where that is what the behaviour depends on.  ``observed``: what one run
-    showed, in a few words, read from its result (``kit.report`` lists how it differs)."""
+    showed, in a few words, read from its result (``kit.report`` lists how it differs).
+    ``ignore_output``: regexes for output that depends on timing, left out when runs are compared."""
 
     name: str
     summary: str
@@ -125,6 +126,7 @@ class Example:
     table: tuple[Expect, ...] = ()
     by_path: bool = False
     observed: Callable[[RunResult], str] | None = None
+    ignore_output: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -396,6 +398,7 @@ EXAMPLES: dict[str, Example] = {
             "event",
             "traffic light and cars (100 at --scale 1): a car passes only on green; the light stops cleanly",
             (c.event_count("car_passes", "cars"), c.passes_only_on_green(), c.event_count("light_stopped", 1)),
+            ignore_output=("^(红灯亮|绿灯亮)$",),  # the light changes on a timer for as long as the run lasts
         ),
         Example(
             "queue",
@@ -450,6 +453,7 @@ class Subject:
     kind: str = EXAMPLE
     cwd: str = ""  # where the run starts ("": where the kit runs); a suite runs in its folder
     args: tuple[str, ...] = ()  # the user's arguments: a script's, or pytest's for a suite
+    ignore_output: tuple[str, ...] = ()  # an example's output that depends on timing (``Example.ignore_output``)
 
     @property
     def is_script(self) -> bool:
@@ -460,7 +464,7 @@ def example_subject(name: str) -> Subject:
     example = EXAMPLES[name]
     path = str(path_of(name))
     args = (path,) if example.by_path else ("-m", example.module)
-    return Subject(name, args, example.checks_for, analyse_file(path))
+    return Subject(name, args, example.checks_for, analyse_file(path), ignore_output=example.ignore_output)
 
 
 def select(names_or_tags: Iterable[str]) -> list[str]:

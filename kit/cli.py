@@ -208,19 +208,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         rs.append(r)
         print(render.run_summary(r, colour, verbosity), file=human, flush=True)
 
+    settings = Settings.from_args(args)
     try:
-        run_subject(args.targets, subject, methods, Settings.from_args(args), show, _say, args.script_args)
+        run_subject(args.targets, subject, methods, settings, show, _say, args.script_args)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         if isinstance(exc, Interrupted):
             show(exc.result)
         _outputs(args, rs)
         raise
-    diagnose.compare(rs, subject.facts)
+    diagnose.compare(rs, subject.facts, ignore=(*settings.ignore_output, *subject.ignore_output))
     changed = [(r, d) for r in rs for d in r.diagnoses if d.code is Code.OUTPUT_DIFFERS]
     for r, d in changed:
         print(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
               f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", file=human)
-    print(diagnose.summary_line(rs), file=human, flush=True)
+    print(diagnose.summary_line(rs, subject.facts), file=human, flush=True)
     _outputs(args, rs)
     return exit_status([r.status for r in rs], differs=bool(changed))
 

@@ -15,6 +15,8 @@ in the README with one example each:
 ``output_truncated``   the run printed more than the kit keeps (head and tail kept)
 ``hang``           still running at the timeout (or when the kit was stopped): where each process was
                    (its Python stacks, Linux)
+``shadows_stdlib`` an import failed because the script (or a file beside it) is named like a module of the
+                   standard library (``random.py``): it is imported in that module's place
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from kit.observation import End, Observation
 from kit.outcomes import DEFAULT, Code, Ev, Method, Role, Status, exit_code
 
 from kit.results import Diagnosis, RunResult
-from kit.source import SourceFacts
+from kit.source import STDLIB_MODULES, SourceFacts
 
 BOOTSTRAP = "before the current process has finished its bootstrapping phase"
 _PICKLING = re.compile(
@@ -127,8 +129,61 @@ def _pickling(obs: Observation, dead: list[Death]) -> list[Diagnosis]:
                                      f"{d.error}.{pool}", fix)]
 
 
-def _worker_died(obs: Observation, dead: list[Death]) -> list[Diagnosis]:
-    hit = [d for d in dead if not d.main and BOOTSTRAP not in d.error and not _PICKLING.search(d.error)]
+_SHADOWED = re.compile(r"(?:from (?:partially initialized module )?|module )'(?P<module>[\w.]+)'")
+_SHADOW_FILE = re.compile(r"consider renaming '(?P<renamed>[^']+)'|\((?P<path>[^()]+\.py)\)\s*$")
+_STDLIB_DIR = re.compile(r"[/\\]lib(?:[/\\]python\d+\.\d+t?)?$", re.IGNORECASE)
+"""The folder the standard library's modules are in: ``.../lib/python3.12`` (POSIX), ``...\\Lib`` (Windows)."""
+
+
+def _module_file(path: str) -> tuple[str, str]:
+    """(module name, the folder it is in) of a module's file: ``a/b/random.py`` -> ("random", "a/b");
+    a package's ``a/b/json/__init__.py`` -> ("json", "a/b")."""
+    parts = path.replace("\\", "/").split("/")
+    if parts[-1] == "__init__.py" and len(parts) > 1:
+        parts = parts[:-1]
+    name = parts[-1][:-3] if parts[-1].endswith(".py") else parts[-1]
+    return name, "/".join(parts[:-1])
+
+
+def shadowing_file(error: str, facts: SourceFacts | None = None) -> str:
+    """The file an import found in place of a standard-library module, from an error's last line
+    ("cannot import name 'Random' from 'random' (/home/me/random.py)"): its path, or the script's name
+    when the line names no file and the script is named like the module; "" when it is no such error."""
+    if not error.startswith(("ImportError", "AttributeError")):
+        return ""
+    m = _SHADOWED.search(error)
+    module = m.group("module").split(".")[0] if m else ""
+    if module not in STDLIB_MODULES:
+        return ""
+    f = _SHADOW_FILE.search(error)
+    path = (f.group("renamed") or f.group("path")) if f else ""
+    if path:
+        name, folder = _module_file(path)
+        return path if name == module and not _STDLIB_DIR.search(folder) else ""
+    return f"{module}.py" if facts is not None and facts.shadows == module else ""
+
+
+def _shadows_stdlib(obs: Observation, dead: list[Death], facts: SourceFacts | None) -> list[Diagnosis]:
+    hit = [(d, shadowing_file(d.error, facts)) for d in dead]
+    hit = [(d, f) for d, f in hit if f]
+    if not hit:
+        return []
+    d, path = hit[0]
+    module, _ = _module_file(path)
+    name = path.replace("\\", "/").rsplit("/", 1)[-1] if path.endswith(f"{module}.py") else f"the folder {module}"
+    whose = "the script" if facts is not None and facts.shadows == module else f"the file {path}"
+    return [Diagnosis(
+        Code.SHADOWS_STDLIB,
+        f"under {obs.method}, {whose} is imported in place of the standard library's {module} module "
+        f"(in {_some([x for x, _ in hit])}): {d.error}",
+        f"Rename {name} (for example to my_{module}.py): Python puts the script's folder first on sys.path, so "
+        f"every `import {module}` (the standard library's own, multiprocessing's) finds that file instead; spawn and "
+        "forkserver children import afresh, so they meet it even where the parent already had the real module.")]
+
+
+def _worker_died(obs: Observation, dead: list[Death], facts: SourceFacts | None) -> list[Diagnosis]:
+    hit = [d for d in dead if not d.main and BOOTSTRAP not in d.error and not _PICKLING.search(d.error)
+           and not shadowing_file(d.error, facts)]
     if not hit:
         return []
     counts = Counter(d.error for d in hit)
@@ -334,8 +389,10 @@ def diagnose(obs: Observation, facts: SourceFacts | None = None) -> list[Diagnos
 
 def of_deaths(obs: Observation, dead: list[Death], facts: SourceFacts | None = None) -> list[Diagnosis]:
     """What ``dead`` (processes of ``obs`` that ended with an error) show: a missing guard, a
-    pickling failure, workers that died (a suite asks this of each test's deaths)."""
-    return [*_missing_guard(obs, dead, facts), *_pickling(obs, dead), *_worker_died(obs, dead)]
+    pickling failure, a script shadowing the standard library, workers that died (a suite asks
+    this of each test's deaths)."""
+    return [*_missing_guard(obs, dead, facts), *_pickling(obs, dead), *_shadows_stdlib(obs, dead, facts),
+            *_worker_died(obs, dead, facts)]
 
 
 def of_the_run(obs: Observation) -> list[Diagnosis]:
@@ -350,20 +407,118 @@ def pickling_failure(text: str) -> bool:
 
 # -- across the runs of one `kit run` ----------------------------------------------------------
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
+_VARIES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # a date, with its time and zone if given: 2026-12-06 18:19:39,123 / 2026-12-06T18:19:39.123+00:00
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
+     "<time>"),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),  # 18:19:39, 18:19:39.123, 0:00:01.5
+    (re.compile(r"\b1\d{9}\.\d+\b"), "<time>"),  # time.time(): seconds since 1970, with a fraction
+    # a duration: took 0.01s, 0.012 s, pytest's "in 0.06s", 1.2ms, 3 seconds, 1.5e-05 s, 1.0 秒
+    (re.compile(r"\b\d+(?:\.\d+)?(?:[eE]-?\d+)?\s?(?:ns|us|µs|μs|ms|s|secs?|seconds?|min|minutes?|毫秒|秒)(?!\w)"),
+     "<duration>"),
+    (_HEX, "0x..."),  # addresses: <Box object at 0x7f...>, id()s printed in hex
+)
+"""What changes from run to run whatever the start method, with what stands for it when outputs are compared."""
+_MAX_UNMERGED_LINES = 1000
+_MAX_UNMERGED_LENGTH = 300
 
 
-def _normal(r: RunResult) -> list[str]:
-    """stdout with what always differs between runs (pids, addresses) blanked, lines sorted
-    (processes print in any order)."""
-    text = _HEX.sub("0x...", r.stdout)
-    pids = sorted({str(p.pid) for p in r.processes}, key=len, reverse=True)
-    if pids:
-        text = re.sub(r"\b(" + "|".join(pids) + r")\b", "<pid>", text)
-    return sorted(line.rstrip() for line in text.splitlines())
+def ignore_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
+    """``--ignore-output`` values compiled (``^`` and ``$`` match at each line); ValueError naming a bad one."""
+    out = []
+    for p in patterns:
+        try:
+            out.append(re.compile(p, re.MULTILINE))
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {p!r} ({exc})") from None
+    return out
 
 
-def _raw(r: RunResult) -> list[str]:
-    return sorted(line.rstrip() for line in r.stdout.splitlines())
+def _normal(r: RunResult, pids: Iterable[int] = ()) -> list[str]:
+    """stdout's lines with times, durations, addresses and ``pids`` (of both runs compared) replaced by
+    a placeholder; blank lines dropped (processes that print at once can move a line's end), and each
+    line's trailing space."""
+    text = r.stdout
+    for pattern, mark in _VARIES:
+        text = pattern.sub(mark, text)
+    numbers = sorted({str(p) for p in pids}, key=len, reverse=True)
+    if numbers:
+        text = re.sub(r"\b(" + "|".join(numbers) + r")\b", "<pid>", text)
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _kept(lines: list[str], ignore: Sequence[re.Pattern[str]]) -> list[str]:
+    """``lines`` with what a user marked (``--ignore-output``) removed from each; a line left blank is dropped."""
+    if not ignore:
+        return lines
+    out = []
+    for line in lines:
+        for pattern in ignore:
+            line = pattern.sub("", line)
+        if line.strip():
+            out.append(line.rstrip())
+    return out
+
+
+_TOKEN = re.compile(r"\d+|\D")
+_NUMBER = "\0"
+
+
+def _shape(tokens: Sequence[str]) -> str:
+    """A line's shape: its text with each number a wildcard ("12车通过" and "3车通过" have one shape)."""
+    return "".join(_NUMBER if t[0].isdigit() else t for t in tokens)
+
+
+def _split(line: str, shapes: set[str], longest: int) -> list[str] | None:
+    """``line`` as two or more pieces run together, each shaped like a whole line of the outputs
+    compared (most pieces wins: a line of lines is split to the lines), or None.  A number is
+    never cut."""
+    tokens = _TOKEN.findall(line)
+    best: dict[int, tuple[int, int]] = {0: (0, 0)}  # token position -> (pieces so far, where the last began)
+    for i in range(len(tokens)):
+        if i not in best:
+            continue
+        shape = ""
+        for j in range(i + 1, min(len(tokens), i + longest) + 1):
+            shape += _shape(tokens[j - 1:j])
+            if j - i < len(tokens) and shape in shapes and best[i][0] + 1 > best.get(j, (0, 0))[0]:
+                best[j] = (best[i][0] + 1, i)
+    if len(tokens) not in best or best[len(tokens)][0] < 2:
+        return None
+    pieces, j = [], len(tokens)
+    while j:
+        i = best[j][1]
+        pieces.append("".join(tokens[i:j]))
+        j = i
+    return pieces[::-1]
+
+
+def _unmerged(mine: list[str], theirs: list[str]) -> list[str]:
+    """``mine``, sorted, with each line the other run lacks split into lines run together where it is
+    such.  Processes that print at the same time can write one's text, then another's, before either
+    writes its newline ("12车通过16车通过"): that is two lines of output, not a new one."""
+    extra = Counter(mine) - Counter(theirs)
+    if not extra or sum(extra.values()) > _MAX_UNMERGED_LINES:
+        return sorted(mine)
+    shapes = {_shape(_TOKEN.findall(w)) for w in {*mine, *theirs} if len(w) <= _MAX_UNMERGED_LENGTH}
+    longest = max((len(_TOKEN.findall(w)) for w in {*mine, *theirs} if len(w) <= _MAX_UNMERGED_LENGTH), default=0)
+    out = Counter(mine)
+    for line, n in extra.items():
+        pieces = _split(line, shapes, longest) if len(line) <= _MAX_UNMERGED_LENGTH else None
+        if pieces:
+            out[line] -= n
+            for piece in pieces:
+                out[piece] += n
+    return sorted(out.elements())
+
+
+def compared_lines(r: RunResult, ref: RunResult, ignore: Sequence[re.Pattern[str]] = ()) -> tuple[list[str], list[str]]:
+    """The lines of ``r`` and of ``ref`` as ``compare`` compares them, sorted (processes print in any order);
+    ``ignore`` applies to each line once times, durations, addresses and pids have their placeholders."""
+    pids = {p.pid for p in r.processes} | {p.pid for p in ref.processes}
+    mine, theirs = _normal(r, pids), _normal(ref, pids)
+    # lines run together are split first, so that a marked line printed into another one is left out too
+    return _kept(_unmerged(mine, theirs), ignore), _kept(_unmerged(theirs, mine), ignore)
 
 
 def _label(r: RunResult) -> str:
@@ -390,21 +545,23 @@ def _comparable(r: RunResult) -> bool:
     return r.status in (Status.PASS, Status.FAIL) and r.exitcode is not None
 
 
-def compare(results: Sequence[RunResult], facts: SourceFacts | None = None) -> None:
+def compare(results: Sequence[RunResult], facts: SourceFacts | None = None, ignore: Sequence[str] = ()) -> None:
     """Add ``output_differs`` to each run whose stdout or exit code differ from its reference
-    (replacing any it had: a container's kit compares its own runs too).  Output differs when it
-    differs both as printed and with pids and addresses blanked (in a container, pids are small
-    numbers that also appear as data); the diff shows the lines as printed."""
+    (replacing any it had: a container's kit compares its own runs too).  Stdout is compared as
+    ``compared_lines`` gives it: without what varies from run to run whatever the method (times,
+    durations, addresses, the runs' pids, what matches an ``ignore`` pattern), line order and lines
+    run together by concurrent prints ignored; the diff shows those compared lines."""
+    patterns = ignore_patterns(ignore)
     for r in results:
         r.diagnoses = [d for d in r.diagnoses if d.code is not Code.OUTPUT_DIFFERS]
     for r in results:
         ref = reference_of(r, results) if results else None
         if ref is None or not _comparable(r) or not _comparable(ref):
             continue
-        differ = _normal(r) != _normal(ref) and _raw(r) != _raw(ref)
+        mine, theirs = compared_lines(r, ref, patterns)
+        differ = mine != theirs
         if not differ and r.exitcode == ref.exitcode:
             continue
-        mine, theirs = _raw(r), _raw(ref)
         parts = []
         if r.exitcode != ref.exitcode:
             parts.append(f"exit code {exit_code(r.exitcode)} here, {exit_code(ref.exitcode)} under {_label(ref)}")
@@ -413,30 +570,60 @@ def compare(results: Sequence[RunResult], facts: SourceFacts | None = None) -> N
                     and not d.startswith(("+++", "---"))]
             shown = " | ".join(d[:100] for d in diff[:6]) + (" | ..." if len(diff) > 6 else "")
             parts.append(f"stdout differs from {_label(ref)} ({shown})")
-        fix = "Make the result independent of the start method."
-        spawnish = r.method is not Method.FORK and ref.method is Method.FORK
-        if facts and facts.main_globals and (spawnish or r.method != ref.method):
-            fix = (f"Likely module-level state set in the main block ({', '.join(facts.main_globals[:5])}): "
-                   "spawn and forkserver children re-import the module and see its import-time value, fork "
-                   "children inherit the parent's. Pass the value to the child as an argument (or via a Pool "
-                   "initializer) instead of a global.")
-        r.diagnoses.append(Diagnosis(Code.OUTPUT_DIFFERS, "; ".join(parts), fix))
+        r.diagnoses.append(Diagnosis(Code.OUTPUT_DIFFERS, "; ".join(parts), _differs_fix(r, ref, facts, differ)))
+
+
+def _differs_fix(r: RunResult, ref: RunResult, facts: SourceFacts | None, stdout: bool) -> str:
+    spawnish = r.method is not Method.FORK and ref.method is Method.FORK
+    if facts and facts.main_globals and (spawnish or r.method != ref.method):
+        return (f"Likely module-level state set in the main block ({', '.join(facts.main_globals[:5])}): "
+                "spawn and forkserver children re-import the module and see its import-time value, fork "
+                "children inherit the parent's. Pass the value to the child as an argument (or via a Pool "
+                "initializer) instead of a global.")
+    fix = "Make the result independent of the start method."
+    if stdout:
+        fix += " Lines that vary from run to run whatever the method (timings, random values) can be left out " \
+               "of the comparison with --ignore-output REGEX."
+    return fix
 
 
 def differs(results: Sequence[RunResult]) -> bool:
     return any(r.has(Code.OUTPUT_DIFFERS) for r in results)
 
 
-def summary_line(results: Sequence[RunResult]) -> str:
-    """"same under every method" or "differs: ..." for the runs of one ``kit run``."""
+def started_no_process(results: Sequence[RunResult]) -> bool:
+    """No run started a process (each run's ``methods_used`` comes from its ``process_started`` events)."""
+    return not any(r.methods_used for r in results)
+
+
+TESTS_HINT = "this looks like a test file: use `kit pytest`"
+
+
+def summary_line(results: Sequence[RunResult], facts: SourceFacts | None = None) -> str:
+    """"same under every method", "differs: ...", or why nothing was compared, for the runs of one
+    ``kit run``; with the hint to use ``kit pytest`` when the script looks like a pytest module."""
     ran = [r for r in results if r.status != Status.SKIPPED]
+    line = _summary(ran)
+    return f"{line}; {TESTS_HINT}" if ran and facts is not None and facts.looks_like_tests else line
+
+
+def _summary(ran: Sequence[RunResult]) -> str:
     if not ran:
         return "nothing ran"
     statuses = {str(r.status) for r in ran}
     changed = [r for r in ran if r.has(Code.OUTPUT_DIFFERS)]
     if len(statuses) == 1 and not changed:
+        status = statuses.pop()
+        if started_no_process(ran) and Status(status).ok:
+            return f"no process was started: nothing depends on the start method here ({status})"
+        if started_no_process(ran):
+            return f"{status} under every method before any process was started: nothing to compare"
+        methods = list(dict.fromkeys(str(r.method) for r in ran))
         several = len({r.place for r in ran if r.platform}) > 1
-        return f"same under every method{' and target' if several else ''} ({statuses.pop()})"
+        if len(methods) == 1:
+            where = " on every target" if several else ""
+            return f"{status} under {methods[0]}{where}, the only method run: nothing compared across methods"
+        return f"same under every method{' and target' if several else ''} ({status})"
     parts = []
     for r in ran:
         codes = sorted(str(c) for c in r.codes())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,15 @@ def count(limit: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def regex(text: str) -> str:
+    """A regular expression, kept as written (it is compiled where it is used)."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({exc})") from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,9 @@ OPTIONS: tuple[Option, ...] = (
            "chart beside it, bench.md: bench.svg)", metavar="FILE"),
     Option("--keep-containers", ALL_RUNS, "keep the container of a target whose cells did not all pass, for "
            "docker exec", kind="flag"),
+    Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in a line of stdout is "
+           "left out when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "
+           "and pids already are)", kind="append", type=regex, metavar="REGEX"),
 )
 BY_DEST = {o.dest: o for o in OPTIONS}
 

@@ -135,6 +135,7 @@ class Code(_Word):
     HANG = "hang"
     OUTCOME_DIFFERS = "outcome_differs"
     LEAKED_PROCESS = "leaked_process"
+    SHADOWS_STDLIB = "shadows_stdlib"
 
 
 HOST = "host"

@@ -35,6 +35,7 @@ class Settings:
     quiet: bool = False  # no progress lines (what a user must know is still said)
     interpreter: Interpreter | None = None  # runs scripts and suites on the host (None: the kit's own)
     requirements: tuple[str, ...] = ()  # files of requirements installed into the containers' images
+    ignore_output: tuple[str, ...] = ()  # regexes: what they match is left out when outputs are compared
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -51,6 +52,7 @@ class Settings:
             keep_containers=bool(get("keep_containers", False)),
             quiet=bool(get("quiet", 0)),
             requirements=tuple(str(r) for r in get("requirements", ()) or ()),  # type: ignore[attr-defined]
+            ignore_output=tuple(get("ignore_output", ())),  # type: ignore[arg-type]
         )
 
     def but(self, **changes: object) -> Settings:

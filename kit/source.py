@@ -2,12 +2,17 @@
 statements have effects, whether the main block is guarded, which module globals the main
 block changes.  Diagnoses use it to tell a harmless re-import under spawn (imports,
 definitions, constants) from top-level code that really runs again in every child, and to
-name the module state that spawn and forkserver children never see.
+name the module state that spawn and forkserver children never see.  The file's name says two
+more things: a script named like a standard-library module (``random.py``) is imported in its
+place by whatever imports that module, once the script's folder leads ``sys.path``; and a
+``test_*.py`` file of test functions defines tests that running it never calls.
 """
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import re
+import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -23,6 +28,34 @@ class SourceFacts:
     computed: tuple[Effect, ...] = ()  # top-level assignments computed by calls (slow if costly)
     guarded: bool = False  # has ``if __name__ == "__main__":``
     main_globals: tuple[str, ...] = field(default=())  # module globals (re)bound in the main block
+    test_functions: bool = False  # defines ``test_*`` functions (at top level or in a class)
+    shadows: str = ""  # the standard-library module the file's name hides ("random" for random.py)
+    looks_like_tests: bool = False  # a pytest module: test_*.py or *_test.py with test functions
+
+
+_STDLIB_FALLBACK = frozenset((
+    "abc", "argparse", "array", "ast", "asynchat", "asyncio", "asyncore", "base64", "bdb", "binascii", "bisect",
+    "builtins", "bz2", "calendar", "cmath", "cmd", "code", "codecs", "codeop", "collections", "colorsys",
+    "compileall", "concurrent", "configparser", "contextlib", "contextvars", "copy", "copyreg", "cProfile", "csv",
+    "ctypes", "curses", "dataclasses", "datetime", "dbm", "decimal", "difflib", "dis", "doctest", "email",
+    "encodings", "enum", "errno", "faulthandler", "fcntl", "filecmp", "fileinput", "fnmatch", "fractions", "ftplib",
+    "functools", "gc", "getopt", "getpass", "gettext", "glob", "graphlib", "grp", "gzip", "hashlib", "heapq", "hmac",
+    "html", "http", "imaplib", "importlib", "inspect", "io", "ipaddress", "itertools", "json", "keyword",
+    "linecache", "locale", "logging", "lzma", "mailbox", "marshal", "math", "mimetypes", "mmap", "msvcrt",
+    "multiprocessing", "netrc", "numbers", "opcode", "operator", "optparse", "os", "pathlib", "pdb", "pickle",
+    "pickletools", "pkgutil", "platform", "plistlib", "poplib", "posix", "pprint", "profile", "pstats", "pty", "pwd",
+    "py_compile", "pyclbr", "pydoc", "queue", "quopri", "random", "re", "readline", "reprlib", "resource",
+    "rlcompleter", "runpy", "sched", "secrets", "select", "selectors", "shelve", "shlex", "shutil", "signal", "site",
+    "smtplib", "socket", "socketserver", "sqlite3", "ssl", "stat", "statistics", "string", "stringprep", "struct",
+    "subprocess", "symtable", "sys", "sysconfig", "syslog", "tabnanny", "tarfile", "tempfile", "termios", "textwrap",
+    "threading", "time", "timeit", "tkinter", "token", "tokenize", "trace", "traceback", "tracemalloc", "tty",
+    "turtle", "types", "typing", "unicodedata", "unittest", "urllib", "uuid", "venv", "warnings", "wave", "weakref",
+    "webbrowser", "winreg", "wsgiref", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zlib", "zoneinfo",
+))
+"""Python 3.9 has no ``sys.stdlib_module_names``: the modules a script is likely to be named after."""
+STDLIB_MODULES: frozenset[str] = frozenset(getattr(sys, "stdlib_module_names", ())) or _STDLIB_FALLBACK
+"""Names of the standard library's top-level modules."""
+_TEST_FILE = re.compile(r"^(test_.*|.*_test)\.py$")
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
@@ -87,6 +120,14 @@ def _bound_names(stmts: list[ast.stmt]) -> set[str]:
     return names
 
 
+def _defines_tests(tree: ast.Module) -> bool:
+    """A ``test_*`` function at top level or in a class, as pytest collects them."""
+    def is_test(node: ast.stmt) -> bool:
+        return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test")
+
+    return any(is_test(n) or (isinstance(n, ast.ClassDef) and any(is_test(m) for m in n.body)) for n in tree.body)
+
+
 def analyse(text: str) -> SourceFacts:
     """Facts about one script's source; an empty ``SourceFacts`` when it does not parse."""
     try:
@@ -106,11 +147,22 @@ def analyse(text: str) -> SourceFacts:
         computed=tuple(computed),
         guarded=bool(guards),
         main_globals=tuple(sorted((in_main & top) | (in_functions & top))),
+        test_functions=_defines_tests(tree),
     )
 
 
+def shadowed_module(path: str | Path) -> str:
+    """The standard-library module a script at ``path`` hides from every import once its folder leads
+    ``sys.path`` (as ``python script.py`` puts it), "" when its name is its own."""
+    p = Path(path)
+    return p.stem if p.suffix == ".py" and p.stem in STDLIB_MODULES else ""
+
+
 def analyse_file(path: str | Path) -> SourceFacts:
+    """``analyse`` of the file's text, with what its name says."""
     try:
-        return analyse(Path(path).read_text("utf-8", "replace"))
+        facts = analyse(Path(path).read_text("utf-8", "replace"))
     except OSError:
-        return SourceFacts()
+        facts = SourceFacts()
+    tests = facts.test_functions and bool(_TEST_FILE.match(Path(path).name))
+    return replace(facts, shadows=shadowed_module(path), looks_like_tests=tests)

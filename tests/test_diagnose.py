@@ -455,11 +455,14 @@ def test_threads_of_reads_a_dump_innermost_first() -> None:
 
 # -- (b) compare() and summary_line() ----------------------------------------------------------------
 def result(method: str, stdout: str = "", *, status: Status = Status.PASS, exitcode: int | None = 0,
-           target: str = "host", default: str = "fork", pids: tuple[int, ...] = (), requested: str = "") -> RunResult:
+           target: str = "host", default: str = "fork", pids: tuple[int, ...] = (), requested: str = "",
+           started: bool = True) -> RunResult:
+    """A run of a script that started processes (``started=False``: none)."""
     platform = PlatformInfo(os="Linux", python="3.11.7", implementation="CPython", default_method=default,
                             methods=["fork", "spawn", "forkserver"], cpu_count=2, machine="x86_64", place=target)
     return RunResult("script.py", Method(method), status, "reason", exitcode=exitcode, stdout=stdout, platform=platform,
-                     processes=[proc(p) for p in pids], requested_method=requested or method)
+                     processes=[proc(p) for p in pids], requested_method=requested or method,
+                     methods_used=[method] if started else [])
 
 
 def differs_of(r: RunResult) -> list[Diagnosis]:
@@ -482,7 +485,8 @@ def test_the_reference_is_the_default_methods_run() -> None:
         (d,) = differs_of(r)
         assert d.message == ("stdout differs from fork on host "
                                 "(-worker sees set in main | +worker sees import-time)")
-        assert d.fix == "Make the result independent of the start method."
+        assert d.fix.startswith("Make the result independent of the start method.")
+        assert "--ignore-output REGEX" in d.fix
     assert summary_line(rs) == ("differs: fork on host: pass; spawn on host: pass (output_differs); "
                                 "forkserver on host: pass (output_differs)")
 
@@ -563,7 +567,7 @@ def test_runs_that_did_not_finish_are_not_compared() -> None:
 
 def test_summary_line_cases() -> None:
     assert summary_line([result("fork", status=Status.SKIPPED)]) == "nothing ran"
-    several = [result("fork"), result("fork", target="docker:3.12")]
+    several = [result(m, target=t) for t in ("host", "docker:3.12") for m in ("fork", "spawn")]
     assert summary_line(several) == "same under every method and target (pass)"
     failing = [result("fork"), result("spawn", status=Status.FAIL)]
     failing[1].diagnoses.append(Diagnosis(Code.MISSING_GUARD, "m", "f"))
