@@ -117,6 +117,7 @@ def test_ignore_output_reaches_the_settings_repeatable() -> None:
     assert Settings.from_args(parse_args(["run", "x.py"])).ignore_output == ()
 
 
+@pytest.mark.slow
 def test_a_bad_ignore_regex_is_refused_by_the_command_before_running(tmp_path: Path) -> None:
     script = tmp_path / "never_run.py"
     script.write_text("open(__file__ + '.ran', 'w').close()\n")
@@ -221,6 +222,7 @@ def test_a_pytest_file_is_recognised_by_its_name_and_its_test_functions(tmp_path
                      "test_pool.py": True}
 
 
+@pytest.mark.slow
 def test_running_a_test_file_says_nothing_ran_and_to_use_kit_pytest(tmp_path: Path) -> None:
     """End to end: today's three green cells for zero tests become one line saying why."""
     path = tmp_path / "test_pool.py"
@@ -235,6 +237,7 @@ def test_running_a_test_file_says_nothing_ran_and_to_use_kit_pytest(tmp_path: Pa
     assert summary_line(rs) == "no process was started: nothing depends on the start method here (pass)"
 
 
+@pytest.mark.slow
 def test_a_script_that_starts_a_process_is_compared(tmp_path: Path) -> None:
     path = tmp_path / "starts.py"
     path.write_text(TEST_MODULE + "\n\nif __name__ == '__main__':\n    test_pool()\n    print('ok')\n")
@@ -326,6 +329,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_a_script_named_queue_py_is_diagnosed_for_real(tmp_path: Path) -> None:
     """multiprocessing.queues does ``from queue import Empty, Full``: queue.py is found first."""
     path = tmp_path / "queue.py"
