@@ -208,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         rs.append(r)
         print(render.run_summary(r, colour, verbosity), file=human, flush=True)
 
-    settings = Settings.from_args(args)
+    settings = _users_interpreter(args, subject, Settings.from_args(args))
     try:
         run_subject(args.targets, subject, methods, settings, show, _say, args.script_args)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
@@ -221,9 +221,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     for r, d in changed:
         print(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
               f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", file=human)
+    hint = _interpreter_hint(rs, subject, settings)
+    if hint:
+        print(hint, file=human)
     print(diagnose.summary_line(rs, subject.facts), file=human, flush=True)
     _outputs(args, rs)
     return exit_status([r.status for r in rs], differs=bool(changed))
+
+
+def _users_interpreter(args: argparse.Namespace, subject: Subject, settings: Settings) -> Settings:
+    """A script runs on the host in ``--python``, else the active virtual environment's interpreter,
+    else the kit's own (an example always in the kit's)."""
+    from kit import interpreter
+    from kit.catalogue import SCRIPT
+    from kit.places import parse
+
+    if subject.kind != SCRIPT or not parse(args.targets).host:
+        return settings
+    if args.python or os.environ.get("VIRTUAL_ENV"):
+        return settings.but(interpreter=interpreter.find(args.python, cwd=str(Path(subject.path).parent)))
+    return settings
+
+
+def _interpreter_hint(rs: Sequence[RunResult], subject: Subject, settings: Settings) -> str:
+    """When the kit's own interpreter ran a script that could not import a module python3 on PATH
+    can (a kit installed with pipx: its own environment), say which and how to choose."""
+    from kit import interpreter
+
+    if settings.interpreter is not None:
+        return ""
+    missing = next((m for r in rs if r.place == "host" for m in [interpreter.missing_module(r.error)] if m), None)
+    if missing is None:
+        return ""
+    try:
+        path, _ = interpreter.choose()
+    except KitError:
+        return ""
+    if not interpreter.can_import(path, missing, cwd=str(Path(subject.path).parent)):
+        return ""
+    return (f"kit: the script ran in the kit's own interpreter ({sys.executable}), which cannot import {missing!r}; "
+            f"{path} can: run with --python {path}, or activate the project's virtual environment")
 
 
 def cmd_pytest(args: argparse.Namespace) -> int:

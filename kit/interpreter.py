@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -197,3 +198,12 @@ def can_import(interp: Interpreter | str, module: str, cwd: str | None = None) -
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
+
+
+_MISSING = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+
+
+def missing_module(error: str) -> str | None:
+    """The top-level module an error line says could not be found (``numpy`` for ``numpy.linalg``)."""
+    m = _MISSING.search(error or "")
+    return m.group(1).split(".")[0] if m else None
