@@ -116,6 +116,7 @@ def differences(m: Merged) -> list[str]:
         for method, statuses in sorted(by_method.items()):
             if several and len(row) > 1 and len(statuses) == 1 and statuses - {Status.PASS, Status.SKIPPED}:
                 lines.append(f"{example}: {statuses.pop()} under {method} everywhere")
+    lines += _tests_that_differ(m)
     observed = _observed_by_example(m)
     lines += _behaviour_by_method(m, skip=set(observed))  # an example's observed line says it better
     lines += observed.values()
@@ -128,6 +129,33 @@ def differences(m: Merged) -> list[str]:
     if same:
         lines.append(f"the same everywhere it can run (pass): {', '.join(same)}" if several
                      else f"pass under every start method it can run: {', '.join(same)}")
+    return lines
+
+
+TESTS_SHOWN = 10
+"""The most tests named per suite in a report's differences (the JSON has them all)."""
+
+
+def _tests_that_differ(m: Merged) -> list[str]:
+    """For each suite (``kit pytest``): every test whose outcome is not the same in every column
+    that finished, with where it went which way."""
+    lines = []
+    for subject, row in m.rows.items():
+        ran = sorted(((c, r) for c, r in row.items() if r.tests is not None
+                      and r.status in (Status.PASS, Status.FAIL)), key=lambda kv: _version_key(kv[0]))
+        if len(ran) < 2:
+            continue
+        outcomes: dict[str, dict[str, list[str]]] = {}
+        for c, r in ran:
+            seen = {t.nodeid: str(t.outcome) for t in r.tests or []}
+            for nodeid in {t.nodeid for _, x in ran for t in x.tests or []}:
+                outcomes.setdefault(nodeid, {}).setdefault(seen.get(nodeid, "not run"), []).append(c.label)
+        differ = sorted(n for n, by in outcomes.items() if len(by) > 1)
+        for nodeid in differ[:TESTS_SHOWN]:
+            lines.append(f"{subject}: {nodeid}: " + "; ".join(f"{o} on {', '.join(where)}"
+                                                              for o, where in outcomes[nodeid].items()))
+        if len(differ) > TESTS_SHOWN:
+            lines.append(f"{subject}: ... and {len(differ) - TESTS_SHOWN} more tests that differ (see the JSON)")
     return lines
 
 
