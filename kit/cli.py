@@ -298,9 +298,29 @@ def cmd_pytest(args: argparse.Namespace) -> int:
         _suite_outputs(args, rs)
         raise
     suite.compare(rs)
+    _confirm(args, rs, settings, folder)
     print(suite_render.text(rs, render.colour_wanted(_human(args))), file=_human(args), flush=True)
     _suite_outputs(args, rs)
     return exit_status((r.status for r in rs), differs=bool(suite.depends_on_method(rs)))
+
+
+def _confirm(args: argparse.Namespace, rs: list[RunResult], settings: Settings, folder: Path) -> None:
+    """Run each test whose outcome differs once more, in its cell and the reference cell, and keep
+    the difference only where it reproduces (``kit.suite.confirm``)."""
+    from kit import suite
+    from kit.places import run_suite
+
+    wanted = suite.to_confirm(rs)
+    if not wanted:
+        return
+    if not args.quiet:
+        _say(f"kit: running {len({t for ts in wanted.values() for t in ts})} test(s) whose outcome differs once more, "
+             "to tell a method dependence from a flaky test")
+    again: list[RunResult] = []
+    for (place, method), tests in wanted.items():
+        subject = suite.suite_subject(folder, [*args.pytest_args, *tests])
+        again += run_suite(place, subject, [method], settings.but(quiet=True), lambda *_: None, lambda _: None)
+    suite.confirm(rs, again)
 
 
 def _suite_outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:

@@ -134,6 +134,7 @@ class Code(_Word):
     OUTPUT_TRUNCATED = "output_truncated"
     HANG = "hang"
     OUTCOME_DIFFERS = "outcome_differs"
+    FLAKY = "flaky"
     LEAKED_PROCESS = "leaked_process"
     SHADOWS_STDLIB = "shadows_stdlib"
 

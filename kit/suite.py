@@ -325,3 +325,51 @@ def fails_everywhere(results: Sequence[RunResult]) -> list[TestResult]:
         for t in r.tests or []:
             by.setdefault(t.nodeid, []).append(t)
     return [ts[0] for ts in by.values() if len(ts) == len(finished) and all(not t.outcome.ok for t in ts)]
+
+
+# -- confirming a difference ---------------------------------------------------------------------
+CONFIRM_FIX = ("Its outcome varies from run to run, not (only) with the method: look for timing, ordering or "
+               "shared state (a port, a file, a global) in it; run it alone and repeatedly to see.")
+
+
+def to_confirm(results: Sequence[RunResult]) -> dict[tuple[str, str], list[str]]:
+    """(place, method) -> the tests to run once more there: each test whose outcome differs, in
+    its cell and in the reference cell, so that a difference is said only when it reproduces."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in results:
+        ref = diagnose.reference_of(r, results)
+        for d in r.diagnoses:
+            if d.code is Code.OUTCOME_DIFFERS and d.test and ref is not None:
+                for cell in (r, ref):
+                    tests = out.setdefault((cell.place, str(cell.method)), [])
+                    if d.test not in tests:
+                        tests.append(d.test)
+    return out
+
+
+def confirm(results: Sequence[RunResult], again: Sequence[RunResult]) -> None:
+    """Keep an ``outcome_differs`` only where the second run (``again``: the tests of ``to_confirm``
+    run once more in both cells) gave both cells the outcomes of the first; otherwise the test is
+    ``flaky``: what it shows cannot be put down to the method."""
+    second = {(r.place, str(r.method)): {t.nodeid: t.outcome for t in r.tests or []} for r in again}
+    for r in results:
+        ref = diagnose.reference_of(r, results)
+        if ref is None:
+            continue
+        kept = []
+        for d in r.diagnoses:
+            if d.code is not Code.OUTCOME_DIFFERS or not d.test:
+                kept.append(d)
+                continue
+            first = {t.nodeid: t.outcome for t in r.tests or []}.get(d.test)
+            first_ref = {t.nodeid: t.outcome for t in ref.tests or []}.get(d.test)
+            mine = second.get((r.place, str(r.method)), {}).get(d.test)
+            theirs = second.get((ref.place, str(ref.method)), {}).get(d.test)
+            if mine is first and theirs is first_ref:
+                kept.append(d)
+            else:
+                kept.append(Diagnosis(Code.FLAKY, f"{d.message}; run again, it gave {mine or NOT_RUN} under "
+                                                  f"{r.method} and {theirs or NOT_RUN} under {ref.method}: not "
+                                                  "reproduced, so not put down to the method", CONFIRM_FIX,
+                                      test=d.test))
+        r.diagnoses = kept
