@@ -222,8 +222,10 @@ def _pickling_in_tests(obs: Observation, said: set[str]) -> list[Diagnosis]:
     for t in tests_of(obs.events):
         if t.outcome.ok or t.nodeid in said or not diagnose.pickling_failure(t.message):
             continue
-        spawnish = "" if obs.method == "fork" else (f" Under {obs.method} a Process's target and arguments are "
-                                                       "pickled; under fork they are not (a Pool's are, always).")
+        fork = obs.method == "fork"
+        spawnish = (" A Pool or an executor pickles its tasks under every method, fork included." if fork
+                    else f" Under {obs.method} a Process's target and arguments are pickled; under fork they are not "
+                         "(a Pool's or an executor's tasks are, always).")
         out.append(Diagnosis(Code.PICKLING, f"under {obs.method}, {t.nodeid} failed: {t.message}.{spawnish}",
                              "Define targets and pool functions at module top level (no lambdas, no functions "
                              "nested in the test), and pass only picklable arguments.", test=t.nodeid))
