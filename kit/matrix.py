@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from kit import schedule
 from kit._platform import usable_cpu_count
@@ -39,26 +40,40 @@ def measures_cpu(example: str, method: str) -> bool:
     return any(c.measures_cpu for c in example_subject(example).checks_for(method))
 
 
-def run_matrix(examples: Sequence[str], methods: Sequence[str], settings: Settings, *,
-               places: Sequence[str] = (schedule.HOST,), run_container: RunContainer | None = None,
+@dataclass(frozen=True)
+class Where:
+    """The places of a matrix, in report order, and what runs a container's unit (``kit.places``)."""
+
+    places: tuple[str, ...] = (schedule.HOST,)
+    run_container: RunContainer | None = None
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """How a matrix's names become subjects, and which of their cells must run alone."""
+
+    of: Callable[[str], Subject] = example_subject
+    solo: Callable[[str, str], bool] = measures_cpu
+
+
+def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings, where: Where = Where(),
                progress: Progress | None = None, say: Callable[[str], None] | None = None,
-               subject_of: Callable[[str], Subject] = example_subject,
-               solo: Callable[[str, str], bool] | None = None) -> list[RunResult]:
-    """Every cell in each of ``places`` (``host``, and ``docker:X.Y`` run by ``run_container``),
-    ``settings.jobs`` units at once; results in the order of a sequential run whatever ``jobs`` is.
-    ``examples`` are names: ``subject_of`` makes each the subject to run (a suite's is itself), and
-    ``solo(name, method)`` says which cells must run alone (default: those that measure CPU)."""
+               subjects: Subjects = Subjects()) -> list[RunResult]:
+    """Every cell (name x method) in each place of ``where``, ``settings.jobs`` units at once;
+    results in the order of a sequential run whatever ``jobs`` is.  ``subjects`` makes each name
+    the subject to run (the catalogue's examples by default; a suite's name is itself)."""
+    places, run_container = where.places, where.run_container
     host = schedule.HOST in places
     host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")
-    p = schedule.plan(places, examples, methods, settings.jobs, solo or measures_cpu, host_overlaps=host_overlaps)
-    n = len(examples) * len(methods) if host else 0
+    p = schedule.plan(places, names, methods, settings.jobs, subjects.solo, host_overlaps=host_overlaps)
+    n = len(names) * len(methods) if host else 0
     count = [0]
 
     def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
         if unit.place == schedule.HOST:
-            return [run(subject_of(unit.examples[0]), unit.methods[0], settings, slot=slot)]
+            return [run(subjects.of(unit.examples[0]), unit.methods[0], settings, slot=slot)]
         if run_container is None:
             raise ValueError(f"no way to run {unit.place}")
         return run_container(unit)

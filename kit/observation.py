@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.events import Event
-from kit.outcomes import Backend, Ev, _Word
+from kit.outcomes import Backend, Ev, Word
 from kit.results import PlatformInfo, ProcRecord
 
 
-class End(_Word):
+class End(Word):
     """How the watching of a run ended."""
 
     EXITED = "exited"  # the main process exited by itself

@@ -19,7 +19,7 @@ __all__ = ["ALL", "DEFAULT", "GENERIC_CHECKS", "HOST", "METHODS", "STATUSES", "U
            "resolve_method"]
 
 
-class _Word(str, enum.Enum):
+class Word(str, enum.Enum):
     """A string enum that prints as its value (``f"{Status.PASS}"`` is ``pass``) on every Python."""
 
     def __str__(self) -> str:
@@ -29,7 +29,7 @@ class _Word(str, enum.Enum):
         return format(str(self.value), spec)
 
 
-class Status(_Word):
+class Status(Word):
     """How one cell ended."""
 
     PASS = "pass"  # every check held
@@ -48,7 +48,7 @@ class Status(_Word):
 
 STATUSES = tuple(s.value for s in Status)
 
-class Method(_Word):
+class Method(Word):
     """A start method of multiprocessing: the three there are, in the order columns show them."""
 
     FORK = "fork"
@@ -85,7 +85,7 @@ def method_order(methods: Iterable[str]) -> list[str]:
     return [m for m in METHODS if m in seen] + [m for m in seen if m not in METHODS]
 
 
-class Role(_Word):
+class Role(Word):
     """What a process of a run is to multiprocessing (named by ``kit.observer``)."""
 
     MAIN = "main"
@@ -95,7 +95,7 @@ class Role(_Word):
     OTHER = "other"
 
 
-class TestOutcome(_Word):
+class TestOutcome(Word):
     """How one test of a suite ended, as pytest's summary counts it."""
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
@@ -112,7 +112,7 @@ class TestOutcome(_Word):
         return self not in (TestOutcome.FAILED, TestOutcome.ERROR)
 
 
-class Backend(_Word):
+class Backend(Word):
     """Who decided membership and totals of a run."""
 
     CGROUP = "cgroup"  # the kernel: the run's own cgroup (exact)
@@ -120,7 +120,7 @@ class Backend(_Word):
     PSUTIL = "psutil"  # sampling the process table (can miss short-lived processes)
 
 
-class Code(_Word):
+class Code(Word):
     """Diagnosis codes: what went wrong and how to fix it (documented in the README)."""
 
     MISSING_GUARD = "missing_guard"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from kit.catalogue import Subject
 from kit.errors import TargetError, UsageError
-from kit.matrix import Progress, run_matrix
+from kit.matrix import Progress, Subjects, Where, run_matrix
 from kit.outcomes import HOST
 from kit.schedule import Unit
 from kit.results import RunResult
@@ -96,13 +96,11 @@ def run_places(spec: str, examples: Sequence[str], methods: Sequence[str], setti
         what = "the CPU-measuring cells, alone" if unit.solo else f"{len(unit.cells)} cells"
         if not settings.quiet:
             say(f"{unit.place}: {what} in one container of {images[python]}")
-        return run_in_container(client, python, unit.examples, unit.methods, settings, images[python],
-                                progress=None if settings.quiet else _prefixed(say, f"  {unit.place} "),
-                                keep=say if settings.keep_containers else None)
+        return run_in_container(client, python, unit.examples, unit.methods, settings, images[python], say)
 
     containers = [f"docker:{p}" for p in images] if client is not None else []
-    return run_matrix(examples, methods, settings, places=[HOST] * plan.host + containers,
-                      run_container=run_container, progress=progress, say=say)
+    return run_matrix(examples, methods, settings, Where((HOST,) * plan.host + tuple(containers), run_container),
+                      progress, say)
 
 
 def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: Settings,
@@ -127,8 +125,7 @@ def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: S
             image = with_requirements(client, python, base, settings, (), say)
             if not settings.quiet:
                 say(f"docker:{python}: {subject.name} under {', '.join(methods)} in one container of {image}")
-            rs = run_one_in_container(client, python, what, methods, settings, image, args=args,
-                                      keep=say if settings.keep_containers else None)
+            rs = run_one_in_container(client, python, what, methods, settings, image, args=args, say=say)
             for r in rs:
                 on_result(r)
             out += rs
@@ -150,13 +147,11 @@ def run_suite(spec: str, subject: Subject, methods: Sequence[str], settings: Set
         image = with_requirements(client, python, images[python], settings, ("pytest",), say)
         if not settings.quiet:
             say(f"{unit.place}: the suite under {', '.join(unit.methods)} in one container of {image}")
-        return run_suite_in_container(client, python, subject, unit.methods, settings, image,
-                                      keep=say if settings.keep_containers else None)
+        return run_suite_in_container(client, python, subject, unit.methods, settings, image, say)
 
     containers = [f"docker:{p}" for p in images] if client is not None else []
-    return run_matrix([subject.name], methods, settings, places=[HOST] * plan.host + containers,
-                      run_container=run_container, progress=progress, say=say, subject_of=lambda _: subject,
-                      solo=lambda _, __: False)
+    return run_matrix([subject.name], methods, settings, Where((HOST,) * plan.host + tuple(containers), run_container),
+                      progress, say, Subjects(lambda _: subject, lambda _, __: False))
 
 
 def with_requirements(client: docker.DockerClient, python: str, base: str, settings: Settings,
@@ -169,11 +164,6 @@ def with_requirements(client: docker.DockerClient, python: str, base: str, setti
 
     return image_with_requirements(client, python, base, [Path(r) for r in settings.requirements], extra=extra,
                                    say=None if settings.quiet else say)
-
-
-def _prefixed(say: Say, prefix: str) -> Say:
-    """``say`` with every line prefixed (a container's progress lines)."""
-    return lambda line: say(prefix + line)
 
 
 def _containers(pythons: Sequence[str]) -> tuple[docker.DockerClient, dict[str, str]]:

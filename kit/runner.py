@@ -287,20 +287,6 @@ def _run_group(subject: Subject) -> tuple[RunGroup | None, str]:
     return group, why
 
 
-def _start(subject: Subject, method: str, settings: Settings, events_dir: str, group: RunGroup | None,
-           out_w: int, err_w: int, on_started: Callable[[int], None]) -> tuple[subprocess.Popen[bytes], int]:
-    """(what the kit waits for: the main process or its relay, the main process's pid);
-    ``on_started(pgid)`` as soon as the run's process group exists.  A script or a suite runs in
-    the user's interpreter when the settings name one; an example always in the kit's."""
-    interp = settings.interpreter if subject.kind != EXAMPLE else None
-    python = interp.path if interp is not None else sys.executable
-    return _platform.start_main(
-        [python, "-W", "default", "-m", "kit.launcher", method, *subject.launcher_args], group,
-        on_started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-        env=child_env(events_dir, settings.scale, interp), cwd=subject.cwd or None,
-    )
-
-
 def platform_of(interp: Interpreter) -> PlatformInfo:
     """Where a run in the user's interpreter happens: this machine, that Python."""
     here = PlatformInfo.here()
@@ -315,126 +301,188 @@ PSUTIL_UNMEASURED = ("processes that live less than a sampling interval (20 ms) 
 
 def _observe(subject: Subject, method: str, settings: Settings, here: PlatformInfo, events_dir: str,
              slot: Slot | None = None) -> Observation:
-    scale, timeout, grace = settings.scale, settings.timeout, settings.grace
-    adopts = _platform.become_subreaper()
-    cpu0 = time.thread_time()  # this thread watches this run (others may watch theirs meanwhile)
-    busy0 = machine_busy_s()
-    watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
-    group, why_not = _run_group(subject)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    # The guardian learns the run before its main process exists, so a kit killed while the run
-    # starts leaves nothing: the cgroup is made first; a process group, as the relay starts.
-    keys = [watcher.add("cgroup", group.paths())] if group is not None else []
+    """One run, observed: started (``_Launch``), watched and stopped (``_Live``), then read back."""
+    live = _Launch(subject, method, settings, events_dir).start()
+    live.watch(slot)
+    return live.observation(here)
 
-    def started(pgid: int) -> None:
-        if not keys:
-            keys.append(watcher.add("pgid", [str(pgid)]))
 
-    t0 = time.perf_counter_ns()
-    try:
+class _Launch:
+    """Everything a run needs before its main process exists, then its start.
+
+    The guardian learns the run before its main process exists, so a kit killed while the run
+    starts leaves nothing: the cgroup is made (and registered) first; a process group, as the
+    relay starts.  A main process that cannot join the cgroup is started again without one."""
+
+    def __init__(self, subject: Subject, method: str, settings: Settings, events_dir: str) -> None:
+        self.subject, self.method, self.settings, self.events_dir = subject, method, settings, events_dir
+        self.adopts = _platform.become_subreaper()
+        self.cpu0 = time.thread_time()  # this thread watches this run (others may watch theirs meanwhile)
+        self.busy0 = machine_busy_s()
+        self.watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
+        self.group, self.why_not = _run_group(subject)
+        self.keys = [self.watcher.add("cgroup", self.group.paths())] if self.group is not None else []
+
+    def _started(self, pgid: int) -> None:
+        if not self.keys:
+            self.keys.append(self.watcher.add("pgid", [str(pgid)]))
+
+    def _forget_group(self) -> None:
+        for key in self.keys:
+            self.watcher.done(key)
+        self.keys.clear()
+        if self.group is not None:
+            self.group.close()
+            self.group = None
+
+    def _launch(self, out_w: int, err_w: int) -> tuple[subprocess.Popen[bytes], int]:
+        """(what the kit waits for: the main process or its relay, the main process's pid).  A script
+        or a suite runs in the user's interpreter when the settings name one; an example always in
+        the kit's."""
+        interp = self.settings.interpreter if self.subject.kind != EXAMPLE else None
+        python = interp.path if interp is not None else sys.executable
+        return _platform.start_main(
+            [python, "-W", "default", "-m", "kit.launcher", self.method, *self.subject.launcher_args], self.group,
+            self._started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
+            env=child_env(self.events_dir, self.settings.scale, interp), cwd=self.subject.cwd or None,
+        )
+
+    def start(self) -> _Live:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        t0 = time.perf_counter_ns()
         try:
-            proc, main = _start(subject, method, settings, events_dir, group, out_w, err_w, started)
-        except subprocess.SubprocessError as exc:  # the child could not join the group
-            if group is None:
-                raise
-            for key in keys:
-                watcher.done(key)
-            keys.clear()
-            group.close()
-            group, why_not = None, f"joining the run's cgroup failed ({exc})"
-            t0 = time.perf_counter_ns()
-            proc, main = _start(subject, method, settings, events_dir, group, out_w, err_w, started)
-    except BaseException:
-        for key in keys:
-            watcher.done(key)
-        if group is not None:
-            group.close()
-        os.close(out_r)
-        os.close(err_r)
-        raise
-    finally:
-        os.close(out_w)
-        os.close(err_w)
-    watch_key = keys[0]
-    _launchers.update({proc.pid, main})
-    out, err = Capture(out_r), Capture(err_r)
-    reader = events.Reader(events_dir)
-    observer = Observer(main, t0, adopts_orphans=adopts, members=group.procs if group is not None else None,
-                        ignore=frozenset({watcher.proc.pid, proc.pid}),  # the relay is the kit's, not the run's
-                        parent=proc.pid if proc.pid != main else None)
-    tally = _Tally(group)
-    end, stop_reason = End.EXITED, ""
-    stacks: dict[int, str] = {}
-    orphans: set[int] = set()
-    settled_ns: int | None = None
-    killed: list[int] = []
-    try:
-        try:
-            end, stop_reason, end_ns = _watch(proc, observer, reader, t0 + int(timeout * 1e9), tally, main)
-            if end is End.EXITED:
-                if slot is not None:  # only leftovers now: another run may start meanwhile
-                    slot.release()
-                orphans, settled_ns = _outliving(observer, grace, group, tally)
-            elif end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a fork
-                # bomb starves the kit: each reading costs seconds)
-                stacks = ask_for_stacks(observer.last_members if observer.kernel_kept else
-                                        {pid for pid, s in observer.seen.items() if s.gone_ns is None},
-                                        events_dir, first=main)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
-            end, end_ns = End.INTERRUPTED, time.perf_counter_ns()
-            stop_reason = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
-    finally:
-        try:
-            killed = _kill(observer, group)
+            try:
+                proc, main = self._launch(out_w, err_w)
+            except subprocess.SubprocessError as exc:  # the child could not join the group
+                if self.group is None:
+                    raise
+                self._forget_group()
+                self.why_not = f"joining the run's cgroup failed ({exc})"
+                t0 = time.perf_counter_ns()
+                proc, main = self._launch(out_w, err_w)
+        except BaseException:
+            self._forget_group()
+            os.close(out_r)
+            os.close(err_r)
+            raise
         finally:
-            if proc.poll() is None:  # the kill failed (a kit bug, said on the debug channel): never hang here
-                proc.kill()
-            proc.wait()
-            _launchers.difference_update({proc.pid, main})
-            if group is not None:
-                cpu_total = group.cpu_s()
-                task_peak = group.peak()
-                _close(group, observer)
-            watcher.done(watch_key)
-    stdout, stderr = out.finish(), err.finish()
-    reader.poll(final=True)
-    all_events = reader.all()
-    workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
-    for pid in tally.members_ever | set(killed) | {w for w in workers if isinstance(w, int)}:
-        if pid not in _launchers:  # another run's main process under a reused pid: that run's to wait for
-            _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
-    unlinked = _unlink_ipc_left(all_events)
-    helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
-               for e in all_events if e.kind == Ev.HELPER}
-    records = [dataclasses.replace(r, stack=stacks[r.pid]) if r.pid in stacks else r
-               for r in observer.records({w for w in workers if isinstance(w, int)}, helpers)]
-    sampled_cpu = sum(r.cpu_s for r in records)
-    peak_exact = False
-    if group is None:
-        backend, cpu_s, peak, task_peak = Backend.PSUTIL, sampled_cpu, observer.peak, None
-        unmeasured: tuple[str, ...] = PSUTIL_UNMEASURED + (f"no kernel-kept run group: {why_not}",)
-    else:
-        backend = Backend(group.backend)
-        cpu_s = cpu_total if cpu_total is not None else sampled_cpu
-        peak, peak_exact, unmeasured = _cgroup_figures(tally, observer, records, workers, task_peak,
-                                                       cpu_total is None,
-                                                       any(e.kind == Ev.THREAD_STARTED for e in all_events))
-    wall_s = (end_ns - t0) / 1e9
-    kit_cpu = time.thread_time() - cpu0
-    window = (time.perf_counter_ns() - t0) / 1e9
-    busy = machine_busy_s() - busy0
-    others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None
-    return Observation(
-        subject=subject.name, method=method, scale=scale, platform=here, main_pid=main, end=end,
-        exitcode=proc.returncode if end is End.EXITED else None, wall_s=wall_s,
-        cpu_s=cpu_s, peak_processes=peak, peak_exact=peak_exact, peak_tasks=task_peak, timeout_s=timeout,
-        events=tuple(all_events), processes=tuple(records), orphans=frozenset(orphans), killed=tuple(killed),
-        stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
-        observer_cpu_s=kit_cpu, stop_reason=stop_reason,
-        bad_event_lines=reader.bad_lines, others_cores=others,
-        settled_s=None if settled_ns is None else (settled_ns - t0) / 1e9, unlinked=unlinked, t0_ns=t0,
-    )
+            os.close(out_w)
+            os.close(err_w)
+        _launchers.update({proc.pid, main})
+        return _Live(self, proc, main, t0, Capture(out_r), Capture(err_r))
+
+
+class _Live:
+    """A run whose main process was started: watched until it ends (or the timeout, or a stop),
+    stopped (every process killed, the group closed), then turned into one ``Observation``."""
+
+    def __init__(self, launch: _Launch, proc: subprocess.Popen[bytes], main: int, t0: int, out: Capture,
+                 err: Capture) -> None:
+        self.launch, self.proc, self.main, self.t0, self.out, self.err = launch, proc, main, t0, out, err
+        self.group = launch.group
+        self.reader = events.Reader(launch.events_dir)
+        self.observer = Observer(main, t0, adopts_orphans=launch.adopts,
+                                 members=self.group.procs if self.group is not None else None,
+                                 ignore=frozenset({launch.watcher.proc.pid, proc.pid}),  # the relay is the kit's
+                                 parent=proc.pid if proc.pid != main else None)
+        self.tally = _Tally(self.group)
+        self.end, self.stop_reason, self.end_ns = End.EXITED, "", t0
+        self.stacks: dict[int, str] = {}
+        self.orphans: set[int] = set()
+        self.settled_ns: int | None = None
+        self.killed: list[int] = []
+        self.cpu_total: float | None = None
+        self.task_peak: int | None = None
+
+    def watch(self, slot: Slot | None) -> None:
+        """Until the main process ends (then the grace for what it left), the deadline or a stop;
+        whatever happens, the run is stopped before this returns."""
+        settings = self.launch.settings
+        try:
+            try:
+                self.end, self.stop_reason, self.end_ns = _watch(
+                    self.proc, self.observer, self.reader, self.t0 + int(settings.timeout * 1e9), self.tally,
+                    self.main)
+                if self.end is End.EXITED:
+                    if slot is not None:  # only leftovers now: another run may start meanwhile
+                        slot.release()
+                    self.orphans, self.settled_ns = _outliving(self.observer, settings.grace, self.group, self.tally)
+                elif self.end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a
+                    # fork bomb starves the kit: each reading costs seconds)
+                    o = self.observer
+                    self.stacks = ask_for_stacks(o.last_members if o.kernel_kept else
+                                                 {pid for pid, s in o.seen.items() if s.gone_ns is None},
+                                                 self.launch.events_dir, first=self.main)
+            except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
+                self.end, self.end_ns = End.INTERRUPTED, time.perf_counter_ns()
+                self.stop_reason = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Kill the whole run, wait for its main process, read the group's totals and close it."""
+        try:
+            self.killed = _kill(self.observer, self.group)
+        finally:
+            if self.proc.poll() is None:  # the kill failed (a kit bug, said on the debug channel): never hang
+                self.proc.kill()
+            self.proc.wait()
+            _launchers.difference_update({self.proc.pid, self.main})
+            if self.group is not None:
+                self.cpu_total = self.group.cpu_s()
+                self.task_peak = self.group.peak()
+                _close(self.group, self.observer)
+            self.launch.watcher.done(self.launch.keys[0])
+
+    def _records(self, all_events: list[events.Event]) -> tuple[list[ProcRecord], set[object]]:
+        """Every process of the run, named, with the stacks asked for; zombies reaped, IPC names unlinked."""
+        workers = {e.data.get("child") for e in all_events if e.kind == Ev.PROCESS_STARTED}
+        for pid in self.tally.members_ever | set(self.killed) | {w for w in workers if isinstance(w, int)}:
+            if pid not in _launchers:  # another run's main process under a reused pid: that run's to wait for
+                _platform.reap(pid)  # orphans re-parented to us and killed unseen: no zombie stays
+        helpers = {e.pid: (str(e.data.get("role")), [str(a) for a in e.data.get("argv") or []])
+                   for e in all_events if e.kind == Ev.HELPER}
+        records = [dataclasses.replace(r, stack=self.stacks[r.pid]) if r.pid in self.stacks else r
+                   for r in self.observer.records({w for w in workers if isinstance(w, int)}, helpers)]
+        return records, workers
+
+    def _figures(self, records: list[ProcRecord], workers: set[object], all_events: list[events.Event]
+                 ) -> tuple[Backend, float, int, bool, tuple[str, ...]]:
+        """Who kept the run, its CPU, its peak (and whether the kernel counted it), what was not measured."""
+        sampled_cpu = sum(r.cpu_s for r in records)
+        if self.group is None:
+            return (Backend.PSUTIL, sampled_cpu, self.observer.peak, False,
+                    PSUTIL_UNMEASURED + (f"no kernel-kept run group: {self.launch.why_not}",))
+        cpu_s = self.cpu_total if self.cpu_total is not None else sampled_cpu
+        peak, exact, unmeasured = _cgroup_figures(self.tally, self.observer, records, workers, self.task_peak,
+                                                  self.cpu_total is None,
+                                                  any(e.kind == Ev.THREAD_STARTED for e in all_events))
+        return Backend(self.group.backend), cpu_s, peak, exact, unmeasured
+
+    def observation(self, here: PlatformInfo) -> Observation:
+        stdout, stderr = self.out.finish(), self.err.finish()
+        self.reader.poll(final=True)
+        all_events = self.reader.all()
+        records, workers = self._records(all_events)
+        unlinked = _unlink_ipc_left(all_events)
+        backend, cpu_s, peak, peak_exact, unmeasured = self._figures(records, workers, all_events)
+        t0, launch = self.t0, self.launch
+        kit_cpu = time.thread_time() - launch.cpu0
+        window = (time.perf_counter_ns() - t0) / 1e9
+        busy = machine_busy_s() - launch.busy0
+        others = max(0.0, busy - cpu_s - kit_cpu) / window if window > 0 else None
+        return Observation(
+            subject=launch.subject.name, method=launch.method, scale=launch.settings.scale, platform=here,
+            main_pid=self.main, end=self.end, exitcode=self.proc.returncode if self.end is End.EXITED else None,
+            wall_s=(self.end_ns - t0) / 1e9, cpu_s=cpu_s, peak_processes=peak, peak_exact=peak_exact,
+            peak_tasks=self.task_peak if self.group is not None else None, timeout_s=launch.settings.timeout,
+            events=tuple(all_events), processes=tuple(records), orphans=frozenset(self.orphans),
+            killed=tuple(self.killed), stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
+            observer_cpu_s=kit_cpu, stop_reason=self.stop_reason, bad_event_lines=self.reader.bad_lines,
+            others_cores=others, settled_s=None if self.settled_ns is None else (self.settled_ns - t0) / 1e9,
+            unlinked=unlinked, t0_ns=t0,
+        )
 
 
 def _unlink_ipc_left(recorded: Iterable[events.Event]) -> tuple[str, ...]:

@@ -28,6 +28,8 @@ from kit.settings import GRACE_S, Settings
 if TYPE_CHECKING:
     import docker
 
+Say = Callable[[str], None]
+
 STARTUP_S = 30.0  # container start and interpreter imports, on top of the cells' own time
 PER_CELL_MARGIN_S = 5.0  # the kit's own grace, judging and killing, per cell
 
@@ -87,25 +89,30 @@ class Batch:
 
 
 def run_in_container(client: docker.DockerClient, python: str, examples: Sequence[str], methods: Sequence[str],
-                     settings: Settings, image: str, progress: Callable[[str], None] | None = None,
-                     keep: Callable[[str], None] | None = None) -> list[RunResult]:
+                     settings: Settings, image: str, say: Say | None = None) -> list[RunResult]:
     """Every (example, method) cell run by ``python -m kit matrix`` in one container.
 
     ``settings.timeout`` is per cell, as for the kit on the host; past the batch's ceiling
     (``overall_timeout``) the container is killed and removed, and cells without a result come
     back as ``timeout``.  A cell that fails is an ordinary result (the kit then exits 1); only
     output that is not the kit's JSON makes ``error`` results.  Every result's ``platform.place``
-    is ``docker:X.Y``.
+    is ``docker:X.Y``.  ``say``: the container's progress, prefixed (unless ``settings.quiet``), and
+    how to reach a container kept for ``settings.keep_containers``.
     """
     examples, methods = list(examples), list(methods)
     cells = tuple((e, m) for e in examples for m in methods)
+    progress = (lambda line: say(f"  docker:{python} {line}")) if say is not None and not settings.quiet else None
     return run_batch(client, Batch(python, matrix_command(examples, methods, settings), cells, image), settings,
-                     progress=progress, keep=keep)
+                     progress=progress, keep=_keeper(settings, say))
+
+
+def _keeper(settings: Settings, say: Say | None) -> Say | None:
+    return say if settings.keep_containers else None
 
 
 def run_one_in_container(client: docker.DockerClient, python: str, what: str | Path, methods: Sequence[str],
-                         settings: Settings, image: str, args: Sequence[str] = (),
-                         keep: Callable[[str], None] | None = None) -> list[RunResult]:
+                         settings: Settings, image: str, args: Sequence[str] = (), say: Say | None = None
+                         ) -> list[RunResult]:
     """An example (a name) or a user's script (a Path) under each of ``methods`` (``default``:
     the container's own) in one container, as ``kit run`` runs it on the host.  A script's
     folder is copied in (as a project's is: ``kit.container.project``), and its results name it
@@ -118,7 +125,7 @@ def run_one_in_container(client: docker.DockerClient, python: str, what: str | P
         files, command = None, run_command(what, methods, settings, args)
     cells = tuple((str(what), m) for m in methods)
     rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
-                   keep=keep)
+                   keep=_keeper(settings, say))
     if isinstance(what, Path):
         for r in rs:
             r.subject = str(what)
@@ -126,8 +133,7 @@ def run_one_in_container(client: docker.DockerClient, python: str, what: str | P
 
 
 def run_suite_in_container(client: docker.DockerClient, python: str, subject: Subject, methods: Sequence[str],
-                           settings: Settings, image: str, keep: Callable[[str], None] | None = None
-                           ) -> list[RunResult]:
+                           settings: Settings, image: str, say: Say | None = None) -> list[RunResult]:
     """A project's suite under each of ``methods`` in one container: the project's folder copied
     in (what it never ships left out), ``kit pytest`` run there on ``image`` (which holds pytest and
     the project's requirements: ``kit.container.deps``); results named as on the host."""
@@ -135,7 +141,7 @@ def run_suite_in_container(client: docker.DockerClient, python: str, subject: Su
     command = pytest_command(methods, settings, subject.args)
     cells = tuple((subject.name, m) for m in methods)
     rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
-                   keep=keep)
+                   keep=_keeper(settings, say))
     for r in rs:
         r.subject = subject.name
     return rs
