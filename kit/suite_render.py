@@ -16,7 +16,9 @@ from kit.render import paint, safe
 from kit.results import RunResult
 
 SHOWN = 20
-"""The most tests listed in each section (the JSON and JUnit have them all)."""
+"""The most tests (or groups of tests) listed in each section (the JSON and JUnit have them all)."""
+GROUP_SHOWN = 5
+"""The most tests named in one group of tests that differ the same way."""
 
 
 def _cell(r: RunResult) -> str:
@@ -50,22 +52,29 @@ def _more(items: int) -> list[str]:
 
 
 def depends(results: Sequence[RunResult]) -> list[str]:
-    """The tests whose outcome depends on the method, each with its outcome in every cell and why."""
+    """The tests whose outcome depends on the method, grouped by where they differ and why (a
+    class of twenty tests that fail the same way reads as one block): the tests, their outcome in
+    every cell, the first failure's line, the fix and the diagnosis that explains it."""
     found = suite.depends_on_method(results)
     if not found:
         return []
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for nodeid in found:
+        d = next(d for r in found[nodeid] for d in r.diagnoses if d.code is Code.OUTCOME_DIFFERS and d.test == nodeid)
+        why = next((str(x.code) for r in results for x in r.diagnoses if x.test == nodeid
+                    and x.code is not Code.OUTCOME_DIFFERS), "")
+        groups.setdefault((outcomes_of(nodeid, results), why, d.fix), []).append(nodeid)
     lines = [f"{len(found)} test(s) whose outcome depends on the start method:"]
-    for nodeid in list(found)[:SHOWN]:
-        lines.append(f"  {safe(nodeid)}")
-        lines.append(f"      {safe(outcomes_of(nodeid, results))}")
-        failing = [t for r in results for t in (r.tests or []) if t.nodeid == nodeid and not t.outcome.ok]
+    for (where, why, fix), nodeids in list(groups.items())[:SHOWN]:
+        lines += [f"  {safe(n)}" for n in nodeids[:GROUP_SHOWN]]
+        if len(nodeids) > GROUP_SHOWN:
+            lines.append(f"  ... and {len(nodeids) - GROUP_SHOWN} more the same way")
+        lines.append(f"      {safe(where)}")
+        failing = [t for r in results for t in (r.tests or []) if t.nodeid == nodeids[0] and not t.outcome.ok]
         if failing and failing[0].message:
             lines.append(f"      {safe(failing[0].message)}")
-        d = next(d for r in found[nodeid] for d in r.diagnoses if d.code is Code.OUTCOME_DIFFERS and d.test == nodeid)
-        why = next((x.code for r in results for x in r.diagnoses if x.test == nodeid
-                    and x.code is not Code.OUTCOME_DIFFERS), None)
-        lines.append(f"      fix{f' ({why})' if why else ''}: {safe(d.fix)}")
-    return lines + _more(len(found))
+        lines.append(f"      fix{f' ({why})' if why else ''}: {safe(fix)}")
+    return lines + _more(len(groups))
 
 
 def outcomes_of(nodeid: str, results: Sequence[RunResult]) -> str:
