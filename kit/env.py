@@ -3,6 +3,7 @@
 Set by the kit for a run (read by the run's processes):
     EVENTS     the folder each process appends its events to (``kit._record``)
     SCALE      the time factor of the examples' sleeps (``kit.examples._support``)
+    METHOD     the start method made the default in every Python process of the run (``kit.probe``)
 Set by the kit for a container it starts (read by the kit inside):
     TARGET     ``docker:X.Y``: what ``PlatformInfo.place`` says (``kit.results``)
     PIDNS      ``1``: the container's pid namespace is the run's group (``kit._platform._pidns``)
@@ -19,6 +20,7 @@ Imported by every process of a run (through ``kit._record``): constants only.
 """
 EVENTS = "KIT_EVENTS"
 SCALE = "KIT_SCALE"
+METHOD = "KIT_METHOD"
 TARGET = "KIT_TARGET"
 PIDNS = "KIT_PIDNS"
 STACK_SIGNAL = "KIT_STACK_SIGNAL"

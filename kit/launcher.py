@@ -35,27 +35,6 @@ if TYPE_CHECKING:
 _globals: dict[str, Any] = {}
 
 
-def make_default(method: str) -> None:
-    """Make ``method`` what ``get_start_method()`` returns by default, leaving it unset.
-
-    Private API (the default context's ``_default_context``), the same from 3.8 to 3.15;
-    where it is missing, fall back to setting the method (the script then cannot set its own).
-    """
-    concrete = multiprocessing.get_context(method)  # ValueError for a method this platform lacks
-    default = multiprocessing.context._default_context
-    if hasattr(default, "_default_context") and getattr(default, "_actual_context", None) is None:
-        default._default_context = concrete
-    else:  # pragma: no cover - no such Python known
-        multiprocessing.set_start_method(method, force=True)
-
-
-def default_method() -> str:
-    """The default start method this Python ships with, read without setting anything."""
-    default = multiprocessing.context._default_context
-    shipped = getattr(default, "_default_context", None)
-    return str(shipped.get_start_method()) if shipped is not None else str(default.get_start_method())
-
-
 def script_path(target: str) -> None:
     """``sys.path`` as ``python script.py`` makes it: the script's real folder first, in place of the
     current folder that ``python -m kit.launcher`` put there (``-m`` keeps it, as ``python -m`` does).
@@ -82,10 +61,10 @@ def drop_staged_runtime() -> None:
 
 def main(argv: list[str]) -> None:
     method, target, *args = argv
-    probe.install()  # normally done by sitecustomize already; harmless twice
+    probe.install()  # normally done by sitecustomize already (the method made the default there); harmless twice
     drop_staged_runtime()
-    platform_default = default_method()  # before make_default: what this Python ships
-    make_default(method)
+    platform_default = probe.shipped_default()  # what this Python ships, read before the run's was made the default
+    probe.make_default(method)
     record(Ev.SCRIPT_START, method=method, main=os.getpid(), platform_default=platform_default)
     try:
         if target == "-m":

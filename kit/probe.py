@@ -19,7 +19,11 @@ its workers, not only the main process.  It records, as events (``kit._record.Ev
   tracker dies with it and cannot unlink what was left; the kit does, from these names
   (``kit.runner``), so that a killed run leaves nothing in ``/dev/shm``.
 
-Nothing here changes behaviour: every wrapper calls the original and re-raises.
+Nothing here changes behaviour (every wrapper calls the original and re-raises) but one thing,
+on purpose: the start method the run asked for (``KIT_METHOD``) is made the *default* in every
+Python process of the run, not only in the launcher's.  A process started outside
+multiprocessing (pytest-xdist's workers, a ``subprocess`` running Python) would otherwise run
+under this Python's own default, and a suite's "spawn" cell would test nothing spawn-related.
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ _POPEN_METHOD = {
 }
 _MAIN_RUN_NAMES = ("__main__", "__mp_main__")
 _installed = False
+_shipped: str | None = None  # this Python's own default start method, read before the run's is made the default
 
 
 def error_line(exc: BaseException, limit: int = 400) -> str:
@@ -64,6 +69,14 @@ def install() -> None:
     import multiprocessing.process
     import multiprocessing.spawn
 
+    shipped_default()
+    method = os.environ.get(env.METHOD)
+    if method:
+        try:  # noqa: SIM105 - contextlib is one import more in every process of the run
+            make_default(method)
+        except ValueError:  # a method this platform lacks: the launcher says so
+            pass
+
     _say_if_helper()
     _stacks_on_signal()
     _wrap_start(multiprocessing.process.BaseProcess)
@@ -78,6 +91,35 @@ def install() -> None:
     at_fork = getattr(os, "register_at_fork", None)  # POSIX only (no fork elsewhere)
     if at_fork is not None:
         at_fork(after_in_child=_forked)
+
+
+def make_default(method: str) -> None:
+    """Make ``method`` what ``get_start_method()`` returns by default, leaving it unset.
+
+    Private API (the default context's ``_default_context``), the same from 3.8 to 3.15;
+    where it is missing, fall back to setting the method (the script then cannot set its own).
+    """
+    import multiprocessing.context
+
+    concrete = multiprocessing.get_context(method)  # ValueError for a method this platform lacks
+    default = multiprocessing.context._default_context
+    if hasattr(default, "_default_context") and getattr(default, "_actual_context", None) is None:
+        default._default_context = concrete
+    else:  # pragma: no cover - no such Python known
+        multiprocessing.set_start_method(method, force=True)
+
+
+def shipped_default() -> str:
+    """The default start method this Python ships with, read (once, before the run's is made the
+    default) without setting anything."""
+    global _shipped
+    if _shipped is None:
+        import multiprocessing.context
+
+        default = multiprocessing.context._default_context
+        shipped = getattr(default, "_default_context", None)
+        _shipped = str(shipped.get_start_method()) if shipped is not None else str(default.get_start_method())
+    return _shipped
 
 
 def _forked() -> None:

@@ -154,7 +154,8 @@ def warm_bytecode(folder: str = str(Path(kit.__file__).resolve().parent)) -> boo
         return bool(compileall.compile_dir(folder, quiet=2))  # quiet=2: prints nothing, even on errors
 
 
-def child_env(events_path: str, scale: float, interpreter: Interpreter | None = None) -> dict[str, str]:
+def child_env(events_path: str, scale: float, interpreter: Interpreter | None = None, method: str = ""
+              ) -> dict[str, str]:
     """The run's environment: the events folder, unbuffered UTF-8 output, and the kit's hook on
     ``PYTHONPATH``.  Under the kit's own interpreter the hook and the kit's package folder; under
     a user's (``interpreter``) only the staged runtime (``kit.runtime``): nothing else of the kit's
@@ -163,6 +164,7 @@ def child_env(events_path: str, scale: float, interpreter: Interpreter | None = 
     out.update({
         env.EVENTS: events_path,
         env.SCALE: repr(scale),
+        env.METHOD: method,
         "PYTHONUNBUFFERED": "1",  # pipes are not TTYs: keep lines in order
         "PYTHONUTF8": "1",  # the article's messages must print on any console
         "PYTHONIOENCODING": "utf-8",
@@ -344,7 +346,7 @@ class _Launch:
         return _platform.start_main(
             [python, "-W", "default", "-m", "kit.launcher", self.method, *self.subject.launcher_args], self.group,
             self._started, stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w,
-            env=child_env(self.events_dir, self.settings.scale, interp), cwd=self.subject.cwd or None,
+            env=child_env(self.events_dir, self.settings.scale, interp, self.method), cwd=self.subject.cwd or None,
         )
 
     def start(self) -> _Live:
