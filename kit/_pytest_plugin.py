@@ -9,9 +9,10 @@ stderr and never breaks the suite.
 Events (``kit._record.Ev``), each with the recording process's ``pid``:
 
 * ``test_start``: a test's setup begins, in the process that runs it (the run's processes
-  started from now on are this test's);
+  started from now on are this test's), with the process's children now (``children``);
 * ``test_end``: its last report (teardown) is in: outcome, duration summed over setup, call and
-  teardown, the failure's line, and the multiprocessing children still running (``alive``);
+  teardown, the failure's line, the multiprocessing children still running (``alive``) and every
+  child process now (``children``);
 * ``collect_error``: a file or folder could not be collected;
 * ``session_end``: pytest is done: exit status and counts, so a suite with zero tests is known.
 
@@ -96,6 +97,24 @@ def skip_reason(report: Any) -> str | None:
     return None
 
 
+def children() -> list[int]:
+    """Pids of this process's children now, whatever started them (``subprocess`` too): Linux's
+    ``/proc/self/task/*/children``; empty elsewhere.  What a test's end lists and its start did not,
+    the test started and left running: charged to it exactly, however short the test was."""
+    found: set[int] = set()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                found.update(int(pid) for pid in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return sorted(found)
+
+
 def alive_children() -> list[int]:
     """Pids of this process's multiprocessing children still running (a test's teardown is over:
     those it started are left running).  Only when the test process imported multiprocessing;
@@ -132,7 +151,7 @@ class Recorder:
         try:
             self.reports[nodeid] = []
             if self.runs_tests_here():
-                record(Ev.TEST_START, nodeid=nodeid, worker=self.worker)
+                record(Ev.TEST_START, nodeid=nodeid, worker=self.worker, children=children())
         except Exception as exc:  # noqa: BLE001 - never break the suite
             self.say(exc)
 
@@ -160,7 +179,7 @@ class Recorder:
         if self.runs_tests_here():
             duration = sum(float(getattr(r, "duration", 0.0) or 0.0) for r in reports)
             record(Ev.TEST_END, nodeid=nodeid, outcome=outcome, duration_s=round(duration, 6),
-                   message=message, worker=self.worker, alive=alive_children())
+                   message=message, worker=self.worker, alive=alive_children(), children=children())
 
     def pytest_collectreport(self, report: Any) -> None:
         try:

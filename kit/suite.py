@@ -126,6 +126,7 @@ def charges(events: Sequence[Event], processes: Iterable[ProcRecord] = (), t0_ns
         test = charge.get(e.pid) or during(e.pid, e.t_ns)
         if test is not None:
             charge.setdefault(child, test)
+    _charge_listed(events, charge)
     for p in sorted(processes, key=lambda p: p.first_seen_s):
         if p.pid in charge or p.pid in runners:
             continue
@@ -135,6 +136,21 @@ def charges(events: Sequence[Event], processes: Iterable[ProcRecord] = (), t0_ns
         if test is not None:
             charge[p.pid] = test
     return charge
+
+
+def _charge_listed(events: Sequence[Event], charge: dict[int, str]) -> None:
+    """A child that a test's end lists (``children``: every child of the process running the tests,
+    whatever started it) and its start did not was started by that test: charged exactly, however
+    short the test (the observer's first sight of it may fall in the next test)."""
+    before: dict[tuple[int, str], set[int]] = {}
+    for e in sorted(events, key=lambda e: e.t_ns):
+        nodeid = str(e.data.get("nodeid", ""))
+        listed = {pid for pid in e.data.get("children") or [] if isinstance(pid, int)}
+        if e.kind == Ev.TEST_START:
+            before[(e.pid, nodeid)] = listed
+        elif e.kind == Ev.TEST_END:
+            for pid in sorted(listed - before.pop((e.pid, nodeid), set())):
+                charge.setdefault(pid, nodeid)
 
 
 def totals(tests: Iterable[TestResult]) -> dict[TestOutcome, int]:
@@ -279,7 +295,8 @@ def compare(results: Sequence[RunResult]) -> None:
     reference cell's (the first place's default method, as for scripts), naming the test, both
     cells, and the diagnosis that explains it where the failing cell has one.  A test that fails
     in every cell differs nowhere: it is a failure, not a method dependence.  Cells that did not
-    finish (a timeout, a stop) are not compared: their missing tests never ran."""
+    finish (a timeout, a stop) are not compared: their missing tests never ran; nor is a test that
+    ran in one cell only (pytest's ``-x`` or ``--maxfail`` stopped the other)."""
     for r in results:
         r.diagnoses = [d for d in r.diagnoses if d.code is not Code.OUTCOME_DIFFERS]
     for r in results:
@@ -289,7 +306,7 @@ def compare(results: Sequence[RunResult]) -> None:
         mine, theirs = {t.nodeid: t for t in r.tests}, {t.nodeid: t for t in ref.tests}
         for nodeid in dict.fromkeys([*theirs, *mine]):
             a, b = mine.get(nodeid), theirs.get(nodeid)
-            if a is not None and b is not None and a.outcome is b.outcome:
+            if a is None or b is None or a.outcome is b.outcome:  # run in one cell only: -x, --maxfail
                 continue
             r.diagnoses.append(_differs(nodeid, r, a, ref, b))
 

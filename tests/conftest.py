@@ -20,7 +20,7 @@ Where the tests of a module are (kit/X.py is tested in tests/test_X.py where tha
 * kit/__init__.py: test_container (the version an installed kit reports).
 * kit/__main__.py, cli.py: test_cli (``python -m kit`` as a user meets it), test_options (the
   parser), test_signals (signals to the kit), test_judge (an internal error through ``main``).
-* kit/bench.py, _bench_measure.py, _bench_worker.py: test_bench (a real tiny worker run).
+* kit/bench/ (package), _bench_measure.py, _bench_worker.py: test_bench (a real tiny worker run).
 * kit/catalogue.py: test_examples (every example passes), test_pitfalls (expectation tables),
   test_variants (broken copies judged by the examples' checks).
 * kit/checks.py: test_checks (each factory on hand-built evidence), test_variants (real scripts).
@@ -31,6 +31,14 @@ Where the tests of a module are (kit/X.py is tested in tests/test_X.py where tha
   status 3), test_options (``UsageError``), test_evidence (``EnvironmentProblem``).
 * kit/events.py, _record.py: test_checks and test_judge (events read back), test_startup_cost
   (written as json writes them, imported cheaply).
+* kit/interpreter.py: test_interpreter (real interpreters: venvs, Debian's, refused old ones).
+* kit/runtime.py: test_runtime (the staged folder in a foreign venv; sys.path as bare python's).
+* kit/_pytest_plugin.py: test_pytest_plugin (outcomes as pytest reports them, pytest 7-9, xdist).
+* kit/suite.py, suite_render.py: test_suite (pure: outcomes, charging, diagnoses, compare,
+  confirming, text, JUnit), test_pytest_command (``kit pytest`` on tests/projects/suite_*).
+* kit/settings.py: test_options (built from the parsed options), test_schedule, test_container
+  (runs with ``DEFAULTS.but(...)``).
+* kit/places.py: test_container (run_places, run_subject, run_suite in containers), test_cli.
 * kit/judge.py, observation.py: test_judge (hand-made observations); test_pitfalls, test_diagnose.
 * kit/junit.py: test_outputs.
 * kit/launcher.py, probe.py (and kit/_hook): test_startup_cost (what every run's process
@@ -46,9 +54,9 @@ Where the tests of a module are (kit/X.py is tested in tests/test_X.py where tha
   test_cli (the JSON keys).
 * kit/runner.py: every real run: test_examples, test_variants, test_pitfalls, test_observer,
   test_evidence, test_encoding, test_ipc_leftovers, test_signals, test_article_pitfalls.
-* kit/schedule.py: test_schedule.  kit/settings.py: test_schedule, test_container.
+* kit/schedule.py: test_schedule.
 * kit/container/__init__.py, engine.py, images.py, run.py: test_container (run.py's argv also in
-  test_options).
+  test_options).  driver.py: test_driver.  deps.py: test_deps.  project.py: test_project.
 * kit/_platform/__init__.py, _common.py, _linux.py, _posix.py, _windows.py: test_platform_module
   (each OS module has every name), test_platform_isolation (OS calls only there), test_observer
   (``kill_process_tree``); each runs under every real run on its OS.
@@ -62,11 +70,24 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 
+import psutil
 import pytest
 from support import ALL_METHODS, ProcessStarts, describe, our_processes, reap_children, require_method
 
 pytest_plugins = ["pytester"]  # test_quick_loop runs a small suite with this conftest
 collect_ignore_glob = ["variants/*", "projects/*"]  # broken scripts and small projects to run, not test modules
+
+
+def reap_orphaned_zombies() -> None:
+    """Collect the exit status of every child of pytest that has already ended: an orphan of a
+    test's subprocess re-parents to pytest when it is a subreaper, and nobody else waits for it."""
+    me = psutil.Process()
+    for child in me.children():
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+        except (psutil.Error, ChildProcessError, OSError):
+            continue
 
 
 @pytest.fixture(autouse=True)
@@ -77,10 +98,13 @@ def no_leftover_processes() -> Iterator[None]:
     process) started by this session, wherever it re-parented.  A
     ``kit.launcher`` without this session's marker belongs to someone else on
     the machine (e.g. a containerised ``kit matrix``, visible in the host's
-    process table) and is deliberately not this test's fault.
+    process table) and is deliberately not this test's fault.  Zombies that
+    re-parented to pytest (a subreaper once an in-process run made it one) have
+    ended: they are reaped, not counted.
     """
     before = set(our_processes())
     yield
+    reap_orphaned_zombies()
     left = {k: p for k, p in our_processes().items() if k not in before}
     if not left:
         return

@@ -113,7 +113,8 @@ def test_hello_and_cpu_in_a_container(client, image, no_leftovers):
         assert r.status == "pass", f"{r.subject}/{r.method}: {r.status}: {r.reason}"
     assert any("hello" in line and "pass" in line for line in lines), lines  # progress was streamed
     assert not any("containers skipped" in line for line in lines), lines  # the kit inside runs its host only
-    assert any(line.startswith("  docker:3.11 docker:3.11: ") for line in lines), lines  # and names itself by KIT_TARGET
+    # and names itself by KIT_TARGET
+    assert any(line.startswith("  docker:3.11 docker:3.11: ") for line in lines), lines
     if busy:
         pytest.skip(f"machine busy: other processes used {others:.2f} cores during the batch; cpu: {'; '.join(busy)}")
 

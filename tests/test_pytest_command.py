@@ -347,3 +347,43 @@ def test_an_interpreter_without_pytest_is_refused_in_one_line(tmp_path: Path) ->
     assert lines[0].startswith(f"kit: error: pytest cannot be imported by {python} (CPython ")
     assert "No module named 'pytest'" in lines[0] and "--python PATH" in lines[0]
     assert ran.results == [] and ran.out == ""
+
+
+# -- the cell's method in every Python of the run -------------------------------------------------
+SUBPROCESS_METHOD = '''\
+import multiprocessing as mp
+import subprocess
+import sys
+
+
+def test_a_python_started_by_the_test_has_the_cells_method():
+    said = subprocess.run([sys.executable, "-c", "import multiprocessing as mp; print(mp.get_start_method())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert said == mp.get_start_method(), (said, mp.get_start_method())
+'''
+
+
+def test_the_cells_method_reaches_every_python_of_the_run(tmp_path: Path) -> None:
+    """pytest-xdist's workers and a Python a test starts with subprocess are not started by
+    multiprocessing: the method reaches them as the default all the same (``KIT_METHOD``)."""
+    folder = tmp_path / "subpython"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "tests" / "test_sub.py").write_text(SUBPROCESS_METHOD)
+    ran = kit_pytest(folder, "--method", "spawn", "--method", "forkserver")
+    assert ran.code == 0, ran.explain()
+    assert [r["status"] for r in ran.results] == ["pass", "pass"], ran.explain()
+
+
+def test_the_broken_variant_a_method_set_in_the_launcher_only_is_caught(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         in_process: Any) -> None:
+    """A kit that makes the method the default only in pytest's own process: the subprocess Python
+    runs under this Python's default (fork here) and the test fails under spawn."""
+    from kit import env
+
+    folder = tmp_path / "subpython"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "tests" / "test_sub.py").write_text(SUBPROCESS_METHOD)
+    monkeypatch.setattr(env, "METHOD", "KIT_METHOD_NOT_READ")
+    ran = in_process(folder, "--method", "spawn")
+    assert ran.code == 1 and ran.results[0]["status"] == "fail", ran.out
