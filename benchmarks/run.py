@@ -18,6 +18,9 @@ figure issue 13 names (many minutes: every section, the containers included).  T
     ``sched_setaffinity``): no cell may fail; the ``cpu`` cells pass or are inconclusive.
 (e) ``kit bench --targets auto`` (``--bench-targets``): start-up, Pool, Queue and Pipe throughput
     and CPU scaling per target and start method, its table and chart.
+(f) ``kit pytest`` against bare pytest on real third-party suites (``benchmarks/suites.py``):
+    the same outcomes test for test, the kit's time per cell, every method at once against three
+    bare runs (``--suite-rounds``; the sdists come from PyPI, once, into ``--suites-dir``).
 
 POSIX only (the plain loop kills each cell's session with ``killpg``; (d) pins with ``sched_setaffinity``,
 Linux).  Figures are medians over ``--repeat`` rounds; every round's figure is kept in the JSON beside
@@ -47,6 +50,8 @@ T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run as a script (nox -s bench): benchmarks.suites is importable
+    sys.path.insert(0, str(ROOT))
 PLAIN = (
     "import multiprocessing, multiprocessing.context, runpy, sys\n"
     "method, module = sys.argv[1:3]\n"
@@ -302,6 +307,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "an empty string skips it)")
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--suite-rounds", type=int, default=3, help="rounds of (f); 0: skip it")
+    ap.add_argument("--suites-dir", default=str(Path.home() / ".cache" / "kit-bench-suites"),
+                    help="where (f) keeps the suites' sdists and virtual environments")
     ap.add_argument("--skip", nargs="*", default=[], choices=["matrix", "startup", "containers"])
     return ap.parse_args(argv)
 
@@ -448,6 +456,18 @@ def section_hog(a: argparse.Namespace, report: Report) -> None:
                    f"{per}.", "")
 
 
+def section_suites(a: argparse.Namespace, report: Report) -> None:
+    """(f): ``kit pytest`` against bare pytest on real suites."""
+    from benchmarks import suites
+
+    where = Path(a.suites_dir)
+    where.mkdir(parents=True, exist_ok=True)
+    settle()
+    lines, data = suites.section(where, a.suite_rounds)
+    report.data["suites"] = data
+    report.section("## (f) `kit pytest` against bare pytest, on real third-party suites", *lines)
+
+
 def write(out: Path, report: Report) -> None:
     """BENCHMARKS.md with the sections this run skipped kept; BENCHMARKS.json merged the same way."""
     out.write_text(keep_skipped(out, "\n".join(report.lines)), encoding="utf-8")
@@ -469,6 +489,8 @@ def main() -> int:
         section_bench(a, report)
     if a.hog:
         section_hog(a, report)
+    if a.suite_rounds:
+        section_suites(a, report)
     write(Path(a.out), report)
     print("\n".join(report.lines))
     return 0
