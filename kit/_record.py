@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 ENV_DIR = env.EVENTS
 
 _quote: Callable[[str], str] | None
-try:  # CPython's own JSON string escaping, in C: importing ``json`` costs 1.4 ms (its regexes) in
+try:  # CPython's own JSON string escaping, in C: importing ``json`` (its regexes) would cost
     from _json import encode_basestring_ascii as _quote  # every fresh interpreter of a run
 except ImportError:  # pragma: no cover - another implementation
     _quote = None

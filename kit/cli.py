@@ -28,7 +28,7 @@ from kit._bench_measure import DEFAULT_REPEAT
 from kit.matrix import default_jobs, host_methods
 from kit.outcomes import ALL, Code, Method, Status, exit_status
 from kit.results import RunResult
-from kit.runner import STOP, Interrupted, Stopped
+from kit.stop import STOP, Interrupted, Stopped
 from kit.settings import DEFAULT_SCALE, Settings
 
 DEBUG_ENV = env.DEBUG
@@ -516,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"kit: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        signum = int(getattr(exc, "signum", signal.SIGINT))  # Stopped, or runner.Interrupted carrying it
+        signum = int(getattr(exc, "signum", signal.SIGINT))  # Stopped, or an Interrupted carrying it (kit.stop)
         _ignore_stop_signals()  # the kit is on its way out: a signal that follows must not kill it mid-exit
         _say(f"kit: interrupted by {signal.Signals(signum).name}: the run was stopped and cleaned up")
         return errors.interrupted_status(signum)

@@ -15,7 +15,8 @@ from kit._platform import usable_cpu_count
 from kit.catalogue import Subject, example_subject
 from kit.outcomes import METHODS
 from kit.results import RunResult
-from kit.runner import STOP, Slot, overlap_safe, run
+from kit.runner import Slot, overlap_safe, run
+from kit.stop import STOP
 from kit.settings import Settings
 
 ALL_METHODS = METHODS
@@ -31,7 +32,7 @@ def host_methods() -> list[str]:
 
 def default_jobs() -> int:
     """Units at once in the shared phase: three times the usable cores.  Most cells wait (sleeps,
-    start-ups, the kit's sampling): with twice the cores, 2 CPUs were 80% busy; with three, 95%."""
+    start-ups, the kit's sampling): twice the cores leaves CPUs idle (BENCHMARKS.md says how much)."""
     return 3 * usable_cpu_count()
 
 

@@ -52,6 +52,7 @@ from kit.interpreter import Interpreter
 from kit.outcomes import DEFAULT, Backend, Ev, Method, Status, resolve_method
 from kit.output import Capture
 from kit.results import PlatformInfo, ProcRecord, RunResult
+from kit.stop import STOP, Interrupted, Stopped
 from kit.settings import DEFAULTS, Settings
 
 __all__ = ["Interrupted", "Slot", "Stopped", "Subject", "example_subject", "overlap_safe", "run", "script_subject"]
@@ -70,56 +71,6 @@ times, and this many processes started since that death first happened (a Pool r
 workers).  Ten children that each die once, started before the first death, are not a loop."""
 KIT_ROOT = str(Path(kit.__file__).resolve().parent.parent)
 HOOK_DIR = str(Path(kit.__file__).resolve().parent / "_hook")
-
-
-class _Stop:
-    """A stop asked for while a run is in progress (SIGTERM, SIGHUP, Ctrl-C through ``kit.cli``).
-
-    A signal handler that raised at any bytecode could land between starting the run's main
-    process and registering it for clean-up; instead the handler asks, and the watch loop
-    answers within one interval: the run ends as ``interrupted`` and is killed as any other.
-    """
-
-    def __init__(self) -> None:
-        self.signum = 0
-        self.running = 0  # runs in progress in this process (several at once when cells overlap)
-        self._lock = threading.Lock()
-
-    def request(self, signum: int) -> None:
-        self.signum = self.signum or signum
-
-    def began(self) -> None:
-        with self._lock:
-            self.running += 1
-
-    def ended(self) -> None:
-        with self._lock:
-            self.running -= 1
-
-    def name(self) -> str:
-        return signal.Signals(self.signum).name if self.signum else ""
-
-
-STOP = _Stop()
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM, SIGHUP or Ctrl-C, raised where the kit is when no run of this thread is cut short
-    (between runs, or once overlapping runs have all ended and been reported)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class Interrupted(KeyboardInterrupt):
-    """The kit was told to stop during a run (``signum``: SIGINT, SIGTERM, SIGHUP); ``result`` is
-    that run, marked interrupted, after everything it started was killed."""
-
-    def __init__(self, result: RunResult, signum: int) -> None:
-        super().__init__(result.reason)
-        self.result = result
-        self.signum = signum
 
 
 class Slot(Protocol):

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from kit.outcomes import HOST
 from kit.results import RunResult
-from kit.runner import Interrupted, Slot, Stopped
+from kit.runner import Slot
+from kit.stop import Interrupted, Stopped
 
 
 
@@ -132,8 +133,8 @@ def execute(p: Plan, run_unit: RunUnit, on_done: OnDone, stopping: Callable[[], 
     has ended, lent or not.
     ``on_done(unit, results, still_running)`` is called (one call at a time) as each unit ends.
     ``stopping()`` true: no new unit is started; those running end as their runs do (the
-    runner's own stop).  A run interrupted in a worker (``runner.Interrupted``) is reported
-    like any other and ``runner.Stopped`` is raised once every worker has stopped; any other
+    runner's own stop).  A run interrupted in a worker (``kit.stop.Interrupted``) is reported
+    like any other and ``kit.stop.Stopped`` is raised once every worker has stopped; any other
     exception in a unit stops new units and is raised here, also once every worker stopped.
     Results: in the order of ``p.order``, then any result no cell of the plan named.
     """

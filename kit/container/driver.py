@@ -11,7 +11,7 @@ How a wait ended is a closed type, ``Ending``: ``Exited`` (with its status), ``T
 results for the matrix, an interruption for bench).
 
 The wait asks the daemon in slices of ``WAIT_POLL_S``: the driver may run in a worker thread,
-which no signal reaches, so ``kit.runner.STOP`` is read between slices.
+which no signal reaches, so ``kit.stop.STOP`` is read between slices.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from kit.container.engine import api_timeout, container
-from kit.runner import STOP
+from kit.stop import STOP
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

@@ -22,7 +22,7 @@ from kit.container.project import project_archive
 from kit.outcomes import Method, Status
 from kit.catalogue import Subject
 from kit.results import PlatformInfo, RunResult
-from kit.runner import STOP
+from kit.stop import STOP
 from kit.settings import GRACE_S, Settings
 
 if TYPE_CHECKING:
