@@ -142,6 +142,11 @@ def text(results: Sequence[RunResult], colour: bool = False) -> str:
     return "\n\n".join("\n".join(s) for s in sections if s)
 
 
+def _code(text: str) -> str:
+    """A line as Markdown code: ``<locals>`` and ``*`` must not become HTML or emphasis."""
+    return "`" + text.replace("`", "'") + "`"
+
+
 def markdown(results: Sequence[RunResult]) -> str:
     """``kit pytest --markdown`` and the step summary: fits a pull request's comment."""
     if not results:
@@ -150,7 +155,7 @@ def markdown(results: Sequence[RunResult]) -> str:
     lines += [f"| {_cell(r)} | {r.status} | {_totals(r).replace('|', '/')} | {r.wall_s:.1f} |" for r in results]
     for section in (depends(results), everywhere(results), other_diagnoses(results)):
         if section:
-            lines += ["", section[0], "", *(f"- `{line.strip()}`" if not line.startswith("      ") else
-                                            f"  {line.strip()}" for line in section[1:])]
+            lines += ["", f"**{section[0]}**", "", *(f"- {_code(line.strip())}" if not line.startswith("      ") else
+                                                  f"  - {_code(line.strip())}" for line in section[1:])]
     lines += ["", verdict(results)]
     return "\n".join(lines) + "\n"
