@@ -210,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _users_interpreter(args, subject, Settings.from_args(args))
     try:
-        run_subject(args.targets, subject, methods, settings, show, _say, args.script_args)
+        run_subject(args.targets, subject, methods, settings, show, _say)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         if isinstance(exc, Interrupted):
             show(exc.result)
@@ -438,8 +438,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     check_output_path(args.json, "--json")
     check_output_path(args.markdown, "--markdown")
     check_output_path(bench.chart_path(args.markdown), "--markdown (its chart)")
-    return bench.command(args.targets, methods, args.repeat, json_path=args.json, markdown_path=args.markdown,
-                         human=_human(args), say=(lambda _: None) if args.quiet else _say, write=_write)
+    outputs = bench.Outputs(args.json, args.markdown, _human(args), _write)
+    return bench.command(args.targets, methods, args.repeat, outputs, (lambda _: None) if args.quiet else _say)
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "pytest": cmd_pytest, "matrix": cmd_matrix, "images": cmd_images,

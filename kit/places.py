@@ -104,7 +104,7 @@ def run_places(spec: str, examples: Sequence[str], methods: Sequence[str], setti
 
 
 def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: Settings,
-                on_result: Callable[[RunResult], None], say: Say, args: Sequence[str] = ()) -> list[RunResult]:
+                on_result: Callable[[RunResult], None], say: Say) -> list[RunResult]:
     """One example or script under each method (``default`` allowed) in every place of ``spec``;
     ``on_result`` sees each result as it comes (a container's come when it ends).
     ``settings.quiet``: no line per container (``say`` still gets what a user must know)."""
@@ -120,12 +120,11 @@ def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: S
     if client is not None:
         from kit.container.run import run_one_in_container
 
-        what: str | Path = Path(subject.path) if subject.is_script else subject.name
         for python, base in images.items():
             image = with_requirements(client, python, base, settings, (), say)
             if not settings.quiet:
                 say(f"docker:{python}: {subject.name} under {', '.join(methods)} in one container of {image}")
-            rs = run_one_in_container(client, python, what, methods, settings, image, args=args, say=say)
+            rs = run_one_in_container(client, python, subject, methods, settings, image, say)
             for r in rs:
                 on_result(r)
             out += rs

@@ -462,7 +462,7 @@ def test_does_my_script_survive_314_default(client, image, image_314, no_leftove
     old, new = by[f"docker:{PYTHON}"], by["docker:3.14"]
     assert (old.method, new.method) == ("fork", "forkserver")
     assert old.stdout.strip() == "[10, 20, 30]" and new.stdout.strip() == "[1, 2, 3]"
-    assert old.subject == new.subject == target.path  # named by the host's path
+    assert old.subject == new.subject == target.name  # named as on the host
     assert not [d for d in old.diagnoses if d.code == "output_differs"]
     (differs,) = [d for d in new.diagnoses if d.code == "output_differs"]
     assert "FACTOR" in differs.fix

@@ -916,8 +916,9 @@ def test_a_run_stopped_by_sigterm_says_where_it_was(tmp_path: Path, method: str,
     """What a CI cancel (SIGTERM through kit.cli's handler) leaves: the interrupted result, with
     each process's stack as the stop came."""
     from kit import runner
+    from kit.stop import Stop
 
-    monkeypatch.setattr(runner, "STOP", runner._Stop())
+    monkeypatch.setattr(runner, "STOP", Stop())
     timer = threading.Timer(1.5, runner.STOP.request, args=(signal.SIGTERM,))
     timer.start()
     try:

@@ -14,7 +14,7 @@ samples as JSON.  The package turns them into a report:
 from kit.bench.chart import chart_path, chart_svg
 from kit.bench.container import container_command, measure_container
 from kit.bench.host import measure_host
-from kit.bench.main import command, run, write_outputs
+from kit.bench.main import Outputs, command, run, write_outputs
 from kit.bench.records import (
     ABOVE_N,
     CHANNELS,
@@ -42,7 +42,8 @@ from kit.bench.render import markdown, progress_line, scaling_notes, text_table
 from kit.bench.worker import WORKER, from_worker, parse_output, worker_command, worker_timeout
 
 __all__ = ["ABOVE_N", "CHANNELS", "ERROR", "KIND", "OK", "SKIPPED", "TARGET_EFFICIENCY", "UNDISTURBED", "VERSION",
-           "WORKER", "Bench", "MethodBench", "Platform", "PoolStart", "Samples", "ScalePoint", "Scaling", "Startup",
-           "Stats", "Transfer", "chart_path", "chart_svg", "command", "container_command", "dump", "from_worker",
+           "WORKER", "Bench", "MethodBench", "Outputs", "Platform", "PoolStart", "Samples", "ScalePoint", "Scaling",
+           "Startup", "Stats", "Transfer", "chart_path", "chart_svg", "command", "container_command", "dump",
+           "from_worker",
            "load", "markdown", "measure_container", "measure_host", "parse_output", "progress_line", "run",
            "scaling_notes", "text_table", "worker_command", "worker_timeout", "write_outputs"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from kit.bench.chart import chart_path, chart_svg
@@ -55,12 +56,24 @@ def write_outputs(bench: Bench, json_path: str | None, markdown_path: str | None
             write(chart, chart_svg(bench))
 
 
-def command(spec: str, methods: Sequence[str], repeat: int, *, json_path: str | None, markdown_path: str | None,
-            human: Any, say: Say, write: Write) -> int:
-    """``kit bench`` once its arguments are checked: progress on ``say``, the table on ``human``,
-    the files through ``write`` (``-``: stdout).  Interrupted, it writes what finished; a failed
-    measurement (not a skipped method) is a KitError once everything is written."""
+@dataclass(frozen=True)
+class Outputs:
+    """Where ``kit bench`` writes: the JSON and the Markdown (and its chart) through ``write``
+    (``-``: stdout), the table on ``human``."""
+
+    json_path: str | None
+    markdown_path: str | None
+    human: Any
+    write: Write
+
+
+def command(spec: str, methods: Sequence[str], repeat: int, outputs: Outputs, say: Say) -> int:
+    """``kit bench`` once its arguments are checked: progress on ``say``, the table and files as
+    ``outputs`` says.  Interrupted, it writes what finished; a failed measurement (not a skipped
+    method) is a KitError once everything is written."""
     from kit.errors import KitError
+
+    json_path, markdown_path, human, write = outputs.json_path, outputs.markdown_path, outputs.human, outputs.write
 
     t0 = time.monotonic()
     rows: list[MethodBench] = []

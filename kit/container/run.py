@@ -20,7 +20,7 @@ from kit.container.driver import DONE_MARK, WAIT_POLL_S, Driver, Exited, Logs, S
 from kit.container.engine import FILES_DIR
 from kit.container.project import project_archive
 from kit.outcomes import Method, Status
-from kit.catalogue import Subject
+from kit.catalogue import SCRIPT, Subject
 from kit.results import PlatformInfo, RunResult
 from kit.stop import STOP
 from kit.settings import GRACE_S, Settings
@@ -110,25 +110,22 @@ def _keeper(settings: Settings, say: Say | None) -> Say | None:
     return say if settings.keep_containers else None
 
 
-def run_one_in_container(client: docker.DockerClient, python: str, what: str | Path, methods: Sequence[str],
-                         settings: Settings, image: str, args: Sequence[str] = (), say: Say | None = None
-                         ) -> list[RunResult]:
-    """An example (a name) or a user's script (a Path) under each of ``methods`` (``default``:
-    the container's own) in one container, as ``kit run`` runs it on the host.  A script's
-    folder is copied in (as a project's is: ``kit.container.project``), and its results name it
-    by the path given on the host."""
-    if isinstance(what, Path):
-        script = what.resolve()
+def run_one_in_container(client: docker.DockerClient, python: str, subject: Subject, methods: Sequence[str],
+                         settings: Settings, image: str, say: Say | None = None) -> list[RunResult]:
+    """An example or a user's script under each of ``methods`` (``default``: the container's own)
+    in one container, as ``kit run`` runs it on the host.  A script's folder is copied in (as a
+    project's is: ``kit.container.project``), and its results name it as the host does."""
+    if subject.kind == SCRIPT:
+        script = Path(subject.path)
         files: bytes | None = project_archive(script.parent)
-        command = run_command(f"{SCRIPT_DIR}/{script.name}", methods, settings, args)
+        command = run_command(f"{SCRIPT_DIR}/{script.name}", methods, settings, subject.args)
     else:
-        files, command = None, run_command(what, methods, settings, args)
-    cells = tuple((str(what), m) for m in methods)
+        files, command = None, run_command(subject.name, methods, settings)
+    cells = tuple((subject.name, m) for m in methods)
     rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
                    keep=_keeper(settings, say))
-    if isinstance(what, Path):
-        for r in rs:
-            r.subject = str(what)
+    for r in rs:
+        r.subject = subject.name
     return rs
 
 
