@@ -29,7 +29,7 @@ BARE = ("import multiprocessing, multiprocessing.context, sys\n"
         "import pytest\n"
         "sys.exit(pytest.main(sys.argv[2:]))\n")
 """Bare pytest under a method, as ``python -m pytest`` (``-c``: the current folder first on ``sys.path``)."""
-VERBOSE = re.compile(r"^(\S+::\S+?)(?:\s|\[).*?\b(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+VERBOSE = re.compile(r"^(\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
 WORDS = {"PASSED": "passed", "FAILED": "failed", "ERROR": "error", "SKIPPED": "skipped", "XFAIL": "xfailed",
          "XPASS": "xpassed"}
 

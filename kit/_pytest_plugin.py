@@ -13,7 +13,9 @@ Events (``kit._record.Ev``), each with the recording process's ``pid``:
 * ``test_end``: its last report (teardown) is in: outcome, duration summed over setup, call and
   teardown, the failure's line, the multiprocessing children still running (``alive``) and every
   child process now (``children``);
-* ``collect_error``: a file or folder could not be collected;
+* ``collect_error``: a file or folder could not be collected (a module skipped whole, as by
+  ``pytest.importorskip``, is a ``test_end`` of outcome ``skipped`` under the module's nodeid, as
+  pytest's own summary counts it);
 * ``session_end``: pytest is done: exit status and counts, so a suite with zero tests is known.
 
 pytest-xdist: each worker is a process of its own that runs its tests, so the worker records
@@ -186,6 +188,10 @@ class Recorder:
             if report.failed and self.worker is None:
                 self.collect_errors += 1
                 record(Ev.COLLECT_ERROR, nodeid=report.nodeid, message=failure_line(report))
+            elif report.skipped and self.worker is None:  # a module skipped whole (importorskip): pytest counts it
+                self.counts["skipped"] += 1
+                record(Ev.TEST_END, nodeid=report.nodeid, outcome="skipped", duration_s=0.0,
+                       message=skip_reason(report), worker=None)
         except Exception as exc:  # noqa: BLE001 - never break the suite
             self.say(exc)
 
