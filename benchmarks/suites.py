@@ -29,7 +29,8 @@ BARE = ("import multiprocessing, multiprocessing.context, sys\n"
         "import pytest\n"
         "sys.exit(pytest.main(sys.argv[2:]))\n")
 """Bare pytest under a method, as ``python -m pytest`` (``-c``: the current folder first on ``sys.path``)."""
-VERBOSE = re.compile(r"^(\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+VERBOSE = re.compile(r"^(\S.*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
+"""A ``-v`` line: the nodeid (spaces allowed: parametrized ids; a module skipped whole has no ``::``), its outcome."""
 WORDS = {"PASSED": "passed", "FAILED": "failed", "ERROR": "error", "SKIPPED": "skipped", "XFAIL": "xfailed",
          "XPASS": "xpassed"}
 
