@@ -63,6 +63,7 @@ class Measured:
     same: dict[str, bool] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     differing: dict[str, list[str]] = field(default_factory=dict)
+    modules_skipped: dict[str, list[str]] = field(default_factory=dict)
 
 
 def prepare(suite: Suite, where: Path) -> Path:
@@ -130,7 +131,10 @@ def measure(suite: Suite, folder: Path, rounds: int) -> Measured:
             s, results = kit_cells(folder, suite, (method,))
             m.kit_s.setdefault(method, []).append(s)
             ours = {str(t["nodeid"]): str(t["outcome"]) for r in results for t in r.get("tests") or []}
-            differ = sorted(n for n in set(theirs) | set(ours) if theirs.get(n) != ours.get(n))
+            # a module skipped whole (no "::") is a skipped line of the kit's, not one of pytest's -v: said apart
+            modules = sorted(n for n in ours if "::" not in n and n not in theirs)
+            m.modules_skipped[method] = modules
+            differ = sorted(n for n in set(theirs) | set(ours) if n not in modules and theirs.get(n) != ours.get(n))
             m.same[method] = m.same.get(method, True) and not differ and bool(theirs)
             m.differing[method] = differ[:5]
             m.counts[method] = {o: list(ours.values()).count(o) for o in sorted(set(ours.values()))}
@@ -159,6 +163,11 @@ def section(where: Path, rounds: int) -> tuple[list[str], dict[str, object]]:
         lines += [f"| {k} | {', '.join(f'{n} {o}' for o, n in m.counts[k].items())} | "
                   f"{'yes' if m.same[k] else 'NO: ' + ', '.join(m.differing[k])} | {med[k]:.1f} | {kmed[k]:.1f} | "
                   f"{kmed[k] / med[k]:.2f}x |" for k in METHODS]
+        skipped_whole = sorted({n for ns in m.modules_skipped.values() for n in ns})
+        if skipped_whole:
+            lines += ["", f"Modules skipped whole at collection (`pytest.importorskip`), which pytest's `-v` lines do "
+                          f"not list and the kit lists as skipped, as pytest's summary counts them: "
+                          f"{', '.join(skipped_whole)}."]
         all_med = statistics.median(m.all_s)
         lines += ["", f"Every method at once: `kit pytest` {all_med:.1f} s against {three:.1f} s for the three bare "
                       f"runs one after the other = {all_med / three:.2f}x.", ""]
