@@ -387,3 +387,23 @@ def test_the_broken_variant_a_method_set_in_the_launcher_only_is_caught(tmp_path
     monkeypatch.setattr(env, "METHOD", "KIT_METHOD_NOT_READ")
     ran = in_process(folder, "--method", "spawn")
     assert ran.code == 1 and ran.results[0]["status"] == "fail", ran.out
+
+
+# -- the same suite in a container of 3.14, pytest installed by the kit ---------------------------
+@pytest.mark.docker
+def test_the_suite_on_314_under_its_default_method_with_pytest_installed_by_the_kit(tmp_path: Path) -> None:
+    """``--targets host,docker:3.14 --method default``: fork on the host, forkserver on 3.14; the
+    container's image gets pytest from wheels resolved on the host (no network inside), and the
+    test that needs fork is named with the 3.14 cell."""
+    folder = copy_project("suite_method_dependent", tmp_path)
+    ran = kit_pytest(folder, "--targets", "host,docker:3.14", "--method", "default", timeout=900)
+    assert ran.code == 1, ran.explain()
+    places = [(r["platform"]["target"], r["method"]) for r in ran.results]
+    assert places == [("host", "fork"), ("docker:3.14", "forkserver")], ran.explain()
+    in_314 = ran.results[1]
+    assert in_314["platform"]["python"].startswith("3.14."), in_314["platform"]
+    assert {t["nodeid"]: t["outcome"] for t in in_314["tests"]} == {
+        DEPENDENT: "failed", EVERYWHERE: "failed", TOP_LEVEL: "passed"}, ran.explain()
+    [differs] = [d for d in in_314["diagnoses"] if d["code"] == "outcome_differs"]
+    assert differs["test"] == DEPENDENT and "forkserver on docker:3.14" in differs["message"], differs
+    assert "kit-deps:py3.14-" in ran.err  # the derived image with pytest, built (or reused) offline
