@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kit.events import Event
 from kit.outcomes import Ev, Role
@@ -327,6 +327,13 @@ def daemon_terminated() -> Check:
     return Check("daemon terminated at exit", fn)
 
 
+def unwrapped(pid: int, pids: Iterable[int]) -> int:
+    """``pid`` for ordering among ``pids`` by age: when they span the wrap of the pid counter (the
+    newest numbered from the bottom again), the small ones come after the large ones."""
+    top = max(pids, default=pid)
+    return pid + top + 1 if top - min(pids, default=pid) > top // 2 and pid <= top // 2 else pid
+
+
 def orphans_left(*helpers: Role) -> Check:
     """The main process died without cleaning up (killed): every child it started outlived it, and
     so did a helper of each role in ``helpers`` (``forkserver``, ``resource_tracker``).  Orphans are
@@ -344,8 +351,13 @@ def orphans_left(*helpers: Role) -> Check:
                 return False, f"{'daemon' if daemon else 'child'} {pid} did not outlive the main process"
         roles = Counter(o.role for o in ev.orphans)
         missing = [role for role in helpers if not roles[role]]
+        born = {r.pid: r.create_time for r in ev.processes}  # in the order they started, not by pid
+
+        def age(pid: int) -> tuple[float, int]:
+            return born.get(pid, float("inf")), unwrapped(pid, left)
+
         named = ", ".join(f"{'daemon' if started[p] else 'child'} {p}" if p in started else f"{o.role} {p}"
-                          for p, o in sorted(left.items()))
+                          for p, o in sorted(left.items(), key=lambda kv: age(kv[0])))
         if missing:
             return False, f"no {missing[0]} among the orphans ({named})"
         return True, f"{len(left)} orphan(s) after the main process died: {named}"

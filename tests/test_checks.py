@@ -392,3 +392,12 @@ def test_top_level_count_counts_processes_and_names_them() -> None:
     assert v.ok and v.reason == "the top level ran in 2 process(es): main, the forkserver"
     unknown = verdict(c.top_level_count(2), evidence(preloaded))
     assert unknown.reason == "the top level ran in 2 process(es): main, pid 999"
+
+
+def test_orphans_are_named_in_the_order_they_started_even_across_the_pid_wrap() -> None:
+    """After the pid counter wrapped, the helpers (32766, 32767) are older than the children (300,
+    301): named first, as they started.  Sorting by pid (the broken variant) names the children first."""
+    pids = [300, 301, 32766, 32767]
+    assert sorted(pids, key=lambda p: c.unwrapped(p, pids)) == [32766, 32767, 300, 301]
+    assert sorted(pids) != [32766, 32767, 300, 301]
+    assert sorted([2547, 2548, 2549], key=lambda p: c.unwrapped(p, [2547, 2548, 2549])) == [2547, 2548, 2549]
