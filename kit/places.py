@@ -139,14 +139,14 @@ def run_suite(spec: str, subject: Subject, methods: Sequence[str], settings: Set
     client, images = clients(plan, say)
 
     def run_container(unit: Unit) -> list[RunResult]:
-        from kit.container.run import run_suite_in_container
+        from kit.container.run import run_one_in_container
 
         python = unit.place.split(":", 1)[1]
         assert client is not None  # a container place is planned only with a client
         image = with_requirements(client, python, images[python], settings, ("pytest",), say)
         if not settings.quiet:
             say(f"{unit.place}: the suite under {', '.join(unit.methods)} in one container of {image}")
-        return run_suite_in_container(client, python, subject, unit.methods, settings, image, say)
+        return run_one_in_container(client, python, subject, unit.methods, settings, image, say)
 
     containers = [f"docker:{p}" for p in images] if client is not None else []
     return run_matrix([subject.name], methods, settings, Where((HOST,) * plan.host + tuple(containers), run_container),

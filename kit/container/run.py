@@ -20,7 +20,7 @@ from kit.container.driver import DONE_MARK, WAIT_POLL_S, Driver, Exited, Logs, S
 from kit.container.engine import FILES_DIR
 from kit.container.project import project_archive
 from kit.outcomes import Method, Status
-from kit.catalogue import SCRIPT, Subject
+from kit.catalogue import SCRIPT, SUITE, Subject
 from kit.results import PlatformInfo, RunResult
 from kit.stop import STOP
 from kit.settings import GRACE_S, Settings
@@ -35,7 +35,7 @@ PER_CELL_MARGIN_S = 5.0  # the kit's own grace, judging and killing, per cell
 
 __all__ = ["DONE_MARK", "PER_CELL_MARGIN_S", "SCRIPT_DIR", "STARTUP_S", "WAIT_POLL_S", "Batch", "keepable",
            "matrix_command", "overall_timeout", "pytest_command", "run_batch", "run_command", "run_in_container",
-           "run_one_in_container", "run_suite_in_container"]
+           "run_one_in_container"]
 
 
 def overall_timeout(cells: int, timeout_s: float) -> float:
@@ -112,30 +112,20 @@ def _keeper(settings: Settings, say: Say | None) -> Say | None:
 
 def run_one_in_container(client: docker.DockerClient, python: str, subject: Subject, methods: Sequence[str],
                          settings: Settings, image: str, say: Say | None = None) -> list[RunResult]:
-    """An example or a user's script under each of ``methods`` (``default``: the container's own)
-    in one container, as ``kit run`` runs it on the host.  A script's folder is copied in (as a
-    project's is: ``kit.container.project``), and its results name it as the host does."""
-    if subject.kind == SCRIPT:
+    """A subject under each of ``methods`` (``default``: the container's own) in one container, as
+    the host runs it: an example or a script by ``kit run`` (a script's folder copied in, as a
+    project's is: ``kit.container.project``); a project's suite by ``kit pytest`` in the project's
+    folder, on ``image`` (which then holds pytest and the project's requirements:
+    ``kit.container.deps``).  Results are named as on the host."""
+    if subject.kind == SUITE:
+        files: bytes | None = project_archive(Path(subject.path))
+        command = pytest_command(methods, settings, subject.args)
+    elif subject.kind == SCRIPT:
         script = Path(subject.path)
-        files: bytes | None = project_archive(script.parent)
+        files = project_archive(script.parent)
         command = run_command(f"{SCRIPT_DIR}/{script.name}", methods, settings, subject.args)
     else:
         files, command = None, run_command(subject.name, methods, settings)
-    cells = tuple((subject.name, m) for m in methods)
-    rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
-                   keep=_keeper(settings, say))
-    for r in rs:
-        r.subject = subject.name
-    return rs
-
-
-def run_suite_in_container(client: docker.DockerClient, python: str, subject: Subject, methods: Sequence[str],
-                           settings: Settings, image: str, say: Say | None = None) -> list[RunResult]:
-    """A project's suite under each of ``methods`` in one container: the project's folder copied
-    in (what it never ships left out), ``kit pytest`` run there on ``image`` (which holds pytest and
-    the project's requirements: ``kit.container.deps``); results named as on the host."""
-    files = project_archive(Path(subject.path))
-    command = pytest_command(methods, settings, subject.args)
     cells = tuple((subject.name, m) for m in methods)
     rs = run_batch(client, Batch(python, command, cells, image, files=files, match_method=False), settings,
                    keep=_keeper(settings, say))
