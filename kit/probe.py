@@ -341,10 +341,11 @@ def _wrap_exitcode(cls: Any) -> None:
 def _terminated_at_exit(code: int) -> bool:
     """SIGTERM sent by multiprocessing's own exit handler to the daemons still running (it calls
     the popen's ``terminate()``, not the process's)."""
+    import signal
     import sys
 
     util = sys.modules.get("multiprocessing.util")
-    return bool(getattr(util, "_exiting", False)) and code == -15
+    return bool(getattr(util, "_exiting", False)) and code == -int(signal.SIGTERM)
 
 
 def _asking(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -145,11 +145,10 @@ def _tests_that_differ(m: Merged) -> list[str]:
                       and r.status in (Status.PASS, Status.FAIL)), key=lambda kv: _version_key(kv[0]))
         if len(ran) < 2:
             continue
-        outcomes: dict[str, dict[str, list[str]]] = {}
-        for c, r in ran:
-            seen = {t.nodeid: str(t.outcome) for t in r.tests or []}
-            for nodeid in {t.nodeid for _, x in ran for t in x.tests or []}:
-                outcomes.setdefault(nodeid, {}).setdefault(seen.get(nodeid, "not run"), []).append(c.label)
+        from kit import suite  # only a report that holds suites needs it
+
+        labelled = [(c.label, r) for c, r in ran]
+        outcomes = {n: suite.where_outcomes(n, labelled) for n in {t.nodeid for _, r in ran for t in r.tests or []}}
         differ = sorted(n for n, by in outcomes.items() if len(by) > 1)
         for nodeid in differ[:TESTS_SHOWN]:
             lines.append(f"{subject}: {nodeid}: " + "; ".join(f"{o} on {', '.join(where)}"

@@ -324,6 +324,15 @@ def _differs(nodeid: str, r: RunResult, a: TestResult | None, ref: RunResult, b:
                      explained.fix if explained else DIFFERS_FIX, test=nodeid)
 
 
+def where_outcomes(nodeid: str, cells: Iterable[tuple[str, RunResult]]) -> dict[str, list[str]]:
+    """For one test: each outcome (or ``not run``) and the labels of the cells that gave it, in order."""
+    by: dict[str, list[str]] = {}
+    for label, r in cells:
+        t = next((t for t in r.tests or [] if t.nodeid == nodeid), None)
+        by.setdefault(str(t.outcome) if t else NOT_RUN, []).append(label)
+    return by
+
+
 def depends_on_method(results: Sequence[RunResult]) -> dict[str, list[RunResult]]:
     """nodeid -> the cells where its outcome differs from the reference, in the order found."""
     out: dict[str, list[RunResult]] = {}

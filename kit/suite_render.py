@@ -79,12 +79,7 @@ def depends(results: Sequence[RunResult]) -> list[str]:
 
 def outcomes_of(nodeid: str, results: Sequence[RunResult]) -> str:
     """``passed under host fork*; failed under host spawn, host forkserver``."""
-    by: dict[str, list[str]] = {}
-    for r in results:
-        if r.tests is None:
-            continue
-        t = next((t for t in r.tests if t.nodeid == nodeid), None)
-        by.setdefault(str(t.outcome) if t else suite.NOT_RUN, []).append(_cell(r))
+    by = suite.where_outcomes(nodeid, ((_cell(r), r) for r in results if r.tests is not None))
     return "; ".join(f"{outcome} under {', '.join(cells)}" for outcome, cells in by.items())
 
 

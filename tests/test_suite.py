@@ -506,3 +506,17 @@ def test_the_subject_runs_pytest_with_the_plugin_in_the_folder() -> None:
     assert s.name == "proj -k quick" and s.kind == "suite"
     assert s.launcher_args == ("-m", "pytest", "-p", suite.PLUGIN, "-k", "quick") and s.args == ("-k", "quick")
     assert s.cwd.endswith("proj") and s.path == s.cwd
+
+
+def test_kit_report_names_each_test_whose_outcome_differs_across_machines() -> None:
+    """Suites merged from two machines: the test that passes on one and fails on the other is named
+    with where it went which way; a test failing on both is not a difference."""
+    from kit import report
+
+    linux = cell("fork", [passed(A), failed(B)], Status.FAIL)
+    mac = cell("spawn", [failed(A, PICKLE), failed(B)], Status.FAIL)
+    assert mac.platform is not None
+    mac.platform = dataclasses.replace(mac.platform, os="Darwin", python="3.14.0", default_method="spawn")
+    lines = report.differences(report.merge([linux, mac]))
+    named = [line for line in lines if "::" in line]
+    assert named == [f".: {A}: passed on Linux py3.11 fork; failed on macOS py3.14 spawn"], lines
