@@ -314,16 +314,11 @@ def _confirm(args: argparse.Namespace, rs: list[RunResult], settings: Settings, 
     if not wanted:
         return
     if not args.quiet:
-        _say(f"kit: running {len({t for ts in wanted.values() for t in ts})} test(s) whose outcome differs once more, "
-             "to tell a method dependence from a flaky test")
-    by_place: dict[str, tuple[list[str], list[str]]] = {}
-    for (place, method), tests in wanted.items():
-        methods, names = by_place.setdefault(place, ([], []))
-        methods.append(method)
-        names += [t for t in tests if t not in names]
+        _say(f"kit: running {len({t for _, ts in wanted.values() for t in ts})} test(s) whose outcome differs once "
+             "more, to tell a method dependence from a flaky test")
     again: list[RunResult] = []
-    for place, (methods, names) in by_place.items():  # a place's cells at once, overlapping as the first run's
-        subject = suite.suite_subject(folder, [*args.pytest_args, *names])
+    for place, (methods, tests) in wanted.items():  # a place's cells at once, overlapping as the first run's
+        subject = suite.suite_subject(folder, [*args.pytest_args, *tests])
         again += run_suite(place, subject, methods, settings.but(quiet=True), lambda *_: None, lambda _: None)
     suite.confirm(rs, again)
 

@@ -360,18 +360,19 @@ CONFIRM_FIX = ("Its outcome varies from run to run, not (only) with the method: 
                "shared state (a port, a file, a global) in it; run it alone and repeatedly to see.")
 
 
-def to_confirm(results: Sequence[RunResult]) -> dict[tuple[str, str], list[str]]:
-    """(place, method) -> the tests to run once more there: each test whose outcome differs, in
-    its cell and in the reference cell, so that a difference is said only when it reproduces."""
-    out: dict[tuple[str, str], list[str]] = {}
+def to_confirm(results: Sequence[RunResult]) -> dict[str, tuple[list[str], list[str]]]:
+    """place -> (the methods, the tests) to run once more there: each test whose outcome differs, in
+    its cell and in the reference cell, so that a difference is said only when it reproduces.  A
+    place's cells run again at once (a test asked for by one method runs under the others too)."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
     for r in results:
         ref = diagnose.reference_of(r, results)
         for d in r.diagnoses:
             if d.code is Code.OUTCOME_DIFFERS and d.test and ref is not None:
                 for cell in (r, ref):
-                    tests = out.setdefault((cell.place, str(cell.method)), [])
-                    if d.test not in tests:
-                        tests.append(d.test)
+                    methods, tests = out.setdefault(cell.place, ([], []))
+                    methods += [str(cell.method)] if str(cell.method) not in methods else []
+                    tests += [d.test] if d.test not in tests else []
     return out
 
 

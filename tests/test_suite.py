@@ -520,3 +520,39 @@ def test_kit_report_names_each_test_whose_outcome_differs_across_machines() -> N
     lines = report.differences(report.merge([linux, mac]))
     named = [line for line in lines if "::" in line]
     assert named == [f".: {A}: passed on Linux py3.11 fork; failed on macOS py3.14 spawn"], lines
+
+
+# -- confirming a difference ---------------------------------------------------------------------
+def differing() -> list[RunResult]:
+    rs = [cell("fork", [passed(A), passed(B)], Status.PASS), cell("spawn", [failed(A, PICKLE), passed(B)])]
+    suite.compare(rs)
+    return rs
+
+
+def test_the_tests_to_confirm_are_the_differing_ones_in_both_cells_of_their_place() -> None:
+    assert suite.to_confirm(differing()) == {"host": (["spawn", "fork"], [A])}
+
+
+def test_a_difference_that_reproduces_is_kept() -> None:
+    rs = differing()
+    suite.confirm(rs, [cell("spawn", [failed(A, PICKLE)]), cell("fork", [passed(A)], Status.PASS)])
+    assert [d.code for d in rs[1].diagnoses] == [Code.OUTCOME_DIFFERS]
+    assert list(suite.depends_on_method(rs)) == [A]
+
+
+def test_a_difference_that_does_not_reproduce_is_flaky_not_a_method_dependence() -> None:
+    rs = differing()
+    suite.confirm(rs, [cell("spawn", [passed(A)], Status.PASS), cell("fork", [passed(A)], Status.PASS)])
+    [d] = rs[1].diagnoses
+    assert d.code is Code.FLAKY and d.test == A and "passed under spawn and passed under fork" in d.message
+    assert suite.depends_on_method(rs) == {}
+    out = suite_render.text(rs)
+    assert "flaky [" in out and "whose outcome depends on the start method" not in out, out
+
+
+def test_the_broken_variant_that_keeps_every_difference_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kit that never confirms (``confirm`` a no-op) calls the flaky test method-dependent: the
+    test above fails against it."""
+    monkeypatch.setattr(suite, "confirm", lambda results, again: None)
+    with pytest.raises(AssertionError):  # the outcome_differs stays where a flaky diagnosis belongs
+        test_a_difference_that_does_not_reproduce_is_flaky_not_a_method_dependence()
