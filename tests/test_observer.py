@@ -126,12 +126,15 @@ def test_daemons_terminated_lists_the_daemon(method: str) -> None:
 
 @pytest.mark.slow
 def test_cpu_example_uses_at_least_one_and_a_half_cores() -> None:
-    """With two usable CPUs, one burning process per CPU must add up to 1.5 cores or more."""
+    """With two usable CPUs, one burning process per CPU must add up to 1.5 cores or more over the
+    whole run.  The burn lasts 1 s (scale 0.4): at the default 0.25 s the run's own start-up is a
+    third of its wall time and the whole-run figure straddles 1.5 on an idle machine, while the
+    kit's own verdict (cores while the workers burned) holds either way."""
     if usable_cpu_count() < 2:
         pytest.skip("needs at least 2 usable CPUs")
     method = multiprocessing.get_context().get_start_method()
     with ForeignLoad() as load:
-        r = run_bounded(example_subject("cpu"), method)
+        r = run_bounded(example_subject("cpu"), method, scale=0.4)
     if r.cores_used < 1.5 and load.cores(r) > FOREIGN_CORES_MAX:
         pytest.skip(f"machine busy: other processes used {load.cores(r):.2f} cores ({r.cores_used} cores measured)")
     assert r.cores_used >= 1.5, explain(r)
