@@ -120,6 +120,14 @@ class Backend(Word):
     PSUTIL = "psutil"  # sampling the process table (can miss short-lived processes)
 
 
+class MemorySource(Word):
+    """Where a run's memory peak comes from, and so what it means."""
+
+    CGROUP = "cgroup"  # the run's own memory cgroup: the kernel's peak of the run alone (exact)
+    CONTAINER = "container"  # the container's cgroup: the run, the kit inside and other cells (an upper bound)
+    SAMPLED = "sampled"  # the tree's private and proportional memory summed in samples (a lower bound)
+
+
 class Code(Word):
     """Diagnosis codes: what went wrong and how to fix it (documented in the README)."""
 
@@ -137,6 +145,7 @@ class Code(Word):
     FLAKY = "flaky"
     LEAKED_PROCESS = "leaked_process"
     SHADOWS_STDLIB = "shadows_stdlib"
+    OOM_KILLED = "oom_killed"
 
 
 HOST = "host"

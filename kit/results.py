@@ -23,7 +23,7 @@ from typing import Any
 from collections.abc import Iterable
 
 from kit import env
-from kit.outcomes import STATUSES, UNKNOWN_PLACE, Code, Method, Role, Status, TestOutcome
+from kit.outcomes import STATUSES, UNKNOWN_PLACE, Code, MemorySource, Method, Role, Status, TestOutcome
 
 JSON_NAMES = {"subject": "example", "place": "target"}
 """Attribute -> JSON key, where the JSON keeps an older word (the files stay readable by older kits)."""
@@ -113,6 +113,7 @@ class ProcRecord:
     cpu_s: float
     cpus: list[int] = field(default_factory=list)
     stack: str = ""  # every thread's Python stack, written by the process when the run timed out (Linux)
+    rss_peak_bytes: int | None = None  # the most resident memory seen in its samples (None: never read)
 
     def __post_init__(self) -> None:
         self.role = Role(self.role)
@@ -179,6 +180,9 @@ class RunResult:
     peak_processes: int = 0
     peak_exact: bool | None = None  # peak_processes counted by the kernel (true) or a lower bound seen in samples
     peak_tasks: int | None = None  # the kernel's peak of tasks, threads included (an upper bound), where known
+    memory_peak_bytes: int | None = None  # the run's memory peak (None: unknown); what it covers: memory_source
+    memory_source: MemorySource | None = None
+    memory_limit_bytes: int | None = None  # --memory-limit as applied to the run (None: no limit)
     cpus_seen: list[int] = field(default_factory=list)
     orphans: list[ProcRef] = field(default_factory=list)
     daemons_terminated: list[ProcRef] = field(default_factory=list)
@@ -202,6 +206,8 @@ class RunResult:
     def __post_init__(self) -> None:
         self.status = Status(self.status)
         self.method = Method(self.method)
+        if self.memory_source is not None:
+            self.memory_source = MemorySource(self.memory_source)
 
     @property
     def place(self) -> str:
