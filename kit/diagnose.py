@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
 
+from kit import oom
 from kit.events import Event
 from kit.observation import End, Observation
 from kit.outcomes import DEFAULT, Code, Ev, Method, Role, Status, exit_code
@@ -383,8 +384,11 @@ def _hang(obs: Observation) -> list[Diagnosis]:
 
 
 def diagnose(obs: Observation, facts: SourceFacts | None = None) -> list[Diagnosis]:
-    """Every diagnosis of one run, in a fixed order."""
-    return [*of_deaths(obs, deaths(obs.events), facts), *_top_level(obs, facts), *of_the_run(obs)]
+    """Every diagnosis of one run, in a fixed order; a process the OOM killer ended is explained by
+    ``oom_killed`` alone."""
+    killed = oom.victim_pids(obs)
+    dead = [d for d in deaths(obs.events) if d.pid not in killed]
+    return [*oom.diagnose(obs), *of_deaths(obs, dead, facts), *_top_level(obs, facts), *of_the_run(obs)]
 
 
 def of_deaths(obs: Observation, dead: list[Death], facts: SourceFacts | None = None) -> list[Diagnosis]:

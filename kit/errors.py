@@ -51,6 +51,11 @@ class ReportError(UsageError):
     """A file given to ``kit report`` is not kit results: the message names the file (and field)."""
 
 
+class MemoryLimitUnavailable(UsageError):
+    """``--memory-limit`` cannot be applied here (no memory controller, no permission): said before
+    anything runs, never ignored; the remedy is in the message."""
+
+
 class EnvironmentProblem(KitError):
     """The machine cannot host a run (no usable temporary folder...): exit status 1."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from kit import diagnose
+from kit import diagnose, oom
 from kit.checks import Check, Evidence, generic_checks
 from kit.observation import End, Observation
 from kit.outcomes import GENERIC_CHECKS, Ev, Method, Role, Status, exit_code
@@ -87,7 +87,7 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
                                    f"{len(obs.killed)} process(es)"
     if obs.end is End.TIMEOUT:
         return Status.TIMEOUT, f"still running after {obs.timeout_s:g} s: killed {len(obs.killed)} process(es)"
-    if obs.end is End.CRASH_LOOP:
+    if obs.end in (End.CRASH_LOOP, End.OOM_STALLED):
         return Status.FAIL, f"stopped early: {obs.stop_reason}; killed {len(obs.killed)} process(es)"
     if obs.end is End.PARENT_KILLED:
         how = exit_code(int(obs.stop_reason)) if obs.stop_reason.lstrip("-").isdigit() else obs.stop_reason
@@ -96,6 +96,10 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
     if not obs.launched:
         last = obs.stderr.text.strip().splitlines()[-1:] or [f"exit {exit_code(obs.exitcode)}"]
         return Status.ERROR, f"the launcher failed: {last[0][:300]}"
+    if obs.oom_kills:  # the kernel ended a process of the run: whatever the checks say, it failed
+        named = ", ".join(f"{v.name} (pid {v.pid})" for v in oom.victims(obs))
+        return Status.FAIL, (f"the kernel's OOM killer ended {obs.oom_kills} process(es) of the run"
+                             + (f": {named}" if named else ""))
     undecided = [v for v in verdicts if v.undecided]
     if undecided:
         return Status.INCONCLUSIVE, "; ".join(v.reason for v in undecided)
@@ -128,7 +132,8 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
         subject=obs.subject, method=Method(obs.method), status=status, reason=reason,
         wall_s=round(obs.wall_s, 3), exitcode=obs.exitcode if obs.end is End.EXITED else None,
         cores_used=round(_cores(obs), 2), cpu_s=round(obs.cpu_s, 3), peak_processes=obs.peak_processes,
-        peak_exact=obs.peak_exact, peak_tasks=obs.peak_tasks,
+        peak_exact=obs.peak_exact, peak_tasks=obs.peak_tasks, memory_peak_bytes=obs.memory_peak_bytes,
+        memory_source=obs.memory_source, memory_limit_bytes=obs.memory_limit_bytes,
         cpus_seen=ev.cpus_seen, orphans=ev.orphans, daemons_terminated=ev.daemons_terminated,
         processes=list(obs.processes), checks=list(verdicts),
         warnings=warnings_in(obs.stderr.text) + _unlinked(obs),

@@ -15,7 +15,7 @@ from kit._platform import usable_cpu_count
 from kit.catalogue import Subject, example_subject
 from kit.outcomes import METHODS
 from kit.results import RunResult
-from kit.runner import Slot, overlap_safe, run
+from kit.runner import Slot, check_memory_limit, overlap_safe, run
 from kit.stop import STOP
 from kit.settings import Settings
 
@@ -65,6 +65,8 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
     the subject to run (the catalogue's examples by default; a suite's name is itself)."""
     places, run_container = where.places, where.run_container
     host = schedule.HOST in places
+    if host:
+        check_memory_limit(settings)
     host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")

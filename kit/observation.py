@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.events import Event
-from kit.outcomes import Backend, Ev, Word
+from kit.outcomes import Backend, Ev, MemorySource, Word
 from kit.results import PlatformInfo, ProcRecord
 
 
@@ -22,6 +22,7 @@ class End(Word):
     CRASH_LOOP = "crash_loop"  # children kept dying the same death: stopped early
     INTERRUPTED = "interrupted"  # the kit was told to stop (Ctrl-C, SIGTERM, SIGHUP)
     PARENT_KILLED = "parent_killed"  # the script killed its parent (the kit's relay): stopped at once
+    OOM_STALLED = "oom_stalled"  # the OOM killer ended a Pool worker and the main process went on: stopped early
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ class Observation:
     peak_exact: bool = False  # peak_processes is the kernel's count, not a lower bound from samples
     peak_tasks: int | None = None  # the kernel's peak of tasks (threads included): an upper bound
     t0_ns: int = 0  # when the main process started, on the events' clock (``first_seen_s`` counts from it)
+    memory_peak_bytes: int | None = None  # the run's memory peak; what it covers: memory_source
+    memory_source: MemorySource | None = None
+    memory_limit_bytes: int | None = None  # the limit the run's group (or container) held it to
+    oom_kills: int | None = None  # processes of the run the kernel's OOM killer ended (None: unknown)
+    oom_victims: tuple[tuple[int, str], ...] = ()  # (pid, name) of each, as the kernel's log names them
+    oom_at_s: float | None = None  # when the kit first saw the count rise, from the run's start
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]

@@ -56,6 +56,7 @@ class _Seen:
     cpus: set[int] = field(default_factory=set)
     samples: int = 0
     forked_as: list[str] | None = None  # the parent's command line it was admitted with: exec may follow
+    rss_peak: int | None = None  # the most resident memory read
 
 
 def _create_time(pid: int) -> float | None:
@@ -86,13 +87,15 @@ class Observer:
 
     def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False,
                  members: Callable[[], set[int]] | None = None, ignore: frozenset[int] = frozenset(),
-                 parent: int | None = None) -> None:
+                 parent: int | None = None, private_memory: bool = False) -> None:
         """``adopts_orphans``: this process is the run's subreaper (``_platform.become_subreaper()``
         returned True), so orphans of the run re-parent to it and are found by their parent pid.
         ``members``: the pids of the run as the kernel keeps them (a run group's ``procs()``);
         then no process table is read and no parent link is judged.  ``ignore``: our own children
         that are not the run's (the kit's guardian), never admitted as adopted orphans.
-        ``parent``: the root's parent when it is not this process (the relay, ``_platform._relay``)."""
+        ``parent``: the root's parent when it is not this process (the relay, ``_platform._relay``).
+        ``private_memory``: nobody else keeps the run's memory: each read sums the tree's proportional
+        (PSS, Linux) or private (USS) memory, whose highest sum is ``memory_peak``."""
         self.root = root
         self.ignore = ignore
         self._members = members
@@ -101,6 +104,9 @@ class Observer:
         self.me = os.getpid()
         self.seen: dict[int, _Seen] = {}
         self.peak = 0
+        self.private_memory = private_memory
+        self.memory_peak = 0  # bytes: the highest sum of the tree's PSS/USS in one sample (private_memory)
+        self._memory_sum = 0
         self.cpus: set[int] = set()
         self._adopts = adopts_orphans
         self._turn = 0
@@ -227,6 +233,7 @@ class Observer:
             self.peak = max(self.peak, len(self.last_members))
             return len(self.last_members)
         alive = 0
+        self._memory_sum = 0
         live = [s for s in self.seen.values() if s.gone_ns is None]
         if self._members is not None and (len(live) > SAMPLED_PER_SAMPLE or budget_s is not None):
             # the kernel keeps membership: read a bounded rotating share, count the rest as listed
@@ -247,6 +254,7 @@ class Observer:
             else:
                 seen.gone_ns = now
         self.peak = max(self.peak, alive)
+        self.memory_peak = max(self.memory_peak, self._memory_sum)
         return alive
 
     def _sample_one(self, seen: _Seen, now: int) -> bool:
@@ -257,6 +265,7 @@ class Observer:
                     return False
                 times = proc.cpu_times()
                 seen.cpu_s = max(seen.cpu_s, times.user + times.system)
+                self._read_memory(seen)
                 if seen.samples < 8:  # a spawn child execs after fork: refresh early
                     seen.name = proc.name()
                     if self._few():
@@ -271,6 +280,21 @@ class Observer:
         seen.samples += 1
         seen.last_ns = now
         return True
+
+    def _read_memory(self, seen: _Seen) -> None:
+        """Its resident memory (cheap: one small read), and its PSS or USS for the tree's sum where
+        nobody else keeps the run's memory (``private_memory``: the memory map is walked)."""
+        proc = seen.proc
+        if self.private_memory:
+            try:
+                full = proc.memory_full_info()
+            except psutil.AccessDenied:
+                full = None
+            if full is not None:
+                self._memory_sum += int(getattr(full, "pss", 0) or full.uss)
+                seen.rss_peak = max(seen.rss_peak or 0, full.rss)
+                return
+        seen.rss_peak = max(seen.rss_peak or 0, proc.memory_info().rss)
 
     # -- what is left --------------------------------------------------------
     def seemed_alive(self, pid: int) -> bool:
@@ -348,6 +372,7 @@ class Observer:
                 gone_s=None if s.gone_ns is None else rel(s.gone_ns),
                 cpu_s=round(s.cpu_s, 4),
                 cpus=sorted(s.cpus),
+                rss_peak_bytes=s.rss_peak,
             )
             for pid, s in self.seen.items()
         ]

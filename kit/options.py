@@ -59,6 +59,24 @@ def count(limit: int) -> Callable[[str], int]:
     return parse
 
 
+MIN_MEMORY = 6 * 2**20
+"""The least --memory-limit taken (Docker's own minimum): below it not even Python starts."""
+_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "kib": 2**10, "m": 2**20, "mb": 2**20, "mib": 2**20,
+          "g": 2**30, "gb": 2**30, "gib": 2**30, "t": 2**40, "tb": 2**40, "tib": 2**40}
+
+
+def size(text: str) -> int:
+    """A memory size in bytes: 200M, 1.5G, 512MiB, 300000000 (K, M, G: powers of 1024, as Docker's)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).lower() if m else ""
+    if m is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 200M, 1.5G)")
+    value = int(float(m.group(1)) * _UNITS[unit])
+    if value < MIN_MEMORY:
+        raise argparse.ArgumentTypeError(f"must be at least 6M: {text!r}")
+    return value
+
+
 def regex(text: str) -> str:
     """A regular expression, kept as written (it is compiled where it is used)."""
     try:
@@ -141,6 +159,9 @@ OPTIONS: tuple[Option, ...] = (
            type=number(MAX_SCALE)),
     Option("--timeout", ALL_RUNS, "seconds before a run's whole tree is killed (default: 60; kit pytest: 600, "
            "a whole suite)", type=number(MAX_TIMEOUT_S)),
+    Option("--memory-limit", ALL_RUNS, "the most memory each run may use, swap included (200M, 1.5G): on the "
+           "host the run's own cgroup, in a container Docker's; a process the OOM killer ends is named (oom_killed)",
+           type=size, metavar="SIZE"),
     Option("--python", THINGS, "the interpreter that runs your code on the host (default: the active virtual "
            "environment's; kit pytest: else python3 on PATH; kit run: else the kit's own)", metavar="PATH"),
     Option("--requirements", THINGS, "a requirements file installed into the containers' images, offline "

@@ -175,3 +175,14 @@ def exit_code(code: int | None) -> str:
         except ValueError:
             pass
     return str(code)
+
+
+def size_text(n: int | None) -> str:
+    """Bytes as a person reads them, in powers of 1024 as ``--memory-limit`` takes them: ``310 MiB``."""
+    if n is None:
+        return "?"
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= factor:
+            value = n / factor
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{n} B"

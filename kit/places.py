@@ -108,9 +108,11 @@ def run_subject(spec: str, subject: Subject, methods: Sequence[str], settings: S
     """One example or script under each method (``default`` allowed) in every place of ``spec``;
     ``on_result`` sees each result as it comes (a container's come when it ends).
     ``settings.quiet``: no line per container (``say`` still gets what a user must know)."""
-    from kit.runner import run
+    from kit.runner import check_memory_limit, run
 
     plan = parse(spec)
+    if plan.host:
+        check_memory_limit(settings)
     client, images = clients(plan, say)
     out: list[RunResult] = []
     if plan.host:

@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 from pathlib import Path
 
 import kit
@@ -44,12 +44,12 @@ import psutil
 
 from kit import debug, env, events, judge, runtime, _platform
 from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subject
-from kit.errors import EnvironmentProblem
+from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
-from kit._platform import Guardian, RunGroup
+from kit._platform import Guardian, KernelLog, LimitUnavailable, RunGroup
 from kit.interpreter import Interpreter
-from kit.outcomes import DEFAULT, Backend, Ev, Method, Status, resolve_method
+from kit.outcomes import DEFAULT, Backend, Ev, MemorySource, Method, Status, resolve_method
 from kit.output import Capture
 from kit.results import PlatformInfo, ProcRecord, RunResult
 from kit.stop import STOP, Interrupted, Stopped
@@ -65,6 +65,10 @@ SAMPLE_BUDGET_S = 0.05
 """With kernel-kept membership, the most one sample may spend naming processes: the deadline is
 checked between samples, so a huge run must not make one sample last."""
 EVIDENCE_VAR = env.EVIDENCE
+OOM_SETTLE_S = 5.0
+"""After the OOM killer ended a Pool worker, how long the main process may go on before the run is
+stopped: a Pool never gives back the task a killed worker held, so a map() or get() waiting for it
+waits forever (the kernel's count of OOM kills and the parent's view of the worker say so)."""
 CRASH_LOOP_DEATHS = 5
 """A crash loop, stopped early: while the main process lives, the same child death this many
 times, and this many processes started since that death first happened (a Pool replacing its
@@ -240,6 +244,25 @@ def _run_group(subject: Subject) -> tuple[RunGroup | None, str]:
     return group, why
 
 
+def check_memory_limit(settings: Settings) -> None:
+    """Before anything runs on the host: ``settings.memory_limit`` can be applied to a run here, or a
+    ``MemoryLimitUnavailable`` says why not (one line)."""
+    if settings.memory_limit is None:
+        return
+    group, why = _run_group(example_subject("hello"))
+    try:
+        if group is None:
+            raise LimitUnavailable(f"the run gets no cgroup of its own ({why})")
+        group.limit_memory(settings.memory_limit)
+    except LimitUnavailable as exc:
+        raise MemoryLimitUnavailable(
+            f"--memory-limit cannot be applied here: {exc}; it needs the memory controller of a cgroup "
+            "the kit may write (root on Linux), or --targets docker") from None
+    finally:
+        if group is not None:
+            group.close()
+
+
 def platform_of(interp: Interpreter) -> PlatformInfo:
     """Where a run in the user's interpreter happens: this machine, that Python."""
     here = PlatformInfo.here()
@@ -275,12 +298,29 @@ class _Launch:
         self.watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
         self.group, self.why_not = _run_group(subject)
         self.keys = [self.watcher.add("cgroup", self.group.paths())] if self.group is not None else []
+        if settings.memory_limit is not None:
+            self._limit(settings.memory_limit)
+        self.kmsg: KernelLog | None = (_platform.kernel_log() if self.group is not None and self.group.memory_kept
+                                       else None)  # who the OOM killer ended, as the kernel names them
+
+    def _limit(self, limit: int) -> None:
+        """The run's group holds at most ``limit`` bytes, or the run does not start (never ignored)."""
+        try:
+            if self.group is None:
+                raise LimitUnavailable(f"the run gets no cgroup of its own ({self.why_not})")
+            self.group.limit_memory(limit)
+        except LimitUnavailable as exc:
+            self._forget_group()
+            raise MemoryLimitUnavailable(f"--memory-limit cannot be applied here: {exc}") from None
 
     def _started(self, pgid: int) -> None:
         if not self.keys:
             self.keys.append(self.watcher.add("pgid", [str(pgid)]))
 
     def _forget_group(self) -> None:
+        if getattr(self, "kmsg", None) is not None:
+            self.kmsg.close()  # type: ignore[union-attr]
+            self.kmsg = None
         for key in self.keys:
             self.watcher.done(key)
         self.keys.clear()
@@ -311,6 +351,9 @@ class _Launch:
                 if self.group is None:
                     raise
                 self._forget_group()
+                if self.settings.memory_limit is not None:  # without the group, no limit: never run unlimited
+                    raise MemoryLimitUnavailable(f"--memory-limit: the run could not join its cgroup ({exc})"
+                                                 ) from None
                 self.why_not = f"joining the run's cgroup failed ({exc})"
                 t0 = time.perf_counter_ns()
                 proc, main = self._launch(out_w, err_w)
@@ -338,8 +381,9 @@ class _Live:
         self.observer = Observer(main, t0, adopts_orphans=launch.adopts,
                                  members=self.group.procs if self.group is not None else None,
                                  ignore=frozenset({launch.watcher.proc.pid, proc.pid}),  # the relay is the kit's
-                                 parent=proc.pid if proc.pid != main else None)
-        self.tally = _Tally(self.group)
+                                 parent=proc.pid if proc.pid != main else None,
+                                 private_memory=self.group is None or self.group.memory_peak() is None)
+        self.tally = _Tally(self.group, t0)
         self.end, self.stop_reason, self.end_ns = End.EXITED, "", t0
         self.stacks: dict[int, str] = {}
         self.orphans: set[int] = set()
@@ -347,6 +391,9 @@ class _Live:
         self.killed: list[int] = []
         self.cpu_total: float | None = None
         self.task_peak: int | None = None
+        self.memory_peak: int | None = None
+        self.oom_kills: int | None = None
+        self.oom_victims: list[tuple[int, str]] = []
 
     def watch(self, slot: Slot | None) -> None:
         """Until the main process ends (then the grace for what it left), the deadline or a stop;
@@ -385,6 +432,11 @@ class _Live:
             if self.group is not None:
                 self.cpu_total = self.group.cpu_s()
                 self.task_peak = self.group.peak()
+                self.memory_peak = self.group.memory_peak()
+                self.oom_kills = self.group.oom_kills()
+                if self.launch.kmsg is not None:
+                    self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
+                    self.launch.kmsg.close()
                 _close(self.group, self.observer)
             self.launch.watcher.done(self.launch.keys[0])
 
@@ -434,7 +486,26 @@ class _Live:
             killed=tuple(self.killed), stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
             observer_cpu_s=kit_cpu, stop_reason=self.stop_reason, bad_event_lines=self.reader.bad_lines,
             others_cores=others, settled_s=None if self.settled_ns is None else (self.settled_ns - t0) / 1e9,
-            unlinked=unlinked, t0_ns=t0,
+            unlinked=unlinked, t0_ns=t0, **self._memory(records, all_events),
+        )
+
+    def _memory(self, records: list[ProcRecord], all_events: list[events.Event]) -> dict[str, Any]:
+        """The run's memory figures and OOM kills, as Observation fields: the kernel's where it keeps
+        the run's memory (or the container's, a bound), else the sampled tree's."""
+        group, o = self.group, self.observer
+        source: MemorySource | None
+        if self.memory_peak is not None and group is not None:
+            source = MemorySource.CGROUP if group.memory_kept else MemorySource.CONTAINER
+            peak: int | None = self.memory_peak
+        else:
+            source, peak = (MemorySource.SAMPLED, o.memory_peak) if o.memory_peak else (None, None)
+        ours = ({r.pid for r in records} | self.tally.members_ever | {e.pid for e in all_events}
+                | {c for e in all_events if isinstance(c := e.data.get("child"), int)})
+        tally = self.tally
+        return dict(
+            memory_peak_bytes=peak, memory_source=source, memory_limit_bytes=self.launch.settings.memory_limit,
+            oom_kills=self.oom_kills, oom_victims=tuple(v for v in self.oom_victims if v[0] in ours),
+            oom_at_s=None if tally.oom_ns is None else round((tally.oom_ns - self.t0) / 1e9, 3),
         )
 
 
@@ -524,20 +595,30 @@ def machine_busy_s() -> float:
 class _Tally:
     """What the run group's snapshots showed, tick by tick: processes and threads alive at once."""
 
-    def __init__(self, group: RunGroup | None) -> None:
+    def __init__(self, group: RunGroup | None, t0_ns: int = 0) -> None:
         self.group = group
+        self.t0_ns = t0_ns
         self.most_procs = 0  # most processes listed by the group in one snapshot
         self.extra_threads = 0  # most threads beyond one per process in one snapshot
         self.threads_known = True
         self.members_ever: set[int] = set()  # every pid a snapshot listed, to reap after the kill
+        self.ooms = 0  # OOM kills the group counted so far
+        self.oom_ns: int | None = None  # when the kit first saw the count rise
 
-    def tick(self, members: set[int]) -> None:
+    def tick(self, members: set[int], read: bool = True) -> None:
         """``members``: the group's processes just read; threads are read next, then processes again.
+        ``read``: a tick on which processes are read: memory and OOM kills are read too.
 
         A thread id that is in neither process list is a thread beyond a process's main thread
         (a process forked between the reads is in the second list, one that exited in the first)."""
         if self.group is None:
             return
+        if read:
+            self.group.memory_now()
+            ooms = self.group.oom_kills()
+            if ooms and ooms > self.ooms:
+                self.ooms = ooms
+                self.oom_ns = self.oom_ns or time.perf_counter_ns()
         self.members_ever |= members
         self.most_procs = max(self.most_procs, len(members))
         tids = self.group.threads()
@@ -643,6 +724,7 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
     deaths: Counter[str] = Counter()
     first_death: dict[str, int] = {}
     starts: list[int] = []
+    pool_killed: list[str] = []  # Pool workers a SIGKILL ended, as their parent saw
     tick = 0
     while True:
         if STOP.signum:
@@ -653,7 +735,7 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
         kept = observer.kernel_kept  # then processes are read every READ_EVERY samples only
         observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=not kept or tick % READ_EVERY == 1)
         if tally is not None:
-            tally.tick(observer.last_members)
+            tally.tick(observer.last_members, read=not kept or tick % READ_EVERY == 1)
         now = time.perf_counter_ns()
         relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
         if proc.poll() is not None:
@@ -671,6 +753,13 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
                 first_death[error] = min(first_death.get(error, e.t_ns), e.t_ns)
             elif e.kind == Ev.PROCESS_STARTED:
                 starts.append(e.t_ns)
+            elif e.kind == Ev.CHILD_KILLED and e.data.get("signal") == "SIGKILL" and "PoolWorker" in str(
+                    e.data.get("name", "")):
+                pool_killed.append(f"{e.data.get('name')} (pid {e.data.get('child')})")
+        if pool_killed and tally is not None and tally.oom_ns is not None and \
+                now - tally.oom_ns >= OOM_SETTLE_S * 1e9:
+            return (End.OOM_STALLED, f"the OOM killer ended {pool_killed[0]}, and the main process was still "
+                    f"running {OOM_SETTLE_S:g} s later", now)
         for error, n in deaths.items():
             replaced = sum(t > first_death[error] for t in starts)
             if n >= CRASH_LOOP_DEATHS and replaced >= CRASH_LOOP_DEATHS:

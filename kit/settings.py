@@ -36,6 +36,7 @@ class Settings:
     interpreter: Interpreter | None = None  # runs scripts and suites on the host (None: the kit's own)
     requirements: tuple[str, ...] = ()  # files of requirements installed into the containers' images
     ignore_output: tuple[str, ...] = ()  # regexes: what they match is left out when outputs are compared
+    memory_limit: int | None = None  # bytes each run may use, swap included (None: no limit)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -53,6 +54,7 @@ class Settings:
             quiet=bool(get("quiet", 0)),
             requirements=tuple(str(r) for r in get("requirements", ()) or ()),  # type: ignore[attr-defined]
             ignore_output=tuple(get("ignore_output", ())),  # type: ignore[arg-type]
+            memory_limit=getattr(args, "memory_limit", None),
         )
 
     def but(self, **changes: object) -> Settings:

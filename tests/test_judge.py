@@ -82,6 +82,8 @@ ENDS: list[tuple[End, Status, str]] = [
     (End.TIMEOUT, Status.TIMEOUT, "still running after 60 s: killed 2 process(es)"),
     (End.CRASH_LOOP, Status.FAIL, "stopped early: 5 child processes died the same death; killed 2 process(es)"),
     (End.INTERRUPTED, Status.INTERRUPTED, "the kit was interrupted (SIGINT): killed 2 process(es)"),
+    (End.OOM_STALLED, Status.FAIL, "stopped early: the OOM killer ended SpawnPoolWorker-2 (pid 7), and the main "
+                                   "process was still running 5 s later; killed 2 process(es)"),
     (End.PARENT_KILLED, Status.FAIL, "the script killed its parent (the kit's relay, exit -9 (SIGKILL)) while the "
                                      "main process ran: stopped at once, killed 2 process(es)"),
 ]
@@ -97,7 +99,9 @@ def test_each_end_maps_to_its_status(end: End, status: Status, reason: str) -> N
     exited = end is End.EXITED
     obs = observation(end=end, exitcode=0 if exited else -9, killed=() if exited else (1001, 1002),
                       stop_reason={End.CRASH_LOOP: "5 child processes died the same death",
-                                   End.PARENT_KILLED: "-9"}.get(end, ""),
+                                   End.PARENT_KILLED: "-9",
+                                   End.OOM_STALLED: "the OOM killer ended SpawnPoolWorker-2 (pid 7), and the main "
+                                                    "process was still running 5 s later"}.get(end, ""),
                       events=(START,) if not exited else (START, done()))
     r = judge(obs, [own("own", True, "own check held")] if not exited else [])
     assert r.status is status

@@ -28,6 +28,7 @@ thread lives; ``cgroup.kill`` does *not* kill such a process (its threads live o
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import os
 import re
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 import contextlib
 
+from kit._platform._common import LimitUnavailable
 from kit._platform._procfs import hierarchies, lives, read_cgroup_files, read_stat
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
@@ -47,7 +49,7 @@ __all__ = ["CgroupStuck", "CgroupUnavailable", "RunCgroup", "available", "cleanu
 
 PARENT = "kit"  #: name of the group that holds the run groups, inside our own cgroup
 _NAME = re.compile(r"^run-(\d+)-(\d+)-(\d+)-(\d+)(?:-.*)?$")
-_V1_WANTED = ("pids", "cpuacct", "freezer")
+_V1_WANTED = ("pids", "cpuacct", "freezer", "memory")
 _DELEGATE = "systemd-run --user --scope -p Delegate=yes"
 _POLL_S = 0.005
 _seq = itertools.count(1)
@@ -237,30 +239,32 @@ def _make_dir(place: _Place, name: str) -> _Dir:
     raise AssertionError("unreachable")
 
 
-def _enable_v2_pids(place: _Place) -> str | None:
-    """Make ``pids`` available to the run groups under ``<own>/kit``; None if done, else why not.
+def _enable_v2(place: _Place, controller: str) -> str | None:
+    """Make ``controller`` (pids, memory) available to the run groups under ``<own>/kit``; None if
+    done, else why not.
 
     ``pids`` is a threaded controller: enabling it in a cgroup that holds processes is
-    allowed while that cgroup has no populated child (cgroup_vet_subtree_control_enable),
-    but it changes our own cgroup, so that is done only where the cgroup is ours
+    allowed while that cgroup has no populated child (cgroup_vet_subtree_control_enable);
+    ``memory`` is a domain controller, refused (EBUSY) in a non-root cgroup that holds processes.
+    Either changes our own cgroup, so that is done only where the cgroup is ours
     (delegated: owned by us, or marked by systemd's delegate xattr).
     """
     parent = os.path.join(place.own, PARENT)
-    if "pids" not in (_read(os.path.join(parent, "cgroup.controllers")) or "").split():
+    if controller not in (_read(os.path.join(parent, "cgroup.controllers")) or "").split():
         own_ctrls = (_read(os.path.join(place.own, "cgroup.controllers")) or "").split()
-        if "pids" not in own_ctrls:
-            return "the pids controller is not available to our cgroup"
+        if controller not in own_ctrls:
+            return f"the {controller} controller is not available to our cgroup"
         if not _delegated(place.own):
-            return f"the pids controller is not enabled in {place.own}, which is not delegated to us"
+            return f"the {controller} controller is not enabled in {place.own}, which is not delegated to us"
         try:
-            _write(os.path.join(place.own, "cgroup.subtree_control"), "+pids")
+            _write(os.path.join(place.own, "cgroup.subtree_control"), f"+{controller}")
         except OSError as exc:
-            return f"cannot enable pids in {place.own}: {exc.strerror}"
-    if "pids" not in (_read(os.path.join(parent, "cgroup.subtree_control")) or "").split():
+            return f"cannot enable {controller} in {place.own}: {exc.strerror}"
+    if controller not in (_read(os.path.join(parent, "cgroup.subtree_control")) or "").split():
         try:
-            _write(os.path.join(parent, "cgroup.subtree_control"), "+pids")
+            _write(os.path.join(parent, "cgroup.subtree_control"), f"+{controller}")
         except OSError as exc:
-            return f"cannot enable pids in {parent}: {exc.strerror}"
+            return f"cannot enable {controller} in {parent}: {exc.strerror}"
     return None
 
 
@@ -299,6 +303,8 @@ class RunCgroup:
         else:
             acct = next((d for d in dirs if d.has("cpuacct.usage")), None)
             self._cpu = (os.path.join(acct.path, "cpuacct.usage"), 1e-9) if acct else None
+        self._mem = _memory_files(dirs)
+        self._mem_why = next((n.partition(": ")[2] for n in self._notes if n.startswith("memory unknown")), "")
         # precomputed for preexec(): nothing but open/write/close in the child
         self._procs_files = tuple(os.fsencode(os.path.join(d.path, "cgroup.procs")) for d in dirs)
 
@@ -319,7 +325,7 @@ class RunCgroup:
         dirs: list[_Dir] = []
         errors: list[str] = []
         v2_ok = False
-        pids_note = ""
+        pids_note = memory_note = ""
         try:
             for place in places:
                 if place.version == 1 and v2_ok and not _v1_needed(place, dirs):
@@ -341,11 +347,13 @@ class RunCgroup:
                 if place.version == 2:
                     v2_ok = True
                     if not made.has("pids.peak"):  # enabling pids in kit/ gives the run group its files
-                        why = _enable_v2_pids(place)
+                        why = _enable_v2(place, "pids")
                         if why is None and not made.has("pids.peak"):
                             why = "this kernel has no pids.peak"
                         if why is not None:
                             pids_note = "pids.peak unknown: " + why
+                    if not made.has("memory.current"):  # where memory can be enabled: the run's memory on v2
+                        memory_note = _enable_v2(place, "memory") or ""
         except BaseException:
             for made in dirs:
                 _remove_dir(made)
@@ -356,6 +364,8 @@ class RunCgroup:
             notes.insert(0, errors[0])
         if pids_note and not any(d.has("pids.peak") for d in dirs):
             notes.append(pids_note)
+        if _memory_files(dirs) is None:
+            notes.append("memory unknown: " + (memory_note or "no memory controller in a hierarchy we can use"))
         return cls(dirs, notes)
 
     # -- putting processes in
@@ -438,6 +448,48 @@ class RunCgroup:
         text = _read(self._peak_file)
         return int(text) if text and text.strip().isdigit() else None
 
+    # -- memory
+    @property
+    def memory_kept(self) -> bool:
+        """The kernel keeps the run's memory: its peak, its limit, its OOM kills."""
+        return self._mem is not None
+
+    def memory_now(self) -> None:
+        """Nothing to read per tick: the kernel keeps the peak."""
+
+    def memory_peak(self) -> int | None:
+        """The most memory the run used at once (bytes; swap included where the kernel counts it),
+        every process ever in it included; None if unknown."""
+        if self._mem is None:
+            return None
+        for path in self._mem.peaks:
+            text = _read(path)
+            if text is not None and text.strip().isdigit():
+                return int(text)
+        return None
+
+    def oom_kills(self) -> int | None:
+        """Processes of the run the kernel's OOM killer ended so far; None if unknown."""
+        if self._mem is None:
+            return None
+        text = _read(self._mem.events) or ""
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return None
+
+    def limit_memory(self, limit: int) -> None:
+        """At most ``limit`` bytes for the whole run, swap included; raises CgroupUnavailable why not."""
+        if self._mem is None:
+            raise LimitUnavailable("the memory controller is not available to the run's cgroup "
+                                   f"({self._mem_why or 'no memory files in its group'})")
+        try:
+            for path in self._mem.limits:
+                _write(path, str(limit) if not path.endswith("swap.max") else "0")
+        except OSError as exc:
+            raise LimitUnavailable(f"cannot write the memory limit to {path}: {exc.strerror}") from exc
+
     def paths(self) -> list[str]:
         """The run's directories, one per hierarchy."""
         return [d.path for d in self._dirs]
@@ -456,6 +508,8 @@ class RunCgroup:
             parts.append("cpu from " + ("v2 cpu.stat" if self._cpu[1] == 1e-6 else "v1 cpuacct.usage"))
         else:
             parts.append("cpu unknown")
+        if self._mem is not None:
+            parts.append(f"memory from {self._mem.label}")
         parts.append("kill via " + self._kill_means())
         return ", ".join(parts + self._notes)
 
@@ -596,12 +650,43 @@ class RunCgroup:
         return f"<RunCgroup {self.paths()}{' closed' if self._closed else ''}>"
 
 
+@dataclass(frozen=True)
+class _Memory:
+    """Where a run's memory is kept: its peak (first that reads), OOM kill count, limit files in
+    the order they are written."""
+
+    peaks: tuple[str, ...]
+    events: str
+    limits: tuple[str, ...]
+    label: str
+
+
+def _memory_files(dirs: list[_Dir]) -> _Memory | None:
+    """The run's memory files: v2 ``memory.peak`` (kernel 5.19+) and ``memory.events``, or v1's
+    ``max_usage_in_bytes`` (with swap where accounted) and ``memory.oom_control``."""
+    for d in dirs:
+        join = functools.partial(os.path.join, d.path)
+        if d.version == 2 and d.has("memory.peak"):
+            limits: tuple[str, ...] = ("memory.max", "memory.swap.max") if d.has("memory.swap.max") else ("memory.max",)
+            return _Memory((join("memory.peak"),), join("memory.events"), tuple(map(join, limits)),
+                           "v2 memory.peak")
+        if d.version == 1 and d.has("memory.max_usage_in_bytes"):
+            swap = d.has("memory.memsw.max_usage_in_bytes")
+            peaks = ("memory.memsw.max_usage_in_bytes",) if swap else ()
+            limits = ("memory.limit_in_bytes",) + (("memory.memsw.limit_in_bytes",) if swap else ())
+            return _Memory(tuple(map(join, peaks + ("memory.max_usage_in_bytes",))), join("memory.oom_control"),
+                           tuple(map(join, limits)), "v1 memory.max_usage_in_bytes" + (" (memsw)" if swap else ""))
+    return None
+
+
 def _v1_needed(place: _Place, dirs: list[_Dir]) -> bool:
     """With a v2 group made: v1 pids for pids.peak if v2 has none; v1 freezer if v2 cannot kill/freeze."""
     v2 = next(d for d in dirs if d.version == 2)
     if "pids" in place.controllers and not v2.has("pids.peak"):
         return True
     if "freezer" in place.controllers and not (v2.has("cgroup.kill") or v2.has("cgroup.freeze")):
+        return True
+    if "memory" in place.controllers and not v2.has("memory.current"):
         return True
     return "cpuacct" in place.controllers and not v2.has("cpu.stat")
 

@@ -62,6 +62,10 @@ def kill_process_tree(find: Callable[[], Iterable[psutil.Process]], *, rounds: i
     return sorted(set(killed))
 
 
+class LimitUnavailable(Exception):
+    """A memory limit this group cannot apply; the message says why, in one line."""
+
+
 class RunGroup(Protocol):
     """A run kept by the kernel (Linux: ``kit._platform._cgroup.RunCgroup``).
 
@@ -91,6 +95,17 @@ class RunGroup(Protocol):
     def close(self, timeout: float = 5.0) -> None: ...  # kill, then remove the group
 
     def describe(self) -> str: ...
+
+    @property
+    def memory_kept(self) -> bool: ...  # the kernel keeps the run's own memory (peak, limit, OOM kills)
+
+    def memory_now(self) -> None: ...  # a tick: where only a bound is kept, read it now
+
+    def memory_peak(self) -> int | None: ...  # bytes: the run's peak (memory_kept) or a bound; None: unknown
+
+    def oom_kills(self) -> int | None: ...  # processes the kernel's OOM killer ended in the group; None: unknown
+
+    def limit_memory(self, limit: int) -> None: ...  # swap included; raises an error saying why it cannot
 
     def paths(self) -> list[str]: ...  # the group's folders, for the guardian
 
@@ -122,9 +137,23 @@ class PlatformModule(Protocol):
 
     def stack_signal(self) -> int | None: ...  # the signal on which processes write their Python stacks
 
+    def kernel_log(self) -> KernelLog | None: ...  # the kernel's log from now on, where readable (OOM kills named)
+
+
+class KernelLog(Protocol):
+    """The kernel's messages from the moment it was opened (Linux: ``/dev/kmsg``)."""
+
+    def oom_victims(self) -> list[tuple[int, str]]: ...  # (pid, name) the OOM killer ended since; never blocks
+
+    def close(self) -> None: ...
+
 
 def no_stack_signal() -> int | None:
     """No signal for Python stacks here (``kit.probe`` registers nothing): not tried on this OS."""
+    return None
+
+
+def no_kernel_log() -> KernelLog | None:
     return None
 
 

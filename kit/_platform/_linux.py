@@ -16,14 +16,15 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 from typing import Any, Callable  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
-from kit._platform._common import RunGroup, start_posix  # noqa: E402
+from kit._platform._common import KernelLog, RunGroup, start_posix  # noqa: E402
+from kit._platform._kmsg import KmsgLog  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
 from kit._platform._procfs import read_stat  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
+__all__ = ["become_subreaper", "cpu_num", "kernel_log", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
            "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
 
 
@@ -51,6 +52,11 @@ def become_subreaper() -> bool:
     if libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) == 0 and flag.value:
         return True
     return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def kernel_log() -> KernelLog | None:
+    """The kernel's log from now on (``/dev/kmsg``: root here), None where it cannot be read."""
+    return KmsgLog.open()
 
 
 def run_group(tag: str) -> tuple[RunGroup | None, str]:

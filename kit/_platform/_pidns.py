@@ -25,6 +25,30 @@ assert sys.platform == "linux"  # tells mypy --platform X to skip the rest elsew
 ENV = env.PIDNS
 _CPU_FILES = (Path("/sys/fs/cgroup/cpuacct/cpuacct.usage"), Path("/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage"))
 _CPU_STAT = Path("/sys/fs/cgroup/cpu.stat")
+_MEMORY = (  # (peak, now, OOM kills) of the container: cgroup v1, then v2
+    (Path("/sys/fs/cgroup/memory/memory.max_usage_in_bytes"), Path("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+     Path("/sys/fs/cgroup/memory/memory.oom_control")),
+    (Path("/sys/fs/cgroup/memory.peak"), Path("/sys/fs/cgroup/memory.current"), Path("/sys/fs/cgroup/memory.events")),
+)
+
+
+def _number(path: Path | None) -> int | None:
+    try:
+        return int(path.read_text()) if path is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def _oom_kills(path: Path | None) -> int | None:
+    try:
+        text = path.read_text() if path is not None else ""
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None
 
 
 def wanted() -> bool:
@@ -81,6 +105,14 @@ class PidNsGroup:
         self._cpu0 = _container_cpu_s()
         self._own0 = _own_cpu_s()
         self._closed = False
+        self._peak_file: Path | None
+        self._now_file: Path | None
+        self._oom_file: Path | None
+        self._peak_file, self._now_file, self._oom_file = next(
+            ((peak, now, oom) for peak, now, oom in _MEMORY if now.exists()), (None, None, None))
+        self._peak0 = _number(self._peak_file)  # the container's peak before the run: another cell's, or the kit's
+        self._oom0 = _oom_kills(self._oom_file) or 0
+        self._most = _number(self._now_file) or 0
 
     def preexec(self) -> None:
         """Nothing to join (the namespace already holds the run); the run gets the lowest CPU
@@ -111,6 +143,34 @@ class PidNsGroup:
 
     def peak(self) -> int | None:
         return None
+
+    memory_kept = False  # the container's memory, not the run's: a bound
+
+    def memory_now(self) -> None:
+        """Read the container's memory now (the kit's tick): its highest reading is the run's bound
+        when the container's own peak did not rise during the run."""
+        now = _number(self._now_file)
+        if now is not None:
+            self._most = max(self._most, now)
+
+    def memory_peak(self) -> int | None:
+        """The container's peak while the run lived (the kit inside it included: an upper bound of the
+        run's); the container's peak counter when it rose during the run, else its highest reading."""
+        if self._now_file is None:
+            return None
+        self.memory_now()
+        peak = _number(self._peak_file)
+        if peak is not None and self._peak0 is not None and peak > self._peak0:
+            return peak
+        return self._most
+
+    def oom_kills(self) -> int | None:
+        """Processes the OOM killer ended in the container since the group was made."""
+        now = _oom_kills(self._oom_file)
+        return None if now is None else now - self._oom0
+
+    def limit_memory(self, limit: int) -> None:
+        """The container's limit is Docker's (``--memory``): nothing to set from inside."""
 
     def kill(self, timeout: float = 5.0) -> list[int]:
         """Stop every member (nothing forks meanwhile), then kill them, until none is left."""
@@ -149,7 +209,8 @@ class PidNsGroup:
             self._closed = True
 
     def describe(self) -> str:
-        return "the container's pid namespace (one run at a time), CPU from the container's own counter"
+        return ("the container's pid namespace (one run at a time), CPU from the container's own counter, "
+                "memory from the container's (the kit's included)")
 
     def paths(self) -> list[str]:
         return []  # the container ends with the kit: no guardian needed
