@@ -118,8 +118,18 @@ class PidNsGroup:
         """Nothing to join (the namespace already holds the run); the run gets the lowest CPU
         priority, so that a run that saturates the container (a fork bomb up to the pids limit)
         cannot starve the kit of the CPU it needs to time it out and kill it.  On CPUs the run
-        has to itself, its priority changes nothing it measures."""
+        has to itself, its priority changes nothing it measures.  And the run's processes are the
+        OOM killer's first choice (raising one's own score needs no privilege): under the container's
+        memory limit the kit that watches them must outlive them."""
         os.nice(19)
+        try:
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(fd, b"1000")
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
 
     def join_paths(self) -> None:
         """None: no relay here (it would be a new process of the namespace, taken for the run's);

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from kit import env, options, results
 from kit.container.driver import DONE_MARK, WAIT_POLL_S, Driver, Exited, Logs, Stopped, TimedOut, keepable
@@ -53,19 +53,21 @@ def matrix_command(examples: Sequence[str], methods: Sequence[str], settings: Se
     one cell at a time (its pid namespace is the evidence of one run)."""
     return ["python", "-m", "kit", *options.to_argv("matrix", targets="host", examples=examples, methods=methods,
                                                      scale=settings.scale, timeout=settings.timeout, jobs=1,
-                                                     json="-")]
+                                                     memory_limit=settings.memory_limit, json="-")]
 
 
 def run_command(what: str, methods: Sequence[str], settings: Settings, args: Sequence[str] = ()) -> list[str]:
     """``kit run`` of an example or of a script in ``SCRIPT_DIR``; ``methods`` may hold ``default``."""
     return ["python", "-m", "kit", *options.to_argv("run", [what], args, targets="host", method=methods,
-                                                     scale=settings.scale, timeout=settings.timeout, json="-")]
+                                                     scale=settings.scale, timeout=settings.timeout,
+                                                     memory_limit=settings.memory_limit, json="-")]
 
 
 def pytest_command(methods: Sequence[str], settings: Settings, pytest_args: Sequence[str]) -> list[str]:
     """``kit pytest`` of the project copied to ``SCRIPT_DIR``, its cells one after the other."""
     return ["python", "-m", "kit", *options.to_argv("pytest", [SCRIPT_DIR], pytest_args, targets="host",
-                                                     method=methods, timeout=settings.timeout, jobs=1, json="-")]
+                                                     method=methods, timeout=settings.timeout, jobs=1,
+                                                     memory_limit=settings.memory_limit, json="-")]
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,8 @@ def run_batch(client: docker.DockerClient, batch: Batch, settings: Settings,
     with Driver(client, batch.image, batch.command, keep_on_failure=keep is not None,
                 labels={"kit.python": batch.python},
                 environment={"PYTHONUNBUFFERED": "1", env.TARGET: target, env.PIDNS: "1"},
-                files=batch.files, working_dir=SCRIPT_DIR if batch.files else None) as run:
+                files=batch.files, working_dir=SCRIPT_DIR if batch.files else None,
+                **_memory(settings)) as run:
         if progress:
             run.stream(progress)
         ending = run.wait(max(0.0, limit - (time.monotonic() - t0)))
@@ -167,6 +170,13 @@ def run_batch(client: docker.DockerClient, batch: Batch, settings: Settings,
                                        f"the container did not finish within {limit:g} s: killed")
         logs = run.logs()
     return reader.read(logs, ending, batch.match_method)
+
+
+def _memory(settings: Settings) -> dict[str, Any]:
+    """Docker's limit for the container, swap included: the cells run one at a time, so it holds each
+    run (the kit inside counts too; its run's processes are the OOM killer's first choice)."""
+    limit = settings.memory_limit
+    return {} if limit is None else {"mem_limit": limit, "memswap_limit": limit}
 
 
 class _Batch:
