@@ -42,6 +42,8 @@ class Ev:
     SET_START_METHOD = "set_start_method"  # the script chose its own method; data: method, force, ok
     HELPER = "helper"  # this process is multiprocessing's resource tracker or forkserver; data: role
     THREAD_STARTED = "thread_started"  # this process started its first Python thread (once per process)
+    FORK_WITH_THREADS = "fork_with_threads"  # this process forked while other threads ran; data: forking, threads
+    # (name, daemon, started_at), native_beyond (threads Python did not start)
     RESOURCE_REGISTERED = "resource_registered"  # a named semaphore / shared memory given to the resource
     # tracker (resource_tracker.register); data: name, rtype
     RESOURCE_UNREGISTERED = "resource_unregistered"  # ... and taken back (unlinked by its owner); data: name, rtype

@@ -180,6 +180,37 @@ def event_matches(kind: str, key: str, pattern: str) -> Check:
     return Check(f"{kind} {key}~{pattern!r}", fn)
 
 
+def thread_at_fork(name: str) -> Check:
+    """A fork happened while a thread named ``name`` ran, as the probe saw it (on every Python, the
+    3.12+ warning filtered or not), and where that thread was started is known."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        forks = ev.of(Ev.FORK_WITH_THREADS)
+        threads = [t for e in forks for t in e.data.get("threads") or [] if isinstance(t, dict)]
+        named = [t for t in threads if t.get("name") == name]
+        if not named:
+            seen = ", ".join(sorted({str(t.get("name")) for t in threads})) or "none"
+            return False, f"no fork while thread {name!r} ran ({len(forks)} fork(s) with threads; threads seen: {seen})"
+        if not named[0].get("started_at"):
+            return False, f"a fork while thread {name!r} ran, but where it was started is unknown"
+        return True, f"fork while thread {name!r} ran, started at {named[0]['started_at']}"
+
+    return Check(f"fork with thread {name!r}", fn)
+
+
+def no_fork_with_threads() -> Check:
+    """No process of the run forked while another of its threads ran."""
+
+    def fn(ev: Evidence) -> tuple[bool, str]:
+        forks = ev.of(Ev.FORK_WITH_THREADS)
+        if forks:
+            names = ", ".join(str(t.get("name")) for t in forks[0].data.get("threads") or [] if isinstance(t, dict))
+            return False, f"{len(forks)} fork(s) while other threads ran ({names or 'native threads'})"
+        return True, "no fork while other threads ran"
+
+    return Check("no fork with threads", fn)
+
+
 def output_count(text: str, times: int, stream: str = "stdout") -> Check:
     """``text`` occurs exactly ``times`` times in the stream (0: it must not appear)."""
 

@@ -243,14 +243,42 @@ def _stderr_lines(obs: Observation, needle: str) -> list[str]:
     return [line.strip()[:300] for line in obs.stderr.text.splitlines() if needle in line]
 
 
+def _thread_text(t: object) -> str:
+    data = t if isinstance(t, dict) else {}
+    where = f" started at {data.get('started_at')}" if data.get("started_at") else ""
+    return f"{data.get('name', '?')!s}{' (daemon)' if data.get('daemon') else ''}{where}"
+
+
+FORK_THREADS_FIX = ("Start processes before starting threads (a Queue.put() starts a feeder thread, a Pool its "
+                    "handler threads), or use the spawn or forkserver context: "
+                    "multiprocessing.get_context(\"forkserver\").")
+
+
+def _fork_with_threads(obs: Observation) -> list[Diagnosis]:
+    """fork() while other threads ran, named by the probe on every Python (the 3.12+ warning is
+    only a fallback: it needs 3.12 and warnings not filtered)."""
+    forks = obs.of(Ev.FORK_WITH_THREADS)
+    warned = _stderr_lines(obs, FORK_THREADS)
+    if not forks:
+        return [Diagnosis(Code.FORK_WITH_THREADS, f"fork() of a multi-threaded process, {len(warned)} time(s): "
+                          f"{warned[0]}", FORK_THREADS_FIX)] if warned else []
+    first = forks[0]
+    threads = [_thread_text(t) for t in first.data.get("threads") or []]
+    native = int(first.data.get("native_beyond") or 0)
+    if native:
+        threads.append(f"{native} native thread(s) Python did not start (a C library's)")
+    pids = len({e.pid for e in forks})
+    return [Diagnosis(
+        Code.FORK_WITH_THREADS,
+        f"fork() while other threads ran, {len(forks)} time(s) in {pids} process(es); the first, from thread "
+        f"{first.data.get('forking') or '?'} of pid {first.pid}, with: {'; '.join(threads[:4])}"
+        f"{' and more' if len(threads) > 4 else ''}. Only the forking thread exists in the child: a lock another "
+        "thread held at that moment (logging's, stdout's, the allocator's) stays locked there forever, and the "
+        "child can hang", FORK_THREADS_FIX)]
+
+
 def _warnings(obs: Observation) -> list[Diagnosis]:
-    out = []
-    threads = _stderr_lines(obs, FORK_THREADS)
-    if threads:
-        out.append(Diagnosis(
-            Code.FORK_WITH_THREADS, f"fork() of a multi-threaded process, {len(threads)} time(s): {threads[0]}",
-            "Start processes before starting threads (a Queue.put() starts a feeder thread), or use the spawn "
-            "or forkserver context: multiprocessing.get_context(\"forkserver\")."))
+    out = _fork_with_threads(obs)
     leaked = [line for line in _stderr_lines(obs, "resource_tracker") if _LEAKED.search(line)]
     if leaked:
         out.append(Diagnosis(

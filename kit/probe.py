@@ -14,6 +14,9 @@ its workers, not only the main process.  It records, as events (``kit._record.Ev
 * ``child_died``: a spawn/forkserver child failed before ``run()`` (unpickling its target,
   the bootstrapping RuntimeError of a missing ``__main__`` guard);
 * ``set_start_method``: the script chose its own start method;
+* ``fork_with_threads``: this process forked while other threads ran (the first few times): each
+  one's name and where it was started, and the native threads beyond Python's — on every Python,
+  where 3.12+ only warns (and warnings can be filtered);
 * ``resource_registered`` / ``resource_unregistered``: a named semaphore or shared memory block
   handed to multiprocessing's resource tracker, and taken back.  When the kit kills a run, the
   tracker dies with it and cannot unlink what was left; the kit does, from these names
@@ -90,7 +93,7 @@ def install() -> None:
         setattr(runpy, name, _top_level(getattr(runpy, name)))
     at_fork = getattr(os, "register_at_fork", None)  # POSIX only (no fork elsewhere)
     if at_fork is not None:
-        at_fork(after_in_child=_forked)
+        at_fork(before=_before_fork, after_in_child=_forked)
 
 
 def make_default(method: str) -> None:
@@ -124,9 +127,47 @@ def shipped_default() -> str:
 
 def _forked() -> None:
     """In a child of a fork: its stacks and its threads are its own, not its parent's."""
-    global _threads_said
+    global _threads_said, _forks_said
     _disarm_stacks()
     _threads_said = False
+    _forks_said = 0
+
+
+FORKS_SAID = 3
+"""Forks with threads recorded per process (a loop of forks says it three times, not a thousand)."""
+_forks_said = 0
+TASKS = "/proc/self/task"
+"""Linux: one entry per thread of this process, Python's or not (a stdlib-only read: this module
+runs in the user's interpreter, where the kit's platform layer, with psutil, cannot be imported)."""
+
+
+def _native_threads() -> int | None:
+    try:
+        return len(os.listdir(TASKS))
+    except OSError:  # not Linux: Python's threads only
+        return None
+
+
+def _before_fork() -> None:
+    """In the parent, just before a fork: the other threads alive now will not exist in the child,
+    and a lock one of them holds stays held there forever.  Recorded with their names and where each
+    was started; the native threads beyond Python's (a C library's) counted."""
+    global _forks_said
+    if _forks_said >= FORKS_SAID:
+        return
+    import sys
+
+    threading = sys.modules.get("threading")
+    me = threading.current_thread() if threading is not None else None
+    others = [t for t in threading.enumerate() if t is not me] if threading is not None else []
+    native = _native_threads()
+    beyond = max(0, native - 1 - len(others)) if native is not None else 0
+    if not others and not beyond:
+        return
+    _forks_said += 1
+    record(Ev.FORK_WITH_THREADS, forking=getattr(me, "name", ""), native_beyond=beyond,
+           threads=[{"name": t.name, "daemon": t.daemon, "started_at": getattr(t, "_kit_started_at", "")}
+                    for t in others])
 
 
 _stack_fd: int | None = None  # where this process writes its stacks; None: not armed
@@ -203,9 +244,39 @@ def _wrap_thread_start() -> None:
         if not _threads_said:
             _threads_said = True
             record(Ev.THREAD_STARTED, name=self.name)
+        try:
+            self._kit_started_at = _started_at()
+        except Exception:  # noqa: BLE001 - a thread without its site is still started
+            pass
         original(self)
 
     threading.Thread.start = start  # type: ignore[method-assign]
+
+
+def _started_at() -> str:
+    """Where the thread being started was started: the first frame outside ``threading``, and,
+    when that is the standard library's (a Queue's feeder), the first of the user's code that led
+    there."""
+    import sys
+
+    frame = sys._getframe(2)
+    stdlib = os.path.dirname(os.__file__)
+    site = user = ""
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not site and not name.endswith("threading.py"):
+            site = f"{_short(name, stdlib)}:{frame.f_lineno} in {frame.f_code.co_name}"
+            if not name.startswith(stdlib):
+                return site
+        elif site and not name.startswith(stdlib) and "kit" not in os.path.basename(os.path.dirname(name)):
+            user = f"{name}:{frame.f_lineno}"
+            break
+        frame = frame.f_back
+    return f"{site}, from {user}" if user else site
+
+
+def _short(path: str, stdlib: str) -> str:
+    return path[len(stdlib) + 1:] if path.startswith(stdlib + os.sep) else path
 
 
 _TRACKER = "multiprocessing.resource_tracker"

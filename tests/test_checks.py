@@ -401,3 +401,29 @@ def test_orphans_are_named_in_the_order_they_started_even_across_the_pid_wrap() 
     assert sorted(pids, key=lambda p: c.unwrapped(p, pids)) == [32766, 32767, 300, 301]
     assert sorted(pids) != [32766, 32767, 300, 301]
     assert sorted([2547, 2548, 2549], key=lambda p: c.unwrapped(p, [2547, 2548, 2549])) == [2547, 2548, 2549]
+
+
+# -- threads alive at a fork (kit.probe's fork_with_threads) --------------------------------------
+def forked(*names: str, started_at: str = "x.py:3 in <module>") -> Event:
+    return ev("fork_with_threads", 5, forking="MainThread", native_beyond=0,
+              threads=[{"name": n, "daemon": False, "started_at": started_at} for n in names])
+
+
+@catches("thread_at_fork")
+def test_thread_at_fork_wants_that_thread_and_where_it_started() -> None:
+    check = c.thread_at_fork("waiter")
+    assert verdict(check, evidence([forked("waiter")])).reason == \
+        "fork while thread 'waiter' ran, started at x.py:3 in <module>"
+    assert verdict(check, evidence([forked("other")])).reason == \
+        "no fork while thread 'waiter' ran (1 fork(s) with threads; threads seen: other)"
+    assert not verdict(check, evidence()).ok
+    assert verdict(check, evidence([forked("waiter", started_at="")])).reason == \
+        "a fork while thread 'waiter' ran, but where it was started is unknown"
+
+
+@catches("no_fork_with_threads")
+def test_no_fork_with_threads_fails_on_any_such_fork() -> None:
+    check = c.no_fork_with_threads()
+    assert verdict(check, evidence()).ok
+    v = verdict(check, evidence([forked("QueueFeederThread")]))
+    assert not v.ok and v.reason == "1 fork(s) while other threads ran (QueueFeederThread)"

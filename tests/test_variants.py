@@ -239,6 +239,32 @@ def test_sleeping_workers_use_no_cores(method: str) -> None:
     assert r.cores_used < 0.5
 
 
+@catches("thread_at_fork")
+@by_method("fork")
+def test_a_thread_started_after_the_fork_is_not_named(method: str, tmp_path: Path) -> None:
+    """The thread starts after the child: no fork with it running, and the check says so."""
+    script = generated(tmp_path, "fork_threads", "    t.start()\n", "")
+    script_path = Path(script)
+    script_path.write_text(script_path.read_text("utf-8").replace("    p.join()\n", "    t.start()\n    p.join()\n", 1),
+                           "utf-8")
+    r = run_bounded(script_subject(script, like="fork_threads"), method)
+    assert r.status == "fail", explain(r)
+    assert failed(r)["fork with thread 'waiter'"] == ("no fork while thread 'waiter' ran (0 fork(s) with threads; "
+                                                      "threads seen: none)"), explain(r)
+    assert set(failed(r)) == {"fork with thread 'waiter'", "threads_at_start count=2"}, explain(r)  # 1 thread then
+
+
+@catches("no_fork_with_threads")
+@by_method("spawn")
+def test_a_fork_context_under_spawn_is_caught(method: str, tmp_path: Path) -> None:
+    """The script picks the fork context itself: under the spawn cell it still forks with the thread."""
+    script = generated(tmp_path, "fork_threads", "from multiprocessing import Process",
+                       "from multiprocessing import get_context\nProcess = get_context('fork').Process")
+    r = run_bounded(script_subject(script, like="fork_threads"), method)
+    assert r.status == "fail", explain(r)
+    assert re.fullmatch(r"1 fork\(s\) while other threads ran \(waiter\)", failed(r)["no fork with threads"]), explain(r)
+
+
 def test_every_check_factory_catches_a_real_broken_script() -> None:
     """Each check of kit.checks has a broken script it demonstrably catches."""
     from test_checks import factories
