@@ -143,7 +143,7 @@ runs in the user's interpreter, where the kit's platform layer, with psutil, can
 
 def _native_threads() -> int | None:
     try:
-        return len(os.listdir(TASKS))
+        return len(os.listdir(TASKS))  # noqa: PTH208 - no pathlib here
     except OSError:  # not Linux: Python's threads only
         return None
 
@@ -244,7 +244,7 @@ def _wrap_thread_start() -> None:
         if not _threads_said:
             _threads_said = True
             record(Ev.THREAD_STARTED, name=self.name)
-        try:
+        try:  # noqa: SIM105 - contextlib is one import more in every process of the run
             self._kit_started_at = _started_at()
         except Exception:  # noqa: BLE001 - a thread without its site is still started
             pass
@@ -259,8 +259,8 @@ def _started_at() -> str:
     there."""
     import sys
 
-    frame = sys._getframe(2)
-    stdlib = os.path.dirname(os.__file__)
+    frame: Any = sys._getframe(2)
+    stdlib = os.path.dirname(os.__file__)  # noqa: PTH120 - no pathlib here
     site = user = ""
     while frame is not None:
         name = frame.f_code.co_filename
@@ -268,11 +268,14 @@ def _started_at() -> str:
             site = f"{_short(name, stdlib)}:{frame.f_lineno} in {frame.f_code.co_name}"
             if not name.startswith(stdlib):
                 return site
-        elif site and not name.startswith(stdlib) and "kit" not in os.path.basename(os.path.dirname(name)):
+        elif site and not name.startswith((stdlib, _KIT_DIR)):
             user = f"{name}:{frame.f_lineno}"
             break
         frame = frame.f_back
     return f"{site}, from {user}" if user else site
+
+
+_KIT_DIR = os.path.dirname(os.path.abspath(__file__))  # noqa: PTH100, PTH120 - no pathlib here
 
 
 def _short(path: str, stdlib: str) -> str:

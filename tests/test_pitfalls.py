@@ -66,7 +66,7 @@ REPRODUCED: dict[str, dict[str, str]] = {
                 ("^threads_at_start: count=2; stderr has no 'is multi-threaded, use of fork.*; fork while thread "
                  "'waiter' ran, started at .*fork_threads.py:\\d+"),
         "spawn": "^threads_at_start: count=2; stderr has no 'is multi-threaded, use of fork.*; no fork while other",
-        "forkserver": "^threads_at_start: count=2; stderr has no 'is multi-threaded, use of fork.*; no fork while other",
+        "forkserver": "^threads_at_start: count=2; stderr has no 'is multi-threaded, use of fork.*; no fork while",
     },
     "daemon_children": {m: r"^grandchild_refused: error='daemonic processes are not allowed to have children'$"
                         for m in ("fork", "spawn", "forkserver")},
