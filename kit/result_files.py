@@ -92,13 +92,15 @@ def check(path: str | None, option: str) -> None:
     if not parent.is_dir():
         what = "is not a folder" if parent.exists() else "does not exist"
         raise UsageError(f"{option} {path}: the folder {parent} {what}", path=path)
+    exists = p.exists()
     try:
-        if p.exists():
+        if exists:
             _try_existing(p)
         else:
             _try_new(p)
     except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot write there ({_reason(exc)})", path=path) from None
+        what = "cannot write to it" if exists else "cannot create a file there"
+        raise UsageError(f"{option} {path}: {what} ({_reason(exc)})", path=path) from None
 
 
 def fallback_path(path: str, option: str = "", stamp: str | None = None) -> Path:
