@@ -21,12 +21,13 @@ from typing import Any, NoReturn
 from collections.abc import Sequence
 
 import kit
-from kit import diagnose, env, errors, options, render, results
+from kit import diagnose, env, errors, guess, options, render, results
 from kit.catalogue import EXAMPLES, Subject, example_subject, script_subject, select
 from kit.errors import KitError, UsageError
 from kit._bench_measure import DEFAULT_REPEAT
 from kit.matrix import default_jobs, host_methods
 from kit.outcomes import ALL, Code, Method, Status, exit_status
+from kit.result_files import ResultFiles
 from kit.results import RunResult
 from kit.stop import STOP, Interrupted, Stopped
 from kit.settings import DEFAULT_SCALE, Settings
@@ -132,11 +133,10 @@ def _subject(text: str, args: Sequence[str]) -> Subject:
         if args:
             raise UsageError(f"arguments are for scripts; {text!r} is an example", field="subject")
         return example_subject(text)
-    if not text.endswith(".py"):
-        raise UsageError(f"unknown example {text!r}; known: {', '.join(EXAMPLES)} (or give a path to a .py script)")
+    problem = guess.script_problem(text, list(EXAMPLES))
+    if problem:
+        raise UsageError(problem, path=text)
     path = Path(text)
-    if not path.is_file():
-        raise UsageError(f"no such script: {text}", path=text)
     try:
         ast.parse(path.read_bytes(), filename=text)
     except SyntaxError as exc:
@@ -146,26 +146,10 @@ def _subject(text: str, args: Sequence[str]) -> Subject:
     return script_subject(text, args=tuple(args))
 
 
-def check_output_path(path: str | None, option: str) -> None:
-    """Refuse an output path before anything runs: results must never be lost at the end."""
-    if not path or path == "-":
-        return
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{option} {path}: is a directory", path=path)
-    parent = p.parent if str(p.parent) else Path()
-    if not parent.is_dir():
-        raise UsageError(f"{option} {path}: the folder {parent} does not exist", path=path)
-    if not os.access(p if p.exists() else parent, os.W_OK):
-        raise UsageError(f"{option} {path}: not writable", path=path)
-
-
-def _write(path: str | None, text: str) -> None:
-    if path == "-":
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    elif path:
-        Path(path).write_text(text + "\n", encoding="utf-8")
+def result_files(args: argparse.Namespace) -> ResultFiles:
+    """The command's output paths, each tried for writing now, before anything runs (UsageError)."""
+    return ResultFiles({"--json": args.json, "--markdown": getattr(args, "markdown", None),
+                        "--junit-xml": getattr(args, "junit_xml", None)})
 
 
 def _human(args: argparse.Namespace) -> Any:
@@ -197,8 +181,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     subject = _subject(args.subject, args.script_args)
     methods = _methods(args.method)
-    check_output_path(args.json, "--json")
-    check_output_path(args.junit_xml, "--junit-xml")
+    files = result_files(args)
     human = _human(args)
     rs: list[RunResult] = []
 
@@ -214,7 +197,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         if isinstance(exc, Interrupted):
             show(exc.result)
-        _outputs(args, rs)
+        _outputs(args, rs, files)
+        files.tell(_say)
         raise
     diagnose.compare(rs, subject.facts, ignore=(*settings.ignore_output, *subject.ignore_output))
     changed = [(r, d) for r in rs for d in r.diagnoses if d.code is Code.OUTPUT_DIFFERS]
@@ -225,7 +209,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if hint:
         print(hint, file=human)
     print(diagnose.summary_line(rs, subject.facts), file=human, flush=True)
-    _outputs(args, rs)
+    _outputs(args, rs, files)
+    files.finish()
     return exit_status([r.status for r in rs], differs=bool(changed))
 
 
@@ -267,12 +252,11 @@ def cmd_pytest(args: argparse.Namespace) -> int:
     from kit import interpreter, suite, suite_render
     from kit.places import parse, run_suite
 
+    problem = guess.folder_problem(args.folder)
+    if problem:
+        raise UsageError(problem, path=args.folder)
     folder = Path(args.folder)
-    if not folder.is_dir():
-        raise UsageError(f"{args.folder}: not a folder (kit pytest runs pytest in a project's folder)",
-                         path=args.folder)
-    for option in ("json", "markdown", "junit_xml"):
-        check_output_path(getattr(args, option), "--" + option.replace("_", "-"))
+    files = result_files(args)
     methods = _methods(args.method)
     settings = Settings.from_args(args)
     if parse(args.targets).host:
@@ -295,12 +279,14 @@ def cmd_pytest(args: argparse.Namespace) -> int:
         rs = run_suite(args.targets, subject, methods, settings, progress, _say)
     except KeyboardInterrupt as exc:
         rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
-        _suite_outputs(args, rs)
+        _suite_outputs(args, rs, files)
+        files.tell(_say)
         raise
     suite.compare(rs)
     _confirm(args, rs, settings, folder)
     print(suite_render.text(rs, render.colour_wanted(_human(args))), file=_human(args), flush=True)
-    _suite_outputs(args, rs)
+    _suite_outputs(args, rs, files)
+    files.finish()
     return exit_status((r.status for r in rs), differs=bool(suite.depends_on_method(rs)))
 
 
@@ -323,16 +309,16 @@ def _confirm(args: argparse.Namespace, rs: list[RunResult], settings: Settings, 
     suite.confirm(rs, again)
 
 
-def _suite_outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
+def _suite_outputs(args: argparse.Namespace, rs: list[RunResult], files: ResultFiles) -> None:
     from kit import junit, suite_render
 
-    _write(args.json, results.dump(rs))
+    files.write(args.json, results.dump(rs))
     markdown = suite_render.markdown(rs)
     if args.markdown:
-        _write(args.markdown, markdown)
+        files.write(args.markdown, markdown)
     if args.junit_xml:
-        _write(args.junit_xml, junit.to_xml(rs))
-    junit.append_step_summary(markdown)
+        files.write(args.junit_xml, junit.to_xml(rs))
+    files.step_summary(markdown)
 
 
 def _examples(asked: list[str]) -> list[str]:
@@ -346,9 +332,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from kit.places import run_places
 
     examples, methods = _examples(args.examples), _methods(args.methods)
-    check_output_path(args.json, "--json")
-    check_output_path(args.markdown, "--markdown")
-    check_output_path(args.junit_xml, "--junit-xml")
+    files = result_files(args)
     done: list[RunResult] = []
 
     colour = render.colour_wanted(sys.stderr)
@@ -366,14 +350,16 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         finished = {(r.subject, r.method) for r in rs}
         rs += [RunResult(e, Method(m), Status.INTERRUPTED, "not run: the kit was interrupted")
                for e in examples for m in methods if (e, m) not in finished]
-        _outputs(args, rs)
+        _outputs(args, rs, files)
+        files.tell(_say)
         raise
     print(render.text_table(rs), file=_human(args))
-    _outputs(args, rs)
+    _outputs(args, rs, files)
+    files.finish()
     return exit_status(r.status for r in rs)
 
 
-def _outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
+def _outputs(args: argparse.Namespace, rs: list[RunResult], files: ResultFiles) -> None:
     """Every file the command was asked for, and the GitHub step summary when it is set; one
     line when cells were inconclusive (they do not fail the command)."""
     from kit import junit
@@ -383,13 +369,13 @@ def _outputs(args: argparse.Namespace, rs: list[RunResult]) -> None:
         _say(f"kit: {len(undecided)} cell(s) inconclusive, not counted as failed: "
              + "; ".join(f"{r.subject}/{r.method}" for r in undecided[:5]) + (" ..." if len(undecided) > 5 else ""))
 
-    _write(args.json, results.dump(rs))
+    files.write(args.json, results.dump(rs))
     markdown = render.markdown_table(rs)
-    if getattr(args, "markdown", None):
-        _write(args.markdown, markdown)
+    if args.markdown:
+        files.write(args.markdown, markdown)
     if args.junit_xml:
-        _write(args.junit_xml, junit.to_xml(rs))
-    junit.append_step_summary(markdown)
+        files.write(args.junit_xml, junit.to_xml(rs))
+    files.step_summary(markdown)
 
 
 def cmd_images(args: argparse.Namespace) -> int:
@@ -415,19 +401,18 @@ def cmd_images(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from kit import report
 
-    check_output_path(args.json, "--json")
-    check_output_path(args.markdown, "--markdown")
+    files = result_files(args)
     merged = report.merge(report.load_files(args.files))
     if not merged.rows:
         raise UsageError("the files hold no results")
-    from kit import junit
 
     print(report.text(merged), file=_human(args))
     markdown = report.markdown(merged)
     if args.markdown:
-        _write(args.markdown, markdown)
-    junit.append_step_summary(markdown)
-    _write(args.json, results.dump(merged.results))
+        files.write(args.markdown, markdown)
+    files.step_summary(markdown)
+    files.write(args.json, results.dump(merged.results))
+    files.finish()
     return exit_status(r.status for r in merged.results)
 
 
@@ -435,11 +420,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from kit import bench
 
     methods = _methods(args.methods)
-    check_output_path(args.json, "--json")
-    check_output_path(args.markdown, "--markdown")
-    check_output_path(bench.chart_path(args.markdown), "--markdown (its chart)")
-    outputs = bench.Outputs(args.json, args.markdown, _human(args), _write)
-    return bench.command(args.targets, methods, args.repeat, outputs, (lambda _: None) if args.quiet else _say)
+    files = ResultFiles({"--json": args.json, "--markdown": args.markdown,
+                         "--markdown (its chart)": bench.chart_path(args.markdown)})
+    outputs = bench.Outputs(args.json, args.markdown, _human(args), files.write)
+    try:
+        status = bench.command(args.targets, methods, args.repeat, outputs, (lambda _: None) if args.quiet else _say)
+    except (KitError, KeyboardInterrupt):
+        files.tell(_say)  # the measurement's own error or the interrupt is the status
+        raise
+    files.finish()
+    return status
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "pytest": cmd_pytest, "matrix": cmd_matrix, "images": cmd_images,

@@ -646,15 +646,18 @@ def _summary(ran: Sequence[RunResult]) -> str:
     changed = [r for r in ran if r.has(Code.OUTPUT_DIFFERS)]
     if len(statuses) == 1 and not changed:
         status = statuses.pop()
+        methods = list(dict.fromkeys(str(r.method) for r in ran))
+        several = len({r.place for r in ran if r.platform}) > 1
+        # one method asked for (``--method default`` is one, whichever each target's default is)
+        one = (f"under each target's default method ({', '.join(methods)})"
+               if len(methods) > 1 and all(r.requested_method == DEFAULT for r in ran) else
+               f"under {methods[0]}{' on every target' if several else ''}" if len(methods) == 1 else "")
         if started_no_process(ran) and Status(status).ok:
             return f"no process was started: nothing depends on the start method here ({status})"
         if started_no_process(ran):
-            return f"{status} under every method before any process was started: nothing to compare"
-        methods = list(dict.fromkeys(str(r.method) for r in ran))
-        several = len({r.place for r in ran if r.platform}) > 1
-        if len(methods) == 1:
-            where = " on every target" if several else ""
-            return f"{status} under {methods[0]}{where}, the only method run: nothing compared across methods"
+            return f"{status} {one or 'under every method'} before any process was started: nothing to compare"
+        if one:
+            return f"{status} {one}, the only method run: nothing compared across methods"
         return f"same under every method{' and target' if several else ''} ({status})"
     parts = []
     for r in ran:

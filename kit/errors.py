@@ -20,6 +20,10 @@ FAILED = 1
 INTERNAL_ERROR = 3
 """A bug in the kit (an unexpected exception)."""
 
+RESULTS_ELSEWHERE = 4
+"""The runs finished, but an output file could not be written where asked: it went to a file the
+kit names (the message says where)."""
+
 
 class KitError(Exception):
     """An error the user can act on: one line, no traceback."""
@@ -54,6 +58,15 @@ class ReportError(UsageError):
 class MemoryLimitUnavailable(UsageError):
     """``--memory-limit`` cannot be applied here (no memory controller, no permission): said before
     anything runs, never ignored; the remedy is in the message."""
+
+
+class ResultsElsewhere(KitError):
+    """An output path (``--json``...) accepted before the run refused the results at the end (a disk
+    that filled up): they are in a file the kit names instead, and the message says which.  Remedy:
+    move that file where it belongs, free space or choose another path.  Exit status 4, whatever the
+    cells did: a script reading the status must not take the file it asked for as written."""
+
+    exit_code = RESULTS_ELSEWHERE
 
 
 class EnvironmentProblem(KitError):

@@ -141,8 +141,9 @@ RUNS = ("run", "matrix")
 THINGS = ("run", "pytest")  # commands that run the user's own code
 ALL_RUNS = (*RUNS, "pytest")
 OPTIONS: tuple[Option, ...] = (
-    Option("--method", THINGS, "start method, repeatable; default: each target's own default method; "
-           "all: every method (what runs when --method is not given)", kind="append", choices=(*METHODS, DEFAULT, ALL)),
+    Option("--method", THINGS, "start method, repeatable; `default` = each target's own default method (the one "
+           "a script gets when it sets none); `all` = every method, which is what runs without --method",
+           kind="append", choices=(*METHODS, DEFAULT, ALL)),
     Option("--examples", ("matrix",), "names, tags (article: the article's 11; pitfalls: what goes wrong), or all",
            kind="many", default=[ALL], metavar="EXAMPLE"),
     Option("--methods", ("matrix", "bench"), "methods, or all", kind="many", default=[ALL], choices=(*METHODS, ALL)),
@@ -170,8 +171,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="FILE"),
     Option("--junit-xml", ALL_RUNS, "write the results as JUnit XML, one test case per cell (kit pytest: per "
            "cell and test)", metavar="FILE"),
-    Option("--markdown", ("matrix", "pytest", "report", "bench"), "also write the table as Markdown (bench: with a "
-           "chart beside it, bench.md: bench.svg)", metavar="FILE"),
+    Option("--markdown", ("run", "matrix", "pytest", "report", "bench"), "also write the table as Markdown (kit run: "
+           "its cells, as kit matrix writes them; bench: with a chart beside it, bench.md: bench.svg)", metavar="FILE"),
     Option("--keep-containers", ALL_RUNS, "keep the container of a target whose cells did not all pass, for "
            "docker exec", kind="flag"),
     Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in a line of stdout is "

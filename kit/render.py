@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -28,10 +28,10 @@ LEGEND = (
     "O = orphans left behind (then killed); * = the target's default start method. "
     "With several targets the text table keeps status, cores, D and O; Markdown and JSON have all."
 )
-MERGED_LEGEND = ("! = differs from the most common status of its row; * = the platform's default start "
-                 "method; fsrv = forkserver; [n] = note below")
-MERGED_LEGEND_MARKDOWN = ("Bold: differs from the most common status of its row. * = that platform's default "
-                          "start method. Numbers: notes below.")
+MERGED_LEGEND = ("! = differs from its row's cell under the platform's default start method (*); "
+                 "fsrv = forkserver; [n] = note below")
+MERGED_LEGEND_MARKDOWN = ("Bold: differs from its row's cell under that platform's default start method (*). "
+                          "Numbers: notes below.")
 SHORT_METHOD = {"forkserver": "fsrv"}  # the merged text table's header: many columns
 MERGED_HEADING = "What differs across platforms"
 
@@ -256,43 +256,59 @@ def _notes(t: Table) -> dict[tuple[str, Column], int]:
     return notes
 
 
-def _note(t: Table, example: str, c: Column) -> str:
+NOTE_DIAGNOSES = 3
+"""The most diagnoses a note spells out (the JSON has them all)."""
+
+
+def _note(t: Table, example: str, c: Column) -> list[str]:
+    """A cell's note: what happened, then its error line and each diagnosis with its fix (escaped)."""
     r = t.rows[example][c]
-    codes = [str(code) for code in r.codes()]
-    return f"{example} on {c.label}: {r.status}: {r.reason}" + (f" (diagnosis: {', '.join(codes)})" if codes else "")
+    lines = [f"{example} on {c.label}: {r.status}: {r.reason}"]
+    if r.status is Status.SKIPPED:  # it did not run here: nothing more to say
+        return [safe(lines[0])]
+    if r.error and r.error not in r.reason:
+        lines.append(f"error: {r.error if len(r.error) <= 240 else r.error[:237] + '...'}")
+    for d in r.diagnoses[:NOTE_DIAGNOSES]:
+        lines += [f"{d.code}: {d.message}", f"fix: {d.fix}"]
+    if len(r.diagnoses) > NOTE_DIAGNOSES:
+        lines.append(f"... and {len(r.diagnoses) - NOTE_DIAGNOSES} more diagnoses (see the JSON)")
+    return [safe(line) for line in lines]
 
 
-def _merged_body(t: Table, usual: Mapping[str, Status], notes: Mapping[tuple[str, Column], int],
+def _merged_body(t: Table, odd: Collection[tuple[str, Column]], notes: Mapping[tuple[str, Column], int],
                  mark: Callable[[str], str]) -> list[list[str]]:
-    """Status (``skip`` for skipped) and note number; ``mark`` wraps a cell unlike its row's
-    most common status (``usual``)."""
+    """Status (``skip`` for skipped) and note number; ``mark`` wraps the ``odd`` cells."""
     def text(example: str, c: Column, r: RunResult) -> str:
         note = notes.get((example, c))
         out = (str(r.status) if r.status is not Status.SKIPPED else "skip") + (f" [{note}]" if note else "")
-        return mark(out) if r.status is not usual[example] else out
+        return mark(out) if (example, c) in odd else out
 
     return _body(t, text)
 
 
-def merged_text(t: Table, usual: Mapping[str, Status], differences: list[str]) -> str:
-    """``kit report`` on the terminal: the table (``!`` marks a cell unlike its row's ``usual``
-    status), the legend, numbered notes, then ``differences``."""
+def merged_text(t: Table, odd: Collection[tuple[str, Column]], differences: list[str]) -> str:
+    """``kit report`` on the terminal: the table (``!`` marks the ``odd`` cells), the legend,
+    numbered notes (details indented below), then ``differences``."""
     notes = _notes(t)
-    body = _merged_body(t, usual, notes, lambda text: "!" + text)
+    body = _merged_body(t, odd, notes, lambda text: "!" + text)
     sections = [_text_grid(t, MERGED_LEVELS, body, SHORT_METHOD), [MERGED_LEGEND]]
     if notes:
-        sections.append([f"[{n}] {safe(_note(t, e, c))}" for (e, c), n in notes.items()])
+        lines: list[str] = []
+        for (e, c), n in notes.items():
+            first, *details = _note(t, e, c)
+            lines += [f"[{n}] {first}", *(f"    {d}" for d in details)]
+        sections.append(lines)
     sections.append([f"{merged_heading(t)}:"] + [f"  - {safe(line)}" for line in differences])
     return _document(sections)
 
 
-def merged_markdown(t: Table, usual: Mapping[str, Status], differences: list[str]) -> str:
-    """``kit report --markdown``: the same, the odd cells in bold."""
+def merged_markdown(t: Table, odd: Collection[tuple[str, Column]], differences: list[str]) -> str:
+    """``kit report --markdown``: the same, the odd cells in bold, a note's details after line breaks."""
     notes = _notes(t)
-    body = _merged_body(t, usual, notes, lambda text: f"**{text}**")
+    body = _merged_body(t, odd, notes, lambda text: f"**{text}**")
     sections = [_markdown_grid(t, MERGED_LEVELS, body), [MERGED_LEGEND_MARKDOWN]]
     if notes:
-        sections.append([f"{n}. {safe(_note(t, e, c))}" for (e, c), n in notes.items()])
+        sections.append([f"{n}. " + "<br>".join(_note(t, e, c)) for (e, c), n in notes.items()])
     sections.append([f"**{merged_heading(t)}**", ""] + [f"- {safe(line)}" for line in differences])
     return _document(sections) + "\n"
 

@@ -1,9 +1,11 @@
 """Merge results from many runs (OSes, Pythons, targets) into one table.
 
 Reads only JSON files written by ``--json``: nothing runs here.  Columns are
-(platform, Python, start method); a cell that differs from the most common
-status of its row is marked; every cell that did not pass gets a numbered note
-with its reason; under the table, a short summary of what differs.  Merging,
+(platform, Python, start method); a cell whose status differs from its row's cell
+under that platform's default start method (what a script gets without choosing)
+is marked; every cell that did not pass gets a numbered note with its reason, its
+error line and its diagnoses with their fixes; under the table, a short summary
+of what differs.  Merging,
 the most common status and the differences are here; ``kit.render`` writes the
 table (text and Markdown), as it writes ``kit matrix``'s.
 """
@@ -232,13 +234,24 @@ def _observed_by_example(m: Merged) -> dict[str, str]:
     return lines
 
 
-def _usual(m: Merged) -> dict[str, Status]:
-    return {example: majority(row) for example, row in m.rows.items()}
+def reference(m: Merged, example: str, c: Column) -> Status:
+    """What a cell is compared with: the status of its platform's default start method in the same row
+    (what a script gets when it chooses nothing), else, without that cell, the row's most common status."""
+    row = m.rows[example]
+    info = m.platforms.get((c.place, c.python))
+    default = row.get(Column(c.place, c.python, info.default_method)) if info is not None else None
+    return default.status if default is not None else majority(row)
+
+
+def odd_cells(m: Merged) -> set[tuple[str, Column]]:
+    """The (example, column) cells whose status differs from their ``reference``: the marked ones."""
+    return {(example, c) for example, row in m.rows.items() for c, r in row.items()
+            if r.status is not reference(m, example, c)}
 
 
 def markdown(m: Merged) -> str:
-    return render.merged_markdown(m, _usual(m), differences(m))
+    return render.merged_markdown(m, odd_cells(m), differences(m))
 
 
 def text(m: Merged) -> str:
-    return render.merged_text(m, _usual(m), differences(m))
+    return render.merged_text(m, odd_cells(m), differences(m))

@@ -1,7 +1,9 @@
-"""The files the kit writes for CI: JUnit XML (read back by a JUnit parser) and the step summary."""
+"""The files the kit writes for CI: JUnit XML (read back by a JUnit parser) and the step summary; and how
+an output path is tried before a run and kept elsewhere when it fails after (``kit.result_files``)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -9,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kit import junit
+from kit import junit, result_files
+from kit.errors import ResultsElsewhere, UsageError
 from kit.outcomes import Code, Role, Status
 from kit.results import PlatformInfo, RunResult
 
@@ -86,3 +89,95 @@ def test_matrix_writes_junit_and_the_summary(tmp_path: Path) -> None:
     assert len(json.loads(r.stdout)) == 1
     assert [c.get("name") for c in ET.parse(out).getroot().iter("testcase")] == ["host/hello[fork]"]
     assert "| hello | pass" in summary.read_text(encoding="utf-8")
+
+
+# -- output paths: tried before the run, kept elsewhere after (kit.result_files) ----------------------
+def test_trying_a_path_leaves_nothing_behind(tmp_path: Path) -> None:
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    old.write_text("before\n", encoding="utf-8")
+    os.utime(old, (1_000_000, 1_000_000))
+    result_files.check(str(new), "--json")
+    result_files.check(str(old), "--json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.json"]  # no test file, no scratch file left
+    assert old.read_text(encoding="utf-8") == "before\n" and old.stat().st_mtime == 1_000_000
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_device_that_refuses_writes_is_refused_though_permissions_allow_it() -> None:
+    """The broken variant, a permission check (the kit's former os.access), lets /dev/full through."""
+    assert os.access("/dev/full", os.W_OK)
+    with pytest.raises(UsageError, match=r"^--json /dev/full: cannot write to it \(No space left on device\)$"):
+        result_files.check("/dev/full", "--json")
+    result_files.check(os.devnull, "--json")  # a device that takes writes is fine
+
+
+def test_a_full_disk_is_refused_before_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk (ENOSPC on the test byte) is refused for a new file and, by a scratch file beside it,
+    for an existing one; a folder that merely refuses new files does not refuse a writable existing file."""
+    def full(fd: int, data: bytes) -> int:
+        if data:
+            raise OSError(28, "No space left on device")
+        return 0
+
+    existing = tmp_path / "old.json"
+    existing.write_text("before\n", encoding="utf-8")
+    monkeypatch.setattr(result_files.os, "write", full)
+    for path in (tmp_path / "new.json", existing):
+        with pytest.raises(UsageError, match="No space left on device"):
+            result_files.check(str(path), "--json")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.json"]
+
+    def denied(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(result_files.tempfile, "mkstemp", denied)
+    result_files.check(str(existing), "--json")
+
+
+def test_the_kept_file_is_named_by_the_kit_and_never_replaces_another(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = result_files.fallback_path("/dev/full", "--json", stamp="T")
+    second = result_files.fallback_path("out/x.md", "--markdown", stamp="T")
+    third = result_files.fallback_path("/dev/full", "--json", stamp="T")
+    assert (first.name, second.name, third.name) == ("kit-results-T.json", "kit-results-T.md", "kit-results-T-1.json")
+    assert first.parent == tmp_path
+    monkeypatch.setattr(result_files.Path, "cwd", classmethod(lambda cls: tmp_path / "gone"))
+    monkeypatch.setattr(result_files.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    assert result_files.fallback_path("r.json", stamp="T") == tmp_path / "tmp" / "kit-results-T.json"
+
+
+def test_a_failed_write_is_kept_said_and_ends_the_command_with_its_status(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    files = result_files.ResultFiles({"--json": "out/r.json", "--markdown": "ok.md"})
+    (tmp_path / "out").rmdir()
+    files.write("out/r.json", "[]")
+    files.write("ok.md", "| a |")
+    assert (tmp_path / "ok.md").read_text(encoding="utf-8") == "| a |\n"
+    with pytest.raises(ResultsElsewhere) as caught:
+        files.finish()
+    (kept,) = tmp_path.glob("kit-results-*.json")
+    assert kept.read_text(encoding="utf-8") == "[]\n"
+    assert str(caught.value).endswith(f"written to {kept} instead") and caught.value.exit_code == 4
+    files.finish()  # said once
+
+    said: list[str] = []
+    files.write("out/r.json", "[1]")
+    files.tell(said.append)  # interrupted: said, and the interrupt's status stands
+    assert len(said) == 1 and said[0].startswith("kit: --json out/r.json: cannot write")
+    files.finish()
+
+
+def test_a_step_summary_that_cannot_be_written_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(junit.STEP_SUMMARY, str(tmp_path / "gone" / "summary"))
+    files = result_files.ResultFiles({})
+    files.step_summary("| a |")
+    with pytest.raises(ResultsElsewhere, match=r"^\$GITHUB_STEP_SUMMARY .*: cannot write"):
+        files.finish()
+    (kept,) = tmp_path.glob("kit-results-*.txt")
+    assert kept.read_text(encoding="utf-8").startswith("| a |")

@@ -55,10 +55,11 @@ def test_host_and_container_files_merge_into_one_table(tmp_path: Path, host_resu
 
 @pytest.mark.slow
 def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: list[RunResult]) -> None:
-    """Skipped methods are summarised per platform; a cell unlike its row is marked, with its reason."""
+    """Skipped methods are summarised per platform; a cell unlike its platform's default method's cell
+    (macOS's spawn) is marked, with its reason."""
     win = as_platform(host_results, "Windows", "3.12.10", "spawn", available=("spawn",))
     mac = as_platform(host_results, "Darwin", "3.12.10", "spawn", available=("fork", "spawn", "forkserver"))
-    odd = next(r for r in mac if r.subject == "hello" and r.method == "spawn")
+    odd = next(r for r in mac if r.subject == "hello" and r.method == "fork")
     odd.status, odd.reason = Status.FAIL, "stdout lacks '我是一个进程'"
     files = [write(tmp_path, "win.json", win), write(tmp_path, "mac.json", mac),
              write(tmp_path, "host.json", host_results)]
@@ -66,10 +67,10 @@ def test_windows_skips_and_an_odd_cell_stand_out(tmp_path: Path, host_results: l
     assert r.returncode == 1  # a cell failed
     assert "fork is unavailable on Windows" in r.stdout
     assert "forkserver is unavailable on Windows" in r.stdout
-    assert "hello: pass except macOS py3.12 spawn (fail: stdout lacks '我是一个进程')" in r.stdout
+    assert "hello: pass except macOS py3.12 fork (fail: stdout lacks '我是一个进程')" in r.stdout
     assert "!fail [" in r.stdout
     md = (tmp_path / "m.md").read_text(encoding="utf-8")
-    assert "**fail [" in md and "hello on macOS py3.12 spawn: fail: stdout lacks" in md
+    assert "**fail [" in md and "hello on macOS py3.12 fork: fail: stdout lacks" in md
 
 
 @pytest.mark.slow
@@ -128,3 +129,49 @@ def test_a_reason_cannot_forge_the_report_on_a_terminal() -> None:
         assert "\x1b" not in text and "\r" not in text, text
         assert "\\x1b[32mPASS" in text
     assert "\x1b" in f"[1] {forged}"  # what an unescaped note would carry
+
+
+def script_runs(default: str, statuses: dict[str, Status]) -> list[RunResult]:
+    """A script's cells on one platform whose default start method is ``default``."""
+    from kit.outcomes import Code
+    from kit.results import Diagnosis, PlatformInfo
+
+    here = PlatformInfo("Linux", "3.14.8", "CPython", default, ["fork", "spawn", "forkserver"], 2, "x86_64")
+    out = []
+    for method, status in statuses.items():
+        r = RunResult("state.py", Method(method), status, "ok" if status is Status.PASS else "main process exited 1, "
+                      "expected 0", platform=here)
+        if status is not Status.PASS:
+            r.error = "KeyError: 'config'"
+            r.diagnoses = [Diagnosis(Code.OUTPUT_DIFFERS, f"stdout differs from fork's: 'n=0' for 'n=3' under {method}",
+                                     "Pass the state to the child explicitly (as an argument)")]
+        out.append(r)
+    return out
+
+
+def test_the_mark_is_on_the_cells_unlike_the_default_methods_cell_not_on_the_lone_pass() -> None:
+    """fork (the default here) passes, spawn and forkserver fail: the failures are marked, not the pass
+    (the broken variant, the row's most common status, marked the one passing cell '!pass')."""
+    merged = report.merge(script_runs("fork", {"fork": Status.PASS, "spawn": Status.FAIL,
+                                               "forkserver": Status.FAIL}))
+    row = next(line for line in report.text(merged).splitlines() if line.startswith("state.py"))
+    assert row.split()[1:] == ["pass", "!fail", "[1]", "!fail", "[2]"], row
+    assert report.majority(merged.rows["state.py"]) is Status.FAIL  # what the old mark compared with
+    md = report.markdown(merged)
+    assert "| state.py | pass | **fail [1]** | **fail [2]** |" in md
+    # where the default method is the failing one, the cell unlike it is the passing fork
+    other = report.merge(script_runs("forkserver", {"fork": Status.PASS, "spawn": Status.FAIL,
+                                                    "forkserver": Status.FAIL}))
+    row = next(line for line in report.text(other).splitlines() if line.startswith("state.py"))
+    assert row.split()[1:] == ["!pass", "fail", "[1]", "fail", "[2]"], row
+
+
+def test_a_failed_cells_note_carries_the_error_line_and_each_diagnosis_with_its_fix() -> None:
+    merged = report.merge(script_runs("fork", {"fork": Status.PASS, "spawn": Status.FAIL}))
+    text = report.text(merged).splitlines()
+    at = text.index("[1] state.py on Linux py3.14 spawn: fail: main process exited 1, expected 0")
+    assert text[at + 1:at + 4] == ["    error: KeyError: 'config'",
+                                   "    output_differs: stdout differs from fork's: 'n=0' for 'n=3' under spawn",
+                                   "    fix: Pass the state to the child explicitly (as an argument)"]
+    assert ("1. state.py on Linux py3.14 spawn: fail: main process exited 1, expected 0<br>error: KeyError: "
+            "'config'<br>output_differs: stdout differs") in report.markdown(merged)
