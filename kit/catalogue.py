@@ -185,6 +185,12 @@ def _fork_warning(r: RunResult) -> str:
     return "DeprecationWarning (multi-threaded fork)" if FORK_WARNING in r.stderr else "silent"
 
 
+def _memory_observed(r: RunResult) -> str:
+    if r.memory_peak_bytes is None:
+        return "memory peak unknown"
+    return f"memory peak {r.memory_peak_bytes / 2**20:.0f} MiB ({r.memory_source})"
+
+
 def _default_method(r: RunResult) -> str:
     available = re.search(r"可用的启动方法: (.*)", r.stdout)
     default = r.platform.default_method if r.platform else "?"
@@ -362,6 +368,26 @@ PITFALL_EXAMPLES = (
                    "gh-132124: get_temp_dir() falls back to the system's temporary folder"),
         ),
         observed=_printed(r"start\(\) 失败: (.*)", "start() failed: {}", "the child ran"),
+    ),
+    Example(
+        "copy_on_write",
+        "what fork shares and spawn copies, in memory figures; copy-on-read under fork, and what gc.freeze() saves",
+        (c.event_count("buffer_read", 2),),
+        tags=(PITFALLS,),
+        table=(
+            Expect(("fork",), "", POSIX, (
+                c.share_of("buffer_read", "private", of="data", at_most=0.25),
+                c.run_memory(of="data", at_most=1.6),
+                c.share_of("objects_read", "copied", of="objects", at_least=0.4),
+                c.share_of("objects_collected", "copied", of="objects", at_least=0.25),
+                c.share_of("objects_collected_frozen", "copied", of="objects", at_most=0.05),
+            ), "the workers read the parent's pages; reading small objects copies theirs"),
+            Expect(SPAWNING, "", ANY, (
+                c.share_of("buffer_read", "private", of="data", at_least=0.9),
+                c.run_memory(of="data", at_least=2.5),
+            ), "each worker unpickles its own copy"),
+        ),
+        observed=_memory_observed,
     ),
 )
 

@@ -35,6 +35,8 @@ class Evidence:
     orphans: list[ProcRef] = field(default_factory=list)
     daemons_terminated: list[ProcRef] = field(default_factory=list)
     cpu_s: float | None = None  # the whole run's CPU seconds (exact where the kernel kept them)
+    memory_peak_bytes: int | None = None  # the run's memory peak (None: unknown); what it covers: memory_source
+    memory_source: str = ""
 
     def of(self, kind: str) -> list[Event]:
         return [e for e in self.events if e.kind == kind]
@@ -209,6 +211,68 @@ def no_fork_with_threads() -> Check:
         return True, "no fork while other threads ran"
 
     return Check("no fork with threads", fn)
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def _size_of(ev: Evidence, of: str) -> int | None:
+    said = ev.of(of)
+    size = said[0].data.get("size") if said else None
+    return size if isinstance(size, int) and size > 0 else None
+
+
+def _within(share: float, at_least: float | None, at_most: float | None) -> bool:
+    return (at_least is None or share >= at_least) and (at_most is None or share <= at_most)
+
+
+def _bounds(at_least: float | None, at_most: float | None) -> str:
+    return " and ".join(([f"at least {at_least:g}"] if at_least is not None else [])
+                        + ([f"at most {at_most:g}"] if at_most is not None else []))
+
+
+def share_of(kind: str, key: str, of: str, at_least: float | None = None, at_most: float | None = None) -> Check:
+    """Every ``kind`` event's ``key`` (bytes: a process's private memory, what it copied) is within
+    these shares of the ``size`` the first ``of`` event gives (the data).  Not shown (inconclusive)
+    where the process could not read its own memory (None: not Linux)."""
+
+    def fn(ev: Evidence) -> tuple[bool | None, str]:
+        size, said = _size_of(ev, of), [e.data.get(key) for e in ev.of(kind)]
+        if size is None or not said:
+            return False, f"no '{kind}' event or no '{of}' size"
+        found = [v for v in said if isinstance(v, int)]
+        if len(found) < len(said):
+            return None, f"{kind}: {key} unknown (this system does not say a process's private memory)"
+        worst = max(found) if at_most is not None else min(found)
+        share = worst / size
+        text = f"{kind}: {key} {_mib(worst)} = {share:.2f} of the {_mib(size)} {of}"
+        if _within(share, at_least, at_most):
+            return True, text
+        return False, f"{text}, expected {_bounds(at_least, at_most)}"
+
+    return Check(f"{kind} {key} share", fn)
+
+
+def run_memory(of: str, at_least: float | None = None, at_most: float | None = None) -> Check:
+    """The run's memory peak (the kernel's, a container's bound, or sampled) in copies of the ``size``
+    the first ``of`` event gives: one copy shared, or one per process.  Not shown where the run's
+    memory is unknown."""
+
+    def fn(ev: Evidence) -> tuple[bool | None, str]:
+        size = _size_of(ev, of)
+        if size is None:
+            return False, f"no '{of}' size"
+        if ev.memory_peak_bytes is None:
+            return None, "the run's memory peak is unknown here"
+        copies = ev.memory_peak_bytes / size
+        said = (f"memory peak {_mib(ev.memory_peak_bytes)} ({ev.memory_source or '?'}) = {copies:.1f} copies "
+                f"of the {_mib(size)} {of}")
+        if _within(copies, at_least, at_most):
+            return True, said
+        return False, f"{said}, expected {_bounds(at_least, at_most)}"
+
+    return Check("run memory in copies", fn)
 
 
 def output_count(text: str, times: int, stream: str = "stdout") -> Check:

@@ -57,6 +57,7 @@ def evidence_of(obs: Observation) -> Evidence:
         cpus_seen=cpus, cpu_num_known=bool(cpus), processes=list(obs.processes),
         orphans=_orphans(obs),
         daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons], cpu_s=obs.cpu_s,
+        memory_peak_bytes=obs.memory_peak_bytes, memory_source=str(obs.memory_source or ""),
     )
 
 

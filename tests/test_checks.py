@@ -427,3 +427,32 @@ def test_no_fork_with_threads_fails_on_any_such_fork() -> None:
     assert verdict(check, evidence()).ok
     v = verdict(check, evidence([forked("QueueFeederThread")]))
     assert not v.ok and v.reason == "1 fork(s) while other threads ran (QueueFeederThread)"
+
+
+# -- memory: shares of the data, the run's peak in copies ------------------------------------------
+@catches("share_of")
+def test_share_of_bounds_each_process_and_says_when_unknown() -> None:
+    data = ev("data", 1, size=64 * 2**20)
+    shared = c.share_of("buffer_read", "private", of="data", at_most=0.25)
+    read = [ev("buffer_read", 2, pid=2, private=2 * 2**20), ev("buffer_read", 3, pid=3, private=40 * 2**20)]
+    v = verdict(shared, evidence([data, *read]))
+    assert not v.ok and v.reason == "buffer_read: private 40 MiB = 0.62 of the 64 MiB data, expected at most 0.25"
+    assert verdict(shared, evidence([data, read[0]])).ok
+    unknown = verdict(shared, evidence([data, ev("buffer_read", 2, pid=2, private=None)]))
+    assert unknown.unshown and "does not say" in unknown.reason
+    assert not verdict(shared, evidence([*read])).ok  # no data size: nothing to compare with
+    copied = c.share_of("buffer_read", "private", of="data", at_least=0.9)
+    assert verdict(copied, evidence([data, ev("buffer_read", 2, private=70 * 2**20)])).ok
+    assert not verdict(copied, evidence([data, *read])).ok  # the smallest is judged
+
+
+@catches("run_memory")
+def test_run_memory_counts_copies_of_the_data() -> None:
+    data = ev("data", 1, size=64 * 2**20)
+    one = c.run_memory(of="data", at_most=1.6)
+    assert verdict(one, evidence([data], memory_peak_bytes=80 * 2**20, memory_source="cgroup")).reason == \
+        "memory peak 80 MiB (cgroup) = 1.2 copies of the 64 MiB data"
+    v = verdict(one, evidence([data], memory_peak_bytes=200 * 2**20, memory_source="cgroup"))
+    assert not v.ok and v.reason.endswith("= 3.1 copies of the 64 MiB data, expected at most 1.6")
+    assert verdict(one, evidence([data])).unshown  # the peak is unknown here
+    assert not verdict(c.run_memory(of="data", at_least=2.5), evidence([data], memory_peak_bytes=80 * 2**20)).ok

@@ -16,7 +16,7 @@ ALLOWED = {
     # place the pitfall examples keep their OS differences (kill_self: SIGKILL / TerminateProcess;
     # die_with: Linux prctl(PR_SET_PDEATHSIG), a watchdog elsewhere); fork_buffered_output.py shows
     # what a raw os.fork() does to buffered output (its Windows cell expects "no os.fork").
-    "_support.py": {"sys.platform", "signal.SIGKILL", "prctl"},
+    "_support.py": {"sys.platform", "signal.SIGKILL", "prctl", '"/proc/'},  # and private_bytes: smaps_rollup
     "fork_buffered_output.py": {"os.fork", "os.waitpid"},
     # The pytest plugin runs inside the project's interpreter from the staged runtime (kit.runtime):
     # standard library only, it cannot import kit._platform (psutil).  Its one Linux read, a test

@@ -265,6 +265,34 @@ def test_a_fork_context_under_spawn_is_caught(method: str, tmp_path: Path) -> No
     assert failed(r)["no fork with threads"] == "1 fork(s) while other threads ran (waiter)", explain(r)
 
 
+@catches("share_of", "run_memory")
+@by_method("fork")
+def test_a_worker_that_copies_the_buffer_is_caught(method: str) -> None:
+    """Under fork a worker that copies the parent's buffer owns its pages: its private memory and
+    the run's peak both say so."""
+    r = run_bounded(script_subject(variant("copy_in_worker"), like="copy_on_write"), method)
+    assert r.status == "fail", explain(r)
+    bad = failed(r)
+    assert re.fullmatch(r"buffer_read: private \d+ MiB = 1\.\d\d of the 64 MiB data, expected at most 0\.25",
+                        bad["buffer_read private share"]), explain(r)
+    assert re.fullmatch(r"memory peak \d+ MiB \(cgroup\) = [2-9]\.\d copies of the 64 MiB data, expected at most 1\.6",
+                        bad["run memory in copies"]), explain(r)
+    assert "no 'objects_read' event or no 'objects' size" in bad["objects_read copied share"]  # no part two
+
+
+@catches("share_of", "run_memory")
+@by_method("spawn")
+def test_workers_that_get_no_copy_are_caught(method: str) -> None:
+    """Under spawn, workers that are not sent the buffer hold no copy: both checks fail."""
+    r = run_bounded(script_subject(variant("share_nothing"), like="copy_on_write"), method)
+    assert r.status == "fail", explain(r)
+    bad = failed(r)
+    assert re.fullmatch(r"buffer_read: private \d+ MiB = 0\.\d\d of the 64 MiB data, expected at least 0\.9",
+                        bad["buffer_read private share"]), explain(r)
+    assert re.fullmatch(r"memory peak \d+ MiB \(cgroup\) = 1\.\d copies of the 64 MiB data, expected at least 2\.5",
+                        bad["run memory in copies"]), explain(r)
+
+
 def test_every_check_factory_catches_a_real_broken_script() -> None:
     """Each check of kit.checks has a broken script it demonstrably catches."""
     from test_checks import factories

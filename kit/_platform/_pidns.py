@@ -112,7 +112,8 @@ class PidNsGroup:
             ((peak, now, oom) for peak, now, oom in _MEMORY if now.exists()), (None, None, None))
         self._peak0 = _number(self._peak_file)  # the container's peak before the run: another cell's, or the kit's
         self._oom0 = _oom_kills(self._oom_file) or 0
-        self._most = _number(self._now_file) or 0
+        self._base = _number(self._now_file) or 0  # what the container held as the run began: the kit, init
+        self._most = self._base
 
     def preexec(self) -> None:
         """Nothing to join (the namespace already holds the run); the run gets the lowest CPU
@@ -164,15 +165,16 @@ class PidNsGroup:
             self._most = max(self._most, now)
 
     def memory_peak(self) -> int | None:
-        """The container's peak while the run lived (the kit inside it included: an upper bound of the
-        run's); the container's peak counter when it rose during the run, else its highest reading."""
+        """The container's peak while the run lived, less what it held as the run began (the kit and
+        the container's init; what the kit grew meanwhile stays in: a bound); the container's peak
+        counter when it rose during the run, else its highest reading on the kit's ticks."""
         if self._now_file is None:
             return None
         self.memory_now()
         peak = _number(self._peak_file)
         if peak is not None and self._peak0 is not None and peak > self._peak0:
-            return peak
-        return self._most
+            return max(0, peak - self._base)
+        return max(0, self._most - self._base)
 
     def oom_kills(self) -> int | None:
         """Processes the OOM killer ended in the container since the group was made."""

@@ -6,7 +6,8 @@ that differ by operating system (the pitfall examples need them).
 
 OS differences live here, not in the examples (``tests/test_platform_isolation.py`` allows
 exactly these in this file): ``kill_self()`` (SIGKILL, or TerminateProcess on Windows) and
-``die_with(parent)`` (Linux ``PR_SET_PDEATHSIG``, elsewhere a watchdog thread).
+``die_with(parent)`` (Linux ``PR_SET_PDEATHSIG``, elsewhere a watchdog thread), and
+``private_bytes()`` (Linux ``/proc/self/smaps_rollup``; unknown elsewhere).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ TYPE_CHECKING = False  # typing is not imported either (mypy knows the name)
 if TYPE_CHECKING:
     import psutil
 
-__all__ = ["record", "pause", "scale", "scaled_count", "kill_self", "die_with"]
+__all__ = ["record", "pause", "scale", "scaled_count", "kill_self", "die_with", "private_bytes"]
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL_S = 0.05
@@ -43,6 +44,25 @@ def scaled_count(n: int, least: int) -> int:
 def pause(seconds: float) -> None:
     """``time.sleep`` of the article, scaled."""
     time.sleep(seconds * scale())
+
+
+SMAPS_ROLLUP = "/proc/self/smaps_rollup"
+
+
+def private_bytes() -> int | None:
+    """This process's private memory now (its pages no other process shares: what a fork child has
+    copied), from the kernel's summary of its memory map; None where the kernel keeps none (not
+    Linux, or before 4.14)."""
+    if sys.platform != "linux":
+        return None
+    try:
+        with open(SMAPS_ROLLUP, encoding="ascii") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    kib = sum(int(line.split()[1]) for line in text.splitlines() if line.startswith(("Private_Clean:",
+                                                                                         "Private_Dirty:")))
+    return kib * 1024
 
 
 def kill_self() -> None:
