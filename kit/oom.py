@@ -48,7 +48,7 @@ def _pool_place(pid: int, obs: Observation, started: dict[int, Event]) -> str:
             and "PoolWorker" in str(e.data.get("name"))]
     size = len([p for p in pool if not died or started[p].t_ns < min(died)]) or len(pool)
     k = pool.index(pid) + 1
-    return f"Pool worker {k} of {size}" if k <= size else f"a replacement Pool worker (the {k}th started)"
+    return f"Pool worker {k} of {size}" if k <= size else f"a replacement Pool worker, number {k}"
 
 
 def _killed_by_sigkill(obs: Observation) -> list[tuple[int, str]]:
