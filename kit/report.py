@@ -240,5 +240,5 @@ def markdown(m: Merged) -> str:
     return render.merged_markdown(m, _usual(m), differences(m))
 
 
-def text(m: Merged) -> str:
-    return render.merged_text(m, _usual(m), differences(m))
+def text(m: Merged, width: int | None = None) -> str:
+    return render.merged_text(m, _usual(m), differences(m), width)
