@@ -21,7 +21,8 @@ from kit.settings import Settings
 
 ALL_METHODS = METHODS
 Progress = Callable[[int, int, RunResult, Sequence[str]], None]
-"""``(i, n, result, running)``: the i-th of n host cells ended; ``running``: units still running."""
+"""``(i, n, result, running)``: the i-th of n cells ended (a container's when its batch ends);
+``running``: units still running."""
 RunContainer = Callable[[schedule.Unit], list[RunResult]]
 
 
@@ -64,12 +65,11 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
     results in the order of a sequential run whatever ``jobs`` is.  ``subjects`` makes each name
     the subject to run (the catalogue's examples by default; a suite's name is itself)."""
     places, run_container = where.places, where.run_container
-    host = schedule.HOST in places
-    host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
+    host_overlaps, why = overlap_safe() if schedule.HOST in places and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")
     p = schedule.plan(places, names, methods, settings.jobs, subjects.solo, host_overlaps=host_overlaps)
-    n = len(names) * len(methods) if host else 0
+    n = sum(len(u.cells) for u in p.units())
     count = [0]
 
     def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
@@ -80,7 +80,7 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
         return run_container(unit)
 
     def on_done(unit: schedule.Unit, rs: list[RunResult], running: Sequence[schedule.Unit]) -> None:
-        if unit.place == schedule.HOST and progress:
+        if progress:
             for r in rs:
                 count[0] += 1
                 progress(count[0], n, r, [u.label() for u in running])
