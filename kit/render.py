@@ -110,14 +110,15 @@ def _wrap(line: str, width: int, hang: int = 4) -> list[str]:
     indent = " " * (len(line) - len(line.lstrip(" ")))
     more = indent + " " * hang if len(indent) + hang < width // 2 else indent
     out: list[str] = []
-    current = ""  # the words of the line being filled, after its indent
+    current = ""  # the words of the line being filled, after its indent, with the spaces after each
     lead = indent
-    for word in line.split():
-        if columns(lead + current + (" " if current else "") + word) <= width:
-            current += (" " if current else "") + word
+    for token in re.findall(r"\S+\s*", line[len(indent):]):
+        word = token.rstrip()
+        if columns(lead + current + word) <= width:
+            current += token
             continue
         if current:
-            out.append(lead + current)
+            out.append((lead + current).rstrip())
             lead, current = more, ""
         while columns(lead + word) > width:  # a word wider than a line
             room = _cut(word, width - columns(lead))
@@ -125,9 +126,9 @@ def _wrap(line: str, width: int, hang: int = 4) -> list[str]:
                 break
             out.append(lead + room)
             word, lead = word[len(room):], more
-        current = word
-    if current:
-        out.append(lead + current)
+        current = word + token[len(token.rstrip()):]
+    if current.strip():
+        out.append((lead + current).rstrip())
     return out or [line]
 
 
