@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import kit
 from kit import diagnose, env, errors, guess, options, render, results
+from kit.progress import Progress
 from kit.catalogue import EXAMPLES, Subject, example_subject, script_subject, select
 from kit.errors import KitError, UsageError
 from kit._bench_measure import DEFAULT_REPEAT
@@ -158,6 +159,8 @@ def _human(args: argparse.Namespace) -> Any:
 
 
 def _say(line: str) -> None:
+    if render.colour_wanted(sys.stderr) or (sys.stderr.isatty() if hasattr(sys.stderr, "isatty") else False):
+        line = render.fit(line, render.terminal_width(None, sys.stderr))  # a terminal: within its width
     sys.stderr.write(line + "\n")  # one write: lines from overlapping cells never interleave
     sys.stderr.flush()
 
@@ -186,10 +189,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     rs: list[RunResult] = []
 
     colour, verbosity = render.colour_wanted(human), args.verbose - args.quiet
+    width = render.terminal_width(args.width, human)
 
     def show(r: RunResult) -> None:
         rs.append(r)
-        print(render.run_summary(r, colour, verbosity), file=human, flush=True)
+        print(render.run_summary(r, colour, verbosity, width), file=human, flush=True)
 
     settings = _users_interpreter(args, subject, Settings.from_args(args))
     try:
@@ -267,16 +271,16 @@ def cmd_pytest(args: argparse.Namespace) -> int:
         settings = settings.but(interpreter=found)
     subject = suite.suite_subject(folder, args.pytest_args)
     done: list[RunResult] = []
-    colour = render.colour_wanted(sys.stderr)
+    shown = Progress.for_stream(sys.stderr, args.verbose - args.quiet, args.width, render.colour_wanted(sys.stderr))
 
     def progress(i: int, n: int, r: RunResult, running: Sequence[str]) -> None:
         done.append(r)
-        if not args.quiet:
-            totals = suite.totals_line(r.tests) if r.tests is not None else r.reason
-            _say(f"[{i}/{n}] {r.place} {r.method:<10} {render.paint(str(r.status), r.status, colour)}: {totals}")
+        totals = suite.totals_line(r.tests) if r.tests is not None else r.reason
+        shown.cell(r, n, running, f"{r.status}: {totals}")
 
     try:
-        rs = run_suite(args.targets, subject, methods, settings, progress, _say)
+        with shown:
+            rs = run_suite(args.targets, subject, methods, settings, progress, shown.say)
     except KeyboardInterrupt as exc:
         rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
         _suite_outputs(args, rs, files)
@@ -284,7 +288,9 @@ def cmd_pytest(args: argparse.Namespace) -> int:
         raise
     suite.compare(rs)
     _confirm(args, rs, settings, folder)
-    print(suite_render.text(rs, render.colour_wanted(_human(args))), file=_human(args), flush=True)
+    human = _human(args)
+    print(suite_render.text(rs, render.colour_wanted(human), render.terminal_width(args.width, human)), file=human,
+          flush=True)
     _suite_outputs(args, rs, files)
     files.finish()
     return exit_status((r.status for r in rs), differs=bool(suite.depends_on_method(rs)))
@@ -334,17 +340,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     examples, methods = _examples(args.examples), _methods(args.methods)
     files = result_files(args)
     done: list[RunResult] = []
-
-    colour = render.colour_wanted(sys.stderr)
+    shown = Progress.for_stream(sys.stderr, args.verbose - args.quiet, args.width, render.colour_wanted(sys.stderr))
 
     def progress(i: int, n: int, r: RunResult, running: Sequence[str]) -> None:
         done.append(r)
-        if not args.quiet:
-            now = f"  (running: {', '.join(running[:3])}{' ...' if len(running) > 3 else ''})" if running else ""
-            _say(f"[{i:>2}/{n}] {r.subject:<18} {r.method:<10} {render.paint(render.cell(r), r.status, colour)}{now}")
+        shown.cell(r, n, running)
 
     try:
-        rs = run_places(args.targets, examples, methods, Settings.from_args(args), progress, _say)
+        with shown:  # the live line is gone before the table, a warning or the interrupt's line
+            rs = run_places(args.targets, examples, methods, Settings.from_args(args), progress, shown.say)
     except KeyboardInterrupt as exc:  # Interrupted (a run cut short) or Stopped between runs
         rs = [*done, exc.result] if isinstance(exc, Interrupted) else list(done)
         finished = {(r.subject, r.method) for r in rs}
@@ -353,7 +357,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         _outputs(args, rs, files)
         files.tell(_say)
         raise
-    print(render.text_table(rs), file=_human(args))
+    print(render.text_table(rs, render.terminal_width(args.width, _human(args))), file=_human(args))
     _outputs(args, rs, files)
     files.finish()
     return exit_status(r.status for r in rs)
@@ -406,7 +410,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not merged.rows:
         raise UsageError("the files hold no results")
 
-    print(report.text(merged), file=_human(args))
+    print(report.text(merged, render.terminal_width(args.width, _human(args))), file=_human(args))
     markdown = report.markdown(merged)
     if args.markdown:
         files.write(args.markdown, markdown)

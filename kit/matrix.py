@@ -21,7 +21,8 @@ from kit.settings import Settings
 
 ALL_METHODS = METHODS
 Progress = Callable[[int, int, RunResult, Sequence[str]], None]
-"""``(i, n, result, running)``: the i-th of n host cells ended; ``running``: units still running."""
+"""``(i, n, result, running)``: the i-th of n cells ended (a container's when its batch ends);
+``running``: units still running."""
 RunContainer = Callable[[schedule.Unit], list[RunResult]]
 
 
@@ -71,7 +72,7 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")
     p = schedule.plan(places, names, methods, settings.jobs, subjects.solo, host_overlaps=host_overlaps)
-    n = len(names) * len(methods) if host else 0
+    n = sum(len(u.cells) for u in p.units())
     count = [0]
 
     def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
@@ -82,7 +83,7 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
         return run_container(unit)
 
     def on_done(unit: schedule.Unit, rs: list[RunResult], running: Sequence[schedule.Unit]) -> None:
-        if unit.place == schedule.HOST and progress:
+        if progress:
             for r in rs:
                 count[0] += 1
                 progress(count[0], n, r, [u.label() for u in running])

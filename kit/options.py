@@ -21,6 +21,7 @@ MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_SCALE = 1000.0
 MAX_JOBS = 256
 MAX_REPEAT = 1000
+MAX_WIDTH = 1000
 TARGETS_HELP = ("host, docker (every Python), docker:X.Y, or auto (the host, plus the containers when a "
                 "Docker daemon answers and the images are built)")
 
@@ -175,6 +176,8 @@ OPTIONS: tuple[Option, ...] = (
            "its cells, as kit matrix writes them; bench: with a chart beside it, bench.md: bench.svg)", metavar="FILE"),
     Option("--keep-containers", ALL_RUNS, "keep the container of a target whose cells did not all pass, for "
            "docker exec", kind="flag"),
+    Option("--width", (*ALL_RUNS, "report"), "columns of the text output, at least 40 (default: the terminal's, "
+           "else 100)", type=count(MAX_WIDTH), metavar="N"),
     Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in a line of stdout is "
            "left out when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "
            "and pids already are)", kind="append", type=regex, metavar="REGEX"),

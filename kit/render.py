@@ -12,22 +12,34 @@ Also here: one run's summary (``kit run``), colour, and the escaping of text fro
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import textwrap
+import sys
+import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from kit.outcomes import DEFAULT, HOST, Status, exit_code
+from kit.outcomes import DEFAULT, HOST, MemorySource, Status, exit_code
 from kit.results import PlatformInfo, RunResult
 
-LEGEND = (
-    "cell: status, wall seconds, peak live processes (p; ≥: at least, the most seen in one sample), "
-    "cores used (c: CPU seconds of the "
-    "whole process tree per wall second); D = daemons terminated when main exited, "
-    "O = orphans left behind (then killed); * = the target's default start method. "
-    "With several targets the text table keeps status, cores, D and O; Markdown and JSON have all."
-)
+FIGURES = ("wall", "peak", "cores", "memory")
+"""A matrix cell's figures after its status, in order.  The text table leaves out the first ones
+(wall seconds, then the peak) where the width asks; Markdown and JSON keep every one."""
+FIGURE_WORDS = {
+    "wall": "wall seconds (s)",
+    "peak": "peak live processes (p; ≥: at least, the most seen in one sample)",
+    "cores": "cores used (c: CPU seconds of the whole process tree per wall second)",
+    "memory": "memory peak (K/M/G bytes; ≥: at least, summed in samples; ≤: at most, the whole container's)",
+}
+LEGEND_MARKS = ("D = daemons terminated when main exited, O = orphans left behind (then killed); "
+                "* = the target's default start method.")
+LEGEND = ("cell: status, " + ", ".join(FIGURE_WORDS[f] for f in FIGURES[:3]) + "; " + LEGEND_MARKS)
+"""The legend of a table without memory figures, every figure shown."""
+DETAIL = (FIGURES, FIGURES[1:], FIGURES[2:], FIGURES[3:], ())
+"""The text table's cells, richest first: the first that fits the width is used."""
+DEFAULT_WIDTH = 100  # text written to a file or a pipe
+MIN_WIDTH = 40
 MERGED_LEGEND = ("! = differs from its row's cell under the platform's default start method (*); "
                  "fsrv = forkserver; [n] = note below")
 MERGED_LEGEND_MARKDOWN = ("Bold: differs from its row's cell under that platform's default start method (*). "
@@ -44,6 +56,94 @@ def merged_heading(t: Table) -> str:
         return (f"What differs across start methods on {place} {python} (one platform: give `kit report` "
                 "the JSON of other platforms or Pythons to compare them)")
     return MERGED_HEADING
+
+
+# -- widths -----------------------------------------------------------------------
+def terminal_width(width: int | None = None, stream: TextIO | None = None) -> int:
+    """The columns text may take: ``width`` (``--width``), else ``COLUMNS``, else the terminal's
+    when ``stream`` (stdout) is one, else ``DEFAULT_WIDTH``; never under ``MIN_WIDTH``."""
+    if not width:
+        env = os.environ.get("COLUMNS", "")
+        width = int(env) if env.isdigit() and int(env) > 0 else None
+    if not width:
+        stream = stream if stream is not None else sys.stdout
+        width = DEFAULT_WIDTH
+        if stream is not None and _isatty(stream):
+            try:
+                width = os.get_terminal_size(stream.fileno()).columns or DEFAULT_WIDTH
+            except (OSError, ValueError, AttributeError):
+                width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return max(MIN_WIDTH, width)
+
+
+def _isatty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # a closed stream
+        return False
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def columns(text: str) -> int:
+    """The columns ``text`` (one line) takes on a terminal: wide characters (CJK) take two,
+    combining marks and colour codes none, tabs up to the next multiple of 8."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in _ANSI.sub("", text).expandtabs())
+
+
+def _cut(text: str, width: int) -> str:
+    """The longest start of ``text`` within ``width`` columns."""
+    out = ""
+    for ch in text:
+        if columns(out + ch) > width:
+            break
+        out += ch
+    return out
+
+
+def _wrap(line: str, width: int, hang: int = 4) -> list[str]:
+    """One line as lines within ``width``: at spaces, the continuation indented ``hang`` columns
+    past the line's own indent; a word longer than a line is cut."""
+    indent = " " * (len(line) - len(line.lstrip(" ")))
+    more = indent + " " * hang if len(indent) + hang < width // 2 else indent
+    out: list[str] = []
+    current = ""  # the words of the line being filled, after its indent, with the spaces after each
+    lead = indent
+    for token in re.findall(r"\S+\s*", line[len(indent):]):
+        word = token.rstrip()
+        if columns(lead + current + word) <= width:
+            current += token
+            continue
+        if current:
+            out.append((lead + current).rstrip())
+            lead, current = more, ""
+        while columns(lead + word) > width:  # a word wider than a line
+            room = _cut(word, width - columns(lead))
+            if not room:
+                break
+            out.append(lead + room)
+            word, lead = word[len(room):], more
+        current = word + token[len(token.rstrip()):]
+    if current.strip():
+        out.append((lead + current).rstrip())
+    return out or [line]
+
+
+def fit(text: str, width: int, hang: int = 4) -> str:
+    """``text`` with every line within ``width`` columns: a quoted line (a run's output, ``| ...``)
+    cut with ``...``, any other wrapped at spaces (``hang``: the continuation's indent)."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if columns(line) <= width:
+            lines.append(line)
+        elif line.lstrip().startswith("| "):
+            lines.append(_cut(line, width - 3) + "...")
+        else:
+            lines += _wrap(line, width, hang)
+    return "\n".join(lines)
 
 
 # -- the table model -----------------------------------------------------------
@@ -120,23 +220,36 @@ def _heads(t: Table, levels: Levels, short: Mapping[str, str]) -> list[tuple[str
 
 
 def _text_grid(t: Table, levels: Levels, body: list[list[str]], short: Mapping[str, str] | None = None) -> list[str]:
-    """Header rows (a level is written where its group starts: ``Linux`` once over its
-    columns; ``short`` abbreviates methods), a rule, a row per example; every column as wide
-    as its widest cell."""
+    """Header rows (a level above the last is written once, where its group starts, and may
+    span the group: ``Linux`` over its columns; ``short`` abbreviates methods), a rule, a row
+    per example; every column as wide as its widest cell."""
     heads = _heads(t, levels, short or {})
-    head = []
-    for level in range(len(levels)):
-        last = level == len(levels) - 1
-        head.append([FIRST if last else ""] + [
-            h[level] if last or i == 0 or heads[i - 1][:level + 1] != h[:level + 1] else ""
-            for i, h in enumerate(heads)])
-    table = [*head, *body]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head[-1]))]
+    last = [FIRST] + [h[-1] for h in heads]
+    widths = [max(len(row[i]) for row in [last, *body]) for i in range(len(last))]
+    spans: list[list[tuple[int, int, str]]] = []  # per upper level: (first column, last column, label)
+    for level in range(len(levels) - 1):
+        groups: list[tuple[int, int, str]] = []
+        for i, h in enumerate(heads, start=1):
+            if groups and heads[groups[-1][0] - 1][:level + 1] == h[:level + 1]:
+                groups[-1] = (groups[-1][0], i, groups[-1][2])
+            else:
+                groups.append((i, i, h[level]))
+        for first, end, label in groups:  # a label longer than its columns widens the last one
+            room = sum(widths[first:end + 1]) + 2 * (end - first)
+            widths[end] += max(0, len(label) - room)
+        spans.append(groups)
+    starts = [sum(widths[:i]) + 2 * i for i in range(len(widths))]
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
 
-    return [line(r) for r in head] + [line(["-" * w for w in widths])] + [line(r) for r in body]
+    upper = []
+    for groups in spans:
+        text = ""
+        for first, _, label in groups:
+            text = text.ljust(starts[first]) + label
+        upper.append(text.rstrip())
+    return upper + [line(last), line(["-" * w for w in widths])] + [line(r) for r in body]
 
 
 def _markdown_grid(t: Table, levels: Levels, body: list[list[str]]) -> list[str]:
@@ -177,18 +290,63 @@ def peak_words(r: RunResult) -> str:
     return f"peak at least {r.peak_processes} processes (the most seen in one sample)"
 
 
-def cell(r: RunResult, compact: bool = False) -> str:
-    """The status and the key psutil figures; ``compact`` (many targets) keeps cores only."""
+MEMORY_MARK = {MemorySource.SAMPLED: "≥", MemorySource.CONTAINER: "≤"}
+"""A memory peak summed in samples is a lower bound; the container's covers more than the run."""
+MEMORY_WORDS = {MemorySource.CGROUP: "the run's cgroup", MemorySource.CONTAINER: "at most: the whole container's",
+                MemorySource.SAMPLED: "at least: summed in samples"}
+
+
+def size(n: int) -> str:
+    """Bytes as a person reads them: ``512K``, ``41M``, ``1.2G`` (powers of 1024)."""
+    value, unit = float(n) / 1024, "K"
+    for bigger in ("M", "G", "T"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+
+
+def memory(r: RunResult) -> str:
+    """The run's memory peak, marked as a bound where it is one; empty when unknown."""
+    if r.memory_peak_bytes is None:
+        return ""
+    return MEMORY_MARK.get(r.memory_source, "") + size(r.memory_peak_bytes) if r.memory_source else \
+        size(r.memory_peak_bytes)
+
+
+def memory_words(r: RunResult) -> str:
+    if r.memory_peak_bytes is None:
+        return ""
+    where = MEMORY_WORDS.get(r.memory_source) if r.memory_source else None
+    return f"memory peak {size(r.memory_peak_bytes)}" + (f" ({where})" if where else "")
+
+
+def cell(r: RunResult, compact: bool = False, figures: Sequence[str] | None = None) -> str:
+    """The status and the figures named (default: every one; ``compact``: cores and memory), then
+    daemons terminated and orphans; a figure the run lacks (memory unknown) is left out."""
     if r.status is Status.SKIPPED:
         return "skipped"
-    if compact:
-        text = f"{r.status} {r.cores_used:.1f}c"
-    else:
-        text = f"{r.status} {r.wall_s:.1f}s {peak(r)}p {r.cores_used:.1f}c"
+    shown = FIGURES[2:] if compact and figures is None else FIGURES if figures is None else figures
+    text = {"wall": f"{r.wall_s:.1f}s", "peak": f"{peak(r)}p", "cores": f"{r.cores_used:.1f}c", "memory": memory(r)}
+    parts = [str(r.status), *(text[f] for f in FIGURES if f in shown and text[f])]
     if r.daemons_terminated:
-        text += f" D{len(r.daemons_terminated)}"
+        parts.append(f"D{len(r.daemons_terminated)}")
     if r.orphans:
-        text += f" O{len(r.orphans)}"
+        parts.append(f"O{len(r.orphans)}")
+    return " ".join(parts)
+
+
+def legend(figures: Sequence[str], results: Sequence[RunResult], width: int | None = None) -> str:
+    """What a cell holds (memory only where some run has it); with ``width``, what the text table
+    left out to fit it, and where to find it."""
+    has_memory = any(r.memory_peak_bytes is not None for r in results)
+    wanted = [f for f in FIGURES if f != "memory" or has_memory]
+    shown = [FIGURE_WORDS[f] for f in wanted if f in figures]
+    text = "cell: " + ", ".join(["status", *shown]) + "; " + LEGEND_MARKS
+    left = [FIGURE_WORDS[f].split(" (")[0] for f in wanted if f not in figures]
+    if left and width:
+        text += (f" Left out to fit {width} columns: {', '.join(left)} (--markdown or --json have every "
+                 "figure; --width N chooses the width).")
     return text
 
 
@@ -214,19 +372,59 @@ def _footer(results: Sequence[RunResult]) -> list[str]:
     return [f"{passed} of {len(results)} cells pass" + (f", {skipped} skipped" if skipped else "")]
 
 
-def text_table(results: list[RunResult]) -> str:
-    """``kit matrix`` on the terminal: the platforms, the table (with several targets, compact
-    cells), the legend wrapped to the terminal, what did not pass (escaped), the count."""
+def _groups(t: Table) -> list[list[Column]]:
+    """The columns by place (and Python): a block of a table never splits a place."""
+    groups: dict[tuple[str, str], list[Column]] = {}
+    for c in t.columns:
+        groups.setdefault((c.place, c.python), []).append(c)
+    return list(groups.values())
+
+
+def _chunks(items: Sequence[list[Column]], per: int) -> list[list[Column]]:
+    """``items`` (groups of columns) in as few blocks of at most ``per`` groups, as even as can be."""
+    blocks = -(-len(items) // per)
+    size_of, extra = divmod(len(items), blocks)
+    out: list[list[Column]] = []
+    at = 0
+    for b in range(blocks):
+        n = size_of + (b < extra)
+        out.append([c for group in items[at:at + n] for c in group])
+        at += n
+    return out
+
+
+def fitted_grid(t: Table, levels: Levels, texts: Sequence[Callable[[str, Column, RunResult], str]], width: int,
+                short: Mapping[str, str] | None = None) -> tuple[list[str], int]:
+    """The table within ``width`` columns: all its places side by side if they fit, else in blocks
+    of places (as few blocks as fit), each block with the richest cell (the first of ``texts``)
+    that fits.  Returns the lines (blocks apart by a blank line) and the index of the cell text
+    used; when nothing fits, one place a block with the last cell text."""
+    groups = _groups(t)
+    for per in range(len(groups), 0, -1):
+        blocks = [Table(cols, t.rows, t.platforms) for cols in _chunks(groups, per)]
+        for i, text in enumerate(texts):
+            grids = [_text_grid(b, levels, _body(b, text), short) for b in blocks]
+            if all(columns(line) <= width for grid in grids for line in grid):
+                return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid], i
+    grids = [_text_grid(b, levels, _body(b, texts[-1]), short) for b in
+             (Table(cols, t.rows, t.platforms) for cols in _chunks(groups, 1))]
+    return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid], len(texts) - 1
+
+
+def text_table(results: list[RunResult], width: int | None = None) -> str:
+    """``kit matrix`` on the terminal, within ``width`` columns (``terminal_width``): the
+    platforms, the table (the richest cells that fit; places in blocks where they do not fit side
+    by side), the legend, what did not pass (escaped), the count."""
+    width = terminal_width(width)
     t = matrix(results)
-    levels = _levels(t)
-    compact = len(levels) > 1
-    sections = [[platform_line(place, info) for (place, _), info in t.platforms.items()],
-                _text_grid(t, levels, _body(t, lambda e, c, r: cell(r, compact))),
-                [wrapped(LEGEND)]]
+    texts = [(lambda e, c, r, f=figures: cell(r, figures=f)) for figures in DETAIL]
+    grid, used = fitted_grid(t, _levels(t), texts, width)
+    sections = [[platform_line(place, info) for (place, _), info in t.platforms.items()], grid,
+                [fit(legend(DETAIL[used], results, width), width, hang=0)]]
     failures = _failures(results)
     if failures:
         sections.append(["not passing:"] + [f"  {safe(f)}" for f in failures])
-    return _document([*sections, _footer(results)])
+    return fit(_document([*sections, _footer(results)]), width)
 
 
 def markdown_table(results: list[RunResult]) -> str:
@@ -234,7 +432,7 @@ def markdown_table(results: list[RunResult]) -> str:
     t = matrix(results)
     sections = [[f"- {platform_line(place, info)}" for (place, _), info in t.platforms.items()],
                 _markdown_grid(t, _levels(t), _body(t, lambda e, c, r: cell(r))),
-                [LEGEND]]
+                [legend(FIGURES, results)]]
     failures = _failures(results)
     if failures:
         sections.append(["Not passing:", ""] + [f"- {f}" for f in failures])
@@ -286,12 +484,17 @@ def _merged_body(t: Table, odd: Collection[tuple[str, Column]], notes: Mapping[t
     return _body(t, text)
 
 
-def merged_text(t: Table, odd: Collection[tuple[str, Column]], differences: list[str]) -> str:
-    """``kit report`` on the terminal: the table (``!`` marks the ``odd`` cells), the legend,
-    numbered notes (details indented below), then ``differences``."""
+def merged_text(t: Table, odd: Collection[tuple[str, Column]], differences: list[str], width: int | None = None
+                ) -> str:
+    """``kit report`` on the terminal, within ``width`` columns (``terminal_width``): the table
+    (``!`` marks the ``odd`` cells; platforms in blocks where they do not fit side by side), the
+    legend, numbered notes (details indented below), then ``differences``."""
+    width = terminal_width(width)
     notes = _notes(t)
-    body = _merged_body(t, odd, notes, lambda text: "!" + text)
-    sections = [_text_grid(t, MERGED_LEVELS, body, SHORT_METHOD), [MERGED_LEGEND]]
+    marked = {(e, c): text for e, row in zip(t.rows, _merged_body(t, odd, notes, lambda text: "!" + text))
+              for c, text in zip(t.columns, row[1:])}
+    grid, _ = fitted_grid(t, MERGED_LEVELS, [lambda e, c, r: marked[(e, c)]], width, SHORT_METHOD)
+    sections = [grid, [fit(MERGED_LEGEND, width, hang=0)]]
     if notes:
         lines: list[str] = []
         for (e, c), n in notes.items():
@@ -299,7 +502,7 @@ def merged_text(t: Table, odd: Collection[tuple[str, Column]], differences: list
             lines += [f"[{n}] {first}", *(f"    {d}" for d in details)]
         sections.append(lines)
     sections.append([f"{merged_heading(t)}:"] + [f"  - {safe(line)}" for line in differences])
-    return _document(sections)
+    return fit(_document(sections), width)
 
 
 def merged_markdown(t: Table, odd: Collection[tuple[str, Column]], differences: list[str]) -> str:
@@ -329,11 +532,6 @@ def _trimmed(text: str, lines: int = 8, width: int = 160) -> list[str]:
     return [safe(line if len(line) <= width else line[: width - 3] + "...") for line in shown]
 
 
-def wrapped(text: str, width: int | None = None) -> str:
-    """A paragraph wrapped to the terminal (80 columns when it is not one)."""
-    return textwrap.fill(text, width or min(shutil.get_terminal_size((80, 24)).columns, 120))
-
-
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.TIMEOUT: "31", Status.ERROR: "35",
             Status.INTERRUPTED: "33", Status.INCONCLUSIVE: "33", Status.SKIPPED: "2"}
 
@@ -353,10 +551,24 @@ def paint(text: str, status: Status, on: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if on and code else text
 
 
-def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
-    """What one run did, for ``kit run``: status and reason, figures, the script's own output
-    (trimmed), the last line of its error, and the diagnoses with their fixes; ``verbosity``
-    -1 keeps the first line only, 1 adds every check's verdict."""
+def _filled(items: Sequence[str], width: int, indent: str) -> list[str]:
+    """Items joined by commas, as many on a line as fit ``width`` (an item is never split here)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and columns(f"{lines[-1]}, {item}") <= width:
+            lines[-1] += f", {item}"
+        else:
+            lines[-1:] = [lines[-1] + ","] if lines else []
+            lines.append(indent + item)
+    return lines
+
+
+def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0, width: int | None = None) -> str:
+    """What one run did, for ``kit run``, within ``width`` columns (``terminal_width``): status
+    and reason, figures, the script's own output (trimmed), the last line of its error, and the
+    diagnoses with their fixes; ``verbosity`` -1 keeps the first line only, 1 adds every check's
+    verdict."""
+    width = terminal_width(width)
     where = f"[{r.place}] " if r.platform and r.place != HOST else ""
     method = str(r.method) + (" (the default)" if r.requested_method == DEFAULT else "")
     if r.methods_used and r.methods_used != [r.method]:
@@ -364,10 +576,11 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
     status = paint(str(r.status).upper(), r.status, colour)
     lines = [f"{where}{safe(r.subject)} under {method}: {status} - {safe(r.reason)}"]
     if r.status is Status.SKIPPED or verbosity < 0:
-        return "\n".join(lines)
-    lines.append(f"  wall {r.wall_s:.2f} s, exit code {exit_code(r.exitcode)}, {peak_words(r)}, "
-                 f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores, CPUs seen {r.cpus_seen or 'n/a'}"
-                 + (f", evidence {r.evidence}" if r.evidence else ""))
+        return fit("\n".join(lines), width)
+    figures = [f"wall {r.wall_s:.2f} s", f"exit code {exit_code(r.exitcode)}", peak_words(r),
+               f"{r.cpu_s:.2f} CPU s = {r.cores_used:.2f} cores", memory_words(r), f"CPUs seen {r.cpus_seen or 'n/a'}",
+               f"evidence {r.evidence}" if r.evidence else ""]
+    lines += _filled([f for f in figures if f], width, "  ")
     lines += [f"  orphan (killed): {o.pid} {o.role} {safe(command_line(o.cmdline) or o.name)}" for o in r.orphans]
     lines += [f"  daemon terminated at exit: {d.pid}" for d in r.daemons_terminated]
     if r.stdout.strip():
@@ -385,7 +598,7 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0) -> str:
     for d in r.diagnoses:
         lines.append(f"  diagnosis {d.code}: {safe(d.message)}")
         lines.append(f"    fix: {safe(d.fix)}")
-    return "\n".join(lines)
+    return fit("\n".join(lines), width)
 
 
 def command_line(cmdline: list[str], width: int = 100) -> str:

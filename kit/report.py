@@ -253,5 +253,5 @@ def markdown(m: Merged) -> str:
     return render.merged_markdown(m, odd_cells(m), differences(m))
 
 
-def text(m: Merged) -> str:
-    return render.merged_text(m, odd_cells(m), differences(m))
+def text(m: Merged, width: int | None = None) -> str:
+    return render.merged_text(m, odd_cells(m), differences(m), width)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from kit import suite
 from kit.outcomes import Code, Status
-from kit.render import paint, safe
+from kit.render import fit, paint, safe, terminal_width
 from kit.results import RunResult
 
 SHOWN = 20
@@ -128,13 +128,13 @@ def verdict(results: Sequence[RunResult]) -> str:
     return "no test depends on the start method; some cells did not pass"
 
 
-def text(results: Sequence[RunResult], colour: bool = False) -> str:
-    """``kit pytest`` on the terminal."""
+def text(results: Sequence[RunResult], colour: bool = False, width: int | None = None) -> str:
+    """``kit pytest`` on the terminal, within ``width`` columns (``render.terminal_width``)."""
     if not results:
         return "nothing ran"
     sections = [[header(results), *cells(results, colour)], depends(results), everywhere(results),
                 other_diagnoses(results), [verdict(results)]]
-    return "\n\n".join("\n".join(s) for s in sections if s)
+    return fit("\n\n".join("\n".join(s) for s in sections if s), terminal_width(width))
 
 
 def _code(text: str) -> str:

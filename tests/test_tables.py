@@ -4,8 +4,9 @@ Real results (host and four containers, trimmed: tests/data/tables/*.json) and c
 with every status a cell can have, relabelled as other platforms, a cell missing, a result
 without a platform, a reason holding control characters, are rendered as the matrix table
 (text and Markdown), the merged report (text and Markdown) and one run's cells and summaries
-(colour on and off); each output must equal its file in tests/data/tables byte for byte.  No
-process is started.
+(colour on and off); each output must equal its file in tests/data/tables byte for byte.  The
+text tables are written at 80 and 120 columns (``*.80.txt``, ``*.120.txt``): no line of them may
+be wider.  No process is started.
 
 After an intended change of a table, rewrite the files and review the diff:
 ``KIT_UPDATE_GOLDEN=1 python -m pytest tests/test_tables.py``.
@@ -13,6 +14,7 @@ After an intended change of a table, rewrite the files and review the diff:
 from __future__ import annotations
 
 import copy
+import io
 import os
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pytest
 from support import as_platform
 
 from kit import render, report, results
-from kit.outcomes import Role, Status
+from kit.outcomes import MemorySource, Role, Status
 from kit.results import ProcRef, RunResult
 
 DATA = Path(__file__).resolve().parent / "data" / "tables"
@@ -58,6 +60,18 @@ def varied(rs: list[RunResult]) -> list[RunResult]:
     return [*out, nowhere, script]
 
 
+def with_memory(rs: list[RunResult]) -> list[RunResult]:
+    """Copies with memory peaks: the host's from its cgroup, some sampled, a container's whole, one unknown."""
+    out = copy.deepcopy(rs)
+    sources = [MemorySource.CGROUP, MemorySource.CGROUP, MemorySource.SAMPLED, MemorySource.CONTAINER, None]
+    for i, r in enumerate(out):
+        source = sources[i % len(sources)] if r.place != "host" else sources[i % 3]
+        if source is not None:
+            r.memory_peak_bytes, r.memory_source = (9 + 7 * i) * 1024 * 1024 + i * 1000, source
+    out[0].memory_peak_bytes = 1536 * 1024 * 1024  # a figure in G
+    return out
+
+
 def scenarios() -> dict[str, list[RunResult]]:
     everywhere, inconclusive = load("host_and_containers"), load("inconclusive")
     host = [r for r in everywhere if r.platform and r.platform.place == "host"]
@@ -69,25 +83,30 @@ def scenarios() -> dict[str, list[RunResult]]:
         "host": host,
         "host_and_containers": everywhere,
         "varied": varied(everywhere),
+        "memory": with_memory([r for r in everywhere if r.place in ("host", "docker:3.14")]),
         # several files merged: a later file's cell replaces an earlier one (the inconclusive run)
         "files": [*host, *inconclusive, *windows, *mac, *varied(everywhere[15:45])],
     }
+
+
+WIDTHS = (80, 120)
 
 
 def outputs() -> dict[str, str]:
     out: dict[str, str] = {}
     for name, rs in scenarios().items():
         merged = report.merge(rs)
-        out[f"{name}.matrix.txt"] = render.text_table(rs)
+        for width in WIDTHS:
+            out[f"{name}.matrix.{width}.txt"] = render.text_table(rs, width)
+            out[f"{name}.report.{width}.txt"] = report.text(merged, width)
         out[f"{name}.matrix.md"] = render.markdown_table(rs)
-        out[f"{name}.report.txt"] = report.text(merged)
         out[f"{name}.report.md"] = report.markdown(merged)
     lines = []
-    for r in scenarios()["varied"][::9]:
+    for r in [*scenarios()["varied"][::9], *scenarios()["memory"][:4]]:
         lines += [render.cell(r), render.cell(r, compact=True)]
         for colour in (False, True):
             lines.append(render.paint(render.cell(r), r.status, colour))
-            lines += [render.run_summary(r, colour, verbosity) for verbosity in (-1, 0, 1)]
+            lines += [render.run_summary(r, colour, verbosity, width) for verbosity in (-1, 0, 1) for width in WIDTHS]
     out["cells.txt"] = "\n".join(lines)
     return out
 
@@ -95,12 +114,14 @@ def outputs() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, str]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COLUMNS", "80")  # the matrix's legend is wrapped to the terminal
+        mp.setenv("COLUMNS", "300")  # every width is given: the environment's must not matter
         return outputs()
 
 
-NAMES = [f"{s}.{kind}" for s in ("host", "host_and_containers", "varied", "files")
-         for kind in ("matrix.txt", "matrix.md", "report.txt", "report.md")] + ["cells.txt"]
+SCENARIOS = ("host", "host_and_containers", "varied", "memory", "files")
+NAMES = [f"{s}.{kind}" for s in SCENARIOS
+         for kind in ("matrix.md", "report.md", *(f"{t}.{w}.txt" for t in ("matrix", "report") for w in WIDTHS))]
+NAMES += ["cells.txt"]
 
 
 def test_every_output_has_its_file(rendered: dict[str, str]) -> None:
@@ -163,3 +184,72 @@ def test_a_difference_by_python_is_not_called_a_difference_by_method() -> None:
     lines = report.differences(report.merge(scenarios()["host_and_containers"]))
     by_method = [line.split(" ")[0] for line in lines if "behaves differently by start method" in line]
     assert "guard" in by_method and "fork_threads" not in by_method, lines
+
+
+def too_wide(text: str, width: int) -> list[str]:
+    return [line for line in text.splitlines() if render.columns(line) > width]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.endswith("0.txt")])
+def test_no_line_is_wider_than_its_width(rendered: dict[str, str], name: str) -> None:
+    """The golden text at 80 and 120 columns fits: wide characters count two, colour codes none."""
+    width = int(name.rsplit(".", 2)[-2])
+    assert not too_wide(rendered[name], width), too_wide(rendered[name], width)
+
+
+def test_the_width_check_catches_a_table_that_ignores_the_width() -> None:
+    """The broken variant: the several places side by side at any width (the layout before) is caught."""
+    rs = scenarios()["host_and_containers"]
+    assert too_wide(render.text_table(rs, 400), 120), "the check must see a 230-column table"
+    assert not too_wide(render.text_table(rs, 120), 120)
+    with pytest.MonkeyPatch.context() as mp:  # a fitted_grid that ignores its width: every place side by side
+        mp.setattr(render, "columns", lambda text: 0)
+        wide = render.text_table(rs, 80)
+    assert too_wide(wide, 80), "with the width ignored the table no longer fits"
+
+
+def test_the_width_comes_from_the_option_then_columns_then_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def fileno(self) -> int:
+            raise OSError("no descriptor")
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert render.terminal_width(None, io.StringIO()) == render.DEFAULT_WIDTH  # a pipe, a file: 100
+    monkeypatch.setattr(render.shutil, "get_terminal_size", lambda fallback: os.terminal_size((132, 40)))
+    assert render.terminal_width(None, Tty()) == 132
+    monkeypatch.setenv("COLUMNS", "90")
+    assert render.terminal_width(None, Tty()) == 90
+    assert render.terminal_width(72, Tty()) == 72
+    assert render.terminal_width(5, Tty()) == render.MIN_WIDTH
+
+
+def test_the_host_table_fits_80_columns_with_every_example_and_memory() -> None:
+    """Twenty-three examples (names up to 20 characters), memory, orphans and sampled peaks: the
+    richest cells that fit are chosen, and the legend says what was left out."""
+    from kit.catalogue import EXAMPLES
+
+    host = with_memory(scenarios()["host"])
+    many = []
+    for i, name in enumerate(EXAMPLES):
+        for r in host[:3]:
+            c = copy.deepcopy(r)
+            c.subject = name
+            if i % 4 == 1:
+                c.peak_exact = False
+            many.append(c)
+    table = render.text_table(many, 80)
+    assert not too_wide(table, 80), too_wide(table, 80)
+    assert "fork_buffered_output" in table and "M" in table.split("fork_buffered_output")[1].splitlines()[0]
+    assert "Left out to fit 80 columns: wall seconds (" in " ".join(table.split())
+    assert "Left out" not in render.text_table(many, 200)
+
+
+def test_markdown_keeps_every_figure() -> None:
+    rs = scenarios()["memory"]
+    md = render.markdown_table(rs)
+    for r in rs:
+        assert render.cell(r) in md
+    assert "Left out" not in md

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Callable
 from kit import env
 import kit
 from kit.container.engine import api_timeout
+from kit.progress import heartbeat
 
 if TYPE_CHECKING:
     from docker.models.images import Image
@@ -154,7 +155,8 @@ def _debootstrap(client: docker.DockerClient, python: str, progress: Progress) -
         "mmdebstrap", "--variant=apt", "--aptopt=Acquire::Check-Valid-Until \"false\"",
         f"--include={','.join(debian_packages(python))}", suite, "-", DEBIAN_MIRROR,
     ]
-    progress(f"{python}: building {tag} with mmdebstrap ({suite}: {', '.join(debian_packages(python))})")
+    progress(f"{python}: building base {tag.partition(':')[2]} with mmdebstrap ({suite}, "
+             f"{len(debian_packages(python))} packages: it prints nothing for minutes)")
     repo, _, name = tag.partition(":")
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
@@ -163,7 +165,7 @@ def _debootstrap(client: docker.DockerClient, python: str, progress: Progress) -
         import_error: Exception | None = None
         try:
             chunks = iter(lambda: out.read(1 << 20), b"")
-            with api_timeout(client, None):
+            with api_timeout(client, None), heartbeat(progress, f"{python}: mmdebstrap"):
                 client.api.import_image(
                     src=chunks, repository=repo, tag=name, stream_src=True,
                     changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -220,7 +222,7 @@ def _base(client: docker.DockerClient, python: str, kind: str,
         return "debian", debian, image, 0.0
     image = _debootstrap(client, python, progress)
     seconds = time.perf_counter() - t0
-    progress(f"{python}: base {debian} built in {seconds:.1f} s")
+    progress(f"{python}: base {debian} done in {seconds:.0f} s")
     return "debian", debian, image, seconds
 
 
@@ -362,7 +364,7 @@ def kit_wheel(dest: Path, progress: Progress) -> Path:
 
 
 def _build(client: docker.DockerClient, python: str, base_name: str, wheels: list[Path],
-           labels: dict[str, str], tag: str) -> Image:
+           labels: dict[str, str], tag: str, progress: Progress) -> Image:
     """``docker build`` of the Dockerfile in a temporary context holding only it and ``wheels/``."""
     import docker.errors
 
@@ -373,7 +375,7 @@ def _build(client: docker.DockerClient, python: str, base_name: str, wheels: lis
         for wheel in wheels:
             shutil.copy2(wheel, ctx / "wheels" / wheel.name)
         try:
-            with api_timeout(client, BUILD_TIMEOUT_S):
+            with api_timeout(client, BUILD_TIMEOUT_S), heartbeat(progress, f"{python}: installing wheels"):
                 image, _ = client.images.build(
                     path=str(ctx), tag=tag, rm=True, forcerm=True, pull=False,
                     network_mode="none",  # the context carries everything: prove it
@@ -434,16 +436,16 @@ def build_images(
             else:
                 if kit_whl is None:
                     kit_whl = kit_wheel(Path(tmp), say)
-                say(f"{python}: building {tag} on {base_name} ({kind})")
+                say(f"{python}: installing wheels: building {tag} on {base_name} ({kind})")
                 labels = {L_PYTHON: python, L_HASH: digest, L_SOURCE: source_hash(),
                           L_BASE_KIND: kind, L_BASE: base_name}
-                image = _build(client, python, base_name, [kit_whl, psutil_whl], labels, tag)
+                image = _build(client, python, base_name, [kit_whl, psutil_whl], labels, tag, say)
             image.tag(REPO, f"py{python}")
             if not reused:
                 _drop_older(client, python, tag)
             seconds = time.perf_counter() - t0
             if not reused:
-                say(f"{python}: built {tag} in {seconds:.1f} s ({moving} points at it)")
+                say(f"{python}: done in {seconds:.0f} s: {tag} ({moving} points at it)")
             out.append(BuiltImage(python, tag, kind, base_name, reused, round(seconds, 2), round(base_s, 2)))
     return out
 
