@@ -147,7 +147,8 @@ def test_a_test_failing_everywhere_is_a_failure_not_a_method_dependence(dependen
     assert ran.tests("fork") == {DEPENDENT: "passed", EVERYWHERE: "failed", TOP_LEVEL: "passed"}, ran.explain()
     assert all(d.get("test") != EVERYWHERE for r in ran.results for d in r["diagnoses"])
     assert "1 test(s) fail under every method (not a method dependence):" in ran.out
-    assert f"{EVERYWHERE}: failed: AssertionError: arithmetic is broken under every method" in " ".join(ran.out.split())  # wrapped at 100 columns
+    joined = " ".join(ran.out.split())  # wrapped at 100 columns
+    assert f"{EVERYWHERE}: failed: AssertionError: arithmetic is broken under every method" in joined
 
 
 def test_the_json_has_every_test_per_cell_and_the_interpreter_that_ran_it(dependent: tuple[Ran, Path]) -> None:
