@@ -69,7 +69,6 @@ def part_two(ctx):
 
 if __name__ == "__main__":
     ctx = multiprocessing.get_context()
-    print("启动方法:", ctx.get_start_method(), flush=True)
     part_one(ctx)
     if ctx.get_start_method() == "fork":  # spawn and forkserver children share nothing to copy
         part_two(ctx)
