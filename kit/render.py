@@ -30,7 +30,8 @@ FIGURE_WORDS = {
     "wall": "wall seconds (s)",
     "peak": "peak live processes (p; ≥: at least, the most seen in one sample)",
     "cores": "cores used (c: CPU seconds of the whole process tree per wall second)",
-    "memory": "memory peak (K/M/G bytes; ≥: at least, summed in samples; ≤: at most, the container's growth, the kit's included)",
+    "memory": ("memory peak (K/M/G bytes; ≥: at least, summed in samples; ≤: at most, the container's growth, "
+               "the kit's included)"),
 }
 LEGEND_MARKS = ("D = daemons terminated when main exited, O = orphans left behind (then killed); "
                 "* = the target's default start method.")
@@ -292,7 +293,8 @@ def peak_words(r: RunResult) -> str:
 
 MEMORY_MARK = {MemorySource.SAMPLED: "≥", MemorySource.CONTAINER: "≤"}
 """A memory peak summed in samples is a lower bound; the container's covers more than the run."""
-MEMORY_WORDS = {MemorySource.CGROUP: "the run's cgroup", MemorySource.CONTAINER: "at most: the container's growth, the kit's included",
+MEMORY_WORDS = {MemorySource.CGROUP: "the run's cgroup",
+                MemorySource.CONTAINER: "at most: the container's growth, the kit's included",
                 MemorySource.SAMPLED: "at least: summed in samples"}
 
 

@@ -87,7 +87,9 @@ def everywhere(results: Sequence[RunResult]) -> list[str]:
     failing = suite.fails_everywhere(results)
     if not failing:
         return []
-    lines = [f"{len(failing)} test(s) fail under every method (not a method dependence):"]
+    several = len({r.method for r in results if r.status is not Status.SKIPPED}) > 1
+    lines = [f"{len(failing)} test(s) fail under every method (not a method dependence):" if several else
+             f"{len(failing)} test(s) fail:"]
     lines += [f"  {safe(t.nodeid)}: {t.outcome}" + (f": {safe(t.message)}" if t.message else "")
               for t in failing[:SHOWN]]
     return lines + _more(len(failing))
@@ -123,6 +125,11 @@ def verdict(results: Sequence[RunResult]) -> str:
     found = suite.depends_on_method(results)
     if found:
         return f"{len(found)} test(s) depend on the start method"
+    methods = {r.method for r in ran}
+    if len(methods) == 1:  # nothing was compared across methods: say what ran, not "every method"
+        (method,) = methods
+        status = "every test passes" if all(r.status is Status.PASS for r in ran) else "some cells did not pass"
+        return f"{status} under {method}, the only method run: nothing compared across methods"
     if all(r.status is Status.PASS for r in ran):
         return "every test passes under every method" + (" and place" if len({r.place for r in ran}) > 1 else "")
     return "no test depends on the start method; some cells did not pass"

@@ -556,3 +556,17 @@ def test_the_broken_variant_that_keeps_every_difference_is_caught(monkeypatch: p
     monkeypatch.setattr(suite, "confirm", lambda results, again: None)
     with pytest.raises(AssertionError):  # the outcome_differs stays where a flaky diagnosis belongs
         test_a_difference_that_does_not_reproduce_is_flaky_not_a_method_dependence()
+
+
+def test_one_method_is_not_called_every_method() -> None:
+    """With one method nothing was compared: the verdict says which method ran (the broken wording,
+    "every test passes under every method", is what it replaced)."""
+    one = [cell("fork", [passed(A), passed(C)], status=Status.PASS)]
+    assert suite_render.verdict(one) == ("every test passes under fork, the only method run: nothing compared "
+                                         "across methods")
+    failing = [cell("spawn", [failed(B)])]
+    suite.compare(failing)
+    out = suite_render.text(failing)
+    assert "every method" not in out and "1 test(s) fail:" in out
+    both = [cell("fork", [passed(A)], status=Status.PASS), cell("spawn", [passed(A)], status=Status.PASS)]
+    assert suite_render.verdict(both) == "every test passes under every method"
