@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from kit.outcomes import DEFAULT, HOST, MemorySource, Status, exit_code
+from kit.outcomes import DEFAULT, HOST, Code, MemorySource, Status, exit_code
 from kit.results import PlatformInfo, RunResult
 
 FIGURES = ("wall", "peak", "cores", "memory")
@@ -445,13 +445,18 @@ def markdown_table(results: list[RunResult]) -> str:
 MERGED_LEVELS = ("place", "python", "method")
 
 
+NOTED_WHEN_PASSING = (Code.OUTPUT_DIFFERS, Code.OUTCOME_DIFFERS)
+"""A passing cell still gets a note when the run that made it found a difference (its output or its
+tests differ from another method's); an example's own diagnoses are what it demonstrates."""
+
+
 def _notes(t: Table) -> dict[tuple[str, Column], int]:
-    """A number for every cell that did not pass, row by row."""
+    """A number for every cell that did not pass, or passed with a difference found, row by row."""
     notes: dict[tuple[str, Column], int] = {}
     for example, row in t.rows.items():
         for col in t.columns:
             r = row.get(col)
-            if r is not None and r.status is not Status.PASS:
+            if r is not None and (r.status is not Status.PASS or any(r.has(c) for c in NOTED_WHEN_PASSING)):
                 notes[(example, col)] = len(notes) + 1
     return notes
 

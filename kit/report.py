@@ -24,6 +24,10 @@ from kit.results import PlatformInfo, RunResult
 
 __all__ = ["ReportError", "load_files", "merge", "markdown", "text", "differences"]
 
+DIFFERS = render.NOTED_WHEN_PASSING
+"""A cell with one of these differs from its reference cell even where their statuses agree: the
+run that made it compared them (``kit run``'s output, ``kit pytest``'s tests) and found a difference."""
+
 
 @dataclass
 class Merged(Table):
@@ -127,7 +131,14 @@ def differences(m: Merged) -> list[str]:
         lines.append(f"{example} warns on {label}: {first}")
     if len(warned) > 5:
         lines.append(f"... and {len(warned) - 5} more runs with warnings (see the JSON)")
-    same = [e for e, row in m.rows.items() if {r.status for r in row.values()} <= {Status.PASS, Status.SKIPPED}]
+    differing = {e for e, row in m.rows.items() if any(r.has(code) for r in row.values() for code in DIFFERS)}
+    for example in sorted(differing):
+        found = [c.label for c, r in sorted(m.rows[example].items(), key=lambda kv: _version_key(kv[0]))
+                 if any(r.has(code) for code in DIFFERS)]
+        lines.append(f"{example}: the run found a difference (output or tests) on {', '.join(found[:3])}"
+                     + (f" and {len(found) - 3} more" if len(found) > 3 else "") + ": see the notes")
+    same = [e for e, row in m.rows.items() if {r.status for r in row.values()} <= {Status.PASS, Status.SKIPPED}
+            and e not in differing]
     if same:
         lines.append(f"the same everywhere it can run (pass): {', '.join(same)}" if several
                      else f"pass under every start method it can run: {', '.join(same)}")
@@ -234,19 +245,30 @@ def _observed_by_example(m: Merged) -> dict[str, str]:
     return lines
 
 
+def _reference_cell(m: Merged, example: str, c: Column) -> RunResult | None:
+    row = m.rows[example]
+    info = m.platforms.get((c.place, c.python))
+    return row.get(Column(c.place, c.python, info.default_method)) if info is not None else None
+
+
 def reference(m: Merged, example: str, c: Column) -> Status:
     """What a cell is compared with: the status of its platform's default start method in the same row
     (what a script gets when it chooses nothing), else, without that cell, the row's most common status."""
-    row = m.rows[example]
-    info = m.platforms.get((c.place, c.python))
-    default = row.get(Column(c.place, c.python, info.default_method)) if info is not None else None
-    return default.status if default is not None else majority(row)
+    default = _reference_cell(m, example, c)
+    return default.status if default is not None else majority(m.rows[example])
+
+
+def _found_different(r: RunResult | None) -> bool:
+    return r is not None and any(r.has(code) for code in DIFFERS)
 
 
 def odd_cells(m: Merged) -> set[tuple[str, Column]]:
-    """The (example, column) cells whose status differs from their ``reference``: the marked ones."""
+    """The (example, column) cells that differ from their ``reference``: another status, or the same
+    status where the run found a difference (``DIFFERS``) that the reference cell does not carry:
+    the marked ones."""
     return {(example, c) for example, row in m.rows.items() for c, r in row.items()
-            if r.status is not reference(m, example, c)}
+            if r.status is not reference(m, example, c)
+            or (_found_different(r) and not _found_different(_reference_cell(m, example, c)))}
 
 
 def markdown(m: Merged) -> str:

@@ -175,3 +175,24 @@ def test_a_failed_cells_note_carries_the_error_line_and_each_diagnosis_with_its_
                                    "    fix: Pass the state to the child explicitly (as an argument)"]
     assert ("1. state.py on Linux py3.14 spawn: fail: main process exited 1, expected 0<br>error: KeyError: "
             "'config'<br>output_differs: stdout differs") in report.markdown(merged)
+
+
+def test_a_passing_cell_whose_output_differs_is_marked_and_noted() -> None:
+    """kit run's state.py: every cell passes but spawn's and forkserver's output differ from fork's
+    (kit run exits 1). The report marks and notes them, and does not call the row the same
+    everywhere; the broken variant (statuses only) said "pass under every start method"."""
+    from kit.outcomes import Code
+    from kit.results import Diagnosis
+
+    rs = script_runs("fork", {"fork": Status.PASS, "spawn": Status.PASS, "forkserver": Status.PASS})
+    for r in rs[1:]:
+        r.diagnoses = [Diagnosis(Code.OUTPUT_DIFFERS, f"stdout differs from fork on host (-n=3 | +n=0) under "
+                                 f"{r.method}", "Pass the value to the child as an argument")]
+    merged = report.merge(rs)
+    text = report.text(merged)
+    row = next(line for line in text.splitlines() if line.startswith("state.py"))
+    assert row.split()[1:] == ["pass", "!pass", "[1]", "!pass", "[2]"], row
+    assert "    output_differs: stdout differs from fork on host (-n=3 | +n=0) under spawn" in text
+    assert "pass under every start method it can run" not in text
+    assert "state.py: the run found a difference (output or tests) on Linux py3.14 spawn, Linux py3.14 forkserver" \
+        in " ".join(text.split())
