@@ -207,12 +207,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     diagnose.compare(rs, subject.facts, ignore=(*settings.ignore_output, *subject.ignore_output))
     changed = [(r, d) for r in rs for d in r.diagnoses if d.code is Code.OUTPUT_DIFFERS]
     for r, d in changed:
-        print(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
-              f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", file=human)
+        print(render.fit(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
+                         f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", width), file=human)
     hint = _interpreter_hint(rs, subject, settings)
     if hint:
-        print(hint, file=human)
-    print(diagnose.summary_line(rs, subject.facts), file=human, flush=True)
+        print(render.fit(hint, width), file=human)
+    print(render.fit(diagnose.summary_line(rs, subject.facts), width), file=human, flush=True)
     _outputs(args, rs, files)
     files.finish()
     return exit_status([r.status for r in rs], differs=bool(changed))
