@@ -25,6 +25,9 @@ from kit import _platform
 from kit.outcomes import Role
 from kit.results import ProcRecord
 
+PRIVATE_EVERY_NS = 150_000_000
+"""Where the tree's PSS/USS is summed (``private_memory``), the first sample after this long reads it:
+the kernel walks a process's page tables for it, milliseconds for a few hundred MiB."""
 ADMIT_PER_SAMPLE = 64
 """With kernel-kept membership, new pids named per sample: a fork bomb must not stall the loop."""
 SAMPLED_PER_SAMPLE = 256
@@ -94,8 +97,8 @@ class Observer:
         then no process table is read and no parent link is judged.  ``ignore``: our own children
         that are not the run's (the kit's guardian), never admitted as adopted orphans.
         ``parent``: the root's parent when it is not this process (the relay, ``_platform._relay``).
-        ``private_memory``: nobody else keeps the run's memory: each read sums the tree's proportional
-        (PSS, Linux) or private (USS) memory, whose highest sum is ``memory_peak``."""
+        ``private_memory``: nobody else keeps the run's memory: a sample every ``PRIVATE_EVERY_NS`` sums
+        the tree's proportional (PSS, Linux) or private (USS) memory, whose highest sum is ``memory_peak``."""
         self.root = root
         self.ignore = ignore
         self._members = members
@@ -107,6 +110,8 @@ class Observer:
         self.private_memory = private_memory
         self.memory_peak = 0  # bytes: the highest sum of the tree's PSS/USS in one sample (private_memory)
         self._memory_sum = 0
+        self._private_ns = 0  # when the tree's private memory was last summed
+        self._private_now = False  # this sample sums it
         self.cpus: set[int] = set()
         self._adopts = adopts_orphans
         self._turn = 0
@@ -234,6 +239,9 @@ class Observer:
             return len(self.last_members)
         alive = 0
         self._memory_sum = 0
+        self._private_now = self.private_memory and now - self._private_ns >= PRIVATE_EVERY_NS
+        if self._private_now:
+            self._private_ns = now
         live = [s for s in self.seen.values() if s.gone_ns is None]
         if self._members is not None and (len(live) > SAMPLED_PER_SAMPLE or budget_s is not None):
             # the kernel keeps membership: read a bounded rotating share, count the rest as listed
@@ -285,7 +293,7 @@ class Observer:
         """Its resident memory (cheap: one small read), and its PSS or USS for the tree's sum where
         nobody else keeps the run's memory (``private_memory``: the memory map is walked)."""
         proc = seen.proc
-        if self.private_memory:
+        if self._private_now:
             try:
                 full = proc.memory_full_info()
             except psutil.AccessDenied:
