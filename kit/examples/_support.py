@@ -7,7 +7,7 @@ that differ by operating system (the pitfall examples need them).
 OS differences live here, not in the examples (``tests/test_platform_isolation.py`` allows
 exactly these in this file): ``kill_self()`` (SIGKILL, or TerminateProcess on Windows) and
 ``die_with(parent)`` (Linux ``PR_SET_PDEATHSIG``, elsewhere a watchdog thread), and
-``private_bytes()`` (Linux ``/proc/self/smaps_rollup``; unknown elsewhere).
+``private_bytes()`` (Linux ``/proc/self/smaps_rollup``; psutil's USS elsewhere).
 """
 from __future__ import annotations
 
@@ -51,10 +51,15 @@ SMAPS_ROLLUP = "/proc/self/smaps_rollup"
 
 def private_bytes() -> int | None:
     """This process's private memory now (its pages no other process shares: what a fork child has
-    copied), from the kernel's summary of its memory map; None where the kernel keeps none (not
-    Linux, or before 4.14)."""
+    copied): Linux, the kernel's summary of its memory map; elsewhere psutil's USS; None where
+    neither can say (Linux before 4.14)."""
     if sys.platform != "linux":
-        return None
+        import psutil
+
+        try:
+            return int(psutil.Process().memory_full_info().uss)
+        except (psutil.Error, AttributeError):
+            return None
     try:
         with open(SMAPS_ROLLUP, encoding="ascii") as fh:
             text = fh.read()

@@ -16,10 +16,12 @@ reference counts'.
 """
 import gc
 import multiprocessing
+import time
 
 from kit.examples._support import private_bytes, record
 
 BUFFER_MB = 64
+HOLD_S = 0.4
 OBJECTS = 200_000
 
 
@@ -28,6 +30,7 @@ def read_buffer(data, ready):
     after = private_bytes()
     record("buffer_read", ones=total, private=after)
     ready.wait()  # every worker holds the data at once: the run's peak counts them together
+    time.sleep(HOLD_S)  # long enough for a sampled peak (no memory cgroup: macOS, Windows) to see it
 
 
 def read_objects(data, kind):
