@@ -441,3 +441,47 @@ def test_places_from_a_pure_v2_systemd_machine() -> None:
     # broken variant: a container whose cgroup lies outside the mounted tree is refused, with a note
     places, notes = _cgroup._places(mountinfo.replace(" / /sys/fs/cgroup", " /docker/abc /sys/fs/cgroup"), cgroup)
     assert places == [] and "outside" in notes[0]
+
+
+# -- memory files, as each kernel lays them out (pure: files in a temporary folder) ------------------
+def fake_group(tmp_path: Path, version: int, files: dict[str, str]) -> RunCgroup:
+    """A run group made of plain files; a limit file starts empty (a cgroup file is replaced by a
+    write, a plain file only overwritten)."""
+    for name, text in {"cgroup.procs": "", **files}.items():
+        (tmp_path / name).write_text("" if "limit" in name or name.endswith(".max") else text)
+    return RunCgroup([_cgroup._Dir(str(tmp_path), version, frozenset({"memory"} if version == 1 else ()))])
+
+
+def test_memory_from_cgroup_v2(tmp_path: Path) -> None:
+    """v2 (GitHub's runners, most distributions): memory.peak, memory.events, memory.max + swap.max 0."""
+    g = fake_group(tmp_path, 2, {"memory.peak": "314572800\n", "memory.current": "1000\n", "memory.max": "max\n",
+                                 "memory.swap.max": "max\n", "memory.events": "low 0\nhigh 0\nmax 4\noom 1\n"
+                                 "oom_kill 1\noom_group_kill 0\n"})
+    assert g.memory_kept and g.memory_peak() == 300 * 2**20 and g.oom_kills() == 1
+    g.limit_memory(200 * 2**20)
+    assert (tmp_path / "memory.max").read_text() == str(200 * 2**20)
+    assert (tmp_path / "memory.swap.max").read_text() == "0"  # the limit holds swap too
+    assert "memory from v2 memory.peak" in g.describe()
+
+
+def test_memory_from_cgroup_v1_with_and_without_swap_accounting(tmp_path: Path) -> None:
+    v1 = {"memory.max_usage_in_bytes": "2000\n", "memory.limit_in_bytes": "9223372036854771712\n",
+          "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"}
+    swap = {"memory.memsw.max_usage_in_bytes": "3000\n", "memory.memsw.limit_in_bytes": "9223372036854771712\n"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with_swap = fake_group(tmp_path / "a", 1, {**v1, **swap})
+    assert with_swap.memory_peak() == 3000 and with_swap.oom_kills() == 2  # RAM and swap: what the limit holds
+    with_swap.limit_memory(200 * 2**20)
+    assert (tmp_path / "a" / "memory.limit_in_bytes").read_text() == str(200 * 2**20)
+    assert (tmp_path / "a" / "memory.memsw.limit_in_bytes").read_text() == str(200 * 2**20)
+    no_swap = fake_group(tmp_path / "b", 1, v1)
+    assert no_swap.memory_peak() == 2000
+
+
+def test_no_memory_files_no_limit(tmp_path: Path) -> None:
+    """The broken variant: a group without memory files must refuse a limit, never ignore it."""
+    g = fake_group(tmp_path, 2, {"cpu.stat": "usage_usec 1\n"})
+    assert not g.memory_kept and g.memory_peak() is None and g.oom_kills() is None
+    with pytest.raises(_cgroup.LimitUnavailable, match="memory controller is not available"):
+        g.limit_memory(200 * 2**20)
