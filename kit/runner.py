@@ -47,7 +47,7 @@ from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subje
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
-from kit._platform import Guardian, KernelLog, LimitUnavailable, RunGroup
+from kit._platform import FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup
 from kit.interpreter import Interpreter
 from kit.outcomes import DEFAULT, Backend, Ev, MemorySource, Method, Status, resolve_method
 from kit.output import Capture
@@ -300,6 +300,7 @@ class _Launch:
         self.keys = [self.watcher.add("cgroup", self.group.paths())] if self.group is not None else []
         if settings.memory_limit is not None:
             self._limit(settings.memory_limit)
+        self.written = _platform.folder_watch(events_dir)  # before the run: its first event counts
         self.kmsg: KernelLog | None = (_platform.kernel_log() if self.group is not None and self.group.memory_kept
                                        else None)  # who the OOM killer ended, as the kernel names them
 
@@ -359,6 +360,8 @@ class _Launch:
                 proc, main = self._launch(out_w, err_w)
         except BaseException:
             self._forget_group()
+            if self.written is not None:
+                self.written.close()
             os.close(out_r)
             os.close(err_r)
             raise
@@ -378,6 +381,7 @@ class _Live:
         self.launch, self.proc, self.main, self.t0, self.out, self.err = launch, proc, main, t0, out, err
         self.group = launch.group
         self.reader = events.Reader(launch.events_dir)
+        self.events = _Events(self.reader, launch.written)
         self.observer = Observer(main, t0, adopts_orphans=launch.adopts,
                                  members=self.group.procs if self.group is not None else None,
                                  ignore=frozenset({launch.watcher.proc.pid, proc.pid}),  # the relay is the kit's
@@ -402,7 +406,7 @@ class _Live:
         try:
             try:
                 self.end, self.stop_reason, self.end_ns = _watch(
-                    self.proc, self.observer, self.reader, self.t0 + int(settings.timeout * 1e9), self.tally,
+                    self.proc, self.observer, self.events, self.t0 + int(settings.timeout * 1e9), self.tally,
                     self.main)
                 if self.end is End.EXITED:
                     if slot is not None:  # only leftovers now: another run may start meanwhile
@@ -438,6 +442,9 @@ class _Live:
                     self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
                     self.launch.kmsg.close()
                 _close(self.group, self.observer)
+            self.observer.close()
+            if self.launch.written is not None:
+                self.launch.written.close()
             self.launch.watcher.done(self.launch.keys[0])
 
     def _records(self, all_events: list[events.Event]) -> tuple[list[ProcRecord], set[object]]:
@@ -604,6 +611,7 @@ class _Tally:
         self.members_ever: set[int] = set()  # every pid a snapshot listed, to reap after the kill
         self.ooms = 0  # OOM kills the group counted so far
         self.oom_ns: int | None = None  # when the kit first saw the count rise
+        self._last: tuple[set[int], set[int]] = (set(), set())  # (members, threads) of the latest tick
 
     def tick(self, members: set[int], read: bool = True) -> None:
         """``members``: the group's processes just read; threads are read next, then processes again.
@@ -619,15 +627,19 @@ class _Tally:
             if ooms and ooms > self.ooms:
                 self.ooms = ooms
                 self.oom_ns = self.oom_ns or time.perf_counter_ns()
-        self.members_ever |= members
         self.most_procs = max(self.most_procs, len(members))
         tids = self.group.threads()
         if tids is None:
+            self.members_ever |= members
             self.threads_known = False
             return
+        if (members, tids) == self._last:  # nothing started or ended since: the same count as then
+            return
+        self._last = (members, tids)
+        self.members_ever |= members
         extra = tids - members
         if extra:
-            extra -= self.group.procs()
+            extra -= self.group.procs(False)
         self.extra_threads = max(self.extra_threads, len(extra))
 
 
@@ -715,7 +727,20 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
     return []
 
 
-def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Reader,
+class _Events:
+    """The run's events folder while the run goes on: read only when something was written to it
+    since the last look, where the platform can tell (``_platform.folder_watch``)."""
+
+    def __init__(self, reader: events.Reader, written: FolderWatch | None) -> None:
+        self.reader, self.written = reader, written
+
+    def poll(self) -> list[events.Event]:
+        if self.written is not None and not self.written.changed():
+            return []
+        return self.reader.poll()
+
+
+def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
            deadline_ns: int, tally: _Tally | None = None, main: int | None = None) -> tuple[End, str, int]:
     """Sample until the main process ends, the deadline passes, or children die in a loop.
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import psutil
 
@@ -16,7 +17,8 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 from typing import Any, Callable  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
-from kit._platform._common import KernelLog, RunGroup, start_posix  # noqa: E402
+from kit._platform import _common  # noqa: E402
+from kit._platform._common import KernelLog, ProcSample, RunGroup, start_posix  # noqa: E402
 from kit._platform._kmsg import KmsgLog  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
 from kit._platform._procfs import read_stat  # noqa: E402
@@ -24,8 +26,8 @@ from kit._platform._procfs import read_stat  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "kernel_log", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
-           "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
+__all__ = ["become_subreaper", "cpu_num", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table", "proc_reader",
+           "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
 
 
 def stack_signal() -> int | None:
@@ -83,6 +85,164 @@ def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[in
 
 def cpu_num(proc: psutil.Process) -> int | None:
     return proc.cpu_num()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _kept_budget() -> int:
+    """Descriptors all readers together may keep open: a quarter of this process's limit, at most 1024."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 1024 if soft == resource.RLIM_INFINITY else max(0, min(1024, soft // 4))
+
+
+class StatReader:
+    """Samples processes from ``/proc/PID/stat``, through a descriptor kept open for each of the
+    first ``keep`` processes it follows (within the budget of every reader of the kit process):
+    a read at offset 0 makes the kernel write the line anew, and the descriptor belongs to that
+    process, not to its pid (a pid reused by another process reads as gone).  ``close()``
+    closes them all."""
+
+    _lock = threading.Lock()
+    _kept = 0  # descriptors kept by every reader
+    _budget: int | None = None
+
+    def __init__(self, keep: int = 64) -> None:
+        self._fds: dict[int, int] = {}
+        self._keep = keep
+        self._cmdlines: dict[int, bytes] = {}
+
+    def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
+        """``proc`` now; None when it is gone or, given ``started``, when its pid is another process's."""
+        pid = proc.pid
+        data = self._read(pid)
+        if data is None:
+            return None
+        if not data:
+            return _common.sample_proc(proc, started)
+        rest = data[data.rfind(b")") + 2:].split()  # proc(5) field N is rest[N - 3]
+        try:
+            state, ticks, start, rss, cpu = (rest[0], int(rest[11]) + int(rest[12]), int(rest[19]), int(rest[21]),
+                                             int(rest[36]))
+        except (IndexError, ValueError):
+            return _common.sample_proc(proc, started)
+        if started is not None and start != started:
+            self.forget(pid)
+            return None
+        if state in (b"Z", b"X"):
+            return ProcSample(True, 0.0, None, 0, start)
+        return ProcSample(False, ticks / _TICKS, cpu, rss * _PAGE, start)
+
+    def _read(self, pid: int) -> bytes | None:
+        """The line of ``pid``; None when it is gone, empty when it cannot be read."""
+        fd = self._fds.get(pid)
+        kept = fd is not None
+        try:
+            if fd is None:
+                fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+                if len(self._fds) < self._keep and self._reserve():
+                    self._fds[pid], kept = fd, True
+            return os.pread(fd, 4096, 0)
+        except (FileNotFoundError, ProcessLookupError):  # gone (ESRCH: through a kept descriptor)
+            self.forget(pid)
+            return None
+        except OSError:
+            self.forget(pid)
+            return b""
+        finally:
+            if fd is not None and not kept:
+                os.close(fd)
+
+    @classmethod
+    def _reserve(cls) -> bool:
+        with cls._lock:
+            if cls._budget is None:
+                cls._budget = _kept_budget()
+            if cls._kept >= cls._budget:
+                return False
+            cls._kept += 1
+            return True
+
+    def cmdline_changed(self, proc: psutil.Process) -> bool:
+        """The bytes of ``/proc/PID/cmdline`` differ from those of the last call (the first call
+        says True), or cannot be read: an exec since then, or maybe one."""
+        try:
+            fd = os.open(f"/proc/{proc.pid}/cmdline", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return True
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        changed = self._cmdlines.get(proc.pid) != data
+        self._cmdlines[proc.pid] = data
+        return changed
+
+    def forget(self, pid: int) -> None:
+        self._cmdlines.pop(pid, None)
+        fd = self._fds.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+            with self._lock:
+                StatReader._kept -= 1
+
+    def close(self) -> None:
+        for pid in list(self._fds):
+            self.forget(pid)
+
+
+_IN_NONBLOCK_CLOEXEC = os.O_NONBLOCK | os.O_CLOEXEC  # inotify_init1 takes the open(2) flags' values
+_IN_WRITTEN = 0x2 | 0x100 | 0x80  # IN_MODIFY | IN_CREATE | IN_MOVED_TO
+
+
+class FolderWatch:
+    """Whether anything was written in a folder since the last look (inotify): a folder that
+    nothing wrote to need not be listed again.  Unknown (a full event queue, an error): True."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def changed(self) -> bool:
+        if self._fd < 0:
+            return True
+        written = False
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return written
+            except OSError:
+                return True
+            if not data:
+                return True
+            written = True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def folder_watch(path: str) -> FolderWatch | None:
+    """A ``FolderWatch`` of ``path``; None where inotify cannot be used."""
+    libc = _libc()
+    fd = libc.inotify_init1(_IN_NONBLOCK_CLOEXEC)
+    if fd < 0:
+        return None
+    if libc.inotify_add_watch(fd, os.fsencode(path), _IN_WRITTEN) < 0:
+        os.close(fd)
+        return None
+    return FolderWatch(fd)
+
+
+def proc_reader() -> StatReader:
+    """A reader of processes for one observer (``StatReader``)."""
+    return StatReader()
 
 
 def ppid_table() -> dict[int, int]:
