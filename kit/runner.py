@@ -47,7 +47,7 @@ from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subje
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
-from kit._platform import FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup
+from kit._platform import ExitWaiter, FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup
 from kit.interpreter import Interpreter
 from kit.outcomes import DEFAULT, Backend, Ev, MemorySource, Method, Status, resolve_method
 from kit.output import Capture
@@ -728,16 +728,15 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
 
 
 class _Events:
-    """The run's events folder while the run goes on: read only when something was written to it
-    since the last look, where the platform can tell (``_platform.folder_watch``)."""
+    """The run's events folder while the run goes on: only the files written since the last look
+    are read, where the platform can tell (``_platform.folder_watch``)."""
 
     def __init__(self, reader: events.Reader, written: FolderWatch | None) -> None:
         self.reader, self.written = reader, written
 
     def poll(self) -> list[events.Event]:
-        if self.written is not None and not self.written.changed():
-            return []
-        return self.reader.poll()
+        names = self.written.changed() if self.written is not None else None
+        return self.reader.poll(names=names) if names is None or names else []
 
 
 def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
@@ -745,12 +744,25 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
     """Sample until the main process ends, the deadline passes, or children die in a loop.
 
     ``proc`` is the main process or its relay (``main`` its pid): a relay that ended while the
-    main process lives was killed by the script (``os.kill(os.getppid(), ...)``)."""
+    main process lives was killed by the script (``os.kill(os.getppid(), ...)``).  Between two
+    samples the kit sleeps until ``proc`` ends, where the platform can (a pidfd): its end is seen
+    at once, not at the next sample."""
+    waiter = _platform.exit_waiter(proc.pid)
+    try:
+        return _watch_loop(proc, observer, reader, deadline_ns, tally, main, waiter)
+    finally:
+        if waiter is not None:
+            waiter.close()
+
+
+def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events, deadline_ns: int,
+                tally: _Tally | None, main: int | None, waiter: ExitWaiter | None) -> tuple[End, str, int]:
     deaths: Counter[str] = Counter()
     first_death: dict[str, int] = {}
     starts: list[int] = []
     pool_killed: list[str] = []  # Pool workers a SIGKILL ended, as their parent saw
     tick = 0
+    ended = True  # proc may have ended: ask it (the waiter says when it may have)
     while True:
         if STOP.signum:
             return End.INTERRUPTED, STOP.name(), time.perf_counter_ns()
@@ -763,7 +775,7 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
             tally.tick(observer.last_members, read=not kept or tick % READ_EVERY == 1)
         now = time.perf_counter_ns()
         relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
-        if proc.poll() is not None:
+        if ended and proc.poll() is not None:
             if relayed is not None and observer.lives(relayed):  # read now: a relay ends only after reaping main
                 return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
             return End.EXITED, "", now
@@ -790,7 +802,10 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
             if n >= CRASH_LOOP_DEATHS and replaced >= CRASH_LOOP_DEATHS:
                 return (End.CRASH_LOOP, f"{n} child processes died the same death and {replaced} were started "
                         f"to replace them ({error[:200]})", now)
-        time.sleep(INTERVAL_S)
+        if waiter is None:
+            time.sleep(INTERVAL_S)
+        else:
+            ended = waiter.wait(INTERVAL_S)
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,

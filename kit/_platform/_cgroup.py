@@ -192,17 +192,19 @@ class _Listing:
         self._bytes = b""
         self._ids: frozenset[int] = frozenset()
 
-    def read(self) -> frozenset[int]:
+    def read_bytes(self) -> bytes:
         if not self._keep:
-            data = _raw(self.path)
-        else:
-            try:
-                if self._fd is None:
-                    self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-                data = _pread_all(self._fd)
-            except OSError:
-                self.close()
-                data = _raw(self.path)
+            return _raw(self.path)
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            return _pread_all(self._fd)
+        except OSError:
+            self.close()
+            return _raw(self.path)
+
+    def read(self) -> frozenset[int]:
+        data = self.read_bytes()
         if data != self._bytes:
             self._bytes, self._ids = data, frozenset(int(x) for x in data.split())
         return self._ids
@@ -379,6 +381,8 @@ class RunCgroup:
         self._quick = (dirs[0], self._listing(dirs[0], "cgroup.threads")) if v2_threads else None
         self._quick_basis: frozenset[int] | None = None
         self._quick_pids: set[int] = set()
+        self._nested = False
+        self._spare_tids: frozenset[int] | None = None
         # precomputed for preexec(): nothing but open/write/close in the child
         self._procs_files = tuple(os.fsencode(os.path.join(d.path, "cgroup.procs")) for d in dirs)
 
@@ -478,6 +482,7 @@ class RunCgroup:
         tick between full ones: a process leaves one hierarchy only by moving itself there."""
         if not every and self._quick is not None:
             return self._quick_procs(*self._quick)
+        self._spare_tids = None
         pids: set[int] = set()
         for d in self._dirs if every else self._dirs[:1]:
             pids |= self._ids(d, "cgroup.procs")
@@ -485,13 +490,18 @@ class RunCgroup:
 
     def _quick_procs(self, d: _Dir, threads: _Listing) -> set[int]:
         """The first group's processes, listed again only when its threads changed: a process
-        that starts or ends changes the set of live thread ids (one read), and a thread id is
-        not reused while the thread lives."""
+        that starts, ends or moves to a nested group changes the set of live thread ids (one
+        read), and a thread id is not reused while the thread lives.  With nested groups (the
+        run made some) it is listed every time.  Unchanged, the reading also serves the next
+        ``threads()``."""
         tids = threads.read()
-        if tids is not self._quick_basis or not _leaf(d.path):
-            self._quick_basis = None  # in case the next reading raises
-            self._quick_pids = self._ids(d, "cgroup.procs")
-            self._quick_basis = tids
+        if tids is self._quick_basis and not self._nested:
+            self._spare_tids = tids
+            return set(self._quick_pids)
+        self._quick_basis = None  # in case the next reading raises
+        self._nested = not _leaf(d.path)
+        self._quick_pids = self._ids(d, "cgroup.procs")
+        self._quick_basis = tids
         return set(self._quick_pids)
 
     def threads(self) -> set[int] | None:
@@ -500,6 +510,9 @@ class RunCgroup:
         A process's main thread has the process's pid as its id; any other id is a thread."""
         if self._threads_in is None:
             return None
+        spare, self._spare_tids = self._spare_tids, None
+        if spare is not None:  # just read by procs(every=False), unchanged since the processes were listed
+            return set(spare)
         return self._ids(*self._threads_in)
 
     def _listing(self, d: _Dir, name: str) -> _Listing:
@@ -520,10 +533,18 @@ class RunCgroup:
     def populated(self) -> bool:
         """Some live process is in the run (v2 ``cgroup.events``; v1: ``cgroup.procs`` not empty)."""
         if self._v2 is not None:
-            text = _read(os.path.join(self._v2.path, "cgroup.events"))
-            if text is not None:
-                return "populated 1" in text
+            text = self._kept_file(os.path.join(self._v2.path, "cgroup.events"))
+            if text:
+                return b"populated 1" in text
         return bool(self.procs())
+
+    def _kept_file(self, path: str) -> bytes:
+        """A small file of the run's groups read at every tick, through a descriptor kept open
+        (v2 and v1 control files alike write their text anew at each read from offset 0)."""
+        listing = self._listings.get((path, ""))
+        if listing is None:
+            listing = self._listings[(path, "")] = _Listing(path, keep_open=True)
+        return listing.read_bytes()
 
     def cpu_s(self) -> float | None:
         """CPU seconds used by every process ever in the run, exited ones included; None if unknown."""
@@ -571,7 +592,7 @@ class RunCgroup:
         """Processes of the run the kernel's OOM killer ended so far; None if unknown."""
         if self._mem is None:
             return None
-        text = _read(self._mem.events) or ""
+        text = self._kept_file(self._mem.events).decode("ascii", "replace")
         for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit():

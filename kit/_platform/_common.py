@@ -68,11 +68,24 @@ def proc_reader() -> ProcReader:
 
 
 class FolderWatch(Protocol):
-    """Whether anything was written in a folder since the last look (True when unknown)."""
+    """The files written in a folder since the last look."""
 
-    def changed(self) -> bool: ...
+    def changed(self) -> set[str] | None: ...  # their names; None: unknown, look at every file
 
     def close(self) -> None: ...
+
+
+class ExitWaiter(Protocol):
+    """Sleeps until a process ends or the time passes."""
+
+    def wait(self, seconds: float) -> bool: ...  # False: still running after ``seconds``; True: ended, or maybe
+
+    def close(self) -> None: ...
+
+
+def no_exit_waiter(pid: int) -> ExitWaiter | None:
+    """No way to sleep until a process ends here: the kit sleeps and asks."""
+    return None
 
 
 def no_folder_watch(path: str) -> FolderWatch | None:
@@ -192,6 +205,8 @@ class PlatformModule(Protocol):
     def proc_reader(self) -> ProcReader: ...  # samples an observer's processes (``ProcSample``)
 
     def folder_watch(self, path: str) -> FolderWatch | None: ...  # whether a folder was written; None: cannot tell
+
+    def exit_waiter(self, pid: int) -> ExitWaiter | None: ...  # sleep until a child ends; None: cannot here
 
     def new_group_kwargs(self) -> dict[str, Any]: ...  # Popen arguments: a session / process group of its own
 

@@ -5,6 +5,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -26,8 +27,9 @@ from kit._platform._procfs import read_stat  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table", "proc_reader",
-           "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
+__all__ = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
+           "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
+           "start_main"]  # PlatformModule
 
 
 def stack_signal() -> int | None:
@@ -114,6 +116,7 @@ class StatReader:
         self._fds: dict[int, int] = {}
         self._keep = keep
         self._cmdlines: dict[int, bytes] = {}
+        self._cmd_fds: dict[int, int] = {}
 
     def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
         """``proc`` now; None when it is gone or, given ``started``, when its pid is another process's."""
@@ -168,59 +171,73 @@ class StatReader:
 
     def cmdline_changed(self, proc: psutil.Process) -> bool:
         """The bytes of ``/proc/PID/cmdline`` differ from those of the last call (the first call
-        says True), or cannot be read: an exec since then, or maybe one."""
+        says True), or cannot be read: an exec since then, or maybe one.  The descriptor is
+        kept like the stat one's: a read shows the process's memory as it is then."""
+        pid = proc.pid
+        fd = self._cmd_fds.get(pid)
+        kept = fd is not None
         try:
-            fd = os.open(f"/proc/{proc.pid}/cmdline", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return True
-        try:
-            data = os.read(fd, 65536)
+            if fd is None:
+                fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY | os.O_CLOEXEC)
+                if pid in self._fds and self._reserve():
+                    self._cmd_fds[pid], kept = fd, True
+            data = os.pread(fd, 65536, 0)
         except OSError:
             return True
         finally:
-            os.close(fd)
-        changed = self._cmdlines.get(proc.pid) != data
-        self._cmdlines[proc.pid] = data
+            if fd is not None and not kept:
+                os.close(fd)
+        changed = self._cmdlines.get(pid) != data
+        self._cmdlines[pid] = data
         return changed
 
     def forget(self, pid: int) -> None:
         self._cmdlines.pop(pid, None)
-        fd = self._fds.pop(pid, None)
-        if fd is not None:
-            os.close(fd)
-            with self._lock:
-                StatReader._kept -= 1
+        for fds in (self._fds, self._cmd_fds):
+            fd = fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
+                with self._lock:
+                    StatReader._kept -= 1
 
     def close(self) -> None:
-        for pid in list(self._fds):
+        for pid in list(self._fds) + list(self._cmd_fds):
             self.forget(pid)
 
 
 _IN_NONBLOCK_CLOEXEC = os.O_NONBLOCK | os.O_CLOEXEC  # inotify_init1 takes the open(2) flags' values
 _IN_WRITTEN = 0x2 | 0x100 | 0x80  # IN_MODIFY | IN_CREATE | IN_MOVED_TO
+_IN_Q_OVERFLOW = 0x4000
 
 
 class FolderWatch:
-    """Whether anything was written in a folder since the last look (inotify): a folder that
-    nothing wrote to need not be listed again.  Unknown (a full event queue, an error): True."""
+    """The files written in a folder since the last look (inotify): a folder nothing wrote to
+    need not be listed again, nor the files nobody wrote to read."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
 
-    def changed(self) -> bool:
+    def changed(self) -> set[str] | None:
+        """The names of the files written since the last call; None when unknown (the kernel's
+        queue overflowed, an error): look at every file."""
         if self._fd < 0:
-            return True
-        written = False
+            return None
+        names: set[str] = set()
         while True:
             try:
                 data = os.read(self._fd, 65536)
             except BlockingIOError:
-                return written
+                return names
             except OSError:
-                return True
-            if not data:
-                return True
-            written = True
+                return None
+            at = 0
+            while at + 16 <= len(data):  # struct inotify_event: wd, mask, cookie, len, then the name
+                mask, size = int.from_bytes(data[at + 4:at + 8], sys.byteorder), int.from_bytes(data[at + 12:at + 16],
+                                                                                                 sys.byteorder)
+                if mask & _IN_Q_OVERFLOW:
+                    return None
+                names.add(os.fsdecode(data[at + 16:at + 16 + size].rstrip(b"\0")))
+                at += 16 + size
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -238,6 +255,36 @@ def folder_watch(path: str) -> FolderWatch | None:
         os.close(fd)
         return None
     return FolderWatch(fd)
+
+
+class ExitWaiter:
+    """Sleeps until a process ends or the time passes (its pidfd, polled): the end of a run is
+    seen at once, and a wait is one system call."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+
+    def wait(self, seconds: float) -> bool:
+        """False: still running after ``seconds``; True: it ended (or maybe: ask it)."""
+        try:
+            return bool(self._poll.poll(max(0, int(seconds * 1000))))
+        except OSError:
+            return True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def exit_waiter(pid: int) -> ExitWaiter | None:
+    """An ``ExitWaiter`` of ``pid`` (a child of ours, not yet waited for); None without pidfds."""
+    try:
+        return ExitWaiter(os.pidfd_open(pid))
+    except (AttributeError, OSError):  # Python before 3.9, Linux before 5.3
+        return None
 
 
 def proc_reader() -> StatReader:
