@@ -150,12 +150,13 @@ class Observer:
             return False
         try:
             proc = psutil.Process(pid)
-            self._reader.cmdline_changed(proc)  # before the command line is read: an exec after it shows
-            with proc.oneshot():
-                ppid, created = proc.ppid(), proc.create_time()
-                name, cmdline = proc.name(), (proc.cmdline() if self._few() else [])
+            created = proc.create_time()
         except psutil.Error:
             return False
+        known = self._reader.identify(proc, cmdline=self._few())
+        if known is None:
+            return False
+        ppid, name, cmdline = known
         admitted = self._admit(pid, ppid, time.perf_counter_ns(), created, proc)
         if admitted:
             seen = self.seen[pid]

@@ -167,6 +167,8 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(subject.name, Method(method), Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=settings.scale, platform=here, requested_method=requested)
+    if interp is None:  # once per kit process, before the run's clock and its watcher's CPU start
+        warm_bytecode()
     STOP.began()
     try:
         return _run(subject, method, requested, settings, here, slot)

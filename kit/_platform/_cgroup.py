@@ -382,6 +382,8 @@ class RunCgroup:
         self._quick_basis: frozenset[int] | None = None
         self._quick_pids: set[int] = set()
         self._nested = False
+        self._others: set[int] = set()  # what the other groups listed, as the first group's threads were then
+        self._others_basis: frozenset[int] | None = None
         self._spare_tids: frozenset[int] | None = None
         # precomputed for preexec(): nothing but open/write/close in the child
         self._procs_files = tuple(os.fsencode(os.path.join(d.path, "cgroup.procs")) for d in dirs)
@@ -479,14 +481,24 @@ class RunCgroup:
         """Every pid in the run (nested groups included), union over the run's groups.
 
         ``every=False``: the first group only (v2 where there is one), the cheap reading of a
-        tick between full ones: a process leaves one hierarchy only by moving itself there."""
-        if not every and self._quick is not None:
-            return self._quick_procs(*self._quick)
+        tick between full ones: a process leaves one hierarchy only by moving itself there.
+        With v2 first, the other groups are listed again only when its threads changed since
+        they were, or when they held a process the first one did not (one that moved itself)."""
+        if self._quick is None:
+            pids: set[int] = set()
+            for d in self._dirs if every else self._dirs[:1]:
+                pids |= self._ids(d, "cgroup.procs")
+            return pids
+        first = self._quick_procs(*self._quick)
+        if not every or len(self._dirs) == 1:
+            return first
         self._spare_tids = None
-        pids: set[int] = set()
-        for d in self._dirs if every else self._dirs[:1]:
-            pids |= self._ids(d, "cgroup.procs")
-        return pids
+        if self._others_basis is not self._quick_basis or self._others - first:
+            others: set[int] = set()
+            for d in self._dirs[1:]:
+                others |= self._ids(d, "cgroup.procs")
+            self._others, self._others_basis = others, self._quick_basis
+        return first | self._others
 
     def _quick_procs(self, d: _Dir, threads: _Listing) -> set[int]:
         """The first group's processes, listed again only when its threads changed: a process

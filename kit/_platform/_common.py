@@ -40,6 +40,9 @@ class ProcReader(Protocol):
 
     def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None: ...  # None: gone
 
+    def identify(self, proc: psutil.Process, cmdline: bool = True
+                 ) -> tuple[int, str, list[str]] | None: ...  # (ppid, name, command line); None: gone
+
     def cmdline_changed(self, proc: psutil.Process) -> bool: ...  # since the last call (first: True); True: maybe
 
     def forget(self, pid: int) -> None: ...  # ``pid`` is gone: nothing kept for it
@@ -52,6 +55,9 @@ class PsutilReader:
 
     def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
         return sample_proc(proc, started)
+
+    def identify(self, proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list[str]] | None:
+        return identify(proc, cmdline)
 
     def cmdline_changed(self, proc: psutil.Process) -> bool:
         return True  # nothing cheaper than reading it anew
@@ -91,6 +97,15 @@ def no_exit_waiter(pid: int) -> ExitWaiter | None:
 def no_folder_watch(path: str) -> FolderWatch | None:
     """No way to learn that a folder was written here: it is listed at every look."""
     return None
+
+
+def identify(proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list[str]] | None:
+    """(parent pid, name, command line) of ``proc`` through psutil; None when it is gone."""
+    try:
+        with proc.oneshot():
+            return proc.ppid(), proc.name(), proc.cmdline() if cmdline else []
+    except psutil.Error:
+        return None
 
 
 def ppid_table() -> dict[int, int]:

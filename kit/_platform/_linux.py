@@ -101,6 +101,17 @@ def _kept_budget() -> int:
     return 1024 if soft == resource.RLIM_INFINITY else max(0, min(1024, soft // 4))
 
 
+def _split_cmdline(data: str) -> list[str]:
+    """``/proc/PID/cmdline`` as psutil splits it (a process that rewrote it may use spaces)."""
+    if not data:
+        return []
+    sep = "\0" if data.endswith("\0") else " "
+    if data.endswith(sep):
+        data = data[:-1]
+    args = data.split(sep)
+    return data.split(" ") if sep == "\0" and len(args) == 1 and " " in data else args
+
+
 class StatReader:
     """Samples processes from ``/proc/PID/stat``, through a descriptor kept open for each of the
     first ``keep`` processes it follows (within the budget of every reader of the kit process):
@@ -168,6 +179,27 @@ class StatReader:
                 return False
             cls._kept += 1
             return True
+
+    def identify(self, proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list[str]] | None:
+        """(parent pid, name, command line) of ``proc`` as psutil gives them, from one read of
+        ``/proc/PID/stat`` and one of ``/proc/PID/cmdline`` (``cmdline=False``: not read, empty),
+        which also starts ``cmdline_changed``; None when it is gone."""
+        data = self._read(proc.pid)
+        if not data:
+            return None if data is None else _common.identify(proc, cmdline)
+        close = data.rfind(b")")
+        try:
+            ppid = int(data[close + 2:].split(None, 2)[1])  # state, then the parent pid
+        except (IndexError, ValueError):
+            return _common.identify(proc, cmdline)
+        name = os.fsdecode(data[data.find(b"(") + 1:close])
+        args: list[str] = []
+        if cmdline:
+            self.cmdline_changed(proc)
+            args = _split_cmdline(os.fsdecode(self._cmdlines.get(proc.pid, b"")))
+        if len(name) >= 15 and args and os.path.basename(args[0]).startswith(name):  # the kernel keeps 15 bytes
+            name = os.path.basename(args[0])
+        return ppid, name, args
 
     def cmdline_changed(self, proc: psutil.Process) -> bool:
         """The bytes of ``/proc/PID/cmdline`` differ from those of the last call (the first call
