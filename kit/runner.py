@@ -59,8 +59,12 @@ __all__ = ["Interrupted", "Slot", "Stopped", "Subject", "example_subject", "over
 
 INTERVAL_S = 0.02
 READ_EVERY = 4
-"""With kernel-kept membership, processes are read (names, per-process CPU) and the events folder
-polled every this many samples (80 ms); membership is read at every sample (20 ms)."""
+"""With kernel-kept membership, processes are read (names, per-process CPU) every this many samples
+(80 ms); membership is read at every sample (20 ms)."""
+EVENTS_EVERY = 8
+"""The events folder is read every this many samples (160 ms) while the run goes on: what is read
+then only stops a crash loop (or a Pool stalled by the OOM killer) early; every event is read at
+the end anyway."""
 SAMPLE_BUDGET_S = 0.05
 """With kernel-kept membership, the most one sample may spend naming processes: the deadline is
 checked between samples, so a huge run must not make one sample last."""
@@ -772,9 +776,10 @@ def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Even
         if time.perf_counter_ns() >= deadline_ns and proc.poll() is None:  # before a sample that a starved
             return End.TIMEOUT, "", time.perf_counter_ns()  # kit (a fork bomb's thousand) would take seconds for
         kept = observer.kernel_kept  # then processes are read every READ_EVERY samples only
-        observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=not kept or tick % READ_EVERY == 1)
+        read = not kept or tick % READ_EVERY == 1
+        observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=read)
         if tally is not None:
-            tally.tick(observer.last_members, read=not kept or tick % READ_EVERY == 1)
+            tally.tick(observer.last_members, read=read)
         now = time.perf_counter_ns()
         relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
         if ended and proc.poll() is not None:
@@ -785,7 +790,7 @@ def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Even
             _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
         if now >= deadline_ns:
             return End.TIMEOUT, "", now
-        for e in (reader.poll() if tick % READ_EVERY == 1 else ()):
+        for e in (reader.poll() if tick % EVENTS_EVERY == 1 else ()):
             if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED):
                 error = str(e.data.get("error", ""))
                 deaths[error] += 1
