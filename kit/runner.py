@@ -783,7 +783,7 @@ def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Even
         now = time.perf_counter_ns()
         relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
         if ended and proc.poll() is not None:
-            if relayed is not None and observer.lives(relayed):  # read now: a relay ends only after reaping main
+            if relayed is not None and observer.lives(relayed) and not _ends_with(relayed, observer):
                 return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
             return End.EXITED, "", now
         if relayed is not None and not observer.seemed_alive(relayed):
@@ -813,6 +813,21 @@ def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Even
             time.sleep(INTERVAL_S)
         else:
             ended = waiter.wait(INTERVAL_S)
+
+
+def _ends_with(main: int, observer: Observer) -> bool:
+    """The relay has ended while ``main`` is still listed: a relay ends only after reaping main,
+    unless killed, and killed with its group (``killpg``) main may still be dying.  Whether main
+    ends within a sample (then it ended with its relay, as a sample later would have seen)."""
+    waiter = _platform.exit_waiter(main)
+    if waiter is None:
+        time.sleep(INTERVAL_S)
+    else:
+        try:
+            waiter.wait(INTERVAL_S)
+        finally:
+            waiter.close()
+    return not observer.lives(main)
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
