@@ -439,18 +439,20 @@ class _Live:
                 self.proc.kill()
             self.proc.wait()
             _launchers.difference_update({self.proc.pid, self.main})
-            if self.group is not None:
-                self.cpu_total = self.group.cpu_s()
-                self.task_peak = self.group.peak()
-                self.memory_peak = self.group.memory_peak()
-                self.oom_kills = self.group.oom_kills()
-                if self.launch.kmsg is not None:
-                    self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
-                    self.launch.kmsg.close()
-                _close(self.group, self.observer)
-            self.observer.close()
-            if self.launch.written is not None:
-                self.launch.written.close()
+            try:
+                if self.group is not None:
+                    self.cpu_total = self.group.cpu_s()
+                    self.task_peak = self.group.peak()
+                    self.memory_peak = self.group.memory_peak()
+                    self.oom_kills = self.group.oom_kills()
+                    if self.launch.kmsg is not None:
+                        self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
+                        self.launch.kmsg.close()
+                    _close(self.group, self.observer)
+            finally:  # descriptors the watching kept: never left open, whatever the clean-up met
+                self.observer.close()
+                if self.launch.written is not None:
+                    self.launch.written.close()
             self.launch.watcher.done(self.launch.keys[0])
 
     def _records(self, all_events: list[events.Event]) -> tuple[list[ProcRecord], set[object]]:

@@ -231,3 +231,15 @@ def test_the_stat_readers_keep_no_descriptor_after_close(group: RunCgroup) -> No
             p.wait()
     reader.close()
     assert len(list(Path("/proc/self/fd").iterdir())) == before
+
+
+def test_a_run_leaves_no_descriptor_open_in_the_kit() -> None:
+    """Kept descriptors (cgroup lists, /proc lines, inotify, pidfds) all closed once a run is over."""
+    from kit import runner
+    from kit.catalogue import example_subject
+
+    runner.run(example_subject("lock"), "fork")  # the first run starts the guardian and warms up
+    before = sorted(p.name for p in Path("/proc/self/fd").iterdir())
+    for method in ("fork", "spawn"):
+        assert runner.run(example_subject("lock"), method).status.value == "pass"
+    assert sorted(p.name for p in Path("/proc/self/fd").iterdir()) == before
