@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
@@ -61,9 +60,7 @@ class Reader:
             try:
                 if entry is not None and entry.stat().st_size <= start:
                     continue
-                with (Path(self.folder) / name).open("rb") as fh:
-                    fh.seek(start)
-                    data = fh.read()
+                data = _read_from(f"{self.folder}{os.sep}{name}", start)
             except OSError:
                 continue
             end = len(data) if final else data.rfind(b"\n") + 1
@@ -84,6 +81,19 @@ class Reader:
         except (ValueError, KeyError, TypeError, AttributeError):
             self.bad_lines += 1
             return None
+
+
+def _read_from(path: str, start: int) -> bytes:
+    """The bytes of ``path`` from ``start`` on (a descriptor, not a file object: read often)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        os.lseek(fd, start, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def load(folder: str) -> list[Event]:

@@ -42,7 +42,12 @@ def stack_signal() -> int | None:
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    """The C library: glibc's by its usual name, else as ``find_library`` finds it (which may run
+    ``ldconfig``: a process started inside the first run's window)."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def become_subreaper() -> bool:
