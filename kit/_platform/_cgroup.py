@@ -392,8 +392,8 @@ class RunCgroup:
     @classmethod
     def create(cls, tag: str = "") -> RunCgroup:
         """A new run group in every usable hierarchy (raises CgroupUnavailable with a reason)."""
-        cleanup_stale()
         places, notes = _read_places()
+        cleanup_stale(places)
         if not places:
             raise CgroupUnavailable(notes[0] if notes else "no cgroup file system is mounted "
                                     "(no cgroup2 or cgroup line in /proc/self/mountinfo)")
@@ -850,13 +850,14 @@ def _remove_dir(d: _Dir, strict: bool = False) -> None:
 
 
 # -- leftovers of dead kits ---------------------------------------------------------------
-def cleanup_stale() -> int:
+def cleanup_stale(places: list[_Place] | None = None) -> int:
     """Remove the run groups whose owning kit process died, killing their processes first.
 
     Looks in ``<own cgroup>/kit`` of every hierarchy; a group whose owner lived in another
     pid namespace is left alone.  Returns how many runs were removed.
     """
-    places, _ = _read_places()
+    if places is None:  # given by create(), which has just read them
+        places, _ = _read_places()
     runs: dict[str, list[_Dir]] = {}
     for place in places:
         parent = os.path.join(place.own, PARENT)
