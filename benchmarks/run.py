@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -148,8 +148,9 @@ def plain_overlapped(scale: float) -> float:
     return time.perf_counter() - t0
 
 
-def matrix(scale: float, jobs: int | None, targets: str = "host") -> tuple[float, int, int]:
-    """Seconds, cells, cells that did not pass (inconclusive counted apart: not failed)."""
+def matrix(scale: float, jobs: int | None, targets: str = "host") -> tuple[float, int, int, float]:
+    """Seconds, cells, cells that did not pass (inconclusive counted apart: not failed), and the CPU
+    seconds the kit's watchers spent on all the runs (``observer_cpu_s`` added up)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.json"
         args = ["-q", "matrix", "--targets", targets, "--scale", repr(scale), "--json", str(out)]
@@ -161,7 +162,19 @@ def matrix(scale: float, jobs: int | None, targets: str = "host") -> tuple[float
     for r in bad:
         print(f"    not passed: {r['example']}/{r['method']} on {r.get('platform', {}).get('target')}: "
               f"{r['status']}: {r['reason'][:160]}", file=sys.stderr)
-    return seconds, len(rs), len(bad)
+    return seconds, len(rs), len(bad), sum(r.get("observer_cpu_s") or 0.0 for r in rs)
+
+
+def observer_share(rounds: int) -> list[float]:
+    """``observer_cpu_s / wall_s`` of ``kit run event --method fork``, ``rounds`` times: the share
+    of a core the watcher of one run takes while it watches (its start, its ticks, its reading
+    back), a run of about twenty processes over a second."""
+    shares = []
+    for _ in range(rounds):
+        _, done = kit("run", "event", "--method", "fork", "--json", "-")
+        r = json.loads(done.stdout)[0]
+        shares.append(r["observer_cpu_s"] / r["wall_s"])
+    return shares
 
 
 def startup(repeat: int) -> dict[str, dict[str, float]]:
@@ -298,6 +311,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--matrices", type=int, default=20,
                     help="default host matrices counted for every cell passing, the --repeat rounds included "
                          "(the issue's 20 of 20)")
+    ap.add_argument("--observer-runs", type=int, default=5,
+                    help="runs of `kit run event --method fork` whose observer share is reported (one per round first)")
     ap.add_argument("--container-rounds", type=int, default=1, help="rounds of (c)")
     ap.add_argument("--startup-rounds", type=int, default=7,
                     help="interleaved rounds of (b) (a few rounds let the machine's drift decide the ratio)")
@@ -325,6 +340,8 @@ class MatrixRounds:
     busy: dict[str, list[float]]
     failed: dict[str, int]
     cells: int = 0
+    watchers: list[float] = field(default_factory=list)  # per default matrix: the watchers' CPU seconds
+    shares: list[float] = field(default_factory=list)  # observer_cpu_s / wall_s of single runs (observer_share)
 
 
 def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
@@ -342,12 +359,15 @@ def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
         record("plain", s, c)
         s, c = timed(lambda: plain_overlapped(a.scale))
         record("overlap", s, c)
-        (s, m.cells, bad), c = timed(lambda: matrix(a.scale, 1))
+        (s, m.cells, bad, _), c = timed(lambda: matrix(a.scale, 1))
         record("jobs1", s, c)
         m.failed["jobs1"] += bool(bad)
-        (s, _, bad), c = timed(lambda: matrix(a.scale, None))
+        (s, _, bad, watched), c = timed(lambda: matrix(a.scale, None))
         record("jobsN", s, c)
         m.failed["jobsN"] += bool(bad)
+        m.watchers.append(watched)
+        m.shares += observer_share(1)
+    m.shares += observer_share(max(0, a.observer_runs - a.repeat))
     return m
 
 
@@ -359,7 +379,7 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
     m = matrix_rounds(a)
     extra = [matrix(a.scale, None) for _ in range(max(0, a.matrices - a.repeat))]
     all_n = a.repeat + len(extra)
-    passed = all_n - m.failed["jobsN"] - sum(1 for _, _, bad in extra if bad)
+    passed = all_n - m.failed["jobsN"] - sum(1 for _, _, bad, _ in extra if bad)
     rounds, busy = m.rounds, m.busy
     med = {k: statistics.median(v) for k, v in rounds.items()}
     med_cpu = {k: statistics.median(v) for k, v in busy.items()}
@@ -367,7 +387,8 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
     report.data["matrix"] = {"cells": m.cells, "rounds": rounds, "median_s": med, "matrices": all_n,
                              "cpu_rounds_s": busy, "median_cpu_s": med_cpu, "cores": cores,
                              "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - m.failed["jobs1"],
-                             "default_jobs": default_jobs()}
+                             "default_jobs": default_jobs(), "observer_shares": m.shares,
+                             "watchers_cpu_s": m.watchers}
     report.section(
         f"## (a) Host matrix against a plain loop over the same {m.cells} cells (scale {a.scale})",
         "| run | median s | rounds (s) | against the plain loop | machine busy, CPU s | cores busy |",
@@ -392,7 +413,24 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
         f"{med['overlap']:.1f} s = {med['overlap'] / med['plain']:.2f}x and {med_cpu['overlap']:.1f} CPU s "
         f"(side by side the same cells cost {med_cpu['overlap'] - med_cpu['plain']:+.1f} CPU s: cores that share "
         f"the machine run each other slower). What observing every run adds to that: "
-        f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", "")
+        f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", "",
+        *observer_lines(m, cores), "")
+
+
+def observer_lines(m: MatrixRounds, cores: int) -> list[str]:
+    """The observer's own cost: per run while it watches, and over a whole matrix."""
+    if not m.shares:
+        return []
+    share = statistics.median(m.shares)
+    lines = [f"The observer's cost per run: {share:.3f} of a core while it watches (`observer_cpu_s / wall_s` of "
+             f"`kit run event --method fork`, median of {len(m.shares)}: "
+             f"{', '.join(f'{x:.3f}' for x in m.shares)})."]
+    if m.watchers:
+        w = statistics.median(m.watchers)
+        lines[0] += (f" Over a default matrix the watchers of its {m.cells} runs take {w:.2f} CPU s "
+                     f"({1000 * w / max(1, m.cells):.0f} ms a run; {w / cores:.2f} s of the matrix's wall time on "
+                     f"{cores} cores).")
+    return lines
 
 
 def section_startup(a: argparse.Namespace, report: Report) -> None:
@@ -419,12 +457,12 @@ def section_containers(a: argparse.Namespace, report: Report) -> None:
         report.section("## (c) Host and every container", f"Not measured: containers unavailable ({why}).", "")
         return
     runs = [matrix(a.scale, None, "auto") for _ in range(a.container_rounds)]
-    secs = [s for s, _, _ in runs]
-    report.data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b in runs]}
+    secs = [s for s, _, _, _ in runs]
+    report.data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b, _ in runs]}
     report.section("## (c) Host and every container, images built",
                    f"`kit matrix --targets auto`: {runs[0][1]} cells, median {statistics.median(secs):.1f} s "
                    f"(rounds {', '.join(f'{s:.1f}' for s in secs)}); cells not passed per round: "
-                   f"{', '.join(str(b) for _, _, b in runs)}.", "")
+                   f"{', '.join(str(b) for _, _, b, _ in runs)}.", "")
 
 
 def section_bench(a: argparse.Namespace, report: Report) -> None:

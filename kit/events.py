@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+from collections.abc import Iterable
 
 from kit._record import ENV_DIR, record
 
@@ -45,25 +45,26 @@ class Reader:
         """Everything polled so far, in time order."""
         return sorted(self.seen, key=lambda e: e.t_ns)
 
-    def poll(self, final: bool = False) -> list[Event]:
-        """New events; ``final``: the run is over, a last line without newline counts too."""
+    def poll(self, final: bool = False, names: Iterable[str] | None = None) -> list[Event]:
+        """New events; ``final``: the run is over, a last line without newline counts too.
+        ``names``: only these files were written since the last poll (the others are not looked at)."""
         out: list[Event] = []
         try:
-            entries = [e for e in os.scandir(self.folder) if e.name.endswith(".jsonl")]
+            entries: list[tuple[str, os.DirEntry[str] | None]] = (
+                [(e.name, e) for e in os.scandir(self.folder) if e.name.endswith(".jsonl")] if names is None
+                else [(n, None) for n in names if n.endswith(".jsonl")])
         except OSError:
             return out
-        for entry in entries:
-            start = self.offsets.get(entry.name, 0)
+        for name, entry in entries:
+            start = self.offsets.get(name, 0)
             try:
-                if entry.stat().st_size <= start:
+                if entry is not None and entry.stat().st_size <= start:
                     continue
-                with Path(entry.path).open("rb") as fh:
-                    fh.seek(start)
-                    data = fh.read()
+                data = _read_from(f"{self.folder}{os.sep}{name}", start)
             except OSError:
                 continue
             end = len(data) if final else data.rfind(b"\n") + 1
-            self.offsets[entry.name] = start + end
+            self.offsets[name] = start + end
             for line in data[:end].splitlines():
                 event = self._parse(line)
                 if event is not None:
@@ -80,6 +81,19 @@ class Reader:
         except (ValueError, KeyError, TypeError, AttributeError):
             self.bad_lines += 1
             return None
+
+
+def _read_from(path: str, start: int) -> bytes:
+    """The bytes of ``path`` from ``start`` on (a descriptor, not a file object: read often)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        os.lseek(fd, start, os.SEEK_SET)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def load(folder: str) -> list[Event]:

@@ -32,6 +32,11 @@ ADMIT_PER_SAMPLE = 64
 """With kernel-kept membership, new pids named per sample: a fork bomb must not stall the loop."""
 SAMPLED_PER_SAMPLE = 256
 """With kernel-kept membership, processes read per sample (a rotating share of larger runs)."""
+RECHECK_S = 0.1
+"""A process admitted with its parent's command line is read again at every sample for this long
+(it may exec: a helper execs right after its fork); the samples that read processes read every
+process's command line anyway, for its first ``REFRESH_SAMPLES`` readings."""
+REFRESH_SAMPLES = 8
 CMDLINES_UP_TO = 64
 """With kernel-kept membership, command lines are read only while the run has at most this many
 processes: reading one waits for the process's memory map, which a process that forks without
@@ -60,6 +65,7 @@ class _Seen:
     samples: int = 0
     forked_as: list[str] | None = None  # the parent's command line it was admitted with: exec may follow
     rss_peak: int | None = None  # the most resident memory read
+    started: int | None = None  # its identity as the first reading returned it (``_platform.sample_proc``)
 
 
 def _create_time(pid: int) -> float | None:
@@ -89,12 +95,13 @@ class Observer:
     """Samples the tree under ``root``; knows every process it ever saw."""
 
     def __init__(self, root: int, t0_ns: int, adopts_orphans: bool = False,
-                 members: Callable[[], set[int]] | None = None, ignore: frozenset[int] = frozenset(),
+                 members: Callable[[bool], set[int]] | None = None, ignore: frozenset[int] = frozenset(),
                  parent: int | None = None, private_memory: bool = False) -> None:
         """``adopts_orphans``: this process is the run's subreaper (``_platform.become_subreaper()``
         returned True), so orphans of the run re-parent to it and are found by their parent pid.
-        ``members``: the pids of the run as the kernel keeps them (a run group's ``procs()``);
-        then no process table is read and no parent link is judged.  ``ignore``: our own children
+        ``members(every)``: the pids of the run as the kernel keeps them (a run group's ``procs``;
+        ``every=False`` between the samples that read processes: its cheaper reading); then no
+        process table is read and no parent link is judged.  ``ignore``: our own children
         that are not the run's (the kit's guardian), never admitted as adopted orphans.
         ``parent``: the root's parent when it is not this process (the relay, ``_platform._relay``).
         ``private_memory``: nobody else keeps the run's memory: a sample every ``PRIVATE_EVERY_NS`` sums
@@ -115,13 +122,16 @@ class Observer:
         self.cpus: set[int] = set()
         self._adopts = adopts_orphans
         self._turn = 0
+        self._reader = _platform.proc_reader()  # ``close()`` when the run is over
+        self._forked: dict[int, _Seen] = {}  # admitted with the parent's command line (or none): read again
         self._admit(root, self.me if parent is None else parent, time.perf_counter_ns())
 
     # -- discovery -----------------------------------------------------------
-    def _admit(self, pid: int, ppid: int, now: int, created: float | None = None) -> bool:
+    def _admit(self, pid: int, ppid: int, now: int, created: float | None = None,
+               proc: psutil.Process | None = None) -> bool:
         """Start following ``pid``; False when it is already gone."""
         try:
-            proc = psutil.Process(pid)
+            proc = psutil.Process(pid) if proc is None else proc
             created = proc.create_time() if created is None else created
         except psutil.Error:
             return False
@@ -145,40 +155,48 @@ class Observer:
             return False
         try:
             proc = psutil.Process(pid)
-            with proc.oneshot():
-                ppid, created = proc.ppid(), proc.create_time()
-                name, cmdline = proc.name(), (proc.cmdline() if self._few() else [])
+            created = proc.create_time()
         except psutil.Error:
             return False
-        admitted = self._admit(pid, ppid, time.perf_counter_ns(), created)
+        known = self._reader.identify(proc, cmdline=self._few())
+        if known is None:
+            return False
+        ppid, name, cmdline = known
+        admitted = self._admit(pid, ppid, time.perf_counter_ns(), created, proc)
         if admitted:
             seen = self.seen[pid]
             seen.name, seen.cmdline = name, cmdline
             parent = self.seen.get(ppid)
             if self._few() and (not cmdline or (parent is not None and parent.cmdline == cmdline)):
                 seen.forked_as = cmdline  # caught between fork and exec (or a real fork): look again soon
+                self._forked[pid] = seen
         return admitted
 
-    def _recheck_forked(self, stop: float) -> None:
+    def _recheck_forked(self, stop: float, read: bool = True) -> None:
         """Processes admitted with their parent's command line (or none yet) are read again at
-        every sample for their first half second: a helper (resource tracker, forkserver) execs right after
-        its fork, and must not keep the name it had for a few milliseconds."""
-        if not self._few():
+        every sample for their first ``RECHECK_S``: a helper (resource tracker, forkserver) execs
+        right after its fork, and must not keep the name it had for a few milliseconds.  A sample
+        that reads processes (``read``) refreshes their command lines itself (``_sample_one``).
+        Only the command line is read, the name once it changed."""
+        if not self._forked or read or not self._few():
             return
         now = time.perf_counter_ns()
-        for seen in self.seen.values():
-            if seen.forked_as is None or seen.gone_ns is not None:
+        for pid, seen in list(self._forked.items()):
+            if seen.forked_as is None or seen.gone_ns is not None or now - seen.first_ns > RECHECK_S * 1e9:
+                seen.forked_as = None
+                del self._forked[pid]
                 continue
-            if now - seen.first_ns > 500_000_000 or time.perf_counter() > stop:
-                seen.forked_as = None if now - seen.first_ns > 500_000_000 else seen.forked_as
+            if time.perf_counter() > stop:
+                continue
+            if not self._reader.cmdline_changed(seen.proc):
                 continue
             try:
-                with seen.proc.oneshot():
-                    cmdline, name = seen.proc.cmdline(), seen.proc.name()
+                cmdline = seen.proc.cmdline()
+                if cmdline and cmdline != seen.forked_as:
+                    seen.cmdline, seen.name, seen.forked_as = cmdline, seen.proc.name(), None
+                    del self._forked[pid]
             except psutil.Error:
                 continue
-            if cmdline and cmdline != seen.forked_as:
-                seen.cmdline, seen.name, seen.forked_as = cmdline, name, None
 
     def _is_ours(self, ppid: int, created: float) -> bool:
         parent = self.seen.get(ppid)
@@ -194,21 +212,21 @@ class Observer:
     def t0_epoch(self) -> float:
         return self.seen[self.root].create_time if self.root in self.seen else 0.0
 
-    def _discover(self, now: int) -> None:
+    def _discover(self, now: int, read: bool = True) -> None:
         """Admit every new process whose parent is one of ours (or us, for adopted orphans).
 
         The whole process table is read once per sample, as pid -> ppid only
         (the cheap part); create times are asked only of the few candidates.
         """
         if self._members is not None:
-            self.last_members = self._members()
+            self.last_members = self._members(read)
             new = sorted(self.last_members - self.seen.keys())
             stop = time.perf_counter() + 0.05
             for pid in new[:ADMIT_PER_SAMPLE]:  # a fork bomb must not stall the watch loop
                 self.admit(pid)
                 if time.perf_counter() > stop:
                     break
-            self._recheck_forked(stop)
+            self._recheck_forked(stop, read)
             return
         table = _platform.ppid_table()
         changed = True
@@ -233,7 +251,7 @@ class Observer:
         membership only): new members are admitted and counted, no process is read (the kit
         reads them every few samples: its own CPU stays small)."""
         now = time.perf_counter_ns()
-        self._discover(now)
+        self._discover(now, read)
         if not read and self._members is not None:
             self.peak = max(self.peak, len(self.last_members))
             return len(self.last_members)
@@ -268,19 +286,23 @@ class Observer:
     def _sample_one(self, seen: _Seen, now: int) -> bool:
         proc = seen.proc
         try:
-            with proc.oneshot():
-                if proc.status() == psutil.STATUS_ZOMBIE:
-                    return False
-                times = proc.cpu_times()
-                seen.cpu_s = max(seen.cpu_s, times.user + times.system)
+            got = self._reader.sample(proc, seen.started)
+            if got is None or got.zombie:
+                self._reader.forget(proc.pid)
+                return False
+            seen.started = got.started
+            seen.cpu_s = max(seen.cpu_s, got.cpu_s)
+            if self.private_memory:
                 self._read_memory(seen)
-                if seen.samples < 8:  # a spawn child execs after fork: refresh early
+            else:
+                seen.rss_peak = max(seen.rss_peak or 0, got.rss)
+            if seen.samples < REFRESH_SAMPLES and self._reader.cmdline_changed(proc):  # a spawn child execs
+                with proc.oneshot():  # after fork: refresh early
                     seen.name = proc.name()
                     if self._few():
                         seen.cmdline = proc.cmdline()
-                cpu = _platform.cpu_num(proc)
-                if cpu is not None:
-                    seen.cpus.add(cpu)
+            if got.cpu is not None:
+                seen.cpus.add(got.cpu)
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return False
         except psutil.AccessDenied:
@@ -316,7 +338,7 @@ class Observer:
         """``pid`` is alive now: a member of the run group (a zombie leader with live threads
         included), or, sampled, a process that is not a zombie."""
         if self._members is not None:
-            return pid in self._members()
+            return pid in self._members(True)
         try:
             return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         except psutil.Error:
@@ -344,6 +366,10 @@ class Observer:
             return self.alive()
 
         return _platform.kill_process_tree(tree, rounds=20, timeout=2, reap=self.reap_adopted)
+
+    def close(self) -> None:
+        """Nothing more will be sampled: let go of what the process reader keeps (descriptors)."""
+        self._reader.close()
 
     def reap_adopted(self) -> None:
         """Collect exit statuses of orphans that re-parented to us (no zombies left)."""

@@ -47,7 +47,7 @@ from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subje
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
-from kit._platform import Guardian, KernelLog, LimitUnavailable, RunGroup
+from kit._platform import ExitWaiter, FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup
 from kit.interpreter import Interpreter
 from kit.outcomes import DEFAULT, Backend, Ev, MemorySource, Method, Status, resolve_method
 from kit.output import Capture
@@ -59,8 +59,12 @@ __all__ = ["Interrupted", "Slot", "Stopped", "Subject", "example_subject", "over
 
 INTERVAL_S = 0.02
 READ_EVERY = 4
-"""With kernel-kept membership, processes are read (names, per-process CPU) and the events folder
-polled every this many samples (80 ms); membership is read at every sample (20 ms)."""
+"""With kernel-kept membership, processes are read (names, per-process CPU) every this many samples
+(80 ms); membership is read at every sample (20 ms)."""
+EVENTS_EVERY = 8
+"""The events folder is read every this many samples (160 ms) while the run goes on: what is read
+then only stops a crash loop (or a Pool stalled by the OOM killer) early; every event is read at
+the end anyway."""
 SAMPLE_BUDGET_S = 0.05
 """With kernel-kept membership, the most one sample may spend naming processes: the deadline is
 checked between samples, so a huge run must not make one sample last."""
@@ -167,6 +171,8 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(subject.name, Method(method), Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=settings.scale, platform=here, requested_method=requested)
+    if interp is None:  # once per kit process, before the run's clock and its watcher's CPU start
+        warm_bytecode()
     STOP.began()
     try:
         return _run(subject, method, requested, settings, here, slot)
@@ -300,6 +306,7 @@ class _Launch:
         self.keys = [self.watcher.add("cgroup", self.group.paths())] if self.group is not None else []
         if settings.memory_limit is not None:
             self._limit(settings.memory_limit)
+        self.written = _platform.folder_watch(events_dir)  # before the run: its first event counts
         self.kmsg: KernelLog | None = (_platform.kernel_log() if self.group is not None and self.group.memory_kept
                                        else None)  # who the OOM killer ended, as the kernel names them
 
@@ -359,6 +366,8 @@ class _Launch:
                 proc, main = self._launch(out_w, err_w)
         except BaseException:
             self._forget_group()
+            if self.written is not None:
+                self.written.close()
             os.close(out_r)
             os.close(err_r)
             raise
@@ -378,6 +387,7 @@ class _Live:
         self.launch, self.proc, self.main, self.t0, self.out, self.err = launch, proc, main, t0, out, err
         self.group = launch.group
         self.reader = events.Reader(launch.events_dir)
+        self.events = _Events(self.reader, launch.written)
         self.observer = Observer(main, t0, adopts_orphans=launch.adopts,
                                  members=self.group.procs if self.group is not None else None,
                                  ignore=frozenset({launch.watcher.proc.pid, proc.pid}),  # the relay is the kit's
@@ -402,7 +412,7 @@ class _Live:
         try:
             try:
                 self.end, self.stop_reason, self.end_ns = _watch(
-                    self.proc, self.observer, self.reader, self.t0 + int(settings.timeout * 1e9), self.tally,
+                    self.proc, self.observer, self.events, self.t0 + int(settings.timeout * 1e9), self.tally,
                     self.main)
                 if self.end is End.EXITED:
                     if slot is not None:  # only leftovers now: another run may start meanwhile
@@ -429,15 +439,20 @@ class _Live:
                 self.proc.kill()
             self.proc.wait()
             _launchers.difference_update({self.proc.pid, self.main})
-            if self.group is not None:
-                self.cpu_total = self.group.cpu_s()
-                self.task_peak = self.group.peak()
-                self.memory_peak = self.group.memory_peak()
-                self.oom_kills = self.group.oom_kills()
-                if self.launch.kmsg is not None:
-                    self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
-                    self.launch.kmsg.close()
-                _close(self.group, self.observer)
+            try:
+                if self.group is not None:
+                    self.cpu_total = self.group.cpu_s()
+                    self.task_peak = self.group.peak()
+                    self.memory_peak = self.group.memory_peak()
+                    self.oom_kills = self.group.oom_kills()
+                    if self.launch.kmsg is not None:
+                        self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
+                        self.launch.kmsg.close()
+                    _close(self.group, self.observer)
+            finally:  # descriptors the watching kept: never left open, whatever the clean-up met
+                self.observer.close()
+                if self.launch.written is not None:
+                    self.launch.written.close()
             self.launch.watcher.done(self.launch.keys[0])
 
     def _records(self, all_events: list[events.Event]) -> tuple[list[ProcRecord], set[object]]:
@@ -604,6 +619,7 @@ class _Tally:
         self.members_ever: set[int] = set()  # every pid a snapshot listed, to reap after the kill
         self.ooms = 0  # OOM kills the group counted so far
         self.oom_ns: int | None = None  # when the kit first saw the count rise
+        self._last: tuple[set[int], set[int]] = (set(), set())  # (members, threads) of the latest tick
 
     def tick(self, members: set[int], read: bool = True) -> None:
         """``members``: the group's processes just read; threads are read next, then processes again.
@@ -619,15 +635,19 @@ class _Tally:
             if ooms and ooms > self.ooms:
                 self.ooms = ooms
                 self.oom_ns = self.oom_ns or time.perf_counter_ns()
-        self.members_ever |= members
         self.most_procs = max(self.most_procs, len(members))
         tids = self.group.threads()
         if tids is None:
+            self.members_ever |= members
             self.threads_known = False
             return
+        if (members, tids) == self._last:  # nothing started or ended since: the same count as then
+            return
+        self._last = (members, tids)
+        self.members_ever |= members
         extra = tids - members
         if extra:
-            extra -= self.group.procs()
+            extra -= self.group.procs(False)
         self.extra_threads = max(self.extra_threads, len(extra))
 
 
@@ -715,17 +735,42 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
     return []
 
 
-def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Reader,
+class _Events:
+    """The run's events folder while the run goes on: only the files written since the last look
+    are read, where the platform can tell (``_platform.folder_watch``)."""
+
+    def __init__(self, reader: events.Reader, written: FolderWatch | None) -> None:
+        self.reader, self.written = reader, written
+
+    def poll(self) -> list[events.Event]:
+        names = self.written.changed() if self.written is not None else None
+        return self.reader.poll(names=names) if names is None or names else []
+
+
+def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
            deadline_ns: int, tally: _Tally | None = None, main: int | None = None) -> tuple[End, str, int]:
     """Sample until the main process ends, the deadline passes, or children die in a loop.
 
     ``proc`` is the main process or its relay (``main`` its pid): a relay that ended while the
-    main process lives was killed by the script (``os.kill(os.getppid(), ...)``)."""
+    main process lives was killed by the script (``os.kill(os.getppid(), ...)``).  Between two
+    samples the kit sleeps until ``proc`` ends, where the platform can (a pidfd): its end is seen
+    at once, not at the next sample."""
+    waiter = _platform.exit_waiter(proc.pid)
+    try:
+        return _watch_loop(proc, observer, reader, deadline_ns, tally, main, waiter)
+    finally:
+        if waiter is not None:
+            waiter.close()
+
+
+def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events, deadline_ns: int,
+                tally: _Tally | None, main: int | None, waiter: ExitWaiter | None) -> tuple[End, str, int]:
     deaths: Counter[str] = Counter()
     first_death: dict[str, int] = {}
     starts: list[int] = []
     pool_killed: list[str] = []  # Pool workers a SIGKILL ended, as their parent saw
     tick = 0
+    ended = True  # proc may have ended: ask it (the waiter says when it may have)
     while True:
         if STOP.signum:
             return End.INTERRUPTED, STOP.name(), time.perf_counter_ns()
@@ -733,20 +778,21 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
         if time.perf_counter_ns() >= deadline_ns and proc.poll() is None:  # before a sample that a starved
             return End.TIMEOUT, "", time.perf_counter_ns()  # kit (a fork bomb's thousand) would take seconds for
         kept = observer.kernel_kept  # then processes are read every READ_EVERY samples only
-        observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=not kept or tick % READ_EVERY == 1)
+        read = not kept or tick % READ_EVERY == 1
+        observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=read)
         if tally is not None:
-            tally.tick(observer.last_members, read=not kept or tick % READ_EVERY == 1)
+            tally.tick(observer.last_members, read=read)
         now = time.perf_counter_ns()
         relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
-        if proc.poll() is not None:
-            if relayed is not None and observer.lives(relayed):  # read now: a relay ends only after reaping main
+        if ended and proc.poll() is not None:
+            if relayed is not None and observer.lives(relayed) and not _ends_with(relayed, observer):
                 return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
             return End.EXITED, "", now
         if relayed is not None and not observer.seemed_alive(relayed):
             _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
         if now >= deadline_ns:
             return End.TIMEOUT, "", now
-        for e in (reader.poll() if tick % READ_EVERY == 1 else ()):
+        for e in (reader.poll() if tick % EVENTS_EVERY == 1 else ()):
             if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED):
                 error = str(e.data.get("error", ""))
                 deaths[error] += 1
@@ -765,7 +811,25 @@ def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: events.Rea
             if n >= CRASH_LOOP_DEATHS and replaced >= CRASH_LOOP_DEATHS:
                 return (End.CRASH_LOOP, f"{n} child processes died the same death and {replaced} were started "
                         f"to replace them ({error[:200]})", now)
+        if waiter is None:
+            time.sleep(INTERVAL_S)
+        else:
+            ended = waiter.wait(INTERVAL_S)
+
+
+def _ends_with(main: int, observer: Observer) -> bool:
+    """The relay has ended while ``main`` is still listed: a relay ends only after reaping main,
+    unless killed, and killed with its group (``killpg``) main may still be dying.  Whether main
+    ends within a sample (then it ended with its relay, as a sample later would have seen)."""
+    waiter = _platform.exit_waiter(main)
+    if waiter is None:
         time.sleep(INTERVAL_S)
+    else:
+        try:
+            waiter.wait(INTERVAL_S)
+        finally:
+            waiter.close()
+    return not observer.lives(main)
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,

@@ -14,8 +14,8 @@ from kit._platform import PlatformModule
 PUBLIC = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main", "unlink_left",
           "usable_cpu_count"]
-MEMBERS = ["become_subreaper", "cpu_num", "kernel_log", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
-           "runs_kept_apart", "stack_signal", "start_main"]
+MEMBERS = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs",
+           "ppid_table", "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main"]
 
 
 def _importable_here() -> list[str]:

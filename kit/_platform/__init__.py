@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sys
 
-from kit._platform._common import KernelLog, LimitUnavailable, PlatformModule, RunGroup, kill_process_tree, unlink_left
+from kit._platform._common import (ExitWaiter, FolderWatch, KernelLog, LimitUnavailable, PlatformModule, ProcReader,
+                                   ProcSample, RunGroup, kill_process_tree, unlink_left)
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, kill_group
 
@@ -32,18 +33,22 @@ OS_MODULE: PlatformModule = _chosen  # mypy: the chosen module provides every na
 
 become_subreaper = OS_MODULE.become_subreaper
 cpu_num = OS_MODULE.cpu_num
+exit_waiter = OS_MODULE.exit_waiter
+folder_watch = OS_MODULE.folder_watch
 kernel_log = OS_MODULE.kernel_log
 new_group_kwargs = OS_MODULE.new_group_kwargs
 ppid_table = OS_MODULE.ppid_table
 reap = OS_MODULE.reap
 resume = OS_MODULE.resume
 run_group = OS_MODULE.run_group
+proc_reader = OS_MODULE.proc_reader
 runs_kept_apart = OS_MODULE.runs_kept_apart
 stack_signal = OS_MODULE.stack_signal
 start_main = OS_MODULE.start_main
 
 __all__ = [
-    "OS_MODULE", "Guardian", "KernelLog", "LimitUnavailable", "PlatformModule", "RunGroup", "become_subreaper",
-    "cpu_num", "kernel_log", "kill_group", "kill_process_tree", "new_group_kwargs", "ppid_table", "reap",
-    "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main", "unlink_left", "usable_cpu_count"
+    "OS_MODULE", "ExitWaiter", "FolderWatch", "Guardian", "KernelLog", "LimitUnavailable", "PlatformModule",
+    "ProcReader", "ProcSample", "RunGroup", "become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log",
+    "kill_group", "kill_process_tree", "new_group_kwargs", "ppid_table", "proc_reader", "reap", "resume", "run_group",
+    "runs_kept_apart", "stack_signal", "start_main", "unlink_left", "usable_cpu_count"
 ]

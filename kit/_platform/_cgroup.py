@@ -52,6 +52,7 @@ _NAME = re.compile(r"^run-(\d+)-(\d+)-(\d+)-(\d+)(?:-.*)?$")
 _V1_WANTED = ("pids", "cpuacct", "freezer", "memory")
 _DELEGATE = "systemd-run --user --scope -p Delegate=yes"
 _POLL_S = 0.005
+_CHUNK = 65536
 _seq = itertools.count(1)
 _seq_lock = threading.Lock()
 
@@ -153,6 +154,74 @@ def _write(path: str, value: str) -> None:
 def _ints(path: str) -> set[int]:
     text = _read(path)
     return {int(x) for x in text.split()} if text else set()
+
+
+def _raw(path: str) -> bytes:
+    """A small kernfs file's bytes (empty when unreadable): no text layer, one buffer."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return b""
+    try:
+        return _pread_all(fd)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def _pread_all(fd: int) -> bytes:
+    """Everything in a kernfs file from its start: a read at offset 0 makes the kernel list it anew."""
+    chunks = [os.pread(fd, _CHUNK, 0)]
+    while len(chunks[-1]) == _CHUNK:
+        chunks.append(os.pread(fd, _CHUNK, _CHUNK * len(chunks)))
+    return b"".join(chunks)
+
+
+class _Listing:
+    """One list of ids the kernel keeps (``cgroup.procs``, ``cgroup.threads``), read at every tick.
+
+    v2 files are read again through a descriptor kept open (a read at offset 0 starts the list
+    anew); a v1 one is opened each time, because a v1 list read twice through one descriptor
+    is the list made at the first read.  The parsed set is kept while the bytes do not change."""
+
+    def __init__(self, path: str, keep_open: bool) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._keep = keep_open
+        self._bytes = b""
+        self._ids: frozenset[int] = frozenset()
+
+    def read_bytes(self) -> bytes:
+        if not self._keep:
+            return _raw(self.path)
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            return _pread_all(self._fd)
+        except OSError:
+            self.close()
+            return _raw(self.path)
+
+    def read(self) -> frozenset[int]:
+        data = self.read_bytes()
+        if data != self._bytes:
+            self._bytes, self._ids = data, frozenset(int(x) for x in data.split())
+        return self._ids
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def _leaf(path: str) -> bool:
+    """No cgroup nested in ``path`` (kernfs: a directory's link count is 2 + its subdirectories)."""
+    try:
+        return os.stat(path).st_nlink == 2
+    except OSError:
+        return False
 
 
 def _subdirs(path: str) -> Iterator[str]:
@@ -305,6 +374,17 @@ class RunCgroup:
             self._cpu = (os.path.join(acct.path, "cpuacct.usage"), 1e-9) if acct else None
         self._mem = _memory_files(dirs)
         self._mem_why = next((n.partition(": ")[2] for n in self._notes if n.startswith("memory unknown")), "")
+        self._threads_in = next(((d, name) for d in dirs for name in ("cgroup.threads", "tasks") if d.has(name)), None)
+        self._listings: dict[tuple[str, str], _Listing] = {}
+        # v2: the first group's threads, read through a kept descriptor, say whether its processes changed
+        v2_threads = dirs[0].version == 2 and self._threads_in == (dirs[0], "cgroup.threads")
+        self._quick = (dirs[0], self._listing(dirs[0], "cgroup.threads")) if v2_threads else None
+        self._quick_basis: frozenset[int] | None = None
+        self._quick_pids: set[int] = set()
+        self._nested = False
+        self._others: set[int] = set()  # what the other groups listed, as the first group's threads were then
+        self._others_basis: frozenset[int] | None = None
+        self._spare_tids: frozenset[int] | None = None
         # precomputed for preexec(): nothing but open/write/close in the child
         self._procs_files = tuple(os.fsencode(os.path.join(d.path, "cgroup.procs")) for d in dirs)
 
@@ -312,8 +392,8 @@ class RunCgroup:
     @classmethod
     def create(cls, tag: str = "") -> RunCgroup:
         """A new run group in every usable hierarchy (raises CgroupUnavailable with a reason)."""
-        cleanup_stale()
         places, notes = _read_places()
+        cleanup_stale(places)
         if not places:
             raise CgroupUnavailable(notes[0] if notes else "no cgroup file system is mounted "
                                     "(no cgroup2 or cgroup line in /proc/self/mountinfo)")
@@ -397,34 +477,86 @@ class RunCgroup:
                 os.close(fd)
 
     # -- reading
-    def procs(self) -> set[int]:
-        """Every pid in the run (nested groups included), union over the run's groups."""
-        pids: set[int] = set()
-        for d in self._dirs:
-            for sub in _subdirs(d.path):
-                pids |= _ints(os.path.join(sub, "cgroup.procs"))
-        return pids
+    def procs(self, every: bool = True) -> set[int]:
+        """Every pid in the run (nested groups included), union over the run's groups.
+
+        ``every=False``: the first group only (v2 where there is one), the cheap reading of a
+        tick between full ones: a process leaves one hierarchy only by moving itself there.
+        With v2 first, the other groups are listed again only when its threads changed since
+        they were, or when they held a process the first one did not (one that moved itself)."""
+        if self._quick is None:
+            pids: set[int] = set()
+            for d in self._dirs if every else self._dirs[:1]:
+                pids |= self._ids(d, "cgroup.procs")
+            return pids
+        first = self._quick_procs(*self._quick)
+        if not every or len(self._dirs) == 1:
+            return first
+        self._spare_tids = None
+        if self._others_basis is not self._quick_basis or self._others - first:
+            others: set[int] = set()
+            for d in self._dirs[1:]:
+                others |= self._ids(d, "cgroup.procs")
+            self._others, self._others_basis = others, self._quick_basis
+        return first | self._others
+
+    def _quick_procs(self, d: _Dir, threads: _Listing) -> set[int]:
+        """The first group's processes, listed again only when its threads changed: a process
+        that starts, ends or moves to a nested group changes the set of live thread ids (one
+        read), and a thread id is not reused while the thread lives.  With nested groups (the
+        run made some) it is listed every time.  Unchanged, the reading also serves the next
+        ``threads()``."""
+        tids = threads.read()
+        if tids is self._quick_basis and not self._nested:
+            self._spare_tids = tids
+            return set(self._quick_pids)
+        self._quick_basis = None  # in case the next reading raises
+        self._nested = not _leaf(d.path)
+        self._quick_pids = self._ids(d, "cgroup.procs")
+        self._quick_basis = tids
+        return set(self._quick_pids)
 
     def threads(self) -> set[int] | None:
         """Thread ids of the run alive now (v2 ``cgroup.threads``, v1 ``tasks``); None if unknown.
 
         A process's main thread has the process's pid as its id; any other id is a thread."""
-        for d in self._dirs:
-            for name in ("cgroup.threads", "tasks"):
-                if d.has(name):
-                    tids: set[int] = set()
-                    for sub in _subdirs(d.path):
-                        tids |= _ints(os.path.join(sub, name))
-                    return tids
-        return None
+        if self._threads_in is None:
+            return None
+        spare, self._spare_tids = self._spare_tids, None
+        if spare is not None:  # just read by procs(every=False), unchanged since the processes were listed
+            return set(spare)
+        return self._ids(*self._threads_in)
+
+    def _listing(self, d: _Dir, name: str) -> _Listing:
+        listing = self._listings.get((d.path, name))
+        if listing is None:
+            listing = self._listings[(d.path, name)] = _Listing(os.path.join(d.path, name), keep_open=d.version == 2)
+        return listing
+
+    def _ids(self, d: _Dir, name: str) -> set[int]:
+        """The ids listed in ``name`` of ``d`` and of the groups nested in it (the run may make some)."""
+        ids = set(self._listing(d, name).read())
+        if not _leaf(d.path):
+            for sub in _subdirs(d.path):
+                if sub != d.path:
+                    ids |= _ints(os.path.join(sub, name))
+        return ids
 
     def populated(self) -> bool:
         """Some live process is in the run (v2 ``cgroup.events``; v1: ``cgroup.procs`` not empty)."""
         if self._v2 is not None:
-            text = _read(os.path.join(self._v2.path, "cgroup.events"))
-            if text is not None:
-                return "populated 1" in text
+            text = self._kept_file(os.path.join(self._v2.path, "cgroup.events"))
+            if text:
+                return b"populated 1" in text
         return bool(self.procs())
+
+    def _kept_file(self, path: str) -> bytes:
+        """A small file of the run's groups read at every tick, through a descriptor kept open
+        (v2 and v1 control files alike write their text anew at each read from offset 0)."""
+        listing = self._listings.get((path, ""))
+        if listing is None:
+            listing = self._listings[(path, "")] = _Listing(path, keep_open=True)
+        return listing.read_bytes()
 
     def cpu_s(self) -> float | None:
         """CPU seconds used by every process ever in the run, exited ones included; None if unknown."""
@@ -472,7 +604,7 @@ class RunCgroup:
         """Processes of the run the kernel's OOM killer ended so far; None if unknown."""
         if self._mem is None:
             return None
-        text = _read(self._mem.events) or ""
+        text = self._kept_file(self._mem.events).decode("ascii", "replace")
         for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill" and value.strip().isdigit():
@@ -624,6 +756,9 @@ class RunCgroup:
         if self._closed:
             return
         self.kill(timeout)
+        for listing in self._listings.values():
+            listing.close()
+        self._listings.clear()
         deadline = time.monotonic() + timeout
         for d in self._dirs:
             while True:
@@ -715,13 +850,14 @@ def _remove_dir(d: _Dir, strict: bool = False) -> None:
 
 
 # -- leftovers of dead kits ---------------------------------------------------------------
-def cleanup_stale() -> int:
+def cleanup_stale(places: list[_Place] | None = None) -> int:
     """Remove the run groups whose owning kit process died, killing their processes first.
 
     Looks in ``<own cgroup>/kit`` of every hierarchy; a group whose owner lived in another
     pid namespace is left alone.  Returns how many runs were removed.
     """
-    places, _ = _read_places()
+    if places is None:  # given by create(), which has just read them
+        places, _ = _read_places()
     runs: dict[str, list[_Dir]] = {}
     for place in places:
         parent = os.path.join(place.own, PARENT)

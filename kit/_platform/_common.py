@@ -5,11 +5,107 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterable
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 import psutil
 
 from kit._platform import _relay
+
+
+class ProcSample(NamedTuple):
+    """One look at a live process: what the observer keeps of it at each reading."""
+
+    zombie: bool
+    cpu_s: float  # user + system CPU seconds so far
+    cpu: int | None  # the CPU it is on now, where known
+    rss: int  # resident memory, bytes
+    started: int | None = None  # an identity of the process (Linux: its start time in clock ticks), where known
+
+
+def sample_proc(proc: psutil.Process, started: int | None = None) -> ProcSample | None:
+    """``proc`` now, through psutil; None when it is gone.  Raises ``psutil.AccessDenied``."""
+    try:
+        with proc.oneshot():
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return ProcSample(True, 0.0, None, 0)
+            times = proc.cpu_times()
+            getter = getattr(proc, "cpu_num", None)  # not on macOS nor Windows
+            return ProcSample(False, times.user + times.system, getter() if getter else None, proc.memory_info().rss)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+
+
+class ProcReader(Protocol):
+    """Samples the processes of one observer (``_platform.proc_reader()``); ``close()`` when done."""
+
+    def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None: ...  # None: gone
+
+    def identify(self, proc: psutil.Process, cmdline: bool = True
+                 ) -> tuple[int, str, list[str]] | None: ...  # (ppid, name, command line); None: gone
+
+    def cmdline_changed(self, proc: psutil.Process) -> bool: ...  # since the last call (first: True); True: maybe
+
+    def forget(self, pid: int) -> None: ...  # ``pid`` is gone: nothing kept for it
+
+    def close(self) -> None: ...
+
+
+class PsutilReader:
+    """``ProcReader`` through psutil: nothing kept between samples."""
+
+    def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
+        return sample_proc(proc, started)
+
+    def identify(self, proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list[str]] | None:
+        return identify(proc, cmdline)
+
+    def cmdline_changed(self, proc: psutil.Process) -> bool:
+        return True  # nothing cheaper than reading it anew
+
+    def forget(self, pid: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def proc_reader() -> ProcReader:
+    return PsutilReader()
+
+
+class FolderWatch(Protocol):
+    """The files written in a folder since the last look."""
+
+    def changed(self) -> set[str] | None: ...  # their names; None: unknown, look at every file
+
+    def close(self) -> None: ...
+
+
+class ExitWaiter(Protocol):
+    """Sleeps until a process ends or the time passes."""
+
+    def wait(self, seconds: float) -> bool: ...  # False: still running after ``seconds``; True: ended, or maybe
+
+    def close(self) -> None: ...
+
+
+def no_exit_waiter(pid: int) -> ExitWaiter | None:
+    """No way to sleep until a process ends here: the kit sleeps and asks."""
+    return None
+
+
+def no_folder_watch(path: str) -> FolderWatch | None:
+    """No way to learn that a folder was written here: it is listed at every look."""
+    return None
+
+
+def identify(proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list[str]] | None:
+    """(parent pid, name, command line) of ``proc`` through psutil; None when it is gone."""
+    try:
+        with proc.oneshot():
+            return proc.ppid(), proc.name(), proc.cmdline() if cmdline else []
+    except psutil.Error:
+        return None
 
 
 def ppid_table() -> dict[int, int]:
@@ -80,7 +176,8 @@ class RunGroup(Protocol):
 
     def join_paths(self) -> list[str] | None: ...  # files a relay's child writes "0" to; None: preexec only
 
-    def procs(self) -> set[int]: ...  # pids of the run's live processes (a zombie leader with live threads too)
+    def procs(self, every: bool = True) -> set[int]: ...  # pids of the run's live processes (a zombie leader with
+    # live threads too); ``every=False``: a cheaper reading where the group spans several hierarchies (the first)
 
     def threads(self) -> set[int] | None: ...  # thread ids of the run alive now (None: unknown)
 
@@ -119,6 +216,12 @@ class PlatformModule(Protocol):
     def become_subreaper(self) -> bool: ...  # orphans of the run re-parent to us (idempotent); whether they do
 
     def cpu_num(self, proc: psutil.Process) -> int | None: ...  # the CPU a process is on now, where known
+
+    def proc_reader(self) -> ProcReader: ...  # samples an observer's processes (``ProcSample``)
+
+    def folder_watch(self, path: str) -> FolderWatch | None: ...  # whether a folder was written; None: cannot tell
+
+    def exit_waiter(self, pid: int) -> ExitWaiter | None: ...  # sleep until a child ends; None: cannot here
 
     def new_group_kwargs(self) -> dict[str, Any]: ...  # Popen arguments: a session / process group of its own
 

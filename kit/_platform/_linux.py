@@ -5,9 +5,11 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import select
 import signal
 import subprocess
 import sys
+import threading
 
 import psutil
 
@@ -16,7 +18,8 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 from typing import Any, Callable  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
-from kit._platform._common import KernelLog, RunGroup, start_posix  # noqa: E402
+from kit._platform import _common  # noqa: E402
+from kit._platform._common import KernelLog, ProcSample, RunGroup, start_posix  # noqa: E402
 from kit._platform._kmsg import KmsgLog  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
 from kit._platform._procfs import read_stat  # noqa: E402
@@ -24,8 +27,9 @@ from kit._platform._procfs import read_stat  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "kernel_log", "new_group_kwargs", "ppid_table", "reap", "resume", "run_group",
-           "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
+__all__ = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
+           "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
+           "start_main"]  # PlatformModule
 
 
 def stack_signal() -> int | None:
@@ -38,7 +42,12 @@ def stack_signal() -> int | None:
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    """The C library: glibc's by its usual name, else as ``find_library`` finds it (which may run
+    ``ldconfig``: a process started inside the first run's window)."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def become_subreaper() -> bool:
@@ -83,6 +92,241 @@ def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[in
 
 def cpu_num(proc: psutil.Process) -> int | None:
     return proc.cpu_num()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _kept_budget() -> int:
+    """Descriptors all readers together may keep open: a quarter of this process's limit, at most 1024."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 1024 if soft == resource.RLIM_INFINITY else max(0, min(1024, soft // 4))
+
+
+def _split_cmdline(data: str) -> list[str]:
+    """``/proc/PID/cmdline`` as psutil splits it (a process that rewrote it may use spaces)."""
+    if not data:
+        return []
+    sep = "\0" if data.endswith("\0") else " "
+    if data.endswith(sep):
+        data = data[:-1]
+    args = data.split(sep)
+    return data.split(" ") if sep == "\0" and len(args) == 1 and " " in data else args
+
+
+class StatReader:
+    """Samples processes from ``/proc/PID/stat``, through a descriptor kept open for each of the
+    first ``keep`` processes it follows (within the budget of every reader of the kit process):
+    a read at offset 0 makes the kernel write the line anew, and the descriptor belongs to that
+    process, not to its pid (a pid reused by another process reads as gone).  ``close()``
+    closes them all."""
+
+    _lock = threading.Lock()
+    _kept = 0  # descriptors kept by every reader
+    _budget: int | None = None
+
+    def __init__(self, keep: int = 64) -> None:
+        self._fds: dict[int, int] = {}
+        self._keep = keep
+        self._cmdlines: dict[int, bytes] = {}
+        self._cmd_fds: dict[int, int] = {}
+
+    def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
+        """``proc`` now; None when it is gone or, given ``started``, when its pid is another process's."""
+        pid = proc.pid
+        data = self._read(pid)
+        if data is None:
+            return None
+        if not data:
+            return _common.sample_proc(proc, started)
+        rest = data[data.rfind(b")") + 2:].split()  # proc(5) field N is rest[N - 3]
+        try:
+            state, ticks, start, rss, cpu = (rest[0], int(rest[11]) + int(rest[12]), int(rest[19]), int(rest[21]),
+                                             int(rest[36]))
+        except (IndexError, ValueError):
+            return _common.sample_proc(proc, started)
+        if started is not None and start != started:
+            self.forget(pid)
+            return None
+        if state in (b"Z", b"X"):
+            return ProcSample(True, 0.0, None, 0, start)
+        return ProcSample(False, ticks / _TICKS, cpu, rss * _PAGE, start)
+
+    def _read(self, pid: int) -> bytes | None:
+        """The line of ``pid``; None when it is gone, empty when it cannot be read."""
+        fd = self._fds.get(pid)
+        kept = fd is not None
+        try:
+            if fd is None:
+                fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+                if len(self._fds) < self._keep and self._reserve():
+                    self._fds[pid], kept = fd, True
+            return os.pread(fd, 4096, 0)
+        except (FileNotFoundError, ProcessLookupError):  # gone (ESRCH: through a kept descriptor)
+            self.forget(pid)
+            return None
+        except OSError:
+            self.forget(pid)
+            return b""
+        finally:
+            if fd is not None and not kept:
+                os.close(fd)
+
+    @classmethod
+    def _reserve(cls) -> bool:
+        with cls._lock:
+            if cls._budget is None:
+                cls._budget = _kept_budget()
+            if cls._kept >= cls._budget:
+                return False
+            cls._kept += 1
+            return True
+
+    def identify(self, proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list[str]] | None:
+        """(parent pid, name, command line) of ``proc`` as psutil gives them, from one read of
+        ``/proc/PID/stat`` and one of ``/proc/PID/cmdline`` (``cmdline=False``: not read, empty),
+        which also starts ``cmdline_changed``; None when it is gone."""
+        data = self._read(proc.pid)
+        if not data:
+            return None if data is None else _common.identify(proc, cmdline)
+        close = data.rfind(b")")
+        try:
+            ppid = int(data[close + 2:].split(None, 2)[1])  # state, then the parent pid
+        except (IndexError, ValueError):
+            return _common.identify(proc, cmdline)
+        name = os.fsdecode(data[data.find(b"(") + 1:close])
+        args: list[str] = []
+        if cmdline:
+            self.cmdline_changed(proc)
+            args = _split_cmdline(os.fsdecode(self._cmdlines.get(proc.pid, b"")))
+        if len(name) >= 15 and args and os.path.basename(args[0]).startswith(name):  # the kernel keeps 15 bytes
+            name = os.path.basename(args[0])
+        return ppid, name, args
+
+    def cmdline_changed(self, proc: psutil.Process) -> bool:
+        """The bytes of ``/proc/PID/cmdline`` differ from those of the last call (the first call
+        says True), or cannot be read: an exec since then, or maybe one.  The descriptor is
+        kept like the stat one's: a read shows the process's memory as it is then."""
+        pid = proc.pid
+        fd = self._cmd_fds.get(pid)
+        kept = fd is not None
+        try:
+            if fd is None:
+                fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY | os.O_CLOEXEC)
+                if pid in self._fds and self._reserve():
+                    self._cmd_fds[pid], kept = fd, True
+            data = os.pread(fd, 65536, 0)
+        except OSError:
+            return True
+        finally:
+            if fd is not None and not kept:
+                os.close(fd)
+        changed = self._cmdlines.get(pid) != data
+        self._cmdlines[pid] = data
+        return changed
+
+    def forget(self, pid: int) -> None:
+        self._cmdlines.pop(pid, None)
+        for fds in (self._fds, self._cmd_fds):
+            fd = fds.pop(pid, None)
+            if fd is not None:
+                os.close(fd)
+                with self._lock:
+                    StatReader._kept -= 1
+
+    def close(self) -> None:
+        for pid in list(self._fds) + list(self._cmd_fds):
+            self.forget(pid)
+
+
+_IN_NONBLOCK_CLOEXEC = os.O_NONBLOCK | os.O_CLOEXEC  # inotify_init1 takes the open(2) flags' values
+_IN_WRITTEN = 0x2 | 0x100 | 0x80  # IN_MODIFY | IN_CREATE | IN_MOVED_TO
+_IN_Q_OVERFLOW = 0x4000
+
+
+class FolderWatch:
+    """The files written in a folder since the last look (inotify): a folder nothing wrote to
+    need not be listed again, nor the files nobody wrote to read."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def changed(self) -> set[str] | None:
+        """The names of the files written since the last call; None when unknown (the kernel's
+        queue overflowed, an error): look at every file."""
+        if self._fd < 0:
+            return None
+        names: set[str] = set()
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return names
+            except OSError:
+                return None
+            at = 0
+            while at + 16 <= len(data):  # struct inotify_event: wd, mask, cookie, len, then the name
+                mask, size = int.from_bytes(data[at + 4:at + 8], sys.byteorder), int.from_bytes(data[at + 12:at + 16],
+                                                                                                 sys.byteorder)
+                if mask & _IN_Q_OVERFLOW:
+                    return None
+                names.add(os.fsdecode(data[at + 16:at + 16 + size].rstrip(b"\0")))
+                at += 16 + size
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def folder_watch(path: str) -> FolderWatch | None:
+    """A ``FolderWatch`` of ``path``; None where inotify cannot be used."""
+    libc = _libc()
+    fd = libc.inotify_init1(_IN_NONBLOCK_CLOEXEC)
+    if fd < 0:
+        return None
+    if libc.inotify_add_watch(fd, os.fsencode(path), _IN_WRITTEN) < 0:
+        os.close(fd)
+        return None
+    return FolderWatch(fd)
+
+
+class ExitWaiter:
+    """Sleeps until a process ends or the time passes (its pidfd, polled): the end of a run is
+    seen at once, and a wait is one system call."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
+
+    def wait(self, seconds: float) -> bool:
+        """False: still running after ``seconds``; True: it ended (or maybe: ask it)."""
+        try:
+            return bool(self._poll.poll(max(0, int(seconds * 1000))))
+        except OSError:
+            return True
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def exit_waiter(pid: int) -> ExitWaiter | None:
+    """An ``ExitWaiter`` of ``pid`` (a child of ours, not yet waited for); None without pidfds."""
+    try:
+        return ExitWaiter(os.pidfd_open(pid))
+    except (AttributeError, OSError):  # Python before 3.9, Linux before 5.3
+        return None
+
+
+def proc_reader() -> StatReader:
+    """A reader of processes for one observer (``StatReader``)."""
+    return StatReader()
 
 
 def ppid_table() -> dict[int, int]:

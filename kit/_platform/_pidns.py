@@ -137,7 +137,7 @@ class PidNsGroup:
         the kit in a container is the container's, and the container is the sandbox."""
         return None
 
-    def procs(self) -> set[int]:
+    def procs(self, every: bool = True) -> set[int]:
         return {pid for pid in _all_pids() - self._before if _alive(pid)}
 
     def threads(self) -> set[int] | None:

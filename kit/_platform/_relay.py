@@ -55,7 +55,7 @@ def start(argv: list[str], join: list[str], on_started: Callable[[int], None] | 
 
     r, w = os.pipe()
     try:
-        relay = [sys.executable, "-I", "-S", os.path.abspath(__file__), str(w)]
+        relay = [sys.executable, "-I", "-S", _compiled(os.path.abspath(__file__)), str(w)]
         relay += [f"--join={path}" for path in join] + ["--", *argv]
         proc = subprocess.Popen(relay, pass_fds=(w,), start_new_session=True, **popen)  # type: ignore[call-overload]
     except BaseException:
@@ -79,6 +79,25 @@ def start(argv: list[str], join: list[str], on_started: Callable[[int], None] | 
         proc.wait()
         raise subprocess.SubprocessError(errors[0] if errors else f"the relay said nothing (exit {proc.returncode})")
     return proc, pids[0]
+
+
+def _compiled(source: str) -> str:
+    """The relay's bytecode where it is current for ``source`` (a timestamp-checked ``.pyc`` of
+    this interpreter, as ``runner.warm_bytecode`` writes), else ``source``: run as a script, the
+    source would be compiled again at every run's start."""
+    import importlib.util  # the kit's side only
+
+    try:
+        cached = importlib.util.cache_from_source(source)
+        stat = os.stat(source)
+        with open(cached, "rb") as fh:
+            head = fh.read(16)
+    except (OSError, NotImplementedError, ValueError):
+        return source
+    flags, mtime, size = (int.from_bytes(head[i:i + 4], "little") for i in (4, 8, 12))
+    current = (head[:4] == importlib.util.MAGIC_NUMBER and flags == 0 and mtime == int(stat.st_mtime) & 0xFFFFFFFF
+               and size == stat.st_size & 0xFFFFFFFF)
+    return cached if current else source
 
 
 def _child(report: int, join: list[str], argv: list[str], inherited: dict[int, bool]) -> None:

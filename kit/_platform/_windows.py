@@ -11,13 +11,17 @@ from typing import Any, Callable
 
 import psutil
 
-from kit._platform._common import RunGroup, no_kernel_log, no_run_group, no_stack_signal, popen_kwargs_for, ppid_table
+from kit._platform._common import (RunGroup, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
+                                   no_stack_signal, popen_kwargs_for, ppid_table, proc_reader)
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["become_subreaper", "cpu_num", "kernel_log", "new_group_kwargs", "ppid_table", "reap", "resume",
-           "run_group", "runs_kept_apart", "stack_signal", "start_main"]  # PlatformModule
+__all__ = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
+           "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
+           "start_main"]  # PlatformModule
 
+exit_waiter = no_exit_waiter  # no pidfd: the kit sleeps and asks
+folder_watch = no_folder_watch  # no inotify: the events folder is listed at every look
 kernel_log = no_kernel_log  # no kernel log to read here: OOM kills are not named
 run_group = no_run_group  # no kernel-kept group here: the psutil fallback
 stack_signal = no_stack_signal  # faulthandler.register does not exist on Windows
