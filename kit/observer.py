@@ -292,10 +292,9 @@ class Observer:
                 return False
             seen.started = got.started
             seen.cpu_s = max(seen.cpu_s, got.cpu_s)
-            if self.private_memory:
-                self._read_memory(seen)
-            else:
-                seen.rss_peak = max(seen.rss_peak or 0, got.rss)
+            seen.rss_peak = max(seen.rss_peak or 0, got.rss)
+            if self._private_now:
+                self._read_private(seen)
             if seen.samples < REFRESH_SAMPLES and self._reader.cmdline_changed(proc):  # a spawn child execs
                 with proc.oneshot():  # after fork: refresh early
                     seen.name = proc.name()
@@ -311,20 +310,14 @@ class Observer:
         seen.last_ns = now
         return True
 
-    def _read_memory(self, seen: _Seen) -> None:
-        """Its resident memory (cheap: one small read), and its PSS or USS for the tree's sum where
-        nobody else keeps the run's memory (``private_memory``: the memory map is walked)."""
-        proc = seen.proc
-        if self._private_now:
-            try:
-                full = proc.memory_full_info()
-            except psutil.AccessDenied:
-                full = None
-            if full is not None:
-                self._memory_sum += int(getattr(full, "pss", 0) or full.uss)
-                seen.rss_peak = max(seen.rss_peak or 0, full.rss)
-                return
-        seen.rss_peak = max(seen.rss_peak or 0, proc.memory_info().rss)
+    def _read_private(self, seen: _Seen) -> None:
+        """Its PSS (Linux) or USS, added to the tree's sum where nobody else keeps the run's memory
+        (``private_memory``): the kernel walks its memory map for it, so only every ``PRIVATE_EVERY_NS``."""
+        try:
+            full = seen.proc.memory_full_info()
+        except psutil.AccessDenied:
+            return
+        self._memory_sum += int(getattr(full, "pss", 0) or full.uss)
 
     # -- what is left --------------------------------------------------------
     def seemed_alive(self, pid: int) -> bool:
