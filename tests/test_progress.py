@@ -154,7 +154,11 @@ def test_the_live_line_is_drawn_from_threads_without_tearing() -> None:
     tty = Tty()
     p = Progress(tty, LIVE, width=80)
     rs = results(200)
-    threads = [threading.Thread(target=lambda chunk=rs[k::4]: [p.cell(r, 200) for r in chunk]) for k in range(4)]
+    def show(chunk: list[RunResult]) -> None:
+        for r in chunk:
+            p.cell(r, 200)
+
+    threads = [threading.Thread(target=show, args=(rs[k::4],)) for k in range(4)]
     for t in threads:
         t.start()
     for t in threads:
