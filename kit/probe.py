@@ -131,6 +131,7 @@ def _forked() -> None:
     _disarm_stacks()
     _threads_said = False
     _forks_said = 0
+    _python_tids.clear()
 
 
 FORKS_SAID = 3
@@ -141,10 +142,15 @@ TASKS = "/proc/self/task"
 runs in the user's interpreter, where the kit's platform layer, with psutil, cannot be imported)."""
 
 
-def _native_threads() -> int | None:
+_python_tids: set[int] = set()
+"""Thread ids of every Python thread this process started (``_wrap_thread_start``): a thread whose
+``run()`` ended leaves ``threading.enumerate()`` before the kernel's list, and is not a native one."""
+
+
+def _native_threads() -> set[int] | None:
     try:
-        return len(os.listdir(TASKS))  # noqa: PTH208 - no pathlib here
-    except OSError:  # not Linux: Python's threads only
+        return {int(name) for name in os.listdir(TASKS)}  # noqa: PTH208 - no pathlib here
+    except (OSError, ValueError):  # not Linux: Python's threads only
         return None
 
 
@@ -161,7 +167,11 @@ def _before_fork() -> None:
     me = threading.current_thread() if threading is not None else None
     others = [t for t in threading.enumerate() if t is not me] if threading is not None else []
     native = _native_threads()
-    beyond = max(0, native - 1 - len(others)) if native is not None else 0
+    if native is not None:
+        import _thread
+
+        native -= {_thread.get_native_id(), *(getattr(t, "native_id", None) for t in others), *_python_tids}
+    beyond = len(native) if native is not None else 0
     if not others and not beyond:
         return
     _forks_said += 1
@@ -249,6 +259,8 @@ def _wrap_thread_start() -> None:
         except Exception:  # noqa: BLE001 - a thread without its site is still started
             pass
         original(self)
+        if self.native_id is not None:  # known once start() returns: the thread has begun
+            _python_tids.add(self.native_id)
 
     threading.Thread.start = start  # type: ignore[method-assign]
 

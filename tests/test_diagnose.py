@@ -958,3 +958,62 @@ def test_a_daemon_that_ignores_sigterm_hangs_the_exit_and_is_named(tmp_path: Pat
     d = diagnosis(r, Code.HANG)
     assert "the main process exiting" in d.message and "in stubborn (script.py:10)" in d.message, d
     assert "did not end on it" in d.message, d
+
+
+NATIVE_AND_FINISHED = """
+import _thread
+import multiprocessing
+import threading
+import time
+
+
+def work():
+    pass
+
+
+if __name__ == "__main__":
+    for _ in range(50):  # Python threads that just ended: gone from threading.enumerate() before the kernel's list
+        t = threading.Thread(target=time.sleep, args=(0,))
+        t.start()
+        t.join()
+    {native}
+    p = multiprocessing.Process(target=work)
+    p.start()
+    p.join()
+"""
+
+
+@by_method("fork")
+def test_a_thread_python_did_not_start_is_counted_and_a_finished_one_is_not(tmp_path: Path, method: str) -> None:
+    """A thread started below threading (``_thread.start_new_thread``, as a C library would) is alive at
+    the fork: counted as native.  Fifty Python threads that ended just before: never counted (the
+    broken variant, kernel threads minus Python's alive ones, said "native thread(s)" for them)."""
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("the kernel's thread list is Linux's")
+    native = script(tmp_path, NATIVE_AND_FINISHED.format(native="_thread.start_new_thread(time.sleep, (2,)); "
+                                                                "time.sleep(0.05)"), "native")
+    r = run_bounded(script_subject(native), method)
+    d = diagnosis(r, Code.FORK_WITH_THREADS)
+    assert "with: 1 native thread(s) Python did not start (a C library's)" in d.message, d.message
+    finished = script(tmp_path, NATIVE_AND_FINISHED.format(native="pass"), "finished")
+    r = run_bounded(script_subject(finished), method)
+    assert r.status == Status.PASS and r.diagnoses == [], r.diagnoses
+
+
+def test_a_python_thread_still_in_the_kernels_list_is_not_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race behind a false "native thread": a Python thread whose run() ended has left
+    threading.enumerate() while the kernel still lists it for a moment (about one join in thirty
+    here).  Its id was noted as it started, so it is not counted; an id nobody started is."""
+    from kit import probe
+
+    said: list[dict[str, Any]] = []
+    monkeypatch.setattr(probe, "record", lambda kind, **data: said.append(data))
+    monkeypatch.setattr(probe, "_forks_said", 0)
+    me = threading.get_native_id()
+    monkeypatch.setattr(probe, "_python_tids", {4242})
+    monkeypatch.setattr(probe, "_native_threads", lambda: {me, 4242})  # 4242: a Python thread ending
+    probe._before_fork()
+    assert said == []  # the broken variant (kernel threads minus Python's alive ones) said 1 native thread
+    monkeypatch.setattr(probe, "_native_threads", lambda: {me, 4242, 4343})  # 4343: nobody in Python started it
+    probe._before_fork()
+    assert said == [{"forking": "MainThread", "native_beyond": 1, "threads": []}]
