@@ -341,6 +341,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     files = result_files(args)
     done: list[RunResult] = []
     shown = Progress.for_stream(sys.stderr, args.verbose - args.quiet, args.width, render.colour_wanted(sys.stderr))
+    shown.total = _cells_asked(args.targets, len(examples) * len(methods))
 
     def progress(i: int, n: int, r: RunResult, running: Sequence[str]) -> None:
         done.append(r)
@@ -361,6 +362,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     _outputs(args, rs, files)
     files.finish()
     return exit_status(r.status for r in rs)
+
+
+def _cells_asked(targets: str, per_place: int) -> int:
+    """How many cells ``--targets`` asks for, for the progress line before any has ended; 0 (unknown)
+    for ``auto``, whose containers run only where they can."""
+    from kit.places import parse
+
+    plan = parse(targets)
+    return 0 if plan.optional else per_place * (int(plan.host) + len(plan.pythons))
 
 
 def _outputs(args: argparse.Namespace, rs: list[RunResult], files: ResultFiles) -> None:

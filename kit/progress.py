@@ -153,9 +153,9 @@ class Progress:
     def cell_line(self, place: str, subject: str, method: str, status: Status, text: str) -> str:
         """``[ 12/345] docker:3.14 hello fork pass 0.3s 2p 0.7c`` (no place for the host), cut to the width."""
         n = len(self.done)
-        total = max(self.total, n)
+        total = str(self.total) if self.total >= n else "?"  # not known yet (--targets auto): never a guess
         where = "" if place == "host" else f"{place} "
-        head = f"[{n:>{len(str(total))}}/{total}] {where}{subject} {method} "
+        head = f"[{n:>{len(total)}}/{total}] {where}{subject} {method} "
         line = head + text
         if columns(line) > self.width:
             line = line[: self.width - 3] + "..."
@@ -166,7 +166,7 @@ class Progress:
     def live_line(self) -> str:
         """Cells done of all, failures so far, elapsed and an estimate, what runs; within the width."""
         n = len(self.done)
-        total = max(self.total, n)
+        total = self.total if self.total >= n else 0
         failed = sum(not s.ok for s in self.done.values())
         elapsed = self.clock() - self.started
         parts = [f"[{n}/{total or '?'}]", duration(elapsed)]

@@ -206,3 +206,19 @@ def test_a_heartbeat_says_a_silent_step_still_works() -> None:
 
 def test_durations_read_as_a_person_reads_them() -> None:
     assert [progress.duration(s) for s in (5, 65, 3725)] == ["5s", "1m05s", "1h02m"]
+
+
+def test_a_total_not_known_yet_is_a_question_mark_never_the_count_so_far() -> None:
+    """A container's streamed lines can come before any cell has ended on the host: the total is then
+    the one ``kit matrix`` computed from --targets, or "?" (auto); the broken variant printed the
+    count so far as the total ([1/1], [2/2] ... of 6 cells)."""
+    inside = Progress(io.StringIO(), LINES, width=100)
+    for r in results(2, place="docker:3.14"):
+        inside.cell(r, 2)
+    streamed = inside.stream.getvalue().splitlines()  # type: ignore[attr-defined]
+    for total, want in ((0, "?"), (6, "6")):
+        pipe = io.StringIO()
+        p = Progress(pipe, LINES, width=100, total=total)
+        for line in streamed:
+            p.say(f"  docker:3.14 {line}")
+        assert [line.split("]")[0] for line in pipe.getvalue().splitlines()] == [f"[1/{want}", f"[2/{want}"]
