@@ -263,7 +263,8 @@ def _fork_with_threads(obs: Observation) -> list[Diagnosis]:
         return [Diagnosis(Code.FORK_WITH_THREADS, f"fork() of a multi-threaded process, {len(warned)} time(s): "
                           f"{warned[0]}", FORK_THREADS_FIX)] if warned else []
     first = forks[0]
-    threads = [_thread_text(t) for t in first.data.get("threads") or []]
+    counted = Counter(_thread_text(t) for t in first.data.get("threads") or [])  # one line per kind of thread
+    threads = [f"{n} x {text}" if n > 1 else text for text, n in counted.items()]
     native = int(first.data.get("native_beyond") or 0)
     if native:
         threads.append(f"{native} native thread(s) Python did not start (a C library's)")

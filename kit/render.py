@@ -105,6 +105,10 @@ def _cut(text: str, width: int) -> str:
     return out
 
 
+WORD_BREAKS = ("::", "/", "_", ".", "-")
+"""Where a word wider than a line (a test's node id, a path) is broken, rather than mid-name."""
+
+
 def _wrap(line: str, width: int, hang: int = 4) -> list[str]:
     """One line as lines within ``width``: at spaces, the continuation indented ``hang`` columns
     past the line's own indent; a word longer than a line is cut."""
@@ -121,10 +125,12 @@ def _wrap(line: str, width: int, hang: int = 4) -> list[str]:
         if current:
             out.append((lead + current).rstrip())
             lead, current = more, ""
-        while columns(lead + word) > width:  # a word wider than a line
+        while columns(lead + word) > width:  # a word wider than a line: broken after a separator if one is near
             room = _cut(word, width - columns(lead))
             if not room:
                 break
+            at = max(room.rfind(sep) + len(sep) for sep in WORD_BREAKS)
+            room = room[:at] if at > len(room) // 2 else room
             out.append(lead + room)
             word, lead = word[len(room):], more
         current = word + token[len(token.rstrip()):]

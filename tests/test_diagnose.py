@@ -1017,3 +1017,15 @@ def test_a_python_thread_still_in_the_kernels_list_is_not_native(monkeypatch: py
     monkeypatch.setattr(probe, "_native_threads", lambda: {me, 4242, 4343})  # 4343: nobody in Python started it
     probe._before_fork()
     assert said == [{"forking": "MainThread", "native_beyond": 1, "threads": []}]
+
+
+def test_threads_alike_at_a_fork_are_counted_not_repeated() -> None:
+    """Three handlers' threads of one name and site (multiprocessing-logging's tests) are one entry
+    'N x ...', and a different one keeps its own (the broken variant listed each of the three)."""
+    thread = {"name": "mp-handler-0", "daemon": True, "started_at": "mpl.py:74 in __init__"}
+    other = {"name": "ticker", "daemon": False, "started_at": "x.py:3 in <module>"}
+    d = [x for x in diagnose.diagnose(observation(ev(Ev.FORK_WITH_THREADS, 5, forking="MainThread", native_beyond=0,
+                                             threads=[thread, thread, thread, other])))
+         if x.code is Code.FORK_WITH_THREADS][0]
+    assert "with: 3 x mp-handler-0 (daemon) started at mpl.py:74 in __init__; ticker started at x.py:3 in <module>. " \
+        in d.message, d.message

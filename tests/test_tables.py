@@ -253,3 +253,14 @@ def test_markdown_keeps_every_figure() -> None:
     for r in rs:
         assert render.cell(r) in md
     assert "Left out" not in md
+
+
+def test_a_word_wider_than_the_line_breaks_after_a_separator_not_mid_name() -> None:
+    """A test's node id is one word: it is broken after '::' or '_' near the end of the room, every
+    line still within the width (the broken variant cut it at the last column: 'then_it_d' / 'oes_not')."""
+    nodeid = "tests/test_x.py::InstallHandlersTest::test_when_a_logger_is_passed_then_it_does_not_change_the_root"
+    lines = render.fit("  " + nodeid, 60).splitlines()
+    assert all(len(line) <= 60 for line in lines), lines
+    assert "".join(line.strip() for line in lines) == nodeid
+    assert all(line.rstrip().endswith(("::", "_", "/", ".", "-")) for line in lines[:-1]), lines
+    assert render.fit("  " + "x" * 80, 40).splitlines()[0] == "  " + "x" * 38  # nowhere to break: cut at the width
