@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from kit import checks as c
 from kit.examples import path_of
 from kit.guess import did_you_mean
-from kit.outcomes import ALL, Ev, Role
+from kit.outcomes import ALL, Ev, Role, size_text
 from kit.results import PlatformInfo, RunResult
 from kit.source import SourceFacts, analyse_file
 
@@ -188,7 +188,7 @@ def _fork_warning(r: RunResult) -> str:
 def _memory_observed(r: RunResult) -> str:
     if r.memory_peak_bytes is None:
         return "memory peak unknown"
-    return f"memory peak {r.memory_peak_bytes / 2**20:.0f} MiB ({r.memory_source})"
+    return f"memory peak {size_text(r.memory_peak_bytes)} ({r.memory_source})"
 
 
 def _default_method(r: RunResult) -> str:

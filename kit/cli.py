@@ -158,9 +158,12 @@ def _human(args: argparse.Namespace) -> Any:
     return sys.stderr if getattr(args, "json", None) == "-" else sys.stdout
 
 
+_SAY_WIDTH: list[int | None] = [None]
+"""``--width`` as given (``main`` sets it): what ``_say`` writes fits it, like the tables."""
+
+
 def _say(line: str) -> None:
-    if render.colour_wanted(sys.stderr) or (sys.stderr.isatty() if hasattr(sys.stderr, "isatty") else False):
-        line = render.fit(line, render.terminal_width(None, sys.stderr))  # a terminal: within its width
+    line = render.fit(line, render.terminal_width(_SAY_WIDTH[0], sys.stderr))
     sys.stderr.write(line + "\n")  # one write: lines from overlapping cells never interleave
     sys.stderr.flush()
 
@@ -512,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _install_signal_handlers()
     try:
         args = parse_args(argv)
+        _SAY_WIDTH[0] = getattr(args, "width", None)
         status = COMMANDS[args.command](args)
         if STOP.signum:  # the stop came as the last run was ending: its results are complete
             raise Stopped(STOP.signum)

@@ -35,8 +35,6 @@ FIGURE_WORDS = {
 }
 LEGEND_MARKS = ("D = daemons terminated when main exited, O = orphans left behind (then killed); "
                 "* = the target's default start method.")
-LEGEND = ("cell: status, " + ", ".join(FIGURE_WORDS[f] for f in FIGURES[:3]) + "; " + LEGEND_MARKS)
-"""The legend of a table without memory figures, every figure shown."""
 DETAIL = (FIGURES, FIGURES[1:], FIGURES[2:], FIGURES[3:], ())
 """The text table's cells, richest first: the first that fits the width is used."""
 DEFAULT_WIDTH = 100  # text written to a file or a pipe

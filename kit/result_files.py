@@ -12,6 +12,7 @@ says so; the command then ends with ``ResultsElsewhere``'s status.  Results are 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
@@ -26,7 +27,7 @@ STDOUT = "-"
 FALLBACK_PREFIX = "kit-results-"
 SUFFIXES = {"--json": ".json", "--markdown": ".md", "--junit-xml": ".xml"}
 """A kept file's suffix when the path asked for had none (``/dev/full``)."""
-_NO_SPACE = {28, 122}  # ENOSPC, EDQUOT: a full disk or quota, whatever the permissions say
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # a full disk or quota, whatever the permissions say
 
 
 def _reason(exc: OSError) -> str:

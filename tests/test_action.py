@@ -182,7 +182,8 @@ def test_the_kit_command_line() -> None:
         "--", "-x", "tests/a b"]
     assert ka.kit_argv({"command": "run", "args": "s.py --n 3", "methods": ""}, "py", r) == [
         "run", "s.py", "--python", "py", "--method", "all",
-        "--json", str(r / "kit.json"), "--junit-xml", str(r / "kit.xml"), "--", "--n", "3"]
+        "--json", str(r / "kit.json"), "--junit-xml", str(r / "kit.xml"), "--markdown", str(r / "kit.md"),
+        "--", "--n", "3"]
     assert ka.kit_argv({}, "py", r)[:5] == ["pytest", "--python", "py", "--method", "all"]
     with pytest.raises(ka.ActionError, match="not one of pytest, run"):
         ka.kit_argv({"command": "matrix"}, "py", r)
@@ -337,7 +338,7 @@ def test_the_steps_run_a_script(tmp_path: Path, runner_temp: Path) -> None:
     assert status == 0
     table = (cwd / "kit-results" / "kit.md").read_text(encoding="utf-8")
     assert "| job.py | pass" in table
-    assert summary.read_text(encoding="utf-8") == "an earlier step's summary\n" + table  # kit run has no --markdown
+    assert summary.read_text(encoding="utf-8") == "an earlier step's summary\n" + table  # appended once, as written
     assert {c["method"] for c in json.loads((cwd / "kit-results" / "kit.json").read_text(encoding="utf-8"))} == {
         "fork", "spawn"}
 

@@ -83,14 +83,8 @@ def kit_argv(inputs: Mapping[str, str], python: str, results: Path) -> list[str]
     if inputs.get("timeout", "").strip():
         argv += ["--timeout", inputs["timeout"].strip()]
     for option, name in RESULT_FILES.items():
-        if option == "markdown" and command == "run":
-            continue  # kit run has no --markdown: its table is taken from the step summary (see run)
         argv += [f"--{option}", str(results / name)]
     return [*argv, "--", *args] if args else argv
-
-
-def _size(path: str) -> int:
-    return Path(path).stat().st_size if path and Path(path).exists() else 0
 
 
 def run(env: Mapping[str, str], kit_python: str) -> int:
@@ -102,16 +96,9 @@ def run(env: Mapping[str, str], kit_python: str) -> int:
     python = interpreter(env.get("KIT_ACTION_PYTHON", ""), sys.executable)
     inputs = {k: env.get(f"KIT_ACTION_{k.upper()}", "") for k in ("command", "args", "methods", "timeout")}
     argv = [kit_python, "-m", "kit", *kit_argv(inputs, python, results)]
-    summary = env.get("GITHUB_STEP_SUMMARY", "")
-    before = _size(summary)
     print("kit: " + " ".join(shlex.quote(a) for a in argv), flush=True)
     own = {k: v for k, v in env.items() if not k.startswith("KIT_ACTION_")}  # the inputs are not the code's business
     status = subprocess.run(argv, env=own).returncode
-    markdown = results / RESULT_FILES["markdown"]
-    if not markdown.exists() and _size(summary) > before:  # kit run: what the kit appended to the summary
-        with Path(summary).open("rb") as fh:
-            fh.seek(before)
-            markdown.write_bytes(fh.read())
     _output(env, status=str(status), results=str(results))
     return status
 
