@@ -159,11 +159,14 @@ def _human(args: argparse.Namespace) -> Any:
 
 
 _SAY_WIDTH: list[int | None] = [None]
-"""``--width`` as given (``main`` sets it): what ``_say`` writes fits it, like the tables."""
+"""``--width`` as given (``main`` sets it): what ``_say`` writes fits it, like the tables; without it,
+only a terminal's width is kept (a log keeps an error on one line)."""
 
 
 def _say(line: str) -> None:
-    line = render.fit(line, render.terminal_width(_SAY_WIDTH[0], sys.stderr))
+    if _SAY_WIDTH[0] is not None or render.colour_wanted(sys.stderr) or (
+            sys.stderr.isatty() if hasattr(sys.stderr, "isatty") else False):  # a terminal, or --width: fit it
+        line = render.fit(line, render.terminal_width(_SAY_WIDTH[0], sys.stderr))
     sys.stderr.write(line + "\n")  # one write: lines from overlapping cells never interleave
     sys.stderr.flush()
 
