@@ -485,3 +485,17 @@ def test_no_memory_files_no_limit(tmp_path: Path) -> None:
     assert not g.memory_kept and g.memory_peak() is None and g.oom_kills() is None
     with pytest.raises(_cgroup.LimitUnavailable, match="memory controller is not available"):
         g.limit_memory(200 * 2**20)
+
+
+def test_threads_are_read_now_not_kept_from_an_earlier_listing(tmp_path: Path) -> None:
+    """A tick lists processes twice and threads once; at the next tick the threads must be the kernel's
+    of now (the broken variant kept the threads an unchanged process listing had read and gave them to
+    the next ``threads()``: a process that had exited then counted as a thread)."""
+    g = fake_group(tmp_path, 2, {"cgroup.procs": "1\n", "cgroup.threads": "1\n", "cpu.stat": "usage_usec 1\n"})
+    (tmp_path / "cgroup.procs").write_text("1\n")
+    assert g.procs(every=False) == {1} and g.threads() == {1}
+    assert g.procs(every=False) == {1}  # the tick's second listing: threads unchanged
+    (tmp_path / "cgroup.procs").write_text("2\n")
+    (tmp_path / "cgroup.threads").write_text("2\n")  # process 1 ended, 2 started
+    assert g.threads() == {2}
+    assert g.procs(every=False) == {2}

@@ -384,7 +384,6 @@ class RunCgroup:
         self._nested = False
         self._others: set[int] = set()  # what the other groups listed, as the first group's threads were then
         self._others_basis: frozenset[int] | None = None
-        self._spare_tids: frozenset[int] | None = None
         # precomputed for preexec(): nothing but open/write/close in the child
         self._procs_files = tuple(os.fsencode(os.path.join(d.path, "cgroup.procs")) for d in dirs)
 
@@ -492,7 +491,6 @@ class RunCgroup:
         first = self._quick_procs(*self._quick)
         if not every or len(self._dirs) == 1:
             return first
-        self._spare_tids = None
         if self._others_basis is not self._quick_basis or self._others - first:
             others: set[int] = set()
             for d in self._dirs[1:]:
@@ -504,11 +502,9 @@ class RunCgroup:
         """The first group's processes, listed again only when its threads changed: a process
         that starts, ends or moves to a nested group changes the set of live thread ids (one
         read), and a thread id is not reused while the thread lives.  With nested groups (the
-        run made some) it is listed every time.  Unchanged, the reading also serves the next
-        ``threads()``."""
+        run made some) it is listed every time."""
         tids = threads.read()
         if tids is self._quick_basis and not self._nested:
-            self._spare_tids = tids
             return set(self._quick_pids)
         self._quick_basis = None  # in case the next reading raises
         self._nested = not _leaf(d.path)
@@ -522,9 +518,6 @@ class RunCgroup:
         A process's main thread has the process's pid as its id; any other id is a thread."""
         if self._threads_in is None:
             return None
-        spare, self._spare_tids = self._spare_tids, None
-        if spare is not None:  # just read by procs(every=False), unchanged since the processes were listed
-            return set(spare)
         return self._ids(*self._threads_in)
 
     def _listing(self, d: _Dir, name: str) -> _Listing:
