@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from kit.events import Event
 from kit.observation import End, Observation
-from kit.outcomes import Code, Ev, size_text
+from kit.outcomes import Code, Ev, exit_code, size_text
 from kit.results import Diagnosis
 
-SIGKILL_EXIT = -9
 LEAKED_WARNING = "leaked semaphore"
 BROKEN_POOL = "BrokenProcessPool"
 
@@ -41,21 +40,30 @@ def _started(events: tuple[Event, ...]) -> dict[int, Event]:
 def _pool_place(pid: int, obs: Observation, started: dict[int, Event]) -> str:
     """"Pool worker K of N": its place among the Pool's workers, N the workers started before the
     first one died (the Pool's size); a replacement is said to be one."""
-    pool = [p for p, e in sorted(started.items(), key=lambda kv: kv[1].t_ns) if "PoolWorker" in str(e.data.get("name"))]
+    pool = [p for p, e in sorted(started.items(), key=lambda kv: kv[1].t_ns) if is_pool(e.data.get("name"))]
     if pid not in pool:
         return ""
     died = [e.t_ns for e in obs.events if e.kind in (Ev.CHILD_KILLED, Ev.CHILD_ERROR, Ev.CHILD_DIED)
-            and "PoolWorker" in str(e.data.get("name"))]
+            and is_pool(e.data.get("name"))]
     size = len([p for p in pool if not died or started[p].t_ns < min(died)]) or len(pool)
     k = pool.index(pid) + 1
     return f"Pool worker {k} of {size}" if k <= size else f"a replacement Pool worker, number {k}"
 
 
+def is_pool(name: object) -> bool:
+    """A Pool's worker, by the name multiprocessing gives it (ForkPoolWorker-2, SpawnPoolWorker-1...)."""
+    return "PoolWorker" in str(name)
+
+
+def sigkilled(e: Event) -> bool:
+    """A parent saw its child end by SIGKILL, nobody in the run having asked for it (``kit.probe``)."""
+    return e.kind == Ev.CHILD_KILLED and e.data.get("signal") == "SIGKILL" and isinstance(e.data.get("child"), int)
+
+
 def _killed_by_sigkill(obs: Observation) -> list[tuple[int, str]]:
     """(pid, name) of the processes of the run that SIGKILL ended, as their parents (or the kit) saw."""
-    out = [(int(e.data["child"]), str(e.data.get("name") or "")) for e in obs.of(Ev.CHILD_KILLED)
-           if e.data.get("signal") == "SIGKILL" and isinstance(e.data.get("child"), int)]
-    if obs.end is End.EXITED and obs.exitcode == SIGKILL_EXIT:
+    out = [(int(e.data["child"]), str(e.data.get("name") or "")) for e in obs.events if sigkilled(e)]
+    if obs.end is End.EXITED and exit_code(obs.exitcode).endswith("(SIGKILL)"):
         out.append((obs.main_pid, "the main process"))
     return out
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import kit
 import psutil
 
-from kit import debug, env, events, judge, runtime, _platform
+from kit import debug, env, events, judge, oom, runtime, _platform
 from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subject
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
@@ -257,16 +257,22 @@ def check_memory_limit(settings: Settings) -> None:
         return
     group, why = _run_group(example_subject("hello"))
     try:
+        _apply_limit(group, why, settings.memory_limit)
+    finally:
+        if group is not None:
+            group.close()
+
+
+def _apply_limit(group: RunGroup | None, why_not: str, limit: int) -> None:
+    """``group`` holds at most ``limit`` bytes, or ``MemoryLimitUnavailable`` says why not (never ignored)."""
+    try:
         if group is None:
-            raise LimitUnavailable(f"the run gets no cgroup of its own ({why})")
-        group.limit_memory(settings.memory_limit)
+            raise LimitUnavailable(f"the run gets no cgroup of its own ({why_not})")
+        group.limit_memory(limit)
     except LimitUnavailable as exc:
         raise MemoryLimitUnavailable(
             f"--memory-limit cannot be applied here: {exc}; it needs the memory controller of a cgroup "
             "the kit may write (root on Linux), or --targets docker") from None
-    finally:
-        if group is not None:
-            group.close()
 
 
 def platform_of(interp: Interpreter) -> PlatformInfo:
@@ -304,29 +310,24 @@ class _Launch:
         self.watcher = guardian()  # before the run starts: never taken for one of its adopted orphans
         self.group, self.why_not = _run_group(subject)
         self.keys = [self.watcher.add("cgroup", self.group.paths())] if self.group is not None else []
+        self.kmsg: KernelLog | None = None
         if settings.memory_limit is not None:
-            self._limit(settings.memory_limit)
+            try:
+                _apply_limit(self.group, self.why_not, settings.memory_limit)
+            except MemoryLimitUnavailable:
+                self._forget_group()  # the run does not start
+                raise
         self.written = _platform.folder_watch(events_dir)  # before the run: its first event counts
-        self.kmsg: KernelLog | None = (_platform.kernel_log() if self.group is not None and self.group.memory_kept
-                                       else None)  # who the OOM killer ended, as the kernel names them
-
-    def _limit(self, limit: int) -> None:
-        """The run's group holds at most ``limit`` bytes, or the run does not start (never ignored)."""
-        try:
-            if self.group is None:
-                raise LimitUnavailable(f"the run gets no cgroup of its own ({self.why_not})")
-            self.group.limit_memory(limit)
-        except LimitUnavailable as exc:
-            self._forget_group()
-            raise MemoryLimitUnavailable(f"--memory-limit cannot be applied here: {exc}") from None
+        if self.group is not None and self.group.memory_kept:
+            self.kmsg = _platform.kernel_log()  # who the OOM killer ended, as the kernel names them
 
     def _started(self, pgid: int) -> None:
         if not self.keys:
             self.keys.append(self.watcher.add("pgid", [str(pgid)]))
 
     def _forget_group(self) -> None:
-        if getattr(self, "kmsg", None) is not None:
-            self.kmsg.close()  # type: ignore[union-attr]
+        if self.kmsg is not None:
+            self.kmsg.close()
             self.kmsg = None
         for key in self.keys:
             self.watcher.done(key)
@@ -393,7 +394,7 @@ class _Live:
                                  ignore=frozenset({launch.watcher.proc.pid, proc.pid}),  # the relay is the kit's
                                  parent=proc.pid if proc.pid != main else None,
                                  private_memory=self.group is None or self.group.memory_peak() is None)
-        self.tally = _Tally(self.group, t0)
+        self.tally = _Tally(self.group)
         self.end, self.stop_reason, self.end_ns = End.EXITED, "", t0
         self.stacks: dict[int, str] = {}
         self.orphans: set[int] = set()
@@ -445,12 +446,13 @@ class _Live:
                     self.task_peak = self.group.peak()
                     self.memory_peak = self.group.memory_peak()
                     self.oom_kills = self.group.oom_kills()
-                    if self.launch.kmsg is not None:
-                        self.oom_victims = self.launch.kmsg.oom_victims() if self.oom_kills else []
-                        self.launch.kmsg.close()
+                    if self.launch.kmsg is not None and self.oom_kills:
+                        self.oom_victims = self.launch.kmsg.oom_victims()
                     _close(self.group, self.observer)
             finally:  # descriptors the watching kept: never left open, whatever the clean-up met
                 self.observer.close()
+                if self.launch.kmsg is not None:
+                    self.launch.kmsg.close()
                 if self.launch.written is not None:
                     self.launch.written.close()
             self.launch.watcher.done(self.launch.keys[0])
@@ -610,9 +612,8 @@ def machine_busy_s() -> float:
 class _Tally:
     """What the run group's snapshots showed, tick by tick: processes and threads alive at once."""
 
-    def __init__(self, group: RunGroup | None, t0_ns: int = 0) -> None:
+    def __init__(self, group: RunGroup | None) -> None:
         self.group = group
-        self.t0_ns = t0_ns
         self.most_procs = 0  # most processes listed by the group in one snapshot
         self.extra_threads = 0  # most threads beyond one per process in one snapshot
         self.threads_known = True
@@ -799,8 +800,7 @@ def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Even
                 first_death[error] = min(first_death.get(error, e.t_ns), e.t_ns)
             elif e.kind == Ev.PROCESS_STARTED:
                 starts.append(e.t_ns)
-            elif e.kind == Ev.CHILD_KILLED and e.data.get("signal") == "SIGKILL" and "PoolWorker" in str(
-                    e.data.get("name", "")):
+            elif oom.sigkilled(e) and oom.is_pool(e.data.get("name")):
                 pool_killed.append(f"{e.data.get('name')} (pid {e.data.get('child')})")
         if pool_killed and tally is not None and tally.oom_ns is not None and \
                 now - tally.oom_ns >= OOM_SETTLE_S * 1e9:

@@ -11,10 +11,10 @@ from kit import _platform
 from kit._platform import PlatformModule
 
 # What the rest of the kit and its tests call as ``_platform.X``: these must stay.
-PUBLIC = ["Guardian", "RunGroup", "become_subreaper", "cpu_num", "kill_group", "kill_process_tree", "new_group_kwargs",
+PUBLIC = ["Guardian", "RunGroup", "become_subreaper", "kill_group", "kill_process_tree", "new_group_kwargs",
           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main", "unlink_left",
           "usable_cpu_count"]
-MEMBERS = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs",
+MEMBERS = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs",
            "ppid_table", "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main"]
 
 

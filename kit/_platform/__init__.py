@@ -32,7 +32,6 @@ else:
 OS_MODULE: PlatformModule = _chosen  # mypy: the chosen module provides every name of PlatformModule
 
 become_subreaper = OS_MODULE.become_subreaper
-cpu_num = OS_MODULE.cpu_num
 exit_waiter = OS_MODULE.exit_waiter
 folder_watch = OS_MODULE.folder_watch
 kernel_log = OS_MODULE.kernel_log
@@ -48,7 +47,7 @@ start_main = OS_MODULE.start_main
 
 __all__ = [
     "OS_MODULE", "ExitWaiter", "FolderWatch", "Guardian", "KernelLog", "LimitUnavailable", "PlatformModule",
-    "ProcReader", "ProcSample", "RunGroup", "become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log",
+    "ProcReader", "ProcSample", "RunGroup", "become_subreaper", "exit_waiter", "folder_watch", "kernel_log",
     "kill_group", "kill_process_tree", "new_group_kwargs", "ppid_table", "proc_reader", "reap", "resume", "run_group",
     "runs_kept_apart", "stack_signal", "start_main", "unlink_left", "usable_cpu_count"
 ]

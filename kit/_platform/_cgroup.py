@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator
 import contextlib
 
 from kit._platform._common import LimitUnavailable
-from kit._platform._procfs import hierarchies, lives, read_cgroup_files, read_stat
+from kit._platform._procfs import hierarchies, oom_kill_count, lives, read_cgroup_files, read_stat
 
 assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform X to skip the rest elsewhere
 
@@ -597,12 +597,7 @@ class RunCgroup:
         """Processes of the run the kernel's OOM killer ended so far; None if unknown."""
         if self._mem is None:
             return None
-        text = self._kept_file(self._mem.events).decode("ascii", "replace")
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill" and value.strip().isdigit():
-                return int(value)
-        return None
+        return oom_kill_count(self._kept_file(self._mem.events).decode("ascii", "replace"))
 
     def limit_memory(self, limit: int) -> None:
         """At most ``limit`` bytes for the whole run, swap included; raises CgroupUnavailable why not."""

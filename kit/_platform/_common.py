@@ -215,8 +215,6 @@ class PlatformModule(Protocol):
 
     def become_subreaper(self) -> bool: ...  # orphans of the run re-parent to us (idempotent); whether they do
 
-    def cpu_num(self, proc: psutil.Process) -> int | None: ...  # the CPU a process is on now, where known
-
     def proc_reader(self) -> ProcReader: ...  # samples an observer's processes (``ProcSample``)
 
     def folder_watch(self, path: str) -> FolderWatch | None: ...  # whether a folder was written; None: cannot tell

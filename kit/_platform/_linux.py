@@ -27,7 +27,7 @@ from kit._platform._procfs import read_stat  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
-__all__ = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
+__all__ = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
            "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
            "start_main"]  # PlatformModule
 
@@ -88,10 +88,6 @@ def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[in
     """The run's main process: (Popen of what the kit waits for, the main process's pid);
     ``on_started(pgid)`` as soon as the run's process group exists."""
     return start_posix(argv, group, new_group_kwargs(), on_started, **popen)
-
-
-def cpu_num(proc: psutil.Process) -> int | None:
-    return proc.cpu_num()
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from kit import env
-from kit._platform._procfs import read_stat
+from kit._platform._procfs import oom_kill_count, read_stat
 
 assert sys.platform == "linux"  # tells mypy --platform X to skip the rest elsewhere
 
@@ -41,14 +41,9 @@ def _number(path: Path | None) -> int | None:
 
 def _oom_kills(path: Path | None) -> int | None:
     try:
-        text = path.read_text() if path is not None else ""
+        return oom_kill_count(path.read_text()) if path is not None else None
     except OSError:
         return None
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "oom_kill" and value.strip().isdigit():
-            return int(value)
-    return None
 
 
 def wanted() -> bool:

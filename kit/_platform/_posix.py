@@ -11,14 +11,13 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-import psutil
 
 from kit._platform._common import (RunGroup, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
                                    no_stack_signal, ppid_table, proc_reader, start_posix)
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
-__all__ = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
+__all__ = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
            "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
            "start_main"]  # PlatformModule
 
@@ -33,12 +32,6 @@ def become_subreaper() -> bool:
     """No portable subreaper here (always False, idempotent): orphans go to launchd/init, and the
     observer finds them by snapshots instead."""
     return False
-
-
-def cpu_num(proc: psutil.Process) -> int | None:
-    """The CPU a process is on now, where psutil can tell (not on macOS)."""
-    getter = getattr(proc, "cpu_num", None)
-    return getter() if getter else None
 
 
 def new_group_kwargs() -> dict[str, Any]:

@@ -156,3 +156,13 @@ def read_cgroup_files(root: str = "/") -> tuple[str, str]:
         with open(os.path.join(root, "proc", "self", name), encoding="utf-8", errors="surrogateescape") as fh:
             texts.append(fh.read())
     return texts[0], texts[1]
+
+
+def oom_kill_count(text: str) -> int | None:
+    """The ``oom_kill`` count of a memory cgroup's ``memory.events`` (v2) or ``memory.oom_control``
+    (v1): processes of the group the OOM killer ended; None when the file has none."""
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None

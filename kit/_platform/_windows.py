@@ -9,14 +9,13 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-import psutil
 
 from kit._platform._common import (RunGroup, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
                                    no_stack_signal, popen_kwargs_for, ppid_table, proc_reader)
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
-__all__ = ["become_subreaper", "cpu_num", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
+__all__ = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
            "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
            "start_main"]  # PlatformModule
 
@@ -31,10 +30,6 @@ def become_subreaper() -> bool:
     """No subreaper on Windows (always False, idempotent): a dead parent's pid stays in its
     children's ``ppid``, and the observer finds orphans by snapshots."""
     return False
-
-
-def cpu_num(proc: psutil.Process) -> int | None:
-    return None
 
 
 def new_group_kwargs() -> dict[str, Any]:
