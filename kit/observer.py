@@ -273,6 +273,7 @@ class Observer:
                     seen.gone_ns = now
             alive = len(self.last_members)
             self.peak = max(self.peak, alive)
+            self.memory_peak = max(self.memory_peak, self._memory_sum)  # of the share read: at least
             return alive
         for seen in live:
             if self._sample_one(seen, now):
