@@ -74,6 +74,18 @@ def _cores(obs: Observation) -> float:
 
 BUSY_CORES = 0.25
 """Other processes using this much CPU (in cores) during a run make a failed CPU check undecidable."""
+IDLE_OF_FREE = 0.25
+"""...unless the run used less than this share of the cores the others left free (at least half a
+core free): it had cores and did not use them, which no load explains (workers that sleep)."""
+
+
+def _left_cores_idle(obs: Observation) -> bool:
+    """The run used under ``IDLE_OF_FREE`` of the cores other processes left it: a failed CPU check
+    stands on a busy machine too."""
+    if obs.others_cores is None:
+        return False
+    free = obs.platform.cpu_count - obs.others_cores
+    return free >= 0.5 and _cores(obs) < IDLE_OF_FREE * free
 
 
 def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozenset[str] = frozenset()
@@ -82,7 +94,7 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
 
     A failed check that measures CPU (``Check.measures_cpu``) on a machine where other processes
     used at least ``BUSY_CORES`` meanwhile is not a failure but ``inconclusive``, with the figures:
-    the run may have been starved, not serial."""
+    the run may have been starved, not serial; unless it left idle the cores it had (``_left_cores_idle``)."""
     if obs.end is End.INTERRUPTED:
         return Status.INTERRUPTED, f"the kit was interrupted ({obs.stop_reason or 'SIGINT'}): killed " \
                                    f"{len(obs.killed)} process(es)"
@@ -106,7 +118,7 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
         return Status.INCONCLUSIVE, "; ".join(v.reason for v in undecided)
     failed = [v for v in verdicts if not v.ok and not v.unshown]
     busy = obs.others_cores is not None and obs.others_cores >= BUSY_CORES
-    if failed and busy and all(v.check in measures_cpu for v in failed):
+    if failed and busy and all(v.check in measures_cpu for v in failed) and not _left_cores_idle(obs):
         return Status.INCONCLUSIVE, (
             "; ".join(v.reason for v in failed) + f"; but other processes used {obs.others_cores:.2f} of "
             f"{obs.platform.cpu_count} cores meanwhile: too busy a machine to decide")

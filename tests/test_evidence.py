@@ -285,7 +285,7 @@ def test_forkserver_workers_cpu_is_counted(method: str) -> None:
         pytest.skip("the cpu example needs 2 usable CPUs to start 2 workers")
     r, rusage = _measured(example_subject("cpu"), method, timeout=30)
     assert r.evidence == "cgroup"
-    assert r.status in ("pass", "fail"), explain(r)  # "fail": a busy machine, cores < 1.5
+    assert r.status in ("pass", "fail", "inconclusive"), explain(r)  # not "pass": a busy machine, cores < 1.5
     workers = usable_cpu_count() * 0.25  # each burns max(0.25, 2.5 x scale 0.1) s of process time
     sampled = sum(p.cpu_s for p in r.processes)
     assert workers <= r.cpu_s <= workers + 1.5, (r.cpu_s, workers)

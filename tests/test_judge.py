@@ -503,6 +503,18 @@ def test_the_same_failure_on_a_quiet_machine_is_a_failure() -> None:
     assert judge(observation(others_cores=None), [cpu_check(False)]).status == Status.FAIL
 
 
+def test_a_run_that_left_free_cores_idle_fails_on_a_busy_machine_too() -> None:
+    """Workers that sleep: the others used a core, the run not even a tenth of the one left: no load
+    explains that.  A run that used the core it had stays inconclusive (the broken variant: every
+    busy machine excusing a failed CPU check made the sleeping workers' run undecided)."""
+    idle = judge(observation(others_cores=1.0, cpu_s=0.05 * WALL_S), [cpu_check(False)])
+    assert idle.status == Status.FAIL and idle.reason == "1.01 cores used, expected at least 1.50"
+    used = judge(observation(others_cores=1.0, cpu_s=0.9 * WALL_S), [cpu_check(False)])
+    assert used.status == Status.INCONCLUSIVE
+    starved = judge(observation(others_cores=1.8, cpu_s=0.02 * WALL_S), [cpu_check(False)])
+    assert starved.status == Status.INCONCLUSIVE  # a fifth of a core left: too little to tell
+
+
 def test_a_busy_machine_excuses_only_cpu_checks() -> None:
     r = judge(observation(others_cores=0.9), [cpu_check(False), own("order", False, "came first")])
     assert r.status == Status.FAIL and "came first" in r.reason
