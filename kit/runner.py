@@ -42,12 +42,12 @@ from pathlib import Path
 import kit
 import psutil
 
-from kit import debug, env, events, judge, oom, runtime, _platform
+from kit import cadence, debug, env, events, judge, oom, runtime, _platform
 from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subject
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
-from kit._platform import ExitWaiter, FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup
+from kit._platform import ExitWaiter, FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup, Woke
 from kit.interpreter import Interpreter
 from kit.outcomes import DEFAULT, Backend, Ev, MemorySource, Method, Status, resolve_method
 from kit.output import Capture
@@ -57,14 +57,8 @@ from kit.settings import DEFAULTS, Settings
 
 __all__ = ["Interrupted", "Slot", "Stopped", "Subject", "example_subject", "overlap_safe", "run", "script_subject"]
 
-INTERVAL_S = 0.02
-READ_EVERY = 4
-"""With kernel-kept membership, processes are read (names, per-process CPU) every this many samples
-(80 ms); membership is read at every sample (20 ms)."""
-EVENTS_EVERY = 8
-"""The events folder is read every this many samples (160 ms) while the run goes on: what is read
-then only stops a crash loop (or a Pool stalled by the OOM killer) early; every event is read at
-the end anyway."""
+INTERVAL_S = cadence.FAST_S
+"""Between two looks where nothing adapts: the grace after the main process, the stacks asked for."""
 SAMPLE_BUDGET_S = 0.05
 """With kernel-kept membership, the most one sample may spend naming processes: the deadline is
 checked between samples, so a huge run must not make one sample last."""
@@ -665,8 +659,10 @@ def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord]
     a short run may be seen once, as one process).
     """
     sampled = max(observer.peak, tally.most_procs, 2 if workers else 1)  # a parent lives as its child starts
-    unmeasured = ["CPU per process and the CPUs each ran on: sampled every 20 ms (the run's total is exact)",
-                  "names, command lines and roles of processes that lived less than a sample (20 ms)"]
+    unmeasured = ["CPU per process and the CPUs each ran on: sampled every 80-100 ms (the run's total is exact)",
+                  "names, command lines and roles of processes that lived less than the time between two looks "
+                  "(20 ms while processes start or end, up to 100 ms while none does; a process multiprocessing "
+                  "starts wakes the kit)"]
     never_seen = {w for w in workers if isinstance(w, int)} - {r.pid for r in records}
     if never_seen:
         unmeasured[-1] += f": {len(never_seen)} started child(ren) never sampled"
@@ -676,11 +672,11 @@ def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord]
         peak = task_peak
         unmeasured.append(f"peak processes: the kernel's pids.peak ({task_peak} tasks), taken as processes "
                           "because no process started a Python thread and no snapshot showed a thread "
-                          "beyond one per process; a thread of C code living less than 20 ms would count")
+                          "beyond one per process; a thread of C code living less than a look's interval would count")
     else:
         peak = sampled
         bound = f"; pids.peak: at most {task_peak} tasks, threads included" if task_peak is not None else ""
-        unmeasured.append(f"peak processes: the most alive in one 20 ms snapshot ({sampled}){bound}")
+        unmeasured.append(f"peak processes: the most alive in one snapshot ({sampled}){bound}")
     if cpu_unknown:
         unmeasured.append("the run's CPU total: no cpu.stat or cpuacct.usage, summed from samples instead")
     return peak, exact, tuple(unmeasured)
@@ -742,79 +738,139 @@ class _Events:
 
     def __init__(self, reader: events.Reader, written: FolderWatch | None) -> None:
         self.reader, self.written = reader, written
+        self._pending: set[str] = set()  # written since the last read: noted by ``drain``
+        self._unknown = False  # the watch lost track (its queue overflowed): read every file
+
+    def drain(self) -> bool:
+        """Take what the watch knows (it woke the kit: rearm it); whether some file was written."""
+        if self.written is None:
+            return False
+        names = self.written.changed()
+        if names is None:
+            self._unknown = True
+            return True
+        self._pending |= names
+        return bool(names)
 
     def poll(self) -> list[events.Event]:
-        names = self.written.changed() if self.written is not None else None
-        return self.reader.poll(names=names) if names is None or names else []
+        if self.written is None:
+            return self.reader.poll()
+        self.drain()
+        names, unknown = self._pending, self._unknown
+        self._pending, self._unknown = set(), False
+        if unknown:
+            return self.reader.poll()
+        return self.reader.poll(names=names) if names else []
 
 
 def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
            deadline_ns: int, tally: _Tally | None = None, main: int | None = None) -> tuple[End, str, int]:
-    """Sample until the main process ends, the deadline passes, or children die in a loop.
+    """Look at the run until the main process ends, the deadline passes, or children die in a loop.
 
     ``proc`` is the main process or its relay (``main`` its pid): a relay that ended while the
     main process lives was killed by the script (``os.kill(os.getppid(), ...)``).  Between two
-    samples the kit sleeps until ``proc`` ends, where the platform can (a pidfd): its end is seen
-    at once, not at the next sample."""
-    waiter = _platform.exit_waiter(proc.pid)
+    looks the kit sleeps (``kit.cadence``: longer while nothing changes) until ``proc`` ends or a
+    process of the run writes an event, where the platform can tell (a pidfd, inotify): the end
+    is seen at once, a new process soon after its start."""
+    waiter = _platform.exit_waiter(proc.pid, reader.written)
     try:
-        return _watch_loop(proc, observer, reader, deadline_ns, tally, main, waiter)
+        return _Watch(proc, observer, reader, tally, main, waiter).until(deadline_ns)
     finally:
         if waiter is not None:
             waiter.close()
 
 
-def _watch_loop(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events, deadline_ns: int,
-                tally: _Tally | None, main: int | None, waiter: ExitWaiter | None) -> tuple[End, str, int]:
-    deaths: Counter[str] = Counter()
-    first_death: dict[str, int] = {}
-    starts: list[int] = []
-    pool_killed: list[str] = []  # Pool workers a SIGKILL ended, as their parent saw
-    tick = 0
-    ended = True  # proc may have ended: ask it (the waiter says when it may have)
-    while True:
-        if STOP.signum:
-            return End.INTERRUPTED, STOP.name(), time.perf_counter_ns()
-        tick += 1
-        if time.perf_counter_ns() >= deadline_ns and proc.poll() is None:  # before a sample that a starved
-            return End.TIMEOUT, "", time.perf_counter_ns()  # kit (a fork bomb's thousand) would take seconds for
-        kept = observer.kernel_kept  # then processes are read every READ_EVERY samples only
-        read = not kept or tick % READ_EVERY == 1
-        observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=read)
-        if tally is not None:
-            tally.tick(observer.last_members, read=read)
-        now = time.perf_counter_ns()
-        relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
-        if ended and proc.poll() is not None:
-            if relayed is not None and observer.lives(relayed) and not _ends_with(relayed, observer):
-                return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
-            return End.EXITED, "", now
-        if relayed is not None and not observer.seemed_alive(relayed):
-            _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
-        if now >= deadline_ns:
-            return End.TIMEOUT, "", now
-        for e in (reader.poll() if tick % EVENTS_EVERY == 1 else ()):
+class _Watch:
+    """The watch loop's state: what the events said so far (deaths, starts, Pool workers the OOM
+    killer ended), and the cadence of the looks."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], observer: Observer, reader: _Events, tally: _Tally | None,
+                 main: int | None, waiter: ExitWaiter | None) -> None:
+        self.proc, self.observer, self.reader, self.tally, self.waiter = proc, observer, reader, tally, waiter
+        self.relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay
+        self.cadence = cadence.Cadence(adaptive=observer.kernel_kept)
+        self.deaths: Counter[str] = Counter()
+        self.first_death: dict[str, int] = {}
+        self.starts: list[int] = []
+        self.pool_killed: list[str] = []  # Pool workers a SIGKILL ended, as their parent saw
+
+    def until(self, deadline_ns: int) -> tuple[End, str, int]:
+        proc, observer = self.proc, self.observer
+        ended = True  # proc may have ended: ask it (the waiter says when it may have)
+        written = False  # a process of the run wrote an event since the last look
+        members: set[int] = set()
+        while True:
+            if STOP.signum:
+                return End.INTERRUPTED, STOP.name(), time.perf_counter_ns()
+            if time.perf_counter_ns() >= deadline_ns and proc.poll() is None:  # before a look that a starved
+                return End.TIMEOUT, "", time.perf_counter_ns()  # kit (a fork bomb's thousand) would take seconds for
+            now = time.perf_counter_ns()
+            kept = observer.kernel_kept  # then processes are read every cadence.READ_S only
+            read = not kept or self.cadence.read_due(now)
+            observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=read)
+            if self.tally is not None:
+                self.tally.tick(observer.last_members, read=read)
+            now = time.perf_counter_ns()
+            if ended and proc.poll() is not None:
+                relayed = self.relayed
+                if relayed is not None and observer.lives(relayed) and not _ends_with(relayed, observer):
+                    return End.PARENT_KILLED, str(proc.returncode), now  # the relay's end: judge words it
+                return End.EXITED, "", now
+            if self.relayed is not None and not observer.seemed_alive(self.relayed):
+                _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
+            if now >= deadline_ns:
+                return End.TIMEOUT, "", now
+            stopped = self._read_events(now) if self.cadence.events_due(now) else None
+            if stopped is not None:
+                return stopped
+            changed = written or observer.last_members != members
+            members = set(observer.last_members)
+            ended, written = self._sleep(self.cadence.after(changed), deadline_ns)
+
+    def _sleep(self, seconds: float, deadline_ns: int) -> tuple[bool, bool]:
+        """Until the next look: (proc may have ended, a process of the run wrote an event).  An event
+        ends the sleep early, but not before ``cadence.FAST_S`` since the last look."""
+        if self.waiter is None:
+            time.sleep(seconds)
+            return True, False
+        start = time.perf_counter_ns()
+        end = min(start + int(seconds * 1e9), deadline_ns)
+        woke = self.waiter.wait(max(0.0, (end - start) / 1e9))
+        written = bool(woke & Woke.WRITTEN) and self.reader.drain()
+        if woke & Woke.WRITTEN and not woke & Woke.ENDED:
+            early = start + int(cadence.FAST_S * 1e9) - time.perf_counter_ns()
+            if early > 0:  # a run that writes events without pause must not make the kit look without pause
+                woke |= self._wait_for_end(early / 1e9)
+        return bool(woke & Woke.ENDED), written
+
+    def _wait_for_end(self, seconds: float) -> Woke:
+        """Sleep ``seconds``, woken only by the end of proc (what is written meanwhile waits)."""
+        assert self.waiter is not None
+        return self.waiter.wait(seconds, written=False) & Woke.ENDED
+
+    def _read_events(self, now: int) -> tuple[End, str, int] | None:
+        """What the events written since the last read say: a crash loop, or a Pool the OOM killer
+        stalled, ends the watch (End, why, when); else None."""
+        for e in self.reader.poll():
             if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED):
                 error = str(e.data.get("error", ""))
-                deaths[error] += 1
-                first_death[error] = min(first_death.get(error, e.t_ns), e.t_ns)
+                self.deaths[error] += 1
+                self.first_death[error] = min(self.first_death.get(error, e.t_ns), e.t_ns)
             elif e.kind == Ev.PROCESS_STARTED:
-                starts.append(e.t_ns)
+                self.starts.append(e.t_ns)
             elif oom.sigkilled(e) and oom.is_pool(e.data.get("name")):
-                pool_killed.append(f"{e.data.get('name')} (pid {e.data.get('child')})")
-        if pool_killed and tally is not None and tally.oom_ns is not None and \
+                self.pool_killed.append(f"{e.data.get('name')} (pid {e.data.get('child')})")
+        tally = self.tally
+        if self.pool_killed and tally is not None and tally.oom_ns is not None and \
                 now - tally.oom_ns >= OOM_SETTLE_S * 1e9:
-            return (End.OOM_STALLED, f"the OOM killer ended {pool_killed[0]}, and the main process was still "
+            return (End.OOM_STALLED, f"the OOM killer ended {self.pool_killed[0]}, and the main process was still "
                     f"running {OOM_SETTLE_S:g} s later", now)
-        for error, n in deaths.items():
-            replaced = sum(t > first_death[error] for t in starts)
+        for error, n in self.deaths.items():
+            replaced = sum(t > self.first_death[error] for t in self.starts)
             if n >= CRASH_LOOP_DEATHS and replaced >= CRASH_LOOP_DEATHS:
                 return (End.CRASH_LOOP, f"{n} child processes died the same death and {replaced} were started "
                         f"to replace them ({error[:200]})", now)
-        if waiter is None:
-            time.sleep(INTERVAL_S)
-        else:
-            ended = waiter.wait(INTERVAL_S)
+        return None
 
 
 def _ends_with(main: int, observer: Observer) -> bool:

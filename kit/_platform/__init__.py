@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 from kit._platform._common import (ExitWaiter, FolderWatch, KernelLog, LimitUnavailable, PlatformModule, ProcReader,
-                                   ProcSample, RunGroup, kill_process_tree, unlink_left)
+                                   ProcSample, RunGroup, Woke, kill_process_tree, unlink_left)
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, kill_group
 
@@ -47,7 +47,7 @@ start_main = OS_MODULE.start_main
 
 __all__ = [
     "OS_MODULE", "ExitWaiter", "FolderWatch", "Guardian", "KernelLog", "LimitUnavailable", "PlatformModule",
-    "ProcReader", "ProcSample", "RunGroup", "become_subreaper", "exit_waiter", "folder_watch", "kernel_log",
+    "ProcReader", "ProcSample", "RunGroup", "Woke", "become_subreaper", "exit_waiter", "folder_watch", "kernel_log",
     "kill_group", "kill_process_tree", "new_group_kwargs", "ppid_table", "proc_reader", "reap", "resume", "run_group",
     "runs_kept_apart", "stack_signal", "start_main", "unlink_left", "usable_cpu_count"
 ]

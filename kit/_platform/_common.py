@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import subprocess
 from collections.abc import Iterable
@@ -78,18 +79,28 @@ class FolderWatch(Protocol):
 
     def changed(self) -> set[str] | None: ...  # their names; None: unknown, look at every file
 
+    def fileno(self) -> int: ...  # readable once a file was written (until ``changed()`` reads it); -1: none
+
     def close(self) -> None: ...
+
+
+class Woke(enum.IntFlag):
+    """What ended an ``ExitWaiter``'s wait (nothing: the time passed)."""
+
+    NOTHING = 0
+    ENDED = 1  # the process ended, or may have: ask it
+    WRITTEN = 2  # the folder watched too was written (``FolderWatch.changed()`` says what, and rearms it)
 
 
 class ExitWaiter(Protocol):
-    """Sleeps until a process ends or the time passes."""
+    """Sleeps until a process ends, a watched folder is written, or the time passes."""
 
-    def wait(self, seconds: float) -> bool: ...  # False: still running after ``seconds``; True: ended, or maybe
+    def wait(self, seconds: float, written: bool = True) -> Woke: ...  # written=False: the folder does not wake
 
     def close(self) -> None: ...
 
 
-def no_exit_waiter(pid: int) -> ExitWaiter | None:
+def no_exit_waiter(pid: int, folder: FolderWatch | None = None) -> ExitWaiter | None:
     """No way to sleep until a process ends here: the kit sleeps and asks."""
     return None
 
@@ -219,7 +230,8 @@ class PlatformModule(Protocol):
 
     def folder_watch(self, path: str) -> FolderWatch | None: ...  # whether a folder was written; None: cannot tell
 
-    def exit_waiter(self, pid: int) -> ExitWaiter | None: ...  # sleep until a child ends; None: cannot here
+    def exit_waiter(self, pid: int, folder: FolderWatch | None = None
+                    ) -> ExitWaiter | None: ...  # sleep until a child ends (or ``folder`` is written); None: cannot
 
     def new_group_kwargs(self) -> dict[str, Any]: ...  # Popen arguments: a session / process group of its own
 

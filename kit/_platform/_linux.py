@@ -19,7 +19,7 @@ from typing import Any, Callable  # noqa: E402
 
 from kit._platform import _cgroup, _pidns  # noqa: E402
 from kit._platform import _common  # noqa: E402
-from kit._platform._common import KernelLog, ProcSample, RunGroup, start_posix  # noqa: E402
+from kit._platform._common import KernelLog, ProcSample, RunGroup, Woke, start_posix  # noqa: E402
 from kit._platform._kmsg import KmsgLog  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
 from kit._platform._procfs import read_stat  # noqa: E402
@@ -272,6 +272,9 @@ class FolderWatch:
                 names.add(os.fsdecode(data[at + 16:at + 16 + size].rstrip(b"\0")))
                 at += 16 + size
 
+    def fileno(self) -> int:
+        return self._fd
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -291,20 +294,32 @@ def folder_watch(path: str) -> FolderWatch | None:
 
 
 class ExitWaiter:
-    """Sleeps until a process ends or the time passes (its pidfd, polled): the end of a run is
-    seen at once, and a wait is one system call."""
+    """Sleeps until a process ends, a watched folder is written, or the time passes (its pidfd
+    and the folder's inotify descriptor, polled): the end of a run is seen at once, a process
+    of the run writing an event wakes the kit, and a wait is one system call."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, folder: _common.FolderWatch | None = None) -> None:
         self._fd = fd
-        self._poll = select.poll()
-        self._poll.register(fd, select.POLLIN)
+        self._ended = select.poll()  # the process's end only
+        self._ended.register(fd, select.POLLIN)
+        self._any = select.poll()  # ... or the folder written
+        self._any.register(fd, select.POLLIN)
+        self._folder = folder.fileno() if folder is not None else -1
+        if self._folder >= 0:
+            self._any.register(self._folder, select.POLLIN)
 
-    def wait(self, seconds: float) -> bool:
-        """False: still running after ``seconds``; True: it ended (or maybe: ask it)."""
+    def wait(self, seconds: float, written: bool = True) -> Woke:
+        """What ended the wait: ``Woke.ENDED`` (ask the process), ``Woke.WRITTEN`` (the caller
+        reads the folder's ``changed()``, else the next wait returns at once), or nothing.
+        ``written=False``: the folder does not end this wait."""
         try:
-            return bool(self._poll.poll(max(0, int(seconds * 1000))))
+            ready = (self._any if written else self._ended).poll(max(0, int(seconds * 1000)))
         except OSError:
-            return True
+            return Woke.ENDED
+        woke = Woke.NOTHING
+        for fd, _ in ready:
+            woke |= Woke.WRITTEN if fd == self._folder else Woke.ENDED
+        return woke
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -312,10 +327,11 @@ class ExitWaiter:
             self._fd = -1
 
 
-def exit_waiter(pid: int) -> ExitWaiter | None:
-    """An ``ExitWaiter`` of ``pid`` (a child of ours, not yet waited for); None without pidfds."""
+def exit_waiter(pid: int, folder: _common.FolderWatch | None = None) -> ExitWaiter | None:
+    """An ``ExitWaiter`` of ``pid`` (a child of ours, not yet waited for), also woken when ``folder``
+    is written; None without pidfds."""
     try:
-        return ExitWaiter(os.pidfd_open(pid))
+        return ExitWaiter(os.pidfd_open(pid), folder)
     except (AttributeError, OSError):  # Python before 3.9, Linux before 5.3
         return None
 

@@ -1,0 +1,160 @@
+"""The kit looks at a run often while its processes change, seldom while they do not (``kit.cadence``).
+
+Pure: the interval doubles after looks that found nothing new, up to the slowest, and is the
+fastest again after a change; without kernel-kept membership it never grows.  The watch loop:
+an event written by the run wakes the kit (but not sooner than the fastest interval after the
+last look, however much the run writes).  A real run: a child a Python process starts after a
+quiet second, living less than the slowest interval, is still seen and named.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import run_bounded
+
+from kit import cadence, events, runner
+from kit._platform import Woke
+from kit.cadence import EVENTS_S, FAST_S, READ_S, SLOW_S, Cadence
+from kit.outcomes import Ev, Role, Status
+from kit.runner import script_subject
+
+
+def test_the_interval_grows_while_nothing_changes_and_falls_back_at_once() -> None:
+    c = Cadence(adaptive=True)
+    seen = [c.after(False) for _ in range(6)]
+    assert seen[0] == 2 * FAST_S and seen == sorted(seen) and seen[-1] == SLOW_S
+    assert c.after(True) == FAST_S
+    assert c.after(False) == 2 * FAST_S
+
+
+def test_without_kernel_kept_membership_the_interval_never_grows() -> None:
+    """Sampling the process table: a process living less than an interval would be missed entirely."""
+    c = Cadence(adaptive=False)
+    assert {c.after(False) for _ in range(10)} == {FAST_S}
+
+
+def test_processes_and_events_are_read_at_the_first_look_then_spaced() -> None:
+    c = Cadence(adaptive=True)
+    t = 10**9
+    assert c.read_due(t) and c.events_due(t)
+    assert not c.read_due(t + int(READ_S * 1e9) - 1) and not c.events_due(t + int(EVENTS_S * 1e9) - 1)
+    assert c.read_due(t + int(READ_S * 1e9)) and c.events_due(t + int(EVENTS_S * 1e9))
+
+
+class _Waiter:
+    """An ExitWaiter that answers from a script: (seconds asked, written allowed) are noted."""
+
+    def __init__(self, answers: list[Woke]) -> None:
+        self.answers, self.asked = answers, []  # type: ignore[var-annotated]
+
+    def wait(self, seconds: float, written: bool = True) -> Woke:
+        self.asked.append((seconds, written))
+        answer = self.answers.pop(0) if self.answers else Woke.NOTHING
+        return answer if written else answer & Woke.ENDED
+
+    def close(self) -> None:
+        pass
+
+
+class _Written:
+    def __init__(self) -> None:
+        self.names: set[str] | None = set()
+
+    def changed(self) -> set[str] | None:
+        out, self.names = self.names, set()
+        return out
+
+    def fileno(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        pass
+
+
+def _watch(waiter: _Waiter, written: _Written, folder: str) -> Any:
+    reader = runner._Events(events.Reader(folder), written)  # noqa: SLF001 - the loop's parts under test
+    observer: Any = type("O", (), {"kernel_kept": True})()
+    return runner._Watch(None, observer, reader, None, None, waiter)  # type: ignore[arg-type]  # noqa: SLF001
+
+
+def test_an_event_wakes_the_kit_but_never_sooner_than_the_fastest_interval() -> None:
+    """A write wakes the wait; the rest of the fastest interval is slept woken by the end only, so a
+    run that writes events without pause cannot make the kit look without pause."""
+    with tempfile.TemporaryDirectory() as folder:
+        written = _Written()
+        written.names = {"7.jsonl"}
+        waiter = _Waiter([Woke.WRITTEN])
+        watch = _watch(waiter, written, folder)
+        ended, was_written = watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10)  # noqa: SLF001
+        assert (ended, was_written) == (False, True)
+        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), True)
+        assert len(waiter.asked) == 2 and waiter.asked[1][1] is False and 0 < waiter.asked[1][0] <= FAST_S
+        assert watch.reader._pending == {"7.jsonl"}  # noqa: SLF001 - read at the next events look
+
+
+def test_the_end_wakes_the_kit_at_once() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        waiter = _Waiter([Woke.ENDED | Woke.WRITTEN])
+        watch = _watch(waiter, _Written(), folder)
+        ended, _ = watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10)  # noqa: SLF001
+        assert ended and len(waiter.asked) == 1
+
+
+def test_the_sleep_never_passes_the_deadline() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        waiter = _Waiter([])
+        watch = _watch(waiter, _Written(), folder)
+        watch._sleep(SLOW_S, time.perf_counter_ns() + int(0.005 * 1e9))  # noqa: SLF001
+        assert waiter.asked[0][0] <= 0.005
+
+
+def test_events_noted_while_waking_are_read_once() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "7.jsonl").write_text('{"t": 1, "pid": 7, "kind": "top_level", "data": {}}\n')
+        written = _Written()
+        written.names = {"7.jsonl"}
+        reader = runner._Events(events.Reader(folder), written)  # noqa: SLF001
+        assert reader.drain()
+        assert [e.kind for e in reader.poll()] == [Ev.TOP_LEVEL]
+        assert reader.poll() == []
+        written.names = None  # the watch lost track (its queue overflowed): every file is read
+        assert reader.drain() and reader.poll() == []
+
+
+LATE_CHILD = """\
+import multiprocessing, time
+
+def short():
+    time.sleep(0.05)
+
+if __name__ == "__main__":
+    time.sleep(1.0)  # the kit's looks slow down meanwhile
+    p = multiprocessing.Process(target=short, name="late-child")
+    p.start()
+    print(p.pid, flush=True)
+    p.join()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="the kit is woken by the run's writes on Linux (inotify)")
+def test_a_short_child_started_after_a_quiet_second_is_seen_and_named(tmp_path: Path) -> None:
+    """The slowest interval is longer than the child lives: the probe's process_started event wakes
+    the kit, which looks within the fastest interval (three runs, every one must see it)."""
+    script = tmp_path / "late.py"
+    script.write_text(LATE_CHILD)
+    for _ in range(3):
+        r = run_bounded(script_subject(str(script)), "fork")
+        assert r.status is Status.PASS, r.reason
+        child = int(r.stdout.split()[0])
+        seen = {p.pid: p for p in r.processes}
+        if r.evidence == "psutil":
+            pytest.skip("no kernel-kept run group here: the kit looks every 20 ms anyway")
+        assert child in seen, f"the late child {child} was never seen: {sorted(seen)}"
+        assert seen[child].role is Role.WORKER
+    assert cadence.SLOW_S > 0.05
