@@ -26,7 +26,9 @@ def _old_ppid(data: bytes) -> int:
 def test_stat_fields() -> None:
     st = parse_stat(b"12 (python3)" + TAIL + b"\n")
     assert st == _procfs.ProcStat(pid=12, comm="python3", state="S", ppid=1, pgrp=12, utime=3, stime=4,
-                                  num_threads=7, starttime=99)
+                                  num_threads=7, starttime=99, rss=42, processor=None)
+    full = parse_stat(b"12 (python3)" + TAIL + b" 0" * 13 + b" 1 0 0\n")  # field 39: the CPU it last ran on
+    assert (full.rss, full.processor) == (42, 1)
 
 
 @pytest.mark.parametrize("comm", [b"a b", b"a) b (c", b") S 999 999", b"(", b""])

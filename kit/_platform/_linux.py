@@ -22,7 +22,7 @@ from kit._platform import _common  # noqa: E402
 from kit._platform._common import KernelLog, ProcSample, RunGroup, Woke, start_posix  # noqa: E402
 from kit._platform._kmsg import KmsgLog  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
-from kit._platform._procfs import read_stat  # noqa: E402
+from kit._platform._procfs import parse_stat, read_stat  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -138,18 +138,16 @@ class StatReader:
             return None
         if not data:
             return _common.sample_proc(proc, started)
-        rest = data[data.rfind(b")") + 2:].split()  # proc(5) field N is rest[N - 3]
         try:
-            state, ticks, start, rss, cpu = (rest[0], int(rest[11]) + int(rest[12]), int(rest[19]), int(rest[21]),
-                                             int(rest[36]))
-        except (IndexError, ValueError):
+            st = parse_stat(data)
+        except ValueError:
             return _common.sample_proc(proc, started)
-        if started is not None and start != started:
+        if started is not None and st.starttime != started:
             self.forget(pid)
             return None
-        if state in (b"Z", b"X"):
-            return ProcSample(True, 0.0, None, 0, start)
-        return ProcSample(False, ticks / _TICKS, cpu, rss * _PAGE, start)
+        if st.state in ("Z", "X"):
+            return ProcSample(True, 0.0, None, 0, st.starttime)
+        return ProcSample(False, (st.utime + st.stime) / _TICKS, st.processor, (st.rss or 0) * _PAGE, st.starttime)
 
     def _read(self, pid: int) -> bytes | None:
         """The line of ``pid``; None when it is gone, empty when it cannot be read."""
@@ -188,19 +186,18 @@ class StatReader:
         data = self._read(proc.pid)
         if not data:
             return None if data is None else _common.identify(proc, cmdline)
-        close = data.rfind(b")")
         try:
-            ppid = int(data[close + 2:].split(None, 2)[1])  # state, then the parent pid
-        except (IndexError, ValueError):
+            st = parse_stat(data)
+        except ValueError:
             return _common.identify(proc, cmdline)
-        name = os.fsdecode(data[data.find(b"(") + 1:close])
+        name = st.comm
         args: list[str] = []
         if cmdline:
             self.cmdline_changed(proc)
             args = _split_cmdline(os.fsdecode(self._cmdlines.get(proc.pid, b"")))
         if len(name) >= 15 and args and os.path.basename(args[0]).startswith(name):  # the kernel keeps 15 bytes
             name = os.path.basename(args[0])
-        return ppid, name, args
+        return st.ppid, name, args
 
     def cmdline_changed(self, proc: psutil.Process) -> bool:
         """The bytes of ``/proc/PID/cmdline`` differ from those of the last call (the first call

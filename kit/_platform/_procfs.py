@@ -23,7 +23,7 @@ __all__ = ["Hierarchy", "ProcStat", "hierarchies", "lives", "own_paths", "parse_
 
 
 class ProcStat(NamedTuple):
-    """The fields of ``/proc/PID/stat`` the kit uses (proc(5) numbers them 1, 2, 3, 4, 5, 14, 15, 20, 22)."""
+    """The fields of ``/proc/PID/stat`` the kit uses (proc(5) numbers them 1, 2, 3, 4, 5, 14, 15, 20, 22, 24, 39)."""
 
     pid: int
     comm: str  # the command name without its parentheses (may hold spaces and parentheses itself)
@@ -34,6 +34,8 @@ class ProcStat(NamedTuple):
     stime: int  # clock ticks of system CPU
     num_threads: int
     starttime: int  # clock ticks after boot
+    rss: int | None = None  # resident pages; None: the line ends before it
+    processor: int | None = None  # the CPU it last ran on; None: the line ends before it
 
 
 def parse_stat(data: bytes) -> ProcStat:
@@ -42,11 +44,12 @@ def parse_stat(data: bytes) -> ProcStat:
     opening = data.find(b"(")
     if close < 0 or opening < 0 or opening > close:
         raise ValueError(f"not a /proc/PID/stat line: {data[:80]!r}")
-    rest = data[close + 2:].split(None, 20)  # state is field 3; starttime, field 22, is rest[19]
+    rest = data[close + 2:].split(None, 37)  # state is field 3: field N is rest[N - 3]
     try:
         return ProcStat(int(data[:opening]), data[opening + 1:close].decode("utf-8", "surrogateescape"),
                         rest[0].decode("ascii", "replace"), int(rest[1]), int(rest[2]), int(rest[11]), int(rest[12]),
-                        int(rest[17]), int(rest[19]))
+                        int(rest[17]), int(rest[19]), int(rest[21]) if len(rest) > 21 else None,
+                        int(rest[36]) if len(rest) > 36 else None)
     except IndexError:
         raise ValueError(f"a /proc/PID/stat line cut short: {data[:80]!r}") from None
 
