@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, cache
 from pathlib import Path
 from typing import Callable
 from collections.abc import Iterable
@@ -489,7 +489,10 @@ class Subject:
         return self.kind == SCRIPT
 
 
+@cache
 def example_subject(name: str) -> Subject:
+    """The example ``name`` as a subject, made once per kit process (its source is read and analysed:
+    a matrix asks for each example several times, and the kit's own files do not change under it)."""
     example = EXAMPLES[name]
     path = str(path_of(name))
     args = (path,) if example.by_path else ("-m", example.module)

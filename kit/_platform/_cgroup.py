@@ -392,7 +392,10 @@ class RunCgroup:
     def create(cls, tag: str = "") -> RunCgroup:
         """A new run group in every usable hierarchy (raises CgroupUnavailable with a reason)."""
         places, notes = _read_places()
-        cleanup_stale(places)
+        global _stale_checked
+        if not _stale_checked:  # once per kit process: a dead kit's groups are there before it starts
+            _stale_checked = True
+            cleanup_stale(places)
         if not places:
             raise CgroupUnavailable(notes[0] if notes else "no cgroup file system is mounted "
                                     "(no cgroup2 or cgroup line in /proc/self/mountinfo)")
@@ -838,6 +841,10 @@ def _remove_dir(d: _Dir, strict: bool = False) -> None:
 
 
 # -- leftovers of dead kits ---------------------------------------------------------------
+_stale_checked = False
+"""``cleanup_stale`` ran in this kit process (at its first run group)."""
+
+
 def cleanup_stale(places: list[_Place] | None = None) -> int:
     """Remove the run groups whose owning kit process died, killing their processes first.
 
