@@ -406,15 +406,19 @@ def fitted_grid(t: Table, levels: Levels, texts: Sequence[Callable[[str, Column,
     that fits.  Returns the lines (blocks apart by a blank line) and the index of the cell text
     used; when nothing fits, one place a block with the last cell text."""
     groups = _groups(t)
+    grids: list[list[str]] = []
     for per in range(len(groups), 0, -1):
         blocks = [Table(cols, t.rows, t.platforms) for cols in _chunks(groups, per)]
         for i, text in enumerate(texts):
             grids = [_text_grid(b, levels, _body(b, text), short) for b in blocks]
             if all(columns(line) <= width for grid in grids for line in grid):
-                return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid], i
-    grids = [_text_grid(b, levels, _body(b, texts[-1]), short) for b in
-             (Table(cols, t.rows, t.platforms) for cols in _chunks(groups, 1))]
-    return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid], len(texts) - 1
+                return _stacked(grids), i
+    return _stacked(grids), len(texts) - 1  # nothing fits: the last tried, one place a block with the last cell text
+
+
+def _stacked(grids: list[list[str]]) -> list[str]:
+    """Blocks of a table one under the other, a blank line between them."""
+    return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid]
 
 
 def text_table(results: list[RunResult], width: int | None = None) -> str:
