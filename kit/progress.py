@@ -18,7 +18,6 @@ place's cells, so that the live line moves while a container works.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 import time
@@ -26,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from kit.outcomes import METHODS, STATUSES, Status
-from kit.render import cell, columns, paint, terminal_width
+from kit.render import cell, columns, is_terminal, paint, terminal_width
 from kit.results import RunResult
 
 LIVE, LINES, QUIET = "live", "lines", "quiet"
@@ -41,12 +40,7 @@ def mode_for(stream: TextIO, verbosity: int) -> str:
     """``QUIET`` for ``-q``; ``LIVE`` on a terminal (not ``TERM=dumb``); else ``LINES``."""
     if verbosity < 0:
         return QUIET
-    isatty = getattr(stream, "isatty", None)
-    try:
-        tty = bool(isatty and isatty())
-    except (OSError, ValueError):
-        tty = False
-    return LIVE if tty and os.environ.get("TERM") != "dumb" else LINES
+    return LIVE if is_terminal(stream, controls=True) else LINES
 
 
 def duration(seconds: float) -> str:

@@ -67,7 +67,7 @@ def terminal_width(width: int | None = None, stream: TextIO | None = None) -> in
     if not width:
         stream = stream if stream is not None else sys.stdout
         width = DEFAULT_WIDTH
-        if stream is not None and _isatty(stream):
+        if stream is not None and is_terminal(stream):  # TERM=dumb too: it has a width
             try:
                 width = os.get_terminal_size(stream.fileno()).columns or DEFAULT_WIDTH
             except (OSError, ValueError, AttributeError):
@@ -75,12 +75,15 @@ def terminal_width(width: int | None = None, stream: TextIO | None = None) -> in
     return max(MIN_WIDTH, width)
 
 
-def _isatty(stream: TextIO) -> bool:
+def is_terminal(stream: object, controls: bool = False) -> bool:
+    """Whether ``stream`` is a terminal (a closed stream is not).  With ``controls``, one that takes
+    control sequences (colour, a line redrawn in place): not ``TERM=dumb``, which still has a width."""
     isatty = getattr(stream, "isatty", None)
     try:
-        return bool(isatty and isatty())
+        tty = bool(isatty and isatty())
     except (OSError, ValueError):  # a closed stream
         return False
+    return tty and not (controls and os.environ.get("TERM") == "dumb")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -101,6 +104,7 @@ def _cut(text: str, width: int) -> str:
             break
         out += ch
     return out
+
 
 
 WORD_BREAKS = ("::", "/", "_", ".", "-")
@@ -557,8 +561,7 @@ def colour_wanted(stream: TextIO) -> bool:
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    return is_terminal(stream, controls=True)
 
 
 def paint(text: str, status: Status, on: bool) -> str:
