@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from kit.outcomes import METHODS, STATUSES, Status
-from kit.render import cell, columns, is_terminal, paint, terminal_width
+from kit.render import cell, clip, is_terminal, paint, terminal_width
 from kit.results import RunResult
 
 LIVE, LINES, QUIET = "live", "lines", "quiet"
@@ -150,9 +150,7 @@ class Progress:
         total = str(self.total) if self.total >= n else "?"  # not known yet (--targets auto): never a guess
         where = "" if place == "host" else f"{place} "
         head = f"[{n:>{len(total)}}/{total}] {where}{subject} {method} "
-        line = head + text
-        if columns(line) > self.width:
-            line = line[: self.width - 3] + "..."
+        line = clip(head + text, self.width)
         if self.colour:
             line = line.replace(f" {status}", " " + paint(str(status), status, True), 1)
         return line
@@ -171,7 +169,7 @@ class Progress:
         text = ", ".join(parts[1:])
         line = f"{parts[0]} {text}" + (f"; running: {', '.join(self.running)}" if self.running else "")
         room = self.width - 3  # the last column would make some terminals wrap; a ^C echoed after it must not
-        return line if columns(line) <= room else line[: room - 3] + "..."
+        return clip(line, room)
 
     def _redraw(self) -> None:
         if self.mode != LIVE or self.stopped.is_set():

@@ -106,6 +106,12 @@ def _cut(text: str, width: int) -> str:
     return out
 
 
+def clip(text: str, width: int, mark: str = "...") -> str:
+    """``text`` (one line) within ``width`` columns: as it is when it fits, else its longest start
+    that leaves room for ``mark``, then ``mark``.  Columns, not characters: a wide character (CJK)
+    takes two, so a line of them cut by characters would be twice too wide."""
+    return text if columns(text) <= width else _cut(text, width - columns(mark)) + mark
+
 
 WORD_BREAKS = ("::", "/", "_", ".", "-")
 """Where a word wider than a line (a test's node id, a path) is broken, rather than mid-name."""
@@ -149,7 +155,7 @@ def fit(text: str, width: int, hang: int = 4) -> str:
         if columns(line) <= width:
             lines.append(line)
         elif line.lstrip().startswith("| "):
-            lines.append(_cut(line, width - 3) + "...")
+            lines.append(clip(line, width))
         else:
             lines += _wrap(line, width, hang)
     return "\n".join(lines)
@@ -484,7 +490,7 @@ def _note(t: Table, example: str, c: Column) -> list[str]:
     if r.status is Status.SKIPPED:  # it did not run here: nothing more to say
         return [safe(lines[0])]
     if r.error and r.error not in r.reason:
-        lines.append(f"error: {r.error if len(r.error) <= 240 else r.error[:237] + '...'}")
+        lines.append(f"error: {clip(safe(r.error), 240)}")
     for d in r.diagnoses[:NOTE_DIAGNOSES]:
         lines += [f"{d.code}: {d.message}", f"fix: {d.fix}"]
     if len(r.diagnoses) > NOTE_DIAGNOSES:
@@ -548,7 +554,7 @@ def safe(text: str) -> str:
 def _trimmed(text: str, lines: int = 8, width: int = 160) -> list[str]:
     all_lines = text.rstrip().splitlines()
     shown = all_lines if len(all_lines) <= lines else [*all_lines[: lines // 2], "...", *all_lines[-lines // 2:]]
-    return [safe(line if len(line) <= width else line[: width - 3] + "...") for line in shown]
+    return [clip(safe(line), width) for line in shown]
 
 
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.TIMEOUT: "31", Status.ERROR: "35",
@@ -605,8 +611,8 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0, width: i
         lines.append("  stdout:")
         lines += [f"    | {line}" for line in _trimmed(r.stdout)]
     if r.error:
-        lines.append(f"  error: {safe(r.error[:240])}")
-    lines += [f"  warning: {safe(w[:240])}" for w in r.warnings]
+        lines.append(f"  error: {clip(safe(r.error), 240, mark='')}")
+    lines += [f"  warning: {clip(safe(w), 240, mark='')}" for w in r.warnings]
     if verbosity > 0:
         lines += [f"  check {'ok ' if c.ok else 'BAD'} {c.check}: {safe(c.reason)}" for c in r.checks]
         for p in r.processes:
@@ -622,7 +628,8 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0, width: i
 def command_line(cmdline: list[str], width: int = 100) -> str:
     """A command line, cut at a word boundary."""
     text = " ".join(cmdline)
-    if len(text) <= width:
+    if columns(text) <= width:
         return text
-    cut = text.rfind(" ", 0, width - 4)
-    return text[: cut if cut > width // 2 else width - 4] + " ..."
+    room = _cut(text, width - 4)
+    at = room.rfind(" ")
+    return (room[:at] if at > width // 2 else room) + " ..."
