@@ -254,7 +254,10 @@ def _reference_cell(m: Merged, example: str, c: Column) -> RunResult | None:
 def reference(m: Merged, example: str, c: Column) -> Status:
     """What a cell is compared with: the status of its platform's default start method in the same row
     (what a script gets when it chooses nothing), else, without that cell, the row's most common status."""
-    default = _reference_cell(m, example, c)
+    return _reference_status(m, example, _reference_cell(m, example, c))
+
+
+def _reference_status(m: Merged, example: str, default: RunResult | None) -> Status:
     return default.status if default is not None else majority(m.rows[example])
 
 
@@ -266,9 +269,14 @@ def odd_cells(m: Merged) -> set[tuple[str, Column]]:
     """The (example, column) cells that differ from their ``reference``: another status, or the same
     status where the run found a difference (``DIFFERS``) that the reference cell does not carry:
     the marked ones."""
-    return {(example, c) for example, row in m.rows.items() for c, r in row.items()
-            if r.status is not reference(m, example, c)
-            or (_found_different(r) and not _found_different(_reference_cell(m, example, c)))}
+    odd = set()
+    for example, row in m.rows.items():
+        for c, r in row.items():
+            default = _reference_cell(m, example, c)  # looked up once: its status and what it found
+            if r.status is not _reference_status(m, example, default) or (
+                    _found_different(r) and not _found_different(default)):
+                odd.add((example, c))
+    return odd
 
 
 def markdown(m: Merged) -> str:
