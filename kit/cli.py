@@ -422,7 +422,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from kit import report
 
     files = result_files(args)
-    merged = report.merge(report.load_files(args.files))
+    merged = report.merge_files(report.read_files(args.files))
     if not merged.rows:
         raise UsageError("the files hold no results")
 
