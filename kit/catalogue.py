@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 from kit import checks as c
 from kit.examples import path_of
-from kit.guess import did_you_mean
+from kit.guess import unknown_example
 from kit.outcomes import ALL, Ev, Role, size_text
 from kit.results import PlatformInfo, RunResult
 from kit.source import SourceFacts, analyse_file
@@ -511,10 +511,8 @@ def select(names_or_tags: Iterable[str]) -> list[str]:
         elif item in TAGS:
             wanted.update(name for name, e in EXAMPLES.items() if item in e.tags)
         else:
-            meant = did_you_mean(item, [ALL, *TAGS, *EXAMPLES])
-            raise ValueError(f"unknown example {item!r}: {meant}" if meant else
-                             f"unknown example {item!r}; known: {ALL}, the tags {', '.join(TAGS)}, "
-                             f"or the names {', '.join(EXAMPLES)}")
+            raise ValueError(unknown_example(item, [ALL, *TAGS, *EXAMPLES],
+                                             f"{ALL}, the tags {', '.join(TAGS)}, or the names {', '.join(EXAMPLES)}"))
     return [name for name in EXAMPLES if name in wanted]
 
 

@@ -164,8 +164,8 @@ only a terminal's width is kept (a log keeps an error on one line)."""
 
 
 def _say(line: str) -> None:
-    if _SAY_WIDTH[0] is not None or render.colour_wanted(sys.stderr) or (
-            sys.stderr.isatty() if hasattr(sys.stderr, "isatty") else False):  # a terminal, or --width: fit it
+    if _SAY_WIDTH[0] is not None or render.colour_wanted(sys.stderr) or render.is_terminal(sys.stderr):
+        # --width, a terminal (TERM=dumb too: it has a width) or FORCE_COLOR: fit it
         line = render.fit(line, render.terminal_width(_SAY_WIDTH[0], sys.stderr))
     sys.stderr.write(line + "\n")  # one write: lines from overlapping cells never interleave
     sys.stderr.flush()
@@ -422,7 +422,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from kit import report
 
     files = result_files(args)
-    merged = report.merge(report.load_files(args.files))
+    merged = report.merge_files(report.read_files(args.files))
     if not merged.rows:
         raise UsageError("the files hold no results")
 

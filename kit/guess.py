@@ -85,10 +85,14 @@ def script_problem(text: str, examples: Sequence[str]) -> str | None:
         if not guess and path.stem in examples:
             guess = f"did you mean the example '{path.stem}' (kit run {path.stem})?"
         return f"no such script: {text}" + (f"; {guess}" if guess else "")
-    guess = did_you_mean(text, [*examples, *scripts])
-    if guess:
-        return f"unknown example {text!r}: {guess}"
-    return f"unknown example {text!r}; known: {', '.join(examples)} (or give a path to a .py script)"
+    return unknown_example(text, [*examples, *scripts], f"{', '.join(examples)} (or give a path to a .py script)")
+
+
+def unknown_example(name: str, candidates: Collection[str], known: str) -> str:
+    """``unknown example 'helo': did you mean 'hello'?`` when a candidate is near, else the list of
+    what is ``known``: the one wording of ``kit run``'s and ``--examples``'s refusal."""
+    guess = did_you_mean(name, candidates)
+    return f"unknown example {name!r}: {guess}" if guess else f"unknown example {name!r}; known: {known}"
 
 
 def folder_problem(text: str) -> str | None:

@@ -18,7 +18,6 @@ place's cells, so that the live line moves while a container works.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 import time
@@ -26,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from kit.outcomes import METHODS, STATUSES, Status
-from kit.render import cell, columns, paint, terminal_width
+from kit.render import cell, clip, is_terminal, paint, terminal_width
 from kit.results import RunResult
 
 LIVE, LINES, QUIET = "live", "lines", "quiet"
@@ -41,12 +40,7 @@ def mode_for(stream: TextIO, verbosity: int) -> str:
     """``QUIET`` for ``-q``; ``LIVE`` on a terminal (not ``TERM=dumb``); else ``LINES``."""
     if verbosity < 0:
         return QUIET
-    isatty = getattr(stream, "isatty", None)
-    try:
-        tty = bool(isatty and isatty())
-    except (OSError, ValueError):
-        tty = False
-    return LIVE if tty and os.environ.get("TERM") != "dumb" else LINES
+    return LIVE if is_terminal(stream, controls=True) else LINES
 
 
 def duration(seconds: float) -> str:
@@ -156,9 +150,7 @@ class Progress:
         total = str(self.total) if self.total >= n else "?"  # not known yet (--targets auto): never a guess
         where = "" if place == "host" else f"{place} "
         head = f"[{n:>{len(total)}}/{total}] {where}{subject} {method} "
-        line = head + text
-        if columns(line) > self.width:
-            line = line[: self.width - 3] + "..."
+        line = clip(head + text, self.width)
         if self.colour:
             line = line.replace(f" {status}", " " + paint(str(status), status, True), 1)
         return line
@@ -177,7 +169,7 @@ class Progress:
         text = ", ".join(parts[1:])
         line = f"{parts[0]} {text}" + (f"; running: {', '.join(self.running)}" if self.running else "")
         room = self.width - 3  # the last column would make some terminals wrap; a ^C echoed after it must not
-        return line if columns(line) <= room else line[: room - 3] + "..."
+        return clip(line, room)
 
     def _redraw(self) -> None:
         if self.mode != LIVE or self.stopped.is_set():

@@ -67,7 +67,7 @@ def terminal_width(width: int | None = None, stream: TextIO | None = None) -> in
     if not width:
         stream = stream if stream is not None else sys.stdout
         width = DEFAULT_WIDTH
-        if stream is not None and _isatty(stream):
+        if stream is not None and is_terminal(stream):  # TERM=dumb too: it has a width
             try:
                 width = os.get_terminal_size(stream.fileno()).columns or DEFAULT_WIDTH
             except (OSError, ValueError, AttributeError):
@@ -75,12 +75,15 @@ def terminal_width(width: int | None = None, stream: TextIO | None = None) -> in
     return max(MIN_WIDTH, width)
 
 
-def _isatty(stream: TextIO) -> bool:
+def is_terminal(stream: object, controls: bool = False) -> bool:
+    """Whether ``stream`` is a terminal (a closed stream is not).  With ``controls``, one that takes
+    control sequences (colour, a line redrawn in place): not ``TERM=dumb``, which still has a width."""
     isatty = getattr(stream, "isatty", None)
     try:
-        return bool(isatty and isatty())
+        tty = bool(isatty and isatty())
     except (OSError, ValueError):  # a closed stream
         return False
+    return tty and not (controls and os.environ.get("TERM") == "dumb")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -101,6 +104,13 @@ def _cut(text: str, width: int) -> str:
             break
         out += ch
     return out
+
+
+def clip(text: str, width: int, mark: str = "...") -> str:
+    """``text`` (one line) within ``width`` columns: as it is when it fits, else its longest start
+    that leaves room for ``mark``, then ``mark``.  Columns, not characters: a wide character (CJK)
+    takes two, so a line of them cut by characters would be twice too wide."""
+    return text if columns(text) <= width else _cut(text, width - columns(mark)) + mark
 
 
 WORD_BREAKS = ("::", "/", "_", ".", "-")
@@ -145,7 +155,7 @@ def fit(text: str, width: int, hang: int = 4) -> str:
         if columns(line) <= width:
             lines.append(line)
         elif line.lstrip().startswith("| "):
-            lines.append(_cut(line, width - 3) + "...")
+            lines.append(clip(line, width))
         else:
             lines += _wrap(line, width, hang)
     return "\n".join(lines)
@@ -406,15 +416,19 @@ def fitted_grid(t: Table, levels: Levels, texts: Sequence[Callable[[str, Column,
     that fits.  Returns the lines (blocks apart by a blank line) and the index of the cell text
     used; when nothing fits, one place a block with the last cell text."""
     groups = _groups(t)
+    grids: list[list[str]] = []
     for per in range(len(groups), 0, -1):
         blocks = [Table(cols, t.rows, t.platforms) for cols in _chunks(groups, per)]
         for i, text in enumerate(texts):
             grids = [_text_grid(b, levels, _body(b, text), short) for b in blocks]
             if all(columns(line) <= width for grid in grids for line in grid):
-                return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid], i
-    grids = [_text_grid(b, levels, _body(b, texts[-1]), short) for b in
-             (Table(cols, t.rows, t.platforms) for cols in _chunks(groups, 1))]
-    return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid], len(texts) - 1
+                return _stacked(grids), i
+    return _stacked(grids), len(texts) - 1  # nothing fits: the last tried, one place a block with the last cell text
+
+
+def _stacked(grids: list[list[str]]) -> list[str]:
+    """Blocks of a table one under the other, a blank line between them."""
+    return [line for k, grid in enumerate(grids) for line in ([""] if k else []) + grid]
 
 
 def text_table(results: list[RunResult], width: int | None = None) -> str:
@@ -476,7 +490,7 @@ def _note(t: Table, example: str, c: Column) -> list[str]:
     if r.status is Status.SKIPPED:  # it did not run here: nothing more to say
         return [safe(lines[0])]
     if r.error and r.error not in r.reason:
-        lines.append(f"error: {r.error if len(r.error) <= 240 else r.error[:237] + '...'}")
+        lines.append(f"error: {clip(safe(r.error), 240)}")
     for d in r.diagnoses[:NOTE_DIAGNOSES]:
         lines += [f"{d.code}: {d.message}", f"fix: {d.fix}"]
     if len(r.diagnoses) > NOTE_DIAGNOSES:
@@ -540,7 +554,7 @@ def safe(text: str) -> str:
 def _trimmed(text: str, lines: int = 8, width: int = 160) -> list[str]:
     all_lines = text.rstrip().splitlines()
     shown = all_lines if len(all_lines) <= lines else [*all_lines[: lines // 2], "...", *all_lines[-lines // 2:]]
-    return [safe(line if len(line) <= width else line[: width - 3] + "...") for line in shown]
+    return [clip(safe(line), width) for line in shown]
 
 
 _COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.TIMEOUT: "31", Status.ERROR: "35",
@@ -553,8 +567,7 @@ def colour_wanted(stream: TextIO) -> bool:
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    return is_terminal(stream, controls=True)
 
 
 def paint(text: str, status: Status, on: bool) -> str:
@@ -598,8 +611,8 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0, width: i
         lines.append("  stdout:")
         lines += [f"    | {line}" for line in _trimmed(r.stdout)]
     if r.error:
-        lines.append(f"  error: {safe(r.error[:240])}")
-    lines += [f"  warning: {safe(w[:240])}" for w in r.warnings]
+        lines.append(f"  error: {clip(safe(r.error), 240, mark='')}")
+    lines += [f"  warning: {clip(safe(w), 240, mark='')}" for w in r.warnings]
     if verbosity > 0:
         lines += [f"  check {'ok ' if c.ok else 'BAD'} {c.check}: {safe(c.reason)}" for c in r.checks]
         for p in r.processes:
@@ -615,7 +628,8 @@ def run_summary(r: RunResult, colour: bool = False, verbosity: int = 0, width: i
 def command_line(cmdline: list[str], width: int = 100) -> str:
     """A command line, cut at a word boundary."""
     text = " ".join(cmdline)
-    if len(text) <= width:
+    if columns(text) <= width:
         return text
-    cut = text.rfind(" ", 0, width - 4)
-    return text[: cut if cut > width // 2 else width - 4] + " ..."
+    room = _cut(text, width - 4)
+    at = room.rfind(" ")
+    return (room[:at] if at > width // 2 else room) + " ..."

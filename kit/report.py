@@ -1,7 +1,10 @@
 """Merge results from many runs (OSes, Pythons, targets) into one table.
 
 Reads only JSON files written by ``--json``: nothing runs here.  Columns are
-(platform, Python, start method); a cell whose status differs from its row's cell
+(platform, Python, start method); two runners of one platform and Python (two Linux runners,
+both CPython 3.12) get columns of their own, told apart by what differs between them (the
+machine, the Python's full version) or else by their files' names, never one overwriting the
+other's cells; a cell whose status differs from its row's cell
 under that platform's default start method (what a script gets without choosing)
 is marked; every cell that did not pass gets a numbered note with its reason, its
 error line and its diagnoses with their fixes; under the table, a short summary
@@ -12,8 +15,8 @@ table (text and Markdown), as it writes ``kit matrix``'s.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit import render, results
@@ -22,7 +25,7 @@ from kit.render import Column, Table  # re-exported: report.Column, the merged t
 from kit.outcomes import GENERIC_CHECKS, HOST, METHODS, UNKNOWN_PLACE, Status
 from kit.results import PlatformInfo, RunResult
 
-__all__ = ["ReportError", "load_files", "merge", "markdown", "text", "differences"]
+__all__ = ["ReportError", "load_files", "read_files", "merge", "merge_files", "markdown", "text", "differences"]
 
 DIFFERS = render.NOTED_WHEN_PASSING
 """A cell with one of these differs from its reference cell even where their statuses agree: the
@@ -37,18 +40,24 @@ class Merged(Table):
     duplicates: int = 0
 
 
-def load_files(paths: list[str]) -> list[RunResult]:
-    out: list[RunResult] = []
-    for path in paths:
+def read_files(paths: list[str]) -> dict[str, list[RunResult]]:
+    """Each file's results, by its path as given (a path given twice is read once)."""
+    out: dict[str, list[RunResult]] = {}
+    for path in dict.fromkeys(paths):
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ReportError(f"{path}: cannot read: {exc}") from None
         try:
-            out += results.load(text)
+            out[path] = results.load(text)
         except ValueError as exc:
             raise ReportError(f"{path}: {exc}") from None
     return out
+
+
+def load_files(paths: list[str]) -> list[RunResult]:
+    """Every file's results, in one list (as if from one run)."""
+    return [r for rs in read_files(paths).values() for r in rs]
 
 
 def place_of(info: PlatformInfo | None) -> str:
@@ -72,19 +81,91 @@ def _version_key(c: Column) -> tuple[str, tuple[int, ...], int]:
 
 
 def merge(rs: list[RunResult]) -> Merged:
-    """One cell per (example, column); a later file's cell replaces an earlier one."""
+    """One cell per (example, column); a later result of the same cell replaces an earlier one (one run)."""
+    return merge_files({"": rs})
+
+
+def merge_files(files: Mapping[str, Sequence[RunResult]]) -> Merged:
+    """One cell per (example, column), from each file's results (``read_files``).  Within a file a
+    later result of a cell replaces an earlier one; files of one platform and Python share its
+    columns only when they ran on the same platform and hold different cells (a run completed by
+    another), else each runner gets columns of its own (``_runner_places``)."""
+    places = _runner_places(files)
     rows: dict[str, dict[Column, RunResult]] = {}
     platforms: dict[tuple[str, str], PlatformInfo] = {}
     duplicates = 0
-    for r in rs:
-        col = column_of(r)
-        row = rows.setdefault(r.subject, {})
-        duplicates += col in row
-        row[col] = r
-        if r.platform:
-            platforms[(col.place, col.python)] = r.platform
+    for name, rs in files.items():
+        for r in rs:
+            base = column_of(r)
+            col = Column(places[(name, base.place, base.python)], base.python, base.method)
+            row = rows.setdefault(r.subject, {})
+            duplicates += col in row
+            row[col] = r
+            if r.platform:
+                platforms[(col.place, col.python)] = r.platform
     columns = sorted({c for row in rows.values() for c in row}, key=_version_key)
     return Merged(columns, rows, platforms, duplicates)
+
+
+@dataclass
+class _Runner:
+    """What one or more files hold for one (place, Python): the platform they ran on and their cells."""
+
+    platform: PlatformInfo | None
+    files: list[str]
+    cells: set[tuple[str, str]] = field(default_factory=set)  # (subject, method)
+
+
+TOLD_APART_BY = ("machine", "python", "implementation")
+"""What names colliding runners in the header, the first that differs between all of them; else their files."""
+
+
+def _runner_places(files: Mapping[str, Sequence[RunResult]]) -> dict[tuple[str, str, str], str]:
+    """(file, place, Python) -> the place its columns take: the place itself, or where runners of one
+    place and Python collide (another platform, or the same cells again), the place with what tells
+    them apart: ``Linux (aarch64)``, ``Linux (linux-a/kit.json)``."""
+    found: dict[tuple[str, str], list[_Runner]] = {}
+    of_file: dict[tuple[str, str, str], _Runner] = {}
+    for name, rs in files.items():
+        here: dict[tuple[str, str], _Runner] = {}
+        for r in rs:
+            col = column_of(r)
+            runner = here.setdefault((col.place, col.python), _Runner(r.platform, [name]))
+            runner.cells.add((r.subject, col.method))
+            runner.platform = r.platform or runner.platform
+        for key, runner in here.items():
+            group = found.setdefault(key, [])
+            same = next((g for g in group if g.platform == runner.platform and not g.cells & runner.cells), None)
+            if same is None:
+                group.append(runner)
+                same = runner
+            else:
+                same.files.append(name)
+                same.cells |= runner.cells
+            of_file[(name, *key)] = same
+    place_of_runner = {id(g): f"{place} ({label})" if len(group) > 1 else place
+                       for (place, _), group in found.items() for g, label in zip(group, _told_apart(group))}
+    return {key: place_of_runner[id(g)] for key, g in of_file.items()}
+
+
+def _told_apart(group: list[_Runner]) -> list[str]:
+    """A label per runner, all different: the first of ``TOLD_APART_BY`` that differs, else the files' names."""
+    for name in TOLD_APART_BY:
+        values = [str(getattr(g.platform, name)) if g.platform else "" for g in group]
+        if all(values) and len(set(values)) == len(values):
+            return values
+    short = _short_names([f for g in group for f in g.files])
+    return ["+".join(short[f] for f in g.files) for g in group]
+
+
+def _short_names(paths: list[str]) -> dict[str, str]:
+    """Each path by its last parts, as few as tell them all apart: ``a.json``, ``linux-a/kit.json``."""
+    parts = [Path(p).parts or (p,) for p in paths]
+    for k in range(1, max(map(len, parts), default=0) + 1):
+        names = ["/".join(x[-k:]) for x in parts]
+        if len(set(names)) == len(names):
+            return dict(zip(paths, names))
+    return {p: p for p in paths}
 
 
 def majority(row: dict[Column, RunResult]) -> Status:
@@ -96,9 +177,10 @@ def differences(m: Merged) -> list[str]:
     lines = []
     several = _several_platforms(m)  # with one, "everywhere" would claim what was never compared
     skipped: dict[str, set[str]] = {}
-    for r in m.results:
+    cells = [(c, r) for row in m.rows.values() for c, r in row.items()]  # a result's own column (its runner's)
+    for c, r in cells:
         if r.status is Status.SKIPPED:
-            skipped.setdefault(r.method, set()).add(column_of(r).place)
+            skipped.setdefault(r.method, set()).add(c.place)
     for method, places in sorted(skipped.items()):
         lines.append(f"{method} is unavailable on {', '.join(sorted(places))}")
     defaults: dict[str, list[str]] = {}
@@ -126,7 +208,7 @@ def differences(m: Merged) -> list[str]:
     observed = _observed_by_example(m)
     lines += _behaviour_by_method(m, skip=set(observed))  # an example's observed line says it better
     lines += observed.values()
-    warned = sorted({(r.subject, column_of(r).label, r.warnings[0]) for r in m.results if r.warnings})
+    warned = sorted({(r.subject, c.label, r.warnings[0]) for c, r in cells if r.warnings})
     for example, label, first in warned[:5]:
         lines.append(f"{example} warns on {label}: {first}")
     if len(warned) > 5:
@@ -254,7 +336,10 @@ def _reference_cell(m: Merged, example: str, c: Column) -> RunResult | None:
 def reference(m: Merged, example: str, c: Column) -> Status:
     """What a cell is compared with: the status of its platform's default start method in the same row
     (what a script gets when it chooses nothing), else, without that cell, the row's most common status."""
-    default = _reference_cell(m, example, c)
+    return _reference_status(m, example, _reference_cell(m, example, c))
+
+
+def _reference_status(m: Merged, example: str, default: RunResult | None) -> Status:
     return default.status if default is not None else majority(m.rows[example])
 
 
@@ -266,9 +351,14 @@ def odd_cells(m: Merged) -> set[tuple[str, Column]]:
     """The (example, column) cells that differ from their ``reference``: another status, or the same
     status where the run found a difference (``DIFFERS``) that the reference cell does not carry:
     the marked ones."""
-    return {(example, c) for example, row in m.rows.items() for c, r in row.items()
-            if r.status is not reference(m, example, c)
-            or (_found_different(r) and not _found_different(_reference_cell(m, example, c)))}
+    odd = set()
+    for example, row in m.rows.items():
+        for c, r in row.items():
+            default = _reference_cell(m, example, c)  # looked up once: its status and what it found
+            if r.status is not _reference_status(m, example, default) or (
+                    _found_different(r) and not _found_different(default)):
+                odd.add((example, c))
+    return odd
 
 
 def markdown(m: Merged) -> str:

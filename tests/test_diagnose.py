@@ -1019,6 +1019,48 @@ def test_a_python_thread_still_in_the_kernels_list_is_not_native(monkeypatch: py
     assert said == [{"forking": "MainThread", "native_beyond": 1, "threads": []}]
 
 
+def test_a_fork_from_the_only_thread_lists_no_threads_and_a_native_one_is_still_seen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork loop without threads pays one stat per fork, not a listing of the kernel's threads; a
+    thread started below threading is still found (the broken variant, "one thread unless Python
+    knows more", returned this thread alone while the native one ran)."""
+    import _thread
+
+    from kit import probe
+
+    if not Path(probe.TASKS).is_dir():
+        pytest.skip("the kernel's thread list is Linux's")
+    me = threading.get_native_id()
+    release = _thread.allocate_lock()
+    release.acquire()
+    started = _thread.allocate_lock()
+    started.acquire()
+    native: list[int] = []
+
+    def hold() -> None:
+        native.append(threading.get_native_id())
+        started.release()
+        release.acquire()  # alive until the listing below is done
+
+    _thread.start_new_thread(hold, ())
+    started.acquire()
+    try:
+        assert probe._native_threads() is not None and {me, *native} <= (probe._native_threads() or set())
+    finally:
+        release.release()
+    deadline = time.monotonic() + 5
+    while len(list(Path(probe.TASKS).iterdir())) > 1 and time.monotonic() < deadline:  # the native thread ending
+        time.sleep(0.01)
+    if len(list(Path(probe.TASKS).iterdir())) > 1:
+        pytest.skip("another thread runs in this test process")
+
+    def refused(path: str) -> list[str]:
+        raise AssertionError(f"listed {path}")
+
+    monkeypatch.setattr(probe.os, "listdir", refused)
+    assert probe._native_threads() == {me}
+
+
 def test_threads_alike_at_a_fork_are_counted_not_repeated() -> None:
     """Three handlers' threads of one name and site (multiprocessing-logging's tests) are one entry
     'N x ...', and a different one keeps its own (the broken variant listed each of the three)."""

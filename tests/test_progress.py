@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from kit import progress
+from kit import progress, render
 from kit.outcomes import Method, Status
 from kit.progress import LINES, LIVE, QUIET, Progress, parse_cell_line
+from kit.render import columns
 from kit.results import PlatformInfo, RunResult
 
 
@@ -222,3 +223,39 @@ def test_a_total_not_known_yet_is_a_question_mark_never_the_count_so_far() -> No
         for line in streamed:
             p.say(f"  docker:3.14 {line}")
         assert [line.split("]")[0] for line in pipe.getvalue().splitlines()] == [f"[1/{want}", f"[2/{want}"]
+
+
+def test_wide_characters_are_cut_by_the_columns_they_take() -> None:
+    """A running cell or a subject of CJK characters (two columns each) still fits the width, on the
+    live line and on a cell's line; the broken variant, cut by characters, wrote twice the width."""
+    tty = Tty()
+    p = Progress(tty, LIVE, width=40)
+    p.cell(results(1)[0], 5, ["例" * 50])
+    line = p.live_line()
+    assert line.endswith("...") and columns(line) <= 40 - 3, (line, columns(line))
+    p.close()
+    r = results(1)[0]
+    r.subject = "例" * 50
+    pipe = io.StringIO()
+    p = Progress(pipe, LINES, width=40)
+    p.cell(r, 1)
+    (written,) = pipe.getvalue().splitlines()
+    assert written.startswith("[1/1] 例例") and written.endswith("...") and columns(written) <= 40, written
+
+
+def test_one_terminal_test_and_a_dumb_terminal_keeps_its_width_but_gets_no_control_codes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """TERM=dumb: a terminal for the width (and for fitting the kit's messages), not for colour or a
+    live line; a closed stream is no terminal."""
+    class Closed(io.StringIO):
+        def isatty(self) -> bool:
+            raise ValueError("I/O operation on closed file")
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert render.is_terminal(Tty()) and render.is_terminal(Tty(), controls=True) and render.colour_wanted(Tty())
+    monkeypatch.setenv("TERM", "dumb")
+    assert render.is_terminal(Tty()) and not render.is_terminal(Tty(), controls=True)
+    assert not render.colour_wanted(Tty()) and progress.mode_for(Tty(), 0) == LINES
+    assert not render.is_terminal(Closed()) and not render.colour_wanted(Closed())
+    assert not render.is_terminal(io.StringIO())

@@ -196,3 +196,51 @@ def test_a_passing_cell_whose_output_differs_is_marked_and_noted() -> None:
     assert "pass under every start method it can run" not in text
     assert "state.py: the run found a difference (output or tests) on Linux py3.14 spawn, Linux py3.14 forkserver" \
         in " ".join(text.split())
+
+
+def runner_file(tmp_path: Path, name: str, machine: str = "x86_64", spawn: Status = Status.PASS) -> str:
+    """A Linux runner's results (CPython 3.12, hello under fork and spawn) as a JSON file."""
+    from kit.results import PlatformInfo
+
+    here = PlatformInfo("Linux", "3.12.3", "CPython", "fork", ["fork", "spawn", "forkserver"], 4, machine)
+    rs = [RunResult("hello", Method.FORK, Status.PASS, "ok", platform=here),
+          RunResult("hello", Method.SPAWN, spawn, "ok" if spawn is Status.PASS else "exit 1", platform=here)]
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    return write(tmp_path, name, rs)
+
+
+def test_two_runners_of_one_platform_and_python_keep_their_own_columns(tmp_path: Path) -> None:
+    """Two Linux runners, both CPython 3.12, whose files differ only in the machine, or only in the
+    file (the reusable workflow's artifacts, each a kit.json): each keeps its columns, named by what
+    differs, and neither's failure is lost.  The broken variant (one column per OS and Python) let
+    the second file overwrite the first's cells: a failing runner could vanish from the table."""
+    arm = report.read_files([runner_file(tmp_path, "x86.json", spawn=Status.FAIL),
+                             runner_file(tmp_path, "arm.json", machine="aarch64")])
+    merged = report.merge_files(arm)
+    assert [c.place for c in merged.columns] == ["Linux (aarch64)"] * 2 + ["Linux (x86_64)"] * 2
+    assert merged.rows["hello"][report.Column("Linux (x86_64)", "3.12", "spawn")].status is Status.FAIL
+    assert report.merge(report.load_files(list(arm))).rows["hello"][report.Column("Linux", "3.12", "spawn")].status \
+        is Status.PASS  # the broken variant: the failure overwritten, silently
+
+    same = [runner_file(tmp_path, "ubuntu-22.04/kit.json", spawn=Status.FAIL),
+            runner_file(tmp_path, "ubuntu-24.04/kit.json")]
+    merged = report.merge_files(report.read_files(same))
+    assert {c.place for c in merged.columns} == {"Linux (ubuntu-22.04/kit.json)", "Linux (ubuntu-24.04/kit.json)"}
+    assert len(merged.results) == 4 and merged.duplicates == 0
+    text = report.text(merged, 120)
+    assert "Linux (ubuntu-22.04/kit.json)" in text and "!fail" in text, text
+    assert "hello on Linux (ubuntu-22.04/kit.json) py3.12 spawn: fail: exit 1" in text
+
+    r = kit("report", *same, "--json", str(tmp_path / "merged.json"))  # the command line reads files the same way
+    assert r.returncode == 1 and "Linux (ubuntu-24.04/kit.json)" in r.stdout, r.stdout + r.stderr
+    assert len(json.loads((tmp_path / "merged.json").read_text(encoding="utf-8"))) == 4
+
+
+def test_files_of_one_runner_with_different_cells_share_its_columns(tmp_path: Path) -> None:
+    """A run completed by another on the same platform (other examples) is not a collision: one
+    column per method, no file names in the header; the same file given twice neither."""
+    first = runner_file(tmp_path, "a.json")
+    other = tmp_path / "b.json"
+    other.write_text(Path(first).read_text(encoding="utf-8").replace('"hello"', '"join"'), encoding="utf-8")
+    merged = report.merge_files(report.read_files([first, str(other), first]))
+    assert [c.place for c in merged.columns] == ["Linux", "Linux"] and set(merged.rows) == {"hello", "join"}
