@@ -167,6 +167,7 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
                          scale=settings.scale, platform=here, requested_method=requested)
     if interp is None:  # once per kit process, before the run's clock and its watcher's CPU start
         warm_bytecode()
+    guardian()  # likewise: started with the kit process's first run
     STOP.began()
     try:
         return _run(subject, method, requested, settings, here, slot)
@@ -740,9 +741,12 @@ class _Events:
         self.reader, self.written = reader, written
         self._pending: set[str] = set()  # written since the last read: noted by ``drain``
         self._unknown = False  # the watch lost track (its queue overflowed): read every file
+        self._seen: set[str] = set()  # every file written so far
 
     def drain(self) -> bool:
-        """Take what the watch knows (it woke the kit: rearm it); whether some file was written."""
+        """Take what the watch knows (it woke the kit: rearm it); whether that is news: a file no
+        process of the run had written before (a new process announcing itself: ``kit.probe``
+        creates its stacks file as it starts), or the watch lost track."""
         if self.written is None:
             return False
         names = self.written.changed()
@@ -750,7 +754,9 @@ class _Events:
             self._unknown = True
             return True
         self._pending |= names
-        return bool(names)
+        news = bool(names - self._seen)
+        self._seen |= names
+        return news
 
     def poll(self) -> list[events.Event]:
         if self.written is None:
@@ -797,7 +803,6 @@ class _Watch:
     def until(self, deadline_ns: int) -> tuple[End, str, int]:
         proc, observer = self.proc, self.observer
         ended = True  # proc may have ended: ask it (the waiter says when it may have)
-        written = False  # a process of the run wrote an event since the last look
         members: set[int] = set()
         while True:
             if STOP.signum:
@@ -823,30 +828,38 @@ class _Watch:
             stopped = self._read_events(now) if self.cadence.events_due(now) else None
             if stopped is not None:
                 return stopped
-            changed = written or observer.last_members != members
+            changed = observer.last_members != members
             members = set(observer.last_members)
-            ended, written = self._sleep(self.cadence.after(changed), deadline_ns)
+            ended = self._sleep(self.cadence.after(changed), deadline_ns)
 
-    def _sleep(self, seconds: float, deadline_ns: int) -> tuple[bool, bool]:
-        """Until the next look: (proc may have ended, a process of the run wrote an event).  An event
-        ends the sleep early, but not before ``cadence.FAST_S`` since the last look."""
+    def _sleep(self, seconds: float, deadline_ns: int) -> bool:
+        """Until the next look; whether proc may have ended.  A process of the run that writes its
+        first file (a new one) ends the sleep early, but not before ``cadence.FAST_S`` since the
+        last look; the writes of processes already known wake the kit, which then does not listen
+        to them for ``cadence.FAST_S`` (a run that writes without pause costs a wake-up per interval)."""
         if self.waiter is None:
             time.sleep(seconds)
-            return True, False
+            return True
         start = time.perf_counter_ns()
         end = min(start + int(seconds * 1e9), deadline_ns)
-        woke = self.waiter.wait(max(0.0, (end - start) / 1e9))
-        written = bool(woke & Woke.WRITTEN) and self.reader.drain()
-        if woke & Woke.WRITTEN and not woke & Woke.ENDED:
-            early = start + int(cadence.FAST_S * 1e9) - time.perf_counter_ns()
-            if early > 0:  # a run that writes events without pause must not make the kit look without pause
-                woke |= self._wait_for_end(early / 1e9)
-        return bool(woke & Woke.ENDED), written
+        fast = int(cadence.FAST_S * 1e9)
+        deaf_until = start
+        while (now := time.perf_counter_ns()) < end:
+            woke = self.waiter.wait((end - now) / 1e9, written=now >= deaf_until)
+            if woke & Woke.ENDED:
+                return True
+            if not woke & Woke.WRITTEN:
+                return False  # the time passed
+            if self.reader.drain():
+                early = start + fast - time.perf_counter_ns()
+                return early > 0 and self._wait_for_end(early / 1e9)
+            deaf_until = time.perf_counter_ns() + fast
+        return False
 
-    def _wait_for_end(self, seconds: float) -> Woke:
-        """Sleep ``seconds``, woken only by the end of proc (what is written meanwhile waits)."""
+    def _wait_for_end(self, seconds: float) -> bool:
+        """Sleep ``seconds``, woken only by the end of proc (what is written meanwhile waits); whether it ended."""
         assert self.waiter is not None
-        return self.waiter.wait(seconds, written=False) & Woke.ENDED
+        return bool(self.waiter.wait(seconds, written=False) & Woke.ENDED)
 
     def _read_events(self, now: int) -> tuple[End, str, int] | None:
         """What the events written since the last read say: a crash loop, or a Pool the OOM killer

@@ -55,7 +55,10 @@ class _Waiter:
     def wait(self, seconds: float, written: bool = True) -> Woke:
         self.asked.append((seconds, written))
         answer = self.answers.pop(0) if self.answers else Woke.NOTHING
-        return answer if written else answer & Woke.ENDED
+        answer = answer if written else answer & Woke.ENDED
+        if not answer:
+            time.sleep(seconds)  # as poll() does when nothing happens
+        return answer
 
     def close(self) -> None:
         pass
@@ -82,27 +85,44 @@ def _watch(waiter: _Waiter, written: _Written, folder: str) -> Any:
     return runner._Watch(None, observer, reader, None, None, waiter)  # type: ignore[arg-type]  # noqa: SLF001
 
 
-def test_an_event_wakes_the_kit_but_never_sooner_than_the_fastest_interval() -> None:
-    """A write wakes the wait; the rest of the fastest interval is slept woken by the end only, so a
-    run that writes events without pause cannot make the kit look without pause."""
+def test_a_new_process_wakes_the_kit_but_never_sooner_than_the_fastest_interval() -> None:
+    """A file written for the first time (a new process) wakes the wait; the rest of the fastest
+    interval is slept woken by the end only."""
+    with tempfile.TemporaryDirectory() as folder:
+        written = _Written()
+        written.names = {"7.stacks"}
+        waiter = _Waiter([Woke.WRITTEN])
+        watch = _watch(waiter, written, folder)
+        assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
+        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), True)
+        assert len(waiter.asked) == 2 and waiter.asked[1][1] is False and 0 < waiter.asked[1][0] <= FAST_S
+        assert watch.reader._pending == {"7.stacks"}  # noqa: SLF001 - read at the next events look
+
+
+def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_for_a_while() -> None:
+    """Chatter of processes already known: the kit wakes once, notes it, and sleeps on deaf to
+    writes for the fastest interval (a run writing without pause costs one wake-up per interval,
+    not one per write).  Broken variant: ending the sleep at every write looks at the run as often
+    as it writes."""
     with tempfile.TemporaryDirectory() as folder:
         written = _Written()
         written.names = {"7.jsonl"}
-        waiter = _Waiter([Woke.WRITTEN])
+        waiter = _Waiter([Woke.WRITTEN, Woke.WRITTEN])
         watch = _watch(waiter, written, folder)
-        ended, was_written = watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10)  # noqa: SLF001
-        assert (ended, was_written) == (False, True)
-        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), True)
-        assert len(waiter.asked) == 2 and waiter.asked[1][1] is False and 0 < waiter.asked[1][0] <= FAST_S
-        assert watch.reader._pending == {"7.jsonl"}  # noqa: SLF001 - read at the next events look
+        watch.reader.drain()  # 7.jsonl was seen before
+        written.names = {"7.jsonl"}
+        t0 = time.perf_counter()
+        assert watch._sleep(0.05, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
+        assert time.perf_counter() - t0 >= 0.045  # slept to the end of the interval
+        assert [w for _, w in waiter.asked[:2]] == [True, False]  # deaf after the first write
 
 
 def test_the_end_wakes_the_kit_at_once() -> None:
     with tempfile.TemporaryDirectory() as folder:
         waiter = _Waiter([Woke.ENDED | Woke.WRITTEN])
         watch = _watch(waiter, _Written(), folder)
-        ended, _ = watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10)  # noqa: SLF001
-        assert ended and len(waiter.asked) == 1
+        assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is True  # noqa: SLF001
+        assert len(waiter.asked) == 1
 
 
 def test_the_sleep_never_passes_the_deadline() -> None:

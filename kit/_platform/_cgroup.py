@@ -49,6 +49,7 @@ __all__ = ["CgroupStuck", "CgroupUnavailable", "RunCgroup", "available", "cleanu
 
 PARENT = "kit"  #: name of the group that holds the run groups, inside our own cgroup
 _NAME = re.compile(r"^run-(\d+)-(\d+)-(\d+)-(\d+)(?:-.*)?$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _V1_WANTED = ("pids", "cpuacct", "freezer", "memory")
 _DELEGATE = "systemd-run --user --scope -p Delegate=yes"
 _POLL_S = 0.005
@@ -81,8 +82,10 @@ class _Place:
     read_only: bool
 
 
+@functools.lru_cache(maxsize=4)
 def _places(mountinfo: str, cgroup: str) -> tuple[list[_Place], list[str]]:
-    """Usable hierarchies (v2 first), and one-line notes on those we cannot use."""
+    """Usable hierarchies (v2 first), and one-line notes on those we cannot use (parsed once per
+    text: every run group reads the two files again, and they seldom change)."""
     places: list[_Place] = []
     notes: list[str] = []
     seen: set[str] = set()
@@ -110,7 +113,8 @@ def _read_places() -> tuple[list[_Place], list[str]]:
         mountinfo, cgroup = read_cgroup_files()
     except OSError as exc:
         return [], [f"cannot read /proc/self/mountinfo or /proc/self/cgroup ({exc.strerror}): is /proc mounted?"]
-    return _places(mountinfo, cgroup)
+    places, notes = _places(mountinfo, cgroup)
+    return list(places), list(notes)  # copies: a run group adds its own notes
 
 
 # -- who owns a run group ---------------------------------------------------------
@@ -401,7 +405,7 @@ class RunCgroup:
                                     "(no cgroup2 or cgroup line in /proc/self/mountinfo)")
         with _seq_lock:
             seq = next(_seq)
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)[:40]
+        safe = _UNSAFE.sub("_", tag)[:40]
         pid = os.getpid()
         name = f"run-{pid}-{_start_ticks(pid) or 0}-{_pidns()}-{seq}" + (f"-{safe}" if safe else "")
         dirs: list[_Dir] = []

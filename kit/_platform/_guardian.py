@@ -121,7 +121,7 @@ class Guardian:
     def add(self, kind: str, values: list[str]) -> str:
         """Register a run (``cgroup`` with its folders, or ``pgid`` with its main pid); returns its key."""
         key = f"r{next(self._seq)}"
-        if values and not any(c.isspace() for v in values for c in v):
+        if values and not any(len(v.split()) != 1 for v in values):  # one word each: the line's format
             self._send(" ".join(["add", key, kind, *values]))
         return key
 
