@@ -11,7 +11,7 @@ an event (``kit.probe`` writes one as a Python process starts another: the kit i
 write where the platform can tell, ``_platform.exit_waiter``).  The end of the main process
 wakes the kit at once where the platform can tell, at any interval.
 
-A process started otherwise (``os.fork``, ``subprocess``) while nothing changed is looked at
+A process started otherwise (a bare fork, ``subprocess``) while nothing changed is looked at
 within ``SLOW_S``: its membership and CPU are the kernel's anyway, only its name and role are
 missed if it lives less than that.
 
