@@ -34,6 +34,7 @@ class Evidence:
     processes: list[ProcRecord] = field(default_factory=list)
     orphans: list[ProcRef] = field(default_factory=list)
     daemons_terminated: list[ProcRef] = field(default_factory=list)
+    daemons_unseen: list[int] = field(default_factory=list)  # alive at the end, never seen: cannot tell
     cpu_s: float | None = None  # the whole run's CPU seconds (exact where the kernel kept them)
     memory_peak_bytes: int | None = None  # the run's memory peak (None: unknown); what it covers: memory_source
     memory_source: str = ""
@@ -409,12 +410,15 @@ def passes_only_on_green() -> Check:
 
 # -- psutil evidence --------------------------------------------------------------
 def daemon_terminated() -> Check:
-    def fn(ev: Evidence) -> tuple[bool, str]:
+    def fn(ev: Evidence) -> tuple[bool | None, str]:
         daemons = [e.data["child"] for e in ev.of("process_started") if e.data.get("daemon")]
         if not daemons:
             return False, "no daemon process was started"
         ended = {d.pid for d in ev.daemons_terminated}
         missing = [pid for pid in daemons if pid not in ended]
+        if missing and set(missing) <= set(ev.daemons_unseen):
+            return None, (f"daemon {missing[0]} lived too briefly for the kit to see it, and nothing else "
+                          "kept the run's processes: whether main terminated it cannot be told")
         if missing:
             return False, f"daemon {missing[0]} was not terminated when the main process exited"
         return True, f"daemon {daemons[0]} alive at the end of main, terminated at exit"

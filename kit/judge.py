@@ -38,13 +38,34 @@ def warnings_in(stderr: str) -> list[str]:
 def daemons_terminated(obs: Observation) -> list[int]:
     """Daemons alive as the script ended (main's own word) and gone by the time main exited:
     seen gone at the latest by the first sample taken after main's exit was seen (a sample
-    that began before the exit can still list a daemon that main terminated meanwhile)."""
+    that began before the exit can still list a daemon that main terminated meanwhile), or,
+    where the kernel keeps the run, not among its pids at that sample (a daemon that lived too
+    briefly for any look, started just before main ended, is no less gone)."""
     daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
     done = obs.of(Ev.SCRIPT_DONE)
     alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
     by = max(obs.wall_s, obs.settled_s or 0.0) + 1e-3
     gone = {p.pid for p in obs.processes if p.gone_s is not None and p.gone_s <= by}
+    if obs.settled_members is not None:
+        gone |= daemons - obs.settled_members
     return sorted(pid for pid in daemons & alive_at_end & gone if pid not in obs.orphans)
+
+
+def daemons_unseen(obs: Observation) -> list[int]:
+    """Daemons alive as the script ended that no look saw, where nobody else keeps the run's pids:
+    whether main terminated them cannot be told."""
+    if obs.settled_members is not None:
+        return []
+    daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
+    done = obs.of(Ev.SCRIPT_DONE)
+    alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
+    return sorted((daemons & alive_at_end) - {p.pid for p in obs.processes} - set(obs.orphans))
+
+
+def _started_ref(obs: Observation, pid: int) -> ProcRef:
+    """A process known from its parent's ``process_started`` only (no look saw it)."""
+    named = [e for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("child") == pid]
+    return ProcRef(pid, str(named[0].data.get("name", "?")) if named else "?", [], Role.WORKER)
 
 
 def evidence_of(obs: Observation) -> Evidence:
@@ -56,7 +77,9 @@ def evidence_of(obs: Observation) -> Evidence:
         exitcode=obs.exitcode, main_pid=obs.main_pid, cores_used=_cores(obs), cpu_count=obs.platform.cpu_count,
         cpus_seen=cpus, cpu_num_known=bool(cpus), processes=list(obs.processes),
         orphans=_orphans(obs),
-        daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons], cpu_s=obs.cpu_s,
+        daemons_terminated=[p.ref() for p in obs.processes if p.pid in daemons]
+        + [_started_ref(obs, pid) for pid in sorted(daemons - {p.pid for p in obs.processes})],
+        daemons_unseen=daemons_unseen(obs), cpu_s=obs.cpu_s,
         memory_peak_bytes=obs.memory_peak_bytes, memory_source=str(obs.memory_source or ""),
     )
 

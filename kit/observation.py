@@ -60,6 +60,7 @@ class Observation:
     bad_event_lines: int = 0  # malformed lines in the events folder, ignored
     others_cores: float | None = None  # CPU the rest of the machine used meanwhile, in cores (None: unknown)
     settled_s: float | None = None  # when the first sample after the main process's exit was taken
+    settled_members: frozenset[int] | None = None  # the run's pids at that sample, where the kernel keeps them
     unlinked: tuple[str, ...] = ()  # "semaphore /mp-x": left by the run, untracked, unlinked by the kit
     peak_exact: bool = False  # peak_processes is the kernel's count, not a lower bound from samples
     peak_tasks: int | None = None  # the kernel's peak of tasks (threads included): an upper bound

@@ -394,6 +394,7 @@ class _Live:
         self.stacks: dict[int, str] = {}
         self.orphans: set[int] = set()
         self.settled_ns: int | None = None
+        self.settled_members: frozenset[int] | None = None  # the group's pids at the first look after main's exit
         self.killed: list[int] = []
         self.cpu_total: float | None = None
         self.task_peak: int | None = None
@@ -413,7 +414,8 @@ class _Live:
                 if self.end is End.EXITED:
                     if slot is not None:  # only leftovers now: another run may start meanwhile
                         slot.release()
-                    self.orphans, self.settled_ns = _outliving(self.observer, settings.grace, self.group, self.tally)
+                    self.orphans, self.settled_ns, self.settled_members = _outliving(
+                        self.observer, settings.grace, self.group, self.tally)
                 elif self.end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a
                     # fork bomb starves the kit: each reading costs seconds)
                     o = self.observer
@@ -498,6 +500,7 @@ class _Live:
             killed=tuple(self.killed), stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
             observer_cpu_s=kit_cpu, stop_reason=self.stop_reason, bad_event_lines=self.reader.bad_lines,
             others_cores=others, settled_s=None if self.settled_ns is None else (self.settled_ns - t0) / 1e9,
+            settled_members=self.settled_members,
             unlinked=unlinked, t0_ns=t0, **self._memory(records, all_events),
         )
 
@@ -902,9 +905,11 @@ def _ends_with(main: int, observer: Observer) -> bool:
 
 
 def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
-               tally: _Tally | None = None) -> tuple[set[int], int]:
-    """After the main process ended, give helpers ``grace`` seconds to leave; returns the orphans
-    and when the first sample after main's exit was taken (what it saw gone, main ended first).
+               tally: _Tally | None = None) -> tuple[set[int], int, frozenset[int] | None]:
+    """After the main process ended, give helpers ``grace`` seconds to leave; returns the orphans,
+    when the first sample after main's exit was taken (what it saw gone, main ended first) and,
+    where the kernel keeps the run, the run's pids at that sample (a process that lived too
+    briefly to be looked at is still known to have ended by then).
 
     With a run group the kernel decides: the run ends when the group is empty, and what it
     still lists after the grace is an orphan (a zombie leader with live threads, a process
@@ -913,6 +918,7 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
     end = time.monotonic() + grace
     observer.sample()  # children forked before main's exit, and what was gone as it exited
     settled_ns = time.perf_counter_ns()
+    settled = frozenset(observer.last_members) if observer.kernel_kept else None
     if group is not None:
         while group.populated() and time.monotonic() < end and not STOP.signum:
             if tally is not None:
@@ -922,8 +928,8 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
         left = group.procs() - {observer.root}
         for pid in left:
             observer.admit(pid)
-        return left, settled_ns
+        return left, settled_ns, settled
     while observer.alive(include_root=False) and time.monotonic() < end and not STOP.signum:
         time.sleep(INTERVAL_S)
         observer.sample()
-    return {p.pid for p in observer.alive(include_root=False)}, settled_ns
+    return {p.pid for p in observer.alive(include_root=False)}, settled_ns, settled
