@@ -333,7 +333,7 @@ def test_an_orphan_forked_just_before_main_exits_is_reported(procs: list[subproc
     main.stdin.flush()
     orphan = wait_for_pid(int(main.stdout.readline()))
     main.wait()  # what _watch() sees next: main has exited
-    orphans, _ = runner._outliving(obs, grace=0.3)
+    orphans, _, _ = runner._outliving(obs, grace=0.3)
     assert orphan.pid in orphans, "the orphan was never discovered"
 
 
