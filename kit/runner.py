@@ -1,8 +1,9 @@
 """Run one example or script under one start method, observed, with a timeout.
 
 The data flow of a run: start ``kit.launcher`` (the run's main process) with its output
-going to bounded pipe readers (``kit.output``), watch it (the ``Observer`` samples the tree;
-the events folder is polled so that a crash loop is stopped early) until the main process
+going to bounded pipe readers (``kit.output``), watch it (the ``Observer`` looks at the tree as
+often as it changes, ``kit.cadence``; a new process of the run and the main process's end wake
+the kit; the events folder is read so that a crash loop is stopped early) until the main process
 exits, the timeout hits or the kit is interrupted, wait a short grace for helpers to leave,
 call whatever is still alive an orphan, kill the whole tree, then hand one frozen
 ``Observation`` to the pure judge (``kit.judge``).  Starting, watching, timing out and
