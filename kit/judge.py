@@ -97,18 +97,24 @@ def _cores(obs: Observation) -> float:
 
 BUSY_CORES = 0.25
 """Other processes using this much CPU (in cores) during a run make a failed CPU check undecidable."""
+STALLED_SHARE = 0.1
+"""...when the run was starved: some process of it waited for a CPU at least this share of its wall
+time (the kernel's pressure stall information, where the run's cgroup has it).  A run that waited
+less did not lack CPU, whatever else ran: its failed CPU check stands (workers that sleep)."""
 IDLE_OF_FREE = 0.25
-"""...unless the run used less than this share of the cores the others left free (at least half a
-core free): it had cores and did not use them, which no load explains (workers that sleep)."""
+"""Without stall figures: the run used less than this share of the cores the others left free (at
+least half a core free): it had cores and did not use them, which no load explains."""
 
 
-def _left_cores_idle(obs: Observation) -> bool:
-    """The run used under ``IDLE_OF_FREE`` of the cores other processes left it: a failed CPU check
-    stands on a busy machine too."""
+def _starved(obs: Observation) -> bool:
+    """The load may explain a failed CPU check: the run waited for CPUs (``STALLED_SHARE``), or,
+    where the kernel does not say, it used what the others left it (``IDLE_OF_FREE``)."""
+    if obs.cpu_stall_s is not None:
+        return obs.cpu_stall_s >= STALLED_SHARE * obs.wall_s
     if obs.others_cores is None:
-        return False
+        return True
     free = obs.platform.cpu_count - obs.others_cores
-    return free >= 0.5 and _cores(obs) < IDLE_OF_FREE * free
+    return not (free >= 0.5 and _cores(obs) < IDLE_OF_FREE * free)
 
 
 def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozenset[str] = frozenset()
@@ -117,7 +123,7 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
 
     A failed check that measures CPU (``Check.measures_cpu``) on a machine where other processes
     used at least ``BUSY_CORES`` meanwhile is not a failure but ``inconclusive``, with the figures:
-    the run may have been starved, not serial; unless it left idle the cores it had (``_left_cores_idle``)."""
+    the run may have been starved, not serial; unless it was not (``_starved``)."""
     if obs.end is End.INTERRUPTED:
         return Status.INTERRUPTED, f"the kit was interrupted ({obs.stop_reason or 'SIGINT'}): killed " \
                                    f"{len(obs.killed)} process(es)"
@@ -141,10 +147,12 @@ def _outcome(obs: Observation, verdicts: Sequence[Verdict], measures_cpu: frozen
         return Status.INCONCLUSIVE, "; ".join(v.reason for v in undecided)
     failed = [v for v in verdicts if not v.ok and not v.unshown]
     busy = obs.others_cores is not None and obs.others_cores >= BUSY_CORES
-    if failed and busy and all(v.check in measures_cpu for v in failed) and not _left_cores_idle(obs):
+    if failed and busy and all(v.check in measures_cpu for v in failed) and _starved(obs):
+        waited = "" if obs.cpu_stall_s is None else \
+            f" and the run's processes waited {obs.cpu_stall_s:.2f} s of {obs.wall_s:.2f} s for a CPU"
         return Status.INCONCLUSIVE, (
             "; ".join(v.reason for v in failed) + f"; but other processes used {obs.others_cores:.2f} of "
-            f"{obs.platform.cpu_count} cores meanwhile: too busy a machine to decide")
+            f"{obs.platform.cpu_count} cores meanwhile{waited}: too busy a machine to decide")
     if failed:
         return Status.FAIL, "; ".join(v.reason for v in failed)
     unshown = [v for v in verdicts if v.unshown]

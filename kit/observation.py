@@ -59,6 +59,7 @@ class Observation:
     stop_reason: str = ""  # why the run was stopped early (End.CRASH_LOOP)
     bad_event_lines: int = 0  # malformed lines in the events folder, ignored
     others_cores: float | None = None  # CPU the rest of the machine used meanwhile, in cores (None: unknown)
+    cpu_stall_s: float | None = None  # seconds some process of the run waited for a CPU (None: unknown)
     settled_s: float | None = None  # when the first sample after the main process's exit was taken
     settled_members: frozenset[int] | None = None  # the run's pids at that sample, where the kernel keeps them
     unlinked: tuple[str, ...] = ()  # "semaphore /mp-x": left by the run, untracked, unlinked by the kit

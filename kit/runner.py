@@ -398,6 +398,7 @@ class _Live:
         self.settled_members: frozenset[int] | None = None  # the group's pids at the first look after main's exit
         self.killed: list[int] = []
         self.cpu_total: float | None = None
+        self.cpu_stall: float | None = None
         self.task_peak: int | None = None
         self.memory_peak: int | None = None
         self.oom_kills: int | None = None
@@ -441,6 +442,7 @@ class _Live:
             try:
                 if self.group is not None:
                     self.cpu_total = self.group.cpu_s()
+                    self.cpu_stall = self.group.cpu_stall_s()
                     self.task_peak = self.group.peak()
                     self.memory_peak = self.group.memory_peak()
                     self.oom_kills = self.group.oom_kills()
@@ -500,7 +502,8 @@ class _Live:
             events=tuple(all_events), processes=tuple(records), orphans=frozenset(self.orphans),
             killed=tuple(self.killed), stdout=stdout, stderr=stderr, backend=backend, unmeasured=unmeasured,
             observer_cpu_s=kit_cpu, stop_reason=self.stop_reason, bad_event_lines=self.reader.bad_lines,
-            others_cores=others, settled_s=None if self.settled_ns is None else (self.settled_ns - t0) / 1e9,
+            others_cores=others, cpu_stall_s=self.cpu_stall,
+            settled_s=None if self.settled_ns is None else (self.settled_ns - t0) / 1e9,
             settled_members=self.settled_members,
             unlinked=unlinked, t0_ns=t0, **self._memory(records, all_events),
         )

@@ -499,3 +499,26 @@ def test_threads_are_read_now_not_kept_from_an_earlier_listing(tmp_path: Path) -
     (tmp_path / "cgroup.threads").write_text("2\n")  # process 1 ended, 2 started
     assert g.threads() == {2}
     assert g.procs(every=False) == {2}
+
+
+def test_pressure_stall_figures_are_read_from_cpu_pressure() -> None:
+    text = "some avg10=1.00 avg60=0.50 avg300=0.10 total=1234567\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    assert _cgroup.some_stall_s(text) == pytest.approx(1.234567)
+    assert _cgroup.some_stall_s("full avg10=0.00 total=5\n") is None  # no "some" line
+    assert _cgroup.some_stall_s("") is None and _cgroup.some_stall_s(None) is None
+
+
+@pytest.mark.slow
+def test_a_run_group_says_how_long_its_processes_waited_for_a_cpu() -> None:
+    """Three CPU-bound processes on the machine's CPUs plus one: some of them always waits."""
+    _require()
+    with RunCgroup.create("stall") as group:
+        if group.cpu_stall_s() is None:
+            pytest.skip("no cpu.pressure in the run's group (no cgroup v2 or no PSI here)")
+        n = (os.cpu_count() or 1) + 1
+        code = "import time\nend = time.monotonic() + 0.6\nwhile time.monotonic() < end: pass\n"
+        procs = [subprocess.Popen([sys.executable, "-c", code], preexec_fn=group.preexec) for _ in range(n)]
+        for p in procs:
+            p.wait()
+        stall = group.cpu_stall_s()
+        assert stall is not None and stall > 0.1, stall

@@ -541,6 +541,21 @@ def test_a_run_that_left_free_cores_idle_fails_on_a_busy_machine_too() -> None:
     assert starved.status == Status.INCONCLUSIVE  # a fifth of a core left: too little to tell
 
 
+def test_the_kernels_stall_figure_decides_whether_the_load_starved_the_run() -> None:
+    """Where the run's cgroup has pressure stall information: its processes waited for a CPU a tenth
+    of the run or more, the load explains a failed CPU check (inconclusive, the figure said);
+    they hardly waited, the failure stands however busy the machine (workers that sleep beside
+    two CPU hogs).  Broken variant: judged by the others' load alone, the sleeping workers' run
+    under saturating load was undecided."""
+    starved = judge(observation(others_cores=1.9, cpu_s=0.02 * WALL_S, cpu_stall_s=0.6 * WALL_S), [cpu_check(False)])
+    assert starved.status == Status.INCONCLUSIVE
+    assert "waited 0.60 s of 1.00 s for a CPU" in starved.reason and "other processes used 1.90 of 2" in starved.reason
+    idle = judge(observation(others_cores=1.9, cpu_s=0.02 * WALL_S, cpu_stall_s=0.01), [cpu_check(False)])
+    assert idle.status == Status.FAIL and idle.reason == "1.01 cores used, expected at least 1.50"
+    quiet = judge(observation(others_cores=0.05, cpu_s=0.5, cpu_stall_s=0.6), [cpu_check(False)])
+    assert quiet.status == Status.FAIL  # a quiet machine: the run's own processes competed
+
+
 def test_a_busy_machine_excuses_only_cpu_checks() -> None:
     r = judge(observation(others_cores=0.9), [cpu_check(False), own("order", False, "came first")])
     assert r.status == Status.FAIL and "came first" in r.reason

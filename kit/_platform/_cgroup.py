@@ -573,6 +573,13 @@ class RunCgroup:
                 return int(line.split()[1]) * unit
         return None
 
+    def cpu_stall_s(self) -> float | None:
+        """Seconds during which some process of the run was ready to run and waited for a CPU (v2
+        ``cpu.pressure``, "some" total: the kernel's pressure stall information); None if unknown."""
+        if self._v2 is None:
+            return None
+        return some_stall_s(_read(os.path.join(self._v2.path, "cpu.pressure")))
+
     def peak(self) -> int | None:
         """Most tasks (threads included) alive in the run at once, from ``pids.peak``; None if unknown."""
         if self._peak_file is None:
@@ -842,6 +849,18 @@ def _remove_dir(d: _Dir, strict: bool = False) -> None:
             if strict:
                 raise
     _rmdir_quiet(d.parent)  # EBUSY / ENOTEMPTY while other runs use it: fine
+
+
+def some_stall_s(text: str | None) -> float | None:
+    """The "some" total of a ``cpu.pressure`` file, in seconds; None when there is none."""
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if fields and fields[0] == "some":
+            for field in fields[1:]:
+                key, _, value = field.partition("=")
+                if key == "total" and value.isdigit():
+                    return int(value) / 1e6
+    return None
 
 
 # -- leftovers of dead kits ---------------------------------------------------------------

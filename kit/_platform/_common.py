@@ -196,6 +196,8 @@ class RunGroup(Protocol):
 
     def cpu_s(self) -> float | None: ...  # CPU seconds of every process ever in the run
 
+    def cpu_stall_s(self) -> float | None: ...  # seconds some process of the run waited for a CPU; None: unknown
+
     def peak(self) -> int | None: ...  # most tasks (threads included) alive at once
 
     def kill(self, timeout: float = 5.0) -> list[int]: ...  # SIGKILL all, wait until empty; pids killed

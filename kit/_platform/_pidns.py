@@ -147,6 +147,9 @@ class PidNsGroup:
             return None
         return max(0.0, (now - self._cpu0) - (_own_cpu_s() - self._own0))
 
+    def cpu_stall_s(self) -> float | None:
+        return None  # the container's pressure includes the kit's own waits: not the run's
+
     def peak(self) -> int | None:
         return None
 
