@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import FrameType
@@ -97,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--base", choices=["auto", "pull", "debian"], default="auto",
                    help="pull python:X.Y-slim, or build the base from Debian packages with mmdebstrap; "
                         "auto: whichever base is here, else pull, falling back to debian")
+    todo = i.add_mutually_exclusive_group()
+    todo.add_argument("--list", action="store_true",
+                      help="build nothing: list the kit images here (bases and the kit-deps images --requirements "
+                           "builds), with size, age and what each derived image was built on")
+    todo.add_argument("--prune", action="store_true",
+                      help="build nothing: remove the kit-deps images built on an older kit:pyX.Y, and per Python "
+                           "all but the --keep newest; bases are never removed, nor an image a container uses")
+    i.add_argument("--keep", type=options.count(1000), default=3, metavar="N",
+                   help="--prune keeps this many kit-deps images per Python, the newest")
+    options.add_options(i, "images", runtime)
 
     rep = sub.add_parser("report", help="merge result files from many runs into one table", formatter_class=fmt)
     rep.add_argument("files", nargs="+", metavar="FILE", help="JSON files written by --json")
@@ -407,6 +418,12 @@ def cmd_images(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"no image for Python {', '.join(unknown)}; known: {', '.join(PYTHONS)}")
     try:
+        if args.list or args.prune:
+            width = render.terminal_width(args.width, sys.stdout)
+            lines = (_images_list if args.list else _images_prune)(connect(), args.python, args.keep)
+            for line in lines:
+                print(render.fit(line, width), flush=True)
+            return 0
         built = build_images(connect(), pythons, base=args.base, progress=lambda m: print(m, flush=True))
     except EngineUnavailable as exc:
         raise UsageError(exc.reason) from None
@@ -416,6 +433,62 @@ def cmd_images(args: argparse.Namespace) -> int:
         state = "up to date" if b.reused else f"built in {b.seconds:.1f} s"
         print(f"docker:{b.python}  {b.tag}  base {b.base_image} ({b.base_kind})  {state}")
     return 0
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
+
+
+def _age(created: float) -> str:
+    seconds = max(0.0, time.time() - created)
+    for unit, span in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= span:
+            return f"{seconds // span:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def _images_list(client: Any, pythons: Sequence[str] | None, keep: int) -> list[str]:
+    """``kit images --list``: one line per kit image, the derived ones with their base and their own layers' size."""
+    from kit.container import deps
+
+    images = [i for i in deps.kit_images(client) if not pythons or i.python in pythons]
+    current = deps.current_bases(images)
+    sizes = {i.id: i.size for i in images}
+    stale = {s.image.id for s in deps.stale_images(images, current, keep)}
+    rows = [("IMAGE", "MiB", "OWN", "CREATED", "BUILT ON")]
+    for i in images:
+        own = f"{(i.size - sizes[i.base_id]) / 2**20:.0f}" if i.derived and i.base_id in sizes else ""
+        on = ""
+        if i.derived:
+            now = "current" if i.base_id and i.base_id == current.get(i.python) else "superseded"
+            on = f"{i.base or '?'} ({now}{f', beyond --keep {keep}' if now == 'current' and i.id in stale else ''})"
+        rows.append((" ".join(i.tags), f"{i.size / 2**20:.0f}", own, _age(i.created), on))
+    if len(rows) == 1:
+        return ["no kit images here: python -m kit images builds them"]
+    w = [max(len(r[c]) for r in rows) for c in range(4)]
+    lines = [f"{t.ljust(w[0])}  {s.rjust(w[1])}  {o.rjust(w[2])}  {a.rjust(w[3])}  {on}".rstrip()
+             for t, s, o, a, on in rows]
+    derived = [i for i in images if i.derived]
+    lines.append(f"{len(images)} kit images, {len(derived)} derived (OWN: their own layers); {len(stale)} stale: "
+                 f"kit images --prune{'' if keep == 3 else f' --keep {keep}'} removes them")
+    return lines
+
+
+def _images_prune(client: Any, pythons: Sequence[str] | None, keep: int) -> list[str]:
+    """``kit images --prune``: what was removed and why, what Docker kept (a container uses it), the space freed."""
+    from kit.container import deps
+
+    done = deps.prune(client, keep, pythons)
+    lines = [f"removed {' '.join(s.image.tags)} ({_mib(s.image.size)}, {_age(s.image.created)}): {s.why}"
+             for s in done.removed]
+    lines += [f"skipped {' '.join(s.image.tags)}: a container uses it ({why}); remove the container "
+              "(docker ps -a --filter label=kit), then prune again" for s, why in done.skipped]
+    if not done.removed and not done.skipped:
+        return [f"nothing to prune: every kit-deps image is on the current kit:pyX.Y and among the {keep} newest "
+                "for its Python"]
+    lines.append(f"removed {len(done.removed)} kit-deps images, freed {_mib(done.freed)}"
+                 f"{f'; skipped {len(done.skipped)} in use' if done.skipped else ''}; no base image touched")
+    return lines
 
 
 def cmd_report(args: argparse.Namespace) -> int:

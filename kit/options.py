@@ -176,7 +176,8 @@ OPTIONS: tuple[Option, ...] = (
            "its cells, as kit matrix writes them; bench: with a chart beside it, bench.md: bench.svg)", metavar="FILE"),
     Option("--keep-containers", ALL_RUNS, "keep the container of a target whose cells did not all pass, for "
            "docker exec", kind="flag"),
-    Option("--width", (*ALL_RUNS, "report"), "columns of the text output, at least 40 (default: the terminal's, "
+    Option("--width", (*ALL_RUNS, "report", "images"), "columns of the text output, at least 40 (default: the "
+           "terminal's, "
            "else 100)", type=count(MAX_WIDTH), metavar="N"),
     Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in a line of stdout is "
            "left out when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "

@@ -12,10 +12,18 @@ image's venv with ``--no-index``, from a build context that holds nothing else, 
 network.  Its tag is a hash of what went in (each wheel's name and sha256, the base image's id,
 the recipe), not of the requirement text: two files that resolve to the same wheels share an
 image, and a requirement that now resolves to a newer release makes a new one.
+
+So derived images pile up as requirements or the kit image change: ``kit images --list`` shows
+them and ``kit images --prune`` removes the stale ones.  Which are stale is ``stale_images``, a
+pure rule on plain data; the Docker calls around it only gather the facts and remove.  A build
+never prunes by itself: another kit on the same daemon may have chosen a tag and not yet made
+its container, which is all Docker protects.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import hashlib
 import json
 import re
@@ -26,13 +34,14 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kit.container.engine import api_timeout, container
-from kit.container.images import BUILD_TIMEOUT_S, L_BASE, L_HASH, L_PYTHON, cache_dir
+from kit.container.images import BASE_REPO, BUILD_TIMEOUT_S, L_BASE, L_HASH, L_PYTHON, cache_dir
+from kit.container.images import REPO as KIT_REPO
 from kit.errors import KitError, UsageError
 
 if TYPE_CHECKING:
@@ -44,6 +53,10 @@ REPO = "kit-deps"
 """Derived images are ``kit-deps:pyX.Y-HASH``, apart from the ``kit:pyX.Y`` images they are built on."""
 L_WHEELS = "kit.wheels"
 """Label of a derived image: the wheel files installed, one per line."""
+L_BASE_ID = "kit.base-id"
+"""Label of a derived image: the id of the image it was built on (its tag moves, the id does not)."""
+KEEP = 3
+"""``kit images --prune`` keeps this many derived images per Python, the newest (``--keep``)."""
 WHEEL_DIR = "/tmp/kit-requirements"
 PIP_TIMEOUT_S = 600.0  # one pip download or wheel build on the host
 MAX_SDISTS = 20  # sdists built for one resolution: past that something is looping
@@ -411,7 +424,7 @@ def image_with_requirements(
             say(f"{python}: {tag} up to date")
             return tag
         say(f"{python}: building {tag} on {base_image} ({', '.join(w.name for w in wheels)})")
-        labels = {L_PYTHON: python, L_BASE: base_image, L_HASH: tag.rpartition("-")[2],
+        labels = {L_PYTHON: python, L_BASE: base_image, L_BASE_ID: base_id, L_HASH: tag.rpartition("-")[2],
                   L_WHEELS: "\n".join(w.name for w in wheels)}
         t1 = time.perf_counter()
         _build(client, base_image, wheels, tag, labels)
@@ -422,3 +435,130 @@ def image_with_requirements(
 def derived_images(client: docker.DockerClient) -> list[str]:
     """Every ``kit-deps`` tag here (to list or remove; bases are never among them)."""
     return sorted(t for image in client.images.list(name=REPO) for t in image.tags if t.startswith(f"{REPO}:"))
+
+
+# ---------------------------------------------------------------- listing and pruning
+
+
+@dataclass(frozen=True)
+class KitImage:
+    """One kit image as ``kit images --list`` shows it: a base (``kit:*``, ``kit-base:*``) or a derived one."""
+
+    id: str
+    tags: tuple[str, ...]
+    python: str  # "" when the image does not say (a kit-base image)
+    created: float  # seconds since the epoch
+    size: int  # bytes, shared layers included (as ``docker images`` counts)
+    base: str = ""  # a derived image: the tag it was built on (kit:pyX.Y-HASH)
+    base_id: str = ""  # a derived image: the id of that base, "" when no longer known
+
+    @property
+    def derived(self) -> bool:
+        """Tagged ``kit-deps:`` only: an image that also carries a base's tag is a base."""
+        return any(t.startswith(f"{REPO}:") for t in self.tags) and not any(
+            t.startswith((f"{KIT_REPO}:", f"{BASE_REPO}:")) for t in self.tags)
+
+
+@dataclass(frozen=True)
+class Stale:
+    """A derived image the prune rule chose, and why."""
+
+    image: KitImage
+    why: str
+
+
+def stale_images(images: Sequence[KitImage], current: Mapping[str, str], keep: int = KEEP) -> list[Stale]:
+    """The derived images to remove: those built on a base that is no longer ``kit:pyX.Y``
+    (``current``: Python -> that image's id), then per Python all but the ``keep`` newest of the
+    rest.  A Python with no ``kit:pyX.Y`` has nothing superseded; a base is never chosen."""
+    chosen: list[Stale] = []
+    kept: dict[str, list[KitImage]] = {}
+    for image in images:
+        if not image.derived:
+            continue
+        now = current.get(image.python)
+        if now is not None and image.base_id != now:
+            chosen.append(Stale(image, f"superseded: built on {image.base or 'an unknown base'}, "
+                                       f"{KIT_REPO}:py{image.python} is another image now"))
+        else:
+            kept.setdefault(image.python, []).append(image)
+    for python, group in sorted(kept.items()):
+        newest_first = sorted(group, key=lambda i: (i.created, i.id), reverse=True)
+        chosen += [Stale(i, f"older than the {keep} newest for Python {python}") for i in newest_first[keep:]]
+    return chosen
+
+
+def _created(text: str) -> float:
+    """Docker's ``Created`` (RFC 3339 with nanoseconds) as seconds since the epoch."""
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text.strip()).replace("Z", "+00:00")
+    try:
+        return datetime.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def kit_images(client: docker.DockerClient) -> list[KitImage]:
+    """Every tagged kit image here, bases and derived, oldest first.  A derived image built before it
+    carried ``L_BASE_ID`` is given the id its ``L_BASE`` tag has now, if that tag is still here."""
+    found: dict[str, KitImage] = {}
+    by_tag: dict[str, str] = {}
+    for repo in (BASE_REPO, KIT_REPO, REPO):
+        for got in client.images.list(name=repo):
+            tags = tuple(sorted(t for t in got.tags if t.partition(":")[0] in (BASE_REPO, KIT_REPO, REPO)))
+            if not tags or not got.id:
+                continue
+            by_tag.update((t, got.id) for t in tags)
+            labels = got.labels or {}
+            found[got.id] = KitImage(got.id, tags, labels.get(L_PYTHON, ""), _created(got.attrs.get("Created", "")),
+                                     int(got.attrs.get("Size") or 0), labels.get(L_BASE, ""),
+                                     labels.get(L_BASE_ID, ""))
+    out = []
+    for image in found.values():
+        if image.derived and not image.base_id:
+            image = dataclasses.replace(image, base_id=by_tag.get(image.base, ""))
+        out.append(image)
+    return sorted(out, key=lambda i: (i.created, i.tags))
+
+
+def current_bases(images: Sequence[KitImage]) -> dict[str, str]:
+    """Python -> the id ``kit:pyX.Y`` points at now."""
+    return {t.partition(":py")[2]: i.id for i in images for t in i.tags
+            if t.startswith(f"{KIT_REPO}:py") and "-" not in t}
+
+
+@dataclass
+class Pruned:
+    """What ``prune`` did: the images removed, those Docker kept (in use), the bytes freed."""
+
+    removed: list[Stale] = field(default_factory=list)
+    skipped: list[tuple[Stale, str]] = field(default_factory=list)
+    freed: int = 0
+
+
+def _layers(client: docker.DockerClient) -> int:
+    return int(client.df().get("LayersSize") or 0)
+
+
+def prune(client: docker.DockerClient, keep: int = KEEP, pythons: Collection[str] | None = None) -> Pruned:
+    """Remove the derived images ``stale_images`` chooses (for ``pythons`` only, if given); one a
+    container still uses (running or stopped) is skipped, as Docker refuses it.  ``freed``: the
+    daemon's layer total before and after."""
+    import docker.errors
+
+    images = kit_images(client)
+    done = Pruned()
+    chosen = [s for s in stale_images(images, current_bases(images), keep) if not pythons or s.image.python in pythons]
+    if not chosen:
+        return done
+    before = _layers(client)
+    for stale in chosen:
+        try:
+            for tag in stale.image.tags:
+                client.images.remove(tag)
+        except docker.errors.APIError as exc:
+            why = str(exc.explanation or exc) if exc.status_code == 409 else f"docker refused: {exc.explanation or exc}"
+            done.skipped.append((stale, " ".join(why.split())[:200]))
+        else:
+            done.removed.append(stale)
+    done.freed = max(0, before - _layers(client))
+    return done
