@@ -436,7 +436,7 @@ def cmd_images(args: argparse.Namespace) -> int:
 
 
 def _mib(size: int) -> str:
-    return f"{size / 2**20:.0f} MiB"
+    return f"{size / 2**20:.{1 if size < 10 * 2**20 else 0}f} MiB"
 
 
 def _age(created: float) -> str:
@@ -469,7 +469,8 @@ def _images_list(client: Any, pythons: Sequence[str] | None, keep: int) -> list[
     lines = [f"{t.ljust(w[0])}  {s.rjust(w[1])}  {o.rjust(w[2])}  {a.rjust(w[3])}  {on}".rstrip()
              for t, s, o, a, on in rows]
     derived = [i for i in images if i.derived]
-    lines.append(f"{len(images)} kit images, {len(derived)} derived (OWN: their own layers); {len(stale)} stale: "
+    lines.append(f"{len(images)} kit image{'s' * (len(images) != 1)}, {len(derived)} derived (OWN: their own "
+                 f"layers); {len(stale)} stale: "
                  f"kit images --prune{'' if keep == 3 else f' --keep {keep}'} removes them")
     return lines
 
@@ -479,14 +480,13 @@ def _images_prune(client: Any, pythons: Sequence[str] | None, keep: int) -> list
     from kit.container import deps
 
     done = deps.prune(client, keep, pythons)
-    lines = [f"removed {' '.join(s.image.tags)} ({_mib(s.image.size)}, {_age(s.image.created)}): {s.why}"
-             for s in done.removed]
-    lines += [f"skipped {' '.join(s.image.tags)}: a container uses it ({why}); remove the container "
-              "(docker ps -a --filter label=kit), then prune again" for s, why in done.skipped]
+    lines = [f"removed {' '.join(s.image.tags)} (built {_age(s.image.created)}): {s.why}" for s in done.removed]
+    lines += [f"skipped {' '.join(s.image.tags)}: {why}; remove the container (docker ps -a --filter label=kit), "
+              "then prune again" for s, why in done.skipped]
     if not done.removed and not done.skipped:
         return [f"nothing to prune: every kit-deps image is on the current kit:pyX.Y and among the {keep} newest "
                 "for its Python"]
-    lines.append(f"removed {len(done.removed)} kit-deps images, freed {_mib(done.freed)}"
+    lines.append(f"removed {len(done.removed)} kit-deps image{'s' * (len(done.removed) != 1)}, freed {_mib(done.freed)}"
                  f"{f'; skipped {len(done.skipped)} in use' if done.skipped else ''}; no base image touched")
     return lines
 

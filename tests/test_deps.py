@@ -19,7 +19,8 @@ import pytest
 
 from kit.container import deps
 from kit.container.deps import (
-    DepsBuildError, Interpreter, Missing, NoWheel, RequirementsError, compiled_sources, is_pure, parse_missing,
+    DepsBuildError, Interpreter, KitImage, Missing, NoWheel, RequirementsError, Stale, compiled_sources, is_pure,
+    parse_missing, stale_images,
 )
 from kit.errors import FAILED, USAGE
 
@@ -187,6 +188,58 @@ def test_a_local_project_in_the_requirements_is_built_not_dropped(tmp_path: Path
     assert [w.name.split("-")[0] for w in wheels] == ["iniconfig", "localpkg"]
 
 
+# ---------------------------------------------------------------- which derived images are stale
+
+
+def derived(tag: str, base_id: str, created: float, python: str = "3.14") -> KitImage:
+    return KitImage(f"sha256:{tag}", (f"kit-deps:{tag}",), python, created, 200, f"kit:py{python}-{base_id}", base_id)
+
+
+PRUNE_IMAGES = [
+    KitImage("sha256:B1", ("kit:py3.14", "kit:py3.14-b1"), "3.14", 10.0, 170),  # the current base
+    KitImage("sha256:B0", ("kit:py3.14-b0",), "3.14", 1.0, 170),  # an older base, still tagged
+    KitImage("sha256:K1", ("kit:py3.11", "kit:py3.11-k1"), "3.11", 10.0, 230),
+    KitImage("sha256:D", ("kit-base:debian-forky-py3.14",), "", 0.0, 150),
+    derived("py3.14-old", "sha256:B0", 5.0),  # superseded however new it is
+    derived("py3.14-gone", "", 50.0),  # its base tag is gone: superseded
+    derived("py3.14-a", "sha256:B1", 11.0),
+    derived("py3.14-b", "sha256:B1", 12.0),
+    derived("py3.14-c", "sha256:B1", 13.0),
+    derived("py3.11-a", "sha256:K1", 11.0, "3.11"),
+    derived("py3.13-a", "sha256:X", 11.0, "3.13"),  # no kit:py3.13 here: nothing to be superseded by
+]
+PRUNE_CURRENT = {"3.14": "sha256:B1", "3.11": "sha256:K1"}
+
+
+def check_prune_rule(rule) -> None:
+    chosen = {s.image.tags[0]: s.why for s in rule(PRUNE_IMAGES, PRUNE_CURRENT, 2)}
+    assert set(chosen) == {"kit-deps:py3.14-old", "kit-deps:py3.14-gone", "kit-deps:py3.14-a"}, chosen
+    assert chosen["kit-deps:py3.14-old"].startswith("superseded: built on kit:py3.14-sha256:B0")
+    assert chosen["kit-deps:py3.14-a"] == "older than the 2 newest for Python 3.14"
+    assert {s.image.tags[0] for s in rule(PRUNE_IMAGES, PRUNE_CURRENT, 1)} >= {"kit-deps:py3.14-b"}
+    for keep in (1, 2, 3, 100):
+        assert not [s for s in rule(PRUNE_IMAGES, PRUNE_CURRENT, keep) if not s.image.derived], keep  # no base
+
+
+def test_superseded_and_beyond_the_keep_count_are_stale_and_a_base_never() -> None:
+    check_prune_rule(stale_images)
+    # an image tagged both as a base and kit-deps (retagged by hand) is a base
+    both = KitImage("sha256:B0", ("kit-deps:py3.14-x", "kit:py3.14-b0"), "3.14", 1.0, 170, "kit:py3.14-z", "z")
+    assert stale_images([both], PRUNE_CURRENT, 0) == []
+
+
+def test_a_rule_that_goes_by_the_tag_text_would_remove_a_base() -> None:
+    """The broken variant: "not the current kit:pyX.Y" read from tags alone takes the older base and kit-base."""
+    def by_text(images, current, keep):
+        return [Stale(i, "old") for i in images
+                if i.tags[0].startswith("kit") and not any(t.startswith("kit:py") and "-" not in t for t in i.tags)
+                and i.base_id != current.get(i.python)]
+
+    with pytest.raises(AssertionError):
+        check_prune_rule(by_text)
+    assert "kit:py3.14-b0" in {s.image.tags[0] for s in by_text(PRUNE_IMAGES, PRUNE_CURRENT, 2)}
+
+
 # ---------------------------------------------------------------- in Docker
 
 
@@ -286,3 +339,58 @@ def test_no_wheel_builds_nothing(client, tmp_path: Path) -> None:
     with pytest.raises(NoWheel, match="numpy==1.26.4 has no wheel for Python 3.14"):
         deps.image_with_requirements(client, PYTHON, kit_image(client, PYTHON), [req])
     assert deps.derived_images(client) == before
+
+
+def tiny_wheel(folder: Path, version: str) -> Path:
+    """A pure-Python wheel made here: nothing to download."""
+    dist = f"kittiny-{version}.dist-info"
+    path = folder / f"kittiny-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr("kittiny.py", f"VERSION = {version!r}\n")
+        whl.writestr(f"{dist}/METADATA", f"Metadata-Version: 2.1\nName: kittiny\nVersion: {version}\n")
+        whl.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr(f"{dist}/RECORD", "")
+    return path
+
+
+@pytest.mark.docker
+def test_prune_removes_the_older_derived_image_and_no_base(client, tmp_path: Path, monkeypatch, capsys) -> None:
+    """Two derived images from a tiny wheel, offline, in a repository of this test's own (the daemon's
+    other kit-deps images are not this test's to remove); ``--prune --keep 1`` removes the older one."""
+    from kit.cli import main
+
+    monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(deps, "REPO", "kit-deps-prune-test")
+    bases = {t: i.id for i in deps.kit_images(client) for t in i.tags if not t.startswith("kit-deps")}
+    made: list[str] = []
+    holder = None
+    try:
+        for version in ("1.0", "2.0"):
+            req = tmp_path / f"requirements-{version}.txt"
+            req.write_text(f"--no-index\n{tiny_wheel(tmp_path, version)}\n")
+            made.append(deps.image_with_requirements(client, PYTHON, kit_image(client, PYTHON), [req], extra=()))
+            time.sleep(1.1)  # Created is kept to the second by some daemons: the order must be plain
+        older, newer = made
+        assert older != newer and all(t.startswith("kit-deps-prune-test:py3.14-") for t in made)
+        assert client.images.get(older).labels["kit.base-id"] == client.images.get("kit:py3.14").id
+        holder = client.containers.create(older, ["true"], labels={"kit": "prune-test"}, network_disabled=True)
+        assert main(["images", "--list", "--python", PYTHON, "--keep", "1", "--width", "200"]) == 0
+        listed = capsys.readouterr().out
+        assert f"{older}" in listed and "(current, beyond --keep 1)" in listed and "1 stale" in listed, listed
+        assert main(["images", "--prune", "--keep", "1", "--width", "200"]) == 0
+        held = capsys.readouterr().out
+        assert f"skipped {older}: a container uses it" in held and client.images.get(older), held
+        holder.remove()
+        holder = None
+        assert main(["images", "--prune", "--keep", "1", "--width", "200"]) == 0
+        pruned = capsys.readouterr().out
+        assert f"removed {older} " in pruned and "older than the 1 newest for Python 3.14" in pruned, pruned
+        assert "removed 1 kit-deps image, freed" in pruned and newer not in pruned, pruned
+        assert deps.derived_images(client) == [newer]
+        assert {t: i.id for i in deps.kit_images(client) for t in i.tags if not t.startswith("kit-deps")} == bases
+        print(listed, held, pruned, sep="\n")  # for the record (pytest -rP)
+    finally:
+        if holder is not None:
+            holder.remove(force=True)
+        for tag in deps.derived_images(client):
+            client.images.remove(tag, force=True)

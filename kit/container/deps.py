@@ -556,8 +556,8 @@ def prune(client: docker.DockerClient, keep: int = KEEP, pythons: Collection[str
             for tag in stale.image.tags:
                 client.images.remove(tag)
         except docker.errors.APIError as exc:
-            why = str(exc.explanation or exc) if exc.status_code == 409 else f"docker refused: {exc.explanation or exc}"
-            done.skipped.append((stale, " ".join(why.split())[:200]))
+            said = " ".join(str(exc.explanation or exc).split())[:200]
+            done.skipped.append((stale, f"a container uses it ({said})" if exc.status_code == 409 else said))
         else:
             done.removed.append(stale)
     done.freed = max(0, before - _layers(client))
