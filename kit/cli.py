@@ -105,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     todo.add_argument("--prune", action="store_true",
                       help="build nothing: remove the kit-deps images built on an older kit:pyX.Y, and per Python "
                            "all but the --keep newest; bases are never removed, nor an image a container uses")
-    i.add_argument("--keep", type=options.count(1000), default=3, metavar="N",
-                   help="--prune keeps this many kit-deps images per Python, the newest")
+    i.add_argument("--keep", type=options.count(1000), default=None, metavar="N",
+                   help="--prune keeps this many kit-deps images per Python, the newest (default: 3)")
     options.add_options(i, "images", runtime)
 
     rep = sub.add_parser("report", help="merge result files from many runs into one table", formatter_class=fmt)
@@ -417,10 +417,15 @@ def cmd_images(args: argparse.Namespace) -> int:
     unknown = [p for p in pythons if p not in PYTHONS]
     if unknown:
         raise UsageError(f"no image for Python {', '.join(unknown)}; known: {', '.join(PYTHONS)}")
+    if args.keep is not None and not (args.list or args.prune):
+        raise UsageError("--keep goes with --prune (or --list): kit images --prune --keep N")
     try:
         if args.list or args.prune:
+            from kit.container.deps import KEEP
+
             width = render.terminal_width(args.width, sys.stdout)
-            lines = (_images_list if args.list else _images_prune)(connect(), args.python, args.keep)
+            keep = KEEP if args.keep is None else args.keep
+            lines = (_images_list if args.list else _images_prune)(connect(), args.python, keep)
             for line in lines:
                 print(render.fit(line, width), flush=True)
             return 0
@@ -471,7 +476,7 @@ def _images_list(client: Any, pythons: Sequence[str] | None, keep: int) -> list[
     derived = [i for i in images if i.derived]
     lines.append(f"{len(images)} kit image{'s' * (len(images) != 1)}, {len(derived)} derived (OWN: their own "
                  f"layers); {len(stale)} stale: "
-                 f"kit images --prune{'' if keep == 3 else f' --keep {keep}'} removes them")
+                 f"kit images --prune{'' if keep == deps.KEEP else f' --keep {keep}'} removes them")
     return lines
 
 

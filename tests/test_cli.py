@@ -50,6 +50,9 @@ def unparsable(tmp_path: Path) -> str:
     (["run", "hello", "--json", "no/such/folder/out.json"], "does not exist"),
     (["matrix", "--markdown", "tests"], "is a directory"),
     (["images", "--python", "3.8"], "no image for Python 3.8"),
+    (["images", "--keep", "2"], "--keep goes with --prune"),
+    (["images", "--list", "--prune"], "not allowed with argument"),
+    (["images", "--prune", "--keep", "0"], "must be between 1 and"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str) -> None:
     """Bad input gets one clear line on stderr, exit status 2, no traceback, nothing run."""

@@ -8,6 +8,7 @@ requirement, import them in a container without a network, and remove every imag
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import subprocess
 import tarfile
@@ -238,6 +239,43 @@ def test_a_rule_that_goes_by_the_tag_text_would_remove_a_base() -> None:
     with pytest.raises(AssertionError):
         check_prune_rule(by_text)
     assert "kit:py3.14-b0" in {s.image.tags[0] for s in by_text(PRUNE_IMAGES, PRUNE_CURRENT, 2)}
+
+
+class FakeImage:
+    def __init__(self, id: str, tags: list[str], labels: dict[str, str], created: str) -> None:
+        self.id, self.tags, self.labels = id, tags, labels
+        self.attrs = {"Created": created, "Size": 200 * 2**20}
+
+
+class FakeImages:
+    def __init__(self, *images: FakeImage) -> None:
+        self.images = images
+
+    def list(self, name: str) -> list[FakeImage]:
+        return [i for i in self.images if any(t.partition(":")[0] == name for t in i.tags)]
+
+
+def test_a_derived_image_without_the_base_id_label_is_given_its_base_tags_id() -> None:
+    """Images built before the kit.base-id label: their kit.base-image tag, if still here, gives the id;
+    the broken variant (no such lookup) would call the one on the current base superseded."""
+    from types import SimpleNamespace
+
+    old = {"kit.python": "3.14", "kit.base-image": "kit:py3.14-b1"}
+    client = SimpleNamespace(images=FakeImages(
+        FakeImage("sha256:B1", ["kit:py3.14", "kit:py3.14-b1"], {"kit.python": "3.14"}, "2026-12-06T10:00:00.5Z"),
+        FakeImage("sha256:D1", ["kit-deps:py3.14-d1"], old, "2026-12-06T11:00:00.123456789Z"),
+        FakeImage("sha256:D0", ["kit-deps:py3.14-d0"], {**old, "kit.base-image": "kit:py3.14-b0"},
+                  "2026-12-06T09:00:00Z"),
+    ))
+    images = deps.kit_images(client)
+    assert [i.tags[0] for i in images] == ["kit-deps:py3.14-d0", "kit:py3.14", "kit-deps:py3.14-d1"]
+    assert images[2].base_id == "sha256:B1" and images[0].base_id == ""
+    assert images[2].created - images[1].created == pytest.approx(3599.623457)
+    current = deps.current_bases(images)
+    assert current == {"3.14": "sha256:B1"}
+    assert [s.image.tags[0] for s in stale_images(images, current)] == ["kit-deps:py3.14-d0"]
+    unlooked = [dataclasses.replace(i, base_id="") if i.derived else i for i in images]
+    assert len(stale_images(unlooked, current)) == 2  # the broken variant
 
 
 # ---------------------------------------------------------------- in Docker
