@@ -267,7 +267,7 @@ def test_a_derived_image_without_the_base_id_label_is_given_its_base_tags_id() -
         FakeImage("sha256:D0", ["kit-deps:py3.14-d0"], {**old, "kit.base-image": "kit:py3.14-b0"},
                   "2026-12-06T09:00:00Z"),
     ))
-    images = deps.kit_images(client)
+    images = deps.kit_images(client)  # type: ignore[arg-type]  # a stand-in for docker.DockerClient
     assert [i.tags[0] for i in images] == ["kit-deps:py3.14-d0", "kit:py3.14", "kit-deps:py3.14-d1"]
     assert images[2].base_id == "sha256:B1" and images[0].base_id == ""
     assert images[2].created - images[1].created == pytest.approx(3599.623457)
