@@ -176,6 +176,7 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
         subject=obs.subject, method=Method(obs.method), status=status, reason=reason,
         wall_s=round(obs.wall_s, 3), exitcode=obs.exitcode if obs.end is End.EXITED else None,
         cores_used=round(_cores(obs), 2), cpu_s=round(obs.cpu_s, 3), peak_processes=obs.peak_processes,
+        cpu_stall_s=None if obs.cpu_stall_s is None else round(obs.cpu_stall_s, 3),
         peak_exact=obs.peak_exact, peak_tasks=obs.peak_tasks, memory_peak_bytes=obs.memory_peak_bytes,
         memory_source=obs.memory_source, memory_limit_bytes=obs.memory_limit_bytes,
         cpus_seen=ev.cpus_seen, orphans=ev.orphans, daemons_terminated=ev.daemons_terminated,

@@ -177,6 +177,7 @@ class RunResult:
     exitcode: int | None = None
     cores_used: float = 0.0
     cpu_s: float = 0.0
+    cpu_stall_s: float | None = None  # seconds some process of the run waited for a CPU (None: unknown)
     peak_processes: int = 0
     peak_exact: bool | None = None  # peak_processes counted by the kernel (true) or a lower bound seen in samples
     peak_tasks: int | None = None  # the kernel's peak of tasks, threads included (an upper bound), where known

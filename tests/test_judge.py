@@ -554,6 +554,8 @@ def test_the_kernels_stall_figure_decides_whether_the_load_starved_the_run() -> 
     assert idle.status == Status.FAIL and idle.reason == "1.01 cores used, expected at least 1.50"
     quiet = judge(observation(others_cores=0.05, cpu_s=0.5, cpu_stall_s=0.6), [cpu_check(False)])
     assert quiet.status == Status.FAIL  # a quiet machine: the run's own processes competed
+    assert quiet.cpu_stall_s == 0.6 and RunResult.from_dict(quiet.to_dict()).cpu_stall_s == 0.6  # in the JSON
+    assert judge(observation(), [cpu_check(True)]).cpu_stall_s is None
 
 
 def test_a_busy_machine_excuses_only_cpu_checks() -> None:
