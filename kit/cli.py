@@ -28,7 +28,7 @@ from kit.catalogue import EXAMPLES, Subject, example_subject, script_subject, se
 from kit.errors import KitError, UsageError
 from kit._bench_measure import DEFAULT_REPEAT
 from kit.matrix import default_jobs, host_methods
-from kit.outcomes import ALL, Code, Method, Status, exit_status
+from kit.outcomes import ALL, Code, Method, Status, exit_status, size_text
 from kit.result_files import ResultFiles
 from kit.results import RunResult
 from kit.stop import STOP, Interrupted, Stopped
@@ -440,10 +440,6 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.{1 if size < 10 * 2**20 else 0}f} MiB"
-
-
 def _age(created: float) -> str:
     seconds = max(0.0, time.time() - created)
     for unit, span in (("d", 86400), ("h", 3600), ("min", 60)):
@@ -491,8 +487,9 @@ def _images_prune(client: Any, pythons: Sequence[str] | None, keep: int) -> list
     if not done.removed and not done.skipped:
         return [f"nothing to prune: every kit-deps image is on the current kit:pyX.Y and among the {keep} newest "
                 "for its Python"]
-    lines.append(f"removed {len(done.removed)} kit-deps image{'s' * (len(done.removed) != 1)}, freed {_mib(done.freed)}"
-                 f"{f'; skipped {len(done.skipped)} in use' if done.skipped else ''}; no base image touched")
+    lines.append(f"removed {len(done.removed)} kit-deps image{'s' * (len(done.removed) != 1)}, "
+                 f"freed {size_text(done.freed)}{f'; skipped {len(done.skipped)} in use' if done.skipped else ''}; "
+                 "no base image touched")
     return lines
 
 

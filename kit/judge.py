@@ -41,14 +41,21 @@ def daemons_terminated(obs: Observation) -> list[int]:
     that began before the exit can still list a daemon that main terminated meanwhile), or,
     where the kernel keeps the run, not among its pids at that sample (a daemon that lived too
     briefly for any look, started just before main ended, is no less gone)."""
-    daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
-    done = obs.of(Ev.SCRIPT_DONE)
-    alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
+    daemons = _daemons_alive_at_end(obs)
     by = max(obs.wall_s, obs.settled_s or 0.0) + 1e-3
     gone = {p.pid for p in obs.processes if p.gone_s is not None and p.gone_s <= by}
     if obs.settled_members is not None:
         gone |= daemons - obs.settled_members
-    return sorted(pid for pid in daemons & alive_at_end & gone if pid not in obs.orphans)
+    return sorted(daemons & gone)
+
+
+def _daemons_alive_at_end(obs: Observation) -> set[int]:
+    """Daemons the main process started that were alive as its script ended (its own word), orphans
+    (alive after the grace) left out."""
+    daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
+    done = obs.of(Ev.SCRIPT_DONE)
+    alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
+    return (daemons & alive_at_end) - set(obs.orphans)
 
 
 def daemons_unseen(obs: Observation) -> list[int]:
@@ -56,10 +63,7 @@ def daemons_unseen(obs: Observation) -> list[int]:
     whether main terminated them cannot be told."""
     if obs.settled_members is not None:
         return []
-    daemons = {int(e.data["child"]) for e in obs.of(Ev.PROCESS_STARTED) if e.data.get("daemon") and "child" in e.data}
-    done = obs.of(Ev.SCRIPT_DONE)
-    alive_at_end = set(done[-1].data.get("alive", [])) if done else set()
-    return sorted((daemons & alive_at_end) - {p.pid for p in obs.processes} - set(obs.orphans))
+    return sorted(_daemons_alive_at_end(obs) - {p.pid for p in obs.processes})
 
 
 def _started_ref(obs: Observation, pid: int) -> ProcRef:

@@ -836,7 +836,7 @@ class _Watch:
             if stopped is not None:
                 return stopped
             changed = observer.last_members != members
-            members = set(observer.last_members)
+            members = observer.last_members  # each look makes a new set
             ended = self._sleep(self.cadence.after(changed), deadline_ns)
 
     def _sleep(self, seconds: float, deadline_ns: int) -> bool:
