@@ -48,7 +48,7 @@ from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subje
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
-from kit._platform import ExitWaiter, FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup, Woke
+from kit._platform import ExitWaiter, FolderWatch, Guardian, KernelLog, LimitUnavailable, RunGroup, RunProcess, Woke
 from kit.interpreter import Interpreter
 from kit.outcomes import DEFAULT, Backend, Ev, MemorySource, Method, Status, resolve_method
 from kit.output import Capture
@@ -169,6 +169,7 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
     if interp is None:  # once per kit process, before the run's clock and its watcher's CPU start
         warm_bytecode()
     guardian()  # likewise: started with the kit process's first run
+    _platform.warm_up()  # and the relay server (Linux)
     STOP.began()
     try:
         return _run(subject, method, requested, settings, here, slot)
@@ -332,7 +333,7 @@ class _Launch:
             self.group.close()
             self.group = None
 
-    def _launch(self, out_w: int, err_w: int) -> tuple[subprocess.Popen[bytes], int]:
+    def _launch(self, out_w: int, err_w: int) -> tuple[RunProcess, int]:
         """(what the kit waits for: the main process or its relay, the main process's pid).  A script
         or a suite runs in the user's interpreter when the settings name one; an example always in
         the kit's."""
@@ -379,7 +380,7 @@ class _Live:
     """A run whose main process was started: watched until it ends (or the timeout, or a stop),
     stopped (every process killed, the group closed), then turned into one ``Observation``."""
 
-    def __init__(self, launch: _Launch, proc: subprocess.Popen[bytes], main: int, t0: int, out: Capture,
+    def __init__(self, launch: _Launch, proc: RunProcess, main: int, t0: int, out: Capture,
                  err: Capture) -> None:
         self.launch, self.proc, self.main, self.t0, self.out, self.err = launch, proc, main, t0, out, err
         self.group = launch.group
@@ -387,7 +388,8 @@ class _Live:
         self.events = _Events(self.reader, launch.written)
         self.observer = Observer(main, t0, adopts_orphans=launch.adopts,
                                  members=self.group.procs if self.group is not None else None,
-                                 ignore=frozenset({launch.watcher.proc.pid, proc.pid}),  # the relay is the kit's
+                                 ignore=frozenset({launch.watcher.proc.pid, proc.pid,  # the kit's own
+                                                   _platform.relay_server_pid() or 0}),
                                  parent=proc.pid if proc.pid != main else None,
                                  private_memory=self.group is None or self.group.memory_peak() is None)
         self.tally = _Tally(self.group)
@@ -776,7 +778,7 @@ class _Events:
         return self.reader.poll(names=names) if names else []
 
 
-def _watch(proc: subprocess.Popen[bytes], observer: Observer, reader: _Events,
+def _watch(proc: RunProcess, observer: Observer, reader: _Events,
            deadline_ns: int, tally: _Tally | None = None, main: int | None = None) -> tuple[End, str, int]:
     """Look at the run until the main process ends, the deadline passes, or children die in a loop.
 
@@ -797,7 +799,7 @@ class _Watch:
     """The watch loop's state: what the events said so far (deaths, starts, Pool workers the OOM
     killer ended), and the cadence of the looks."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], observer: Observer, reader: _Events, tally: _Tally | None,
+    def __init__(self, proc: RunProcess, observer: Observer, reader: _Events, tally: _Tally | None,
                  main: int | None, waiter: ExitWaiter | None) -> None:
         self.proc, self.observer, self.reader, self.tally, self.waiter = proc, observer, reader, tally, waiter
         self.relayed = main if main is not None and main != proc.pid else None  # the main process, under a relay

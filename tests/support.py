@@ -113,15 +113,21 @@ def _ours_guardian(proc: psutil.Process, me: int) -> bool:
     (Not "its parent is us": a killed kit's guardian re-parents to us, the subreaper.)"""
     from kit import runner
 
+    from kit._platform import relay_server_pid
+
     own = runner._guardian
-    return own is not None and own.proc.pid == proc.pid and os.getpid() == me
+    ours = {own.proc.pid if own is not None else None, relay_server_pid()}
+    return proc.pid in ours and os.getpid() == me
 
 
 def is_guardian(proc: psutil.Process) -> bool:
-    """The kit process's guardian (kit/_platform/_guardian.py) lives as long as the process that
-    ran its first run (here: pytest) by design; it is not a run's leftover."""
+    """The kit process's guardian (kit/_platform/_guardian.py) and its relay server
+    (kit/_platform/_relay.py --serve) live as long as the process that ran its first run (here:
+    pytest) by design; they are not a run's leftovers."""
+    from kit._platform._relay import SERVER_NAME
+
     try:
-        return any(arg.endswith("_guardian.py") for arg in proc.cmdline())
+        return proc.name() == SERVER_NAME or any(arg.endswith("_guardian.py") for arg in proc.cmdline())
     except psutil.Error:
         return False
 

@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
+import subprocess
 import sys
 import re
 import threading
@@ -1009,6 +1011,7 @@ def test_a_python_thread_still_in_the_kernels_list_is_not_native(monkeypatch: py
     said: list[dict[str, Any]] = []
     monkeypatch.setattr(probe, "record", lambda kind, **data: said.append(data))
     monkeypatch.setattr(probe, "_forks_said", 0)
+    monkeypatch.setattr(threading, "enumerate", lambda: [threading.current_thread()])  # not this process's helpers
     me = threading.get_native_id()
     monkeypatch.setattr(probe, "_python_tids", {4242})
     monkeypatch.setattr(probe, "_native_threads", lambda: {me, 4242})  # 4242: a Python thread ending
@@ -1019,46 +1022,53 @@ def test_a_python_thread_still_in_the_kernels_list_is_not_native(monkeypatch: py
     assert said == [{"forking": "MainThread", "native_beyond": 1, "threads": []}]
 
 
-def test_a_fork_from_the_only_thread_lists_no_threads_and_a_native_one_is_still_seen(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+_ONLY_THREAD = """
+import _thread, os, threading, time
+from kit import probe
+me = threading.get_native_id()
+release = _thread.allocate_lock()
+release.acquire()
+started = _thread.allocate_lock()
+started.acquire()
+native = []
+
+def hold():
+    native.append(threading.get_native_id())
+    started.release()
+    release.acquire()  # alive until the listing below is done
+
+_thread.start_new_thread(hold, ())
+started.acquire()
+try:
+    assert probe._native_threads() is not None and {me, *native} <= (probe._native_threads() or set())
+finally:
+    release.release()
+deadline = time.monotonic() + 5
+while len(os.listdir(probe.TASKS)) > 1 and time.monotonic() < deadline:  # the native thread ending
+    time.sleep(0.01)
+assert len(os.listdir(probe.TASKS)) == 1, "the native thread did not end"
+
+def refused(path):
+    raise AssertionError(f"listed {path}")
+
+probe.os.listdir = refused
+assert probe._native_threads() == {me}
+print("ok")
+"""
+
+
+def test_a_fork_from_the_only_thread_lists_no_threads_and_a_native_one_is_still_seen() -> None:
     """A fork loop without threads pays one stat per fork, not a listing of the kernel's threads; a
     thread started below threading is still found (the broken variant, "one thread unless Python
-    knows more", returned this thread alone while the native one ran)."""
-    import _thread
-
+    knows more", returned this thread alone while the native one ran).  In a fresh interpreter:
+    this one has threads of its own (the relay server's reader)."""
     from kit import probe
 
     if not Path(probe.TASKS).is_dir():
         pytest.skip("the kernel's thread list is Linux's")
-    me = threading.get_native_id()
-    release = _thread.allocate_lock()
-    release.acquire()
-    started = _thread.allocate_lock()
-    started.acquire()
-    native: list[int] = []
-
-    def hold() -> None:
-        native.append(threading.get_native_id())
-        started.release()
-        release.acquire()  # alive until the listing below is done
-
-    _thread.start_new_thread(hold, ())
-    started.acquire()
-    try:
-        assert probe._native_threads() is not None and {me, *native} <= (probe._native_threads() or set())
-    finally:
-        release.release()
-    deadline = time.monotonic() + 5
-    while len(list(Path(probe.TASKS).iterdir())) > 1 and time.monotonic() < deadline:  # the native thread ending
-        time.sleep(0.01)
-    if len(list(Path(probe.TASKS).iterdir())) > 1:
-        pytest.skip("another thread runs in this test process")
-
-    def refused(path: str) -> list[str]:
-        raise AssertionError(f"listed {path}")
-
-    monkeypatch.setattr(probe.os, "listdir", refused)
-    assert probe._native_threads() == {me}
+    done = subprocess.run([sys.executable, "-c", _ONLY_THREAD], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert done.stdout.strip() == "ok", done.stderr
 
 
 def test_threads_alike_at_a_fork_are_counted_not_repeated() -> None:

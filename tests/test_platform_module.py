@@ -13,9 +13,10 @@ from kit._platform import PlatformModule
 # What the rest of the kit and its tests call as ``_platform.X``: these must stay.
 PUBLIC = ["Guardian", "RunGroup", "become_subreaper", "kill_group", "kill_process_tree", "new_group_kwargs",
           "ppid_table", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main", "unlink_left",
-          "usable_cpu_count"]
+          "usable_cpu_count", "warm_up", "relay_server_pid"]
 MEMBERS = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs",
-           "ppid_table", "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main"]
+           "ppid_table", "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main",
+           "warm_up"]
 
 
 def _importable_here() -> list[str]:

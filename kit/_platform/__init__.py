@@ -18,9 +18,10 @@ from __future__ import annotations
 import sys
 
 from kit._platform._common import (ExitWaiter, FolderWatch, KernelLog, LimitUnavailable, PlatformModule, ProcReader,
-                                   ProcSample, RunGroup, Woke, kill_process_tree, unlink_left)
+                                   ProcSample, RunGroup, RunProcess, Woke, kill_process_tree, unlink_left)
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, kill_group
+from kit._platform._relay import server_pid as relay_server_pid
 
 if sys.platform == "win32":
     from kit._platform import _windows as _chosen
@@ -44,10 +45,12 @@ proc_reader = OS_MODULE.proc_reader
 runs_kept_apart = OS_MODULE.runs_kept_apart
 stack_signal = OS_MODULE.stack_signal
 start_main = OS_MODULE.start_main
+warm_up = OS_MODULE.warm_up
 
 __all__ = [
     "OS_MODULE", "ExitWaiter", "FolderWatch", "Guardian", "KernelLog", "LimitUnavailable", "PlatformModule",
-    "ProcReader", "ProcSample", "RunGroup", "Woke", "become_subreaper", "exit_waiter", "folder_watch", "kernel_log",
-    "kill_group", "kill_process_tree", "new_group_kwargs", "ppid_table", "proc_reader", "reap", "resume", "run_group",
-    "runs_kept_apart", "stack_signal", "start_main", "unlink_left", "usable_cpu_count"
+    "ProcReader", "ProcSample", "RunGroup", "RunProcess", "Woke", "become_subreaper", "exit_waiter",
+    "folder_watch", "kernel_log", "kill_group", "kill_process_tree", "relay_server_pid", "new_group_kwargs",
+    "ppid_table", "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main",
+    "unlink_left", "usable_cpu_count", "warm_up"
 ]

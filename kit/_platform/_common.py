@@ -220,6 +220,20 @@ class RunGroup(Protocol):
     def paths(self) -> list[str]: ...  # the group's folders, for the guardian
 
 
+class RunProcess(Protocol):
+    """What the kit waits for, the run's main process or its relay: a ``Popen``, or a relay its
+    server forked (``_relay.Relayed``)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 @runtime_checkable
 class PlatformModule(Protocol):
     """What each OS module (``_linux``, ``_posix``, ``_windows``) provides; ``kit._platform``
@@ -238,7 +252,9 @@ class PlatformModule(Protocol):
     def new_group_kwargs(self) -> dict[str, Any]: ...  # Popen arguments: a session / process group of its own
 
     def start_main(self, argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
-                   **popen: Any) -> tuple[subprocess.Popen[bytes], int]: ...  # (Popen waited for, main pid)
+                   **popen: Any) -> tuple[RunProcess, int]: ...  # (what is waited for, main pid)
+
+    def warm_up(self) -> None: ...  # what the first run would otherwise start within its clock (a relay server)
 
     def ppid_table(self) -> dict[int, int]: ...  # pid -> parent pid of every process on the machine
 
@@ -286,7 +302,8 @@ def popen_kwargs_for(new_group: dict[str, Any], group: RunGroup | None) -> dict[
 
 
 def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, Any],
-                on_started: Callable[[int], None] | None = None, **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+                on_started: Callable[[int], None] | None = None, served: bool = False,
+                **popen: Any) -> tuple[RunProcess, int]:
     """The run's main process under a relay (``_relay``: the script's parent is not the kit),
     in the relay's own session and inside ``group``; in the kit's container (a pid namespace,
     whose every new process is the run's) directly.  ``on_started(pgid)``: the
@@ -297,7 +314,7 @@ def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, An
         if on_started is not None:
             on_started(proc.pid)
         return proc, proc.pid
-    return _relay.start(argv, join, on_started, **popen)
+    return _relay.start(argv, join, on_started, served, **popen)
 
 
 def unlink_left(rtype: str, name: str) -> bool:

@@ -7,7 +7,6 @@ import functools
 import os
 import select
 import signal
-import subprocess
 import sys
 import threading
 
@@ -17,9 +16,9 @@ assert sys.platform == "linux"  # imported on Linux only; tells mypy --platform 
 
 from typing import Any, Callable  # noqa: E402
 
-from kit._platform import _cgroup, _pidns  # noqa: E402
+from kit._platform import _cgroup, _pidns, _relay  # noqa: E402
 from kit._platform import _common  # noqa: E402
-from kit._platform._common import KernelLog, ProcSample, RunGroup, Woke, start_posix  # noqa: E402
+from kit._platform._common import KernelLog, ProcSample, RunGroup, RunProcess, Woke, start_posix  # noqa: E402
 from kit._platform._kmsg import KmsgLog  # noqa: E402
 from kit._platform._posix import new_group_kwargs, reap, resume  # noqa: E402 - after the assert, for mypy
 from kit._platform._procfs import parse_stat, read_stat  # noqa: E402
@@ -29,7 +28,7 @@ PR_GET_CHILD_SUBREAPER = 37
 
 __all__ = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
            "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
-           "start_main"]  # PlatformModule
+           "start_main", "warm_up"]  # PlatformModule
 
 
 def stack_signal() -> int | None:
@@ -84,10 +83,15 @@ def run_group(tag: str) -> tuple[RunGroup | None, str]:
 
 
 def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
-               **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """The run's main process: (Popen of what the kit waits for, the main process's pid);
-    ``on_started(pgid)`` as soon as the run's process group exists."""
-    return start_posix(argv, group, new_group_kwargs(), on_started, **popen)
+               **popen: Any) -> tuple[RunProcess, int]:
+    """The run's main process: (what the kit waits for: its relay, forked by this kit process's relay
+    server; the main process's pid); ``on_started(pgid)`` as soon as the run's process group exists."""
+    return start_posix(argv, group, new_group_kwargs(), on_started, served=True, **popen)
+
+
+def warm_up() -> None:
+    """The relay server, started before the first run's clock (``_relay.serve``)."""
+    _relay.warm_up()
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")

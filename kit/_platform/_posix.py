@@ -7,19 +7,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 from typing import Any, Callable
 
 
-from kit._platform._common import (RunGroup, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
+from kit._platform._common import (RunGroup, RunProcess, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
                                    no_stack_signal, ppid_table, proc_reader, start_posix)
 
 assert sys.platform != "win32"  # imported off Windows only; tells mypy --platform win32 to skip the rest
 
 __all__ = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
            "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
-           "start_main"]  # PlatformModule
+           "start_main", "warm_up"]  # PlatformModule
 
 exit_waiter = no_exit_waiter  # no pidfd: the kit sleeps and asks
 folder_watch = no_folder_watch  # no inotify: the events folder is listed at every look
@@ -53,10 +52,15 @@ def reap(pid: int) -> None:
 
 
 def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
-               **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
-    """The run's main process: (Popen of what the kit waits for, the main process's pid);
-    ``on_started(pgid)`` as soon as the run's process group exists."""
+               **popen: Any) -> tuple[RunProcess, int]:
+    """The run's main process: (what the kit waits for: its relay, a process of its own here, the
+    relay server is Linux's; the main process's pid); ``on_started(pgid)`` as soon as the run's
+    process group exists."""
     return start_posix(argv, group, new_group_kwargs(), on_started, **popen)
+
+
+def warm_up() -> None:
+    """Nothing to start before the first run here (each run starts its own relay)."""
 
 
 def runs_kept_apart() -> tuple[bool, str]:

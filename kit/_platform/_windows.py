@@ -10,14 +10,14 @@ import sys
 from typing import Any, Callable
 
 
-from kit._platform._common import (RunGroup, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
+from kit._platform._common import (RunGroup, RunProcess, no_exit_waiter, no_folder_watch, no_kernel_log, no_run_group,
                                    no_stack_signal, popen_kwargs_for, ppid_table, proc_reader)
 
 assert sys.platform == "win32"  # imported on Windows only; tells mypy --platform X to skip the rest elsewhere
 
 __all__ = ["become_subreaper", "exit_waiter", "folder_watch", "kernel_log", "new_group_kwargs", "ppid_table",
            "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal",
-           "start_main"]  # PlatformModule
+           "start_main", "warm_up"]  # PlatformModule
 
 exit_waiter = no_exit_waiter  # no pidfd: the kit sleeps and asks
 folder_watch = no_folder_watch  # no inotify: the events folder is listed at every look
@@ -45,13 +45,17 @@ def resume(pid: int) -> None:
 
 
 def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[int], None] | None = None,
-               **popen: Any) -> tuple[subprocess.Popen[bytes], int]:
+               **popen: Any) -> tuple[RunProcess, int]:
     """The run's main process, the kit's own child (no relay here: no fork); ``group`` is
     always None (``run_group`` gives none)."""
     proc = subprocess.Popen(argv, **popen_kwargs_for(new_group_kwargs(), group), **popen)
     if on_started is not None:
         on_started(proc.pid)
     return proc, proc.pid
+
+
+def warm_up() -> None:
+    """Nothing to start before the first run here."""
 
 
 def runs_kept_apart() -> tuple[bool, str]:
