@@ -128,3 +128,27 @@ def test_a_killed_server_s_relays_still_end_and_a_new_server_serves_the_next_run
     proc, data = finished("print('again')", True)
     assert data == b"again\n" and proc.returncode == 0
     assert _relay.server_pid() not in (None, first)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the relay server is Linux's")
+def test_an_environment_larger_than_the_server_reads_gets_a_relay_of_its_own() -> None:
+    """A CI's environment can be tens of KiB; this one is 1.2 MiB: started the old way, not cut."""
+    big = {**os.environ, **{f"KIT_TEST_BIG{i}": "x" * 60_000 for i in range(20)}}
+    code = "import os; print(sum(len(v) for k, v in os.environ.items() if k.startswith('KIT_TEST_BIG')))"
+    r, w = os.pipe()
+    try:
+        proc, _ = _relay.start([sys.executable, "-c", code], [], None, True, env=big, stdout=w)
+    finally:
+        os.close(w)
+    with os.fdopen(r, "rb") as out:
+        assert out.read().strip() == b"1200000"
+    assert type(proc).__name__ == "Popen" and proc.wait(timeout=20) == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the relay server is Linux's")
+def test_a_pipe_to_create_gets_a_relay_of_its_own() -> None:
+    """``stdout=PIPE`` asks for a pipe only Popen makes: the old way, with its ``stdout``."""
+    proc, _ = _relay.start([sys.executable, "-c", "print('piped')"], [], None, True, stdout=subprocess.PIPE)
+    assert type(proc).__name__ == "Popen"
+    out, _ = proc.communicate(timeout=20)  # type: ignore[attr-defined]
+    assert out == b"piped\n"

@@ -307,7 +307,7 @@ def start_posix(argv: list[str], group: RunGroup | None, new_group: dict[str, An
     """The run's main process under a relay (``_relay``: the script's parent is not the kit),
     in the relay's own session and inside ``group``; in the kit's container (a pid namespace,
     whose every new process is the run's) directly.  ``on_started(pgid)``: the
-    run's process group, as soon as it exists.  (Popen, main process pid)."""
+    run's process group, as soon as it exists.  (what the kit waits for, main process pid)."""
     join = group.join_paths() if group is not None else []
     if join is None:
         proc = subprocess.Popen(argv, **popen_kwargs_for(new_group, group), **popen)

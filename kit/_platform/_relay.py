@@ -513,6 +513,8 @@ class _Served:
                          for name in _IGNORED}
             request = marshal.dumps((seq, list(argv), list(join), dict(os.environ if env is None else env),
                                      os.fspath(cwd) if cwd is not None else os.getcwd(), inherited))
+            if len(request) >= _MAX_REQUEST:  # the server reads at most this much: a relay of its own
+                raise _Unserved("too large a request")
             with self._lock:
                 if self.dead:
                     raise _Unserved("the relay server is gone")
@@ -534,41 +536,47 @@ class _Served:
         raise _Unserved("the relay server is gone")
 
     def _read(self) -> None:
-        while True:
-            try:
-                msg = self.sock.recv(256)
-            except OSError:
-                msg = b""
-            if not msg:
-                break
-            kind, a, b, *more = msg.decode().split()
-            if kind == "exit":
-                with self._lock:
-                    proc = self._relays.pop(int(a), None)
-                    self.children_cpu_s += int(more[0]) / 1e6
-                if proc is not None:
-                    proc._end(int(b))
-                continue
+        """The server's answers, until it is gone (whatever ends this loop, its waiters are released)."""
+        try:
+            while self._answer(self.sock.recv(256)):
+                pass
+        except (OSError, ValueError, KeyError, IndexError):  # a broken answer: as if the server were gone
+            pass
+        finally:
             with self._lock:
-                reply = self._replies.pop(int(a))
-            if kind == "started":
-                proc = Relayed(int(b))
-                with self._lock:
-                    self._relays[proc.pid] = proc
-                reply[1] = proc
-            else:  # "failed": the fork did
-                reply[1] = OSError(int(b), os.strerror(int(b)))
-            reply[0].set()
+                self.dead = True
+                replies, relays = list(self._replies.values()), list(self._relays.values())
+                self._replies.clear()
+                self._relays.clear()
+            for reply in replies:
+                reply[0].set()  # no relay: _Unserved
+            for proc in relays:
+                proc._lost = True
+                proc._ended.set()  # its waiters look for themselves now
+
+    def _answer(self, msg: bytes) -> bool:
+        """One answer of the server; False at its end."""
+        if not msg:
+            return False
+        kind, a, b, *more = msg.decode().split()
+        if kind == "exit":
+            with self._lock:
+                proc = self._relays.pop(int(a), None)
+                self.children_cpu_s += int(more[0]) / 1e6
+            if proc is not None:
+                proc._end(int(b))
+            return True
         with self._lock:
-            self.dead = True
-            replies, relays = list(self._replies.values()), list(self._relays.values())
-            self._replies.clear()
-            self._relays.clear()
-        for reply in replies:
-            reply[0].set()  # no relay: _Unserved
-        for proc in relays:
-            proc._lost = True
-            proc._ended.set()  # its waiters look for themselves now
+            reply = self._replies.pop(int(a))
+        if kind == "started":
+            proc = Relayed(int(b))
+            with self._lock:
+                self._relays[proc.pid] = proc
+            reply[1] = proc
+        else:  # "failed": the fork did
+            reply[1] = OSError(int(b), os.strerror(int(b)))
+        reply[0].set()
+        return True
 
     def close(self) -> None:
         """The kit's end: the server ends (the relays of runs still going on live on)."""
