@@ -70,24 +70,11 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 
-import psutil
 import pytest
-from support import ALL_METHODS, ProcessStarts, describe, our_processes, reap_children, require_method
+from support import ALL_METHODS, ProcessStarts, describe, leftovers, our_processes, reap_children, require_method
 
 pytest_plugins = ["pytester"]  # test_quick_loop runs a small suite with this conftest
 collect_ignore_glob = ["variants/*", "projects/*"]  # broken scripts and small projects to run, not test modules
-
-
-def reap_orphaned_zombies() -> None:
-    """Collect the exit status of every child of pytest that has already ended: an orphan of a
-    test's subprocess re-parents to pytest when it is a subreaper, and nobody else waits for it."""
-    me = psutil.Process()
-    for child in me.children():
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE:
-                os.waitpid(child.pid, os.WNOHANG)
-        except (psutil.Error, ChildProcessError, OSError):
-            continue
 
 
 @pytest.fixture(autouse=True)
@@ -104,8 +91,7 @@ def no_leftover_processes() -> Iterator[None]:
     """
     before = set(our_processes())
     yield
-    reap_orphaned_zombies()
-    left = {k: p for k, p in our_processes().items() if k not in before}
+    left = leftovers(before)
     if not left:
         return
     lines = [describe(p) for p in left.values()]

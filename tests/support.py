@@ -108,6 +108,30 @@ def our_processes(guardians: bool = False) -> dict[tuple[int, float], psutil.Pro
     return {k: p for k, p in found.items() if not is_guardian(p) or (guardians and not _ours_guardian(p, me.pid))}
 
 
+def reap_orphaned_zombies() -> None:
+    """Collect the exit status of every child of pytest that has already ended: an orphan of a
+    test's subprocess re-parents to pytest when it is a subreaper, and nobody else waits for it."""
+    me = psutil.Process()
+    for child in me.children():
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+        except (psutil.Error, ChildProcessError, OSError):
+            continue
+
+
+def leftovers(before: set[tuple[int, float]]) -> dict[tuple[int, float], psutil.Process]:
+    """The processes of this session that were not there ``before`` (``our_processes``) and still
+    are: zombies that re-parented to pytest have ended (collected, not counted), also one that
+    ended between the collecting and the listing."""
+    reap_orphaned_zombies()
+    left = {k: p for k, p in our_processes().items() if k not in before}
+    if left:
+        reap_orphaned_zombies()
+        left = {k: p for k, p in left.items() if p.is_running()}
+    return left
+
+
 def _ours_guardian(proc: psutil.Process, me: int) -> bool:
     """This process's own guardian (an in-process run started it): it lives as long as we do.
     (Not "its parent is us": a killed kit's guardian re-parents to us, the subreaper.)"""
