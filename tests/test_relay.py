@@ -152,3 +152,57 @@ def test_a_pipe_to_create_gets_a_relay_of_its_own() -> None:
     assert type(proc).__name__ == "Popen"
     out, _ = proc.communicate(timeout=20)  # type: ignore[attr-defined]
     assert out == b"piped\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the relay server is Linux's")
+def test_a_forked_kit_process_gets_a_server_of_its_own_and_leaves_its_parent_s_alone() -> None:
+    """A child of the kit sharing its server's socket would wait forever for answers its parent's
+    reader takes, and its exit (atexit) would end the parent's server."""
+    _, data = finished("print('before')", True)
+    server = _relay._Served._current
+    assert server is not None and data == b"before\n"
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's verdict is its exit code
+        code = 1
+        signal.alarm(20)  # the broken variant waits forever: the alarm ends it, and the test fails
+        try:
+            server.close()  # what atexit does at the child's exit
+            proc, out = finished("print('child')", True)
+            code = 0 if out == b"child\n" and _relay.server_pid() not in (None, server.proc.pid) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    proc, _ = finished("raise SystemExit(3)", True)
+    assert proc.returncode == 3 and _relay.server_pid() == server.proc.pid and not server.dead
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the relay server is Linux's")
+def test_without_pidfds_each_run_gets_a_relay_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A served relay could be neither waited for nor signalled safely without its pidfd."""
+    def refused(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(_relay._Served, "_current", None)
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    proc, _ = _relay.start([sys.executable, "-c", "pass"], [], None, True)
+    assert type(proc).__name__ == "Popen" and proc.wait(timeout=20) == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the relay server is Linux's")
+def test_a_removed_working_folder_of_the_kit_still_starts_the_run(tmp_path: Path, served: bool) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    here = Path.cwd()
+    os.chdir(gone)
+    try:
+        gone.rmdir()
+        proc, data = finished("print('ran')", served)
+    finally:
+        os.chdir(here)
+    assert data == b"ran\n" and proc.returncode == 0
+
+
+def test_an_environment_popen_refuses_is_its_error(served: bool) -> None:
+    with pytest.raises(ValueError):
+        _relay.start([sys.executable, "-c", "pass"], [], None, served, env={"A=B": "1"})

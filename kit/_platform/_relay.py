@@ -281,24 +281,24 @@ def _fork_relay(sock: Any, request: tuple[Any, ...], fds: list[int]) -> None:
             report, *std = fds
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            os.setsid()  # before anything else: the kit tells the guardian this process group
+            os.setsid()  # then its pid is the run's process group: only now may the kit tell the guardian
+            sock.send(f"started {seq} {os.getpid()}".encode())
             _name(RELAY_NAME)
             for target, fd in enumerate(std):
                 os.dup2(fd, target)
             os.closerange(3, report)
             os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
-            try:
-                os.chdir(cwd)
-            except OSError as exc:
-                os.write(report, f"cwd {exc.errno} {cwd}\n".encode())
-                os._exit(127)
+            if cwd is not None:
+                try:
+                    os.chdir(cwd)
+                except OSError as exc:
+                    os.write(report, f"cwd {exc.errno} {cwd}\n".encode())
+                    os._exit(127)
             relay(report, join, argv, {int(k): v for k, v in inherited.items()}, env)
         finally:
             os._exit(127)
     for fd in fds:
         os.close(fd)
-    if pid > 0:
-        sock.send(f"started {seq} {pid}".encode())
 
 
 def _reap(sock: Any) -> None:
@@ -347,8 +347,9 @@ class Relayed:
     returncode: int | None
     _ended: Any  # threading.Event: the status came, or the server is gone
     _lost: bool  # the server died first: the status is read here where it can be
-    _lock: Any  # threading.Lock: the pidfd, closed once the status came
+    _lock: Any  # threading.Lock: the pidfd, closed once the status came; the status read after a lost server
     _pidfd: int | None
+    _reaped: bool  # gone before its pidfd could be opened: its status follows on the socket
 
     def __init__(self, pid: int) -> None:
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
@@ -359,30 +360,30 @@ class Relayed:
         self.returncode = None
         self._ended = threading.Event()
         self._lost = False
+        self._pidfd, self._reaped = None, False
         try:
             self._pidfd = os.pidfd_open(pid)
-        except (AttributeError, OSError):  # already reaped: its status follows on the socket
-            self._pidfd = None
+        except ProcessLookupError:
+            self._reaped = True
+        except OSError:  # out of descriptors: its end is known from the server alone, signals go by pid
+            pass
         self._lock = threading.Lock()
 
     def _end(self, status: int) -> None:
         self.returncode = os.waitstatus_to_exitcode(status)
         self._ended.set()
-        self._close()
-
-    def _close(self) -> None:
         with self._lock:
             if self._pidfd is not None:
                 os.close(self._pidfd)
                 self._pidfd = None
 
     def _gone(self) -> bool:
-        """Whether the relay process has ended (not whether its status came yet)."""
+        """Whether the relay process is known to have ended (not whether its status came yet)."""
         import select
 
         with self._lock:
             if self._pidfd is None:
-                return True
+                return self._reaped or self.returncode is not None
             return bool(select.select([self._pidfd], [], [], 0)[0])
 
     def poll(self) -> int | None:
@@ -409,26 +410,39 @@ class Relayed:
         return self.returncode  # type: ignore[return-value]
 
     def _reap_lost(self) -> None:
-        """The server died before saying: an orphaned relay is the kit's (a subreaper) to reap; else
-        it is known to have ended only, as if killed."""
+        """The server died before saying: the orphaned relay is the kit's (a subreaper) to reap;
+        else it is known to have ended only, as if killed.  One thread at a time: a status read
+        is never overwritten."""
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
             raise OSError("the relay server is Linux's")
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = self.pid, 9  # SIGKILL's status: how it ended is lost with the server
-        if pid:
-            self._end(status)
+        with self._lock:
+            if self.returncode is not None:
+                return
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = self.pid, 9  # SIGKILL's status: how it ended is lost with the server
+            if not pid:
+                return
+            self.returncode = os.waitstatus_to_exitcode(status)
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        self._ended.set()
 
     def send_signal(self, signum: int) -> None:
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
             raise OSError("the relay server is Linux's")
         with self._lock:
-            if self.returncode is None and self._pidfd is not None:
-                try:  # noqa: SIM105 - contextlib is not imported here (start-up cost)
+            if self.returncode is not None or self._reaped:
+                return
+            try:  # noqa: SIM105 - contextlib is not imported here (start-up cost)
+                if self._pidfd is not None:
                     signal.pidfd_send_signal(self._pidfd, signum)
-                except ProcessLookupError:
-                    pass
+                else:  # no pidfd to be had: by pid, as Popen does, while its status has not come
+                    os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
 
     def kill(self) -> None:
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
@@ -437,30 +451,45 @@ class Relayed:
 
 
 class _Served:
-    """The kit's side of its relay server: started once per kit process, used by every run."""
+    """The kit's side of its relay server: started once per kit process, used by every run.  A
+    process the kit forks does not share it (``_forget``): its runs get a server of their own."""
 
     _lock = _thread.allocate_lock()
     _current: _Served | None = None
+    _forks_forget = False  # os.register_at_fork done
     proc: Any  # subprocess.Popen[bytes]: the server
     sock: Any  # socket.socket: the kit's end
-    dead: bool  # the server is gone (end-of-file on the socket)
+    owner: int  # the kit process that started it
+    dead: bool  # the server is gone (end-of-file on the socket, or a broken answer)
     children_cpu_s: float  # of the relays that ended, with what each waited for: RUSAGE_CHILDREN, were they ours
 
     @classmethod
     def get(cls) -> _Served | None:
-        """The running server (started, or started again if it died); None where none can run."""
+        """The running server (started, or started again if it died); None where none can run
+        (no pidfds: a served relay could be neither waited for nor signalled safely)."""
+        if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
+            return None
         with cls._lock:
             if cls._current is None or cls._current.dead:
                 try:
+                    os.close(os.pidfd_open(os.getpid()))
                     cls._current = cls()
-                except OSError:
+                except (AttributeError, OSError):
                     return None
+                if not cls._forks_forget:
+                    os.register_at_fork(after_in_child=cls._forget)
+                    cls._forks_forget = True
             return cls._current
 
+    @classmethod
+    def _forget(cls) -> None:
+        cls._lock = _thread.allocate_lock()
+        cls._current = None
+
     def __init__(self) -> None:
-        import atexit
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
             raise OSError("the relay server is Linux's")
+        import atexit
         import itertools
         import socket
         import subprocess
@@ -472,9 +501,13 @@ class _Served:
                 [sys.executable, "-I", "-S", _compiled(os.path.abspath(__file__)), "--serve", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), start_new_session=True, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self.sock = ours
+        self.owner = os.getpid()
         self.dead = False
         self.children_cpu_s = 0.0
         self._seq = itertools.count(1)
@@ -486,6 +519,9 @@ class _Served:
 
     def start(self, argv: list[str], join: list[str], report: int, stdin: Any = None, stdout: Any = None,
               stderr: Any = None, env: dict[str, str] | None = None, cwd: Any = None) -> Relayed:
+        """The relay of a run, forked by the server.  ``_Unserved`` when the request could not be
+        sent (a relay of its own will do it, and raise Popen's errors); once it was, a server that
+        ends before it answers is an ``OSError`` (the relay may exist: never a second one)."""
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
             raise OSError("the relay server is Linux's")
         import marshal
@@ -505,26 +541,33 @@ class _Served:
                 return arg
             raise _Unserved(f"cannot pass {arg!r}")  # PIPE, a file object: Popen's own way
 
+        environ = dict(os.environ if env is None else env)
+        if any(not k or "=" in k or "\0" in k + v for k, v in environ.items()) or any("\0" in a for a in argv):
+            raise _Unserved("an environment or argument Popen refuses")  # its ValueError, as before
+        if cwd is None:
+            try:
+                cwd = os.getcwd()
+            except OSError:  # the kit's folder was removed: the relay stays where the server is, as Popen would
+                cwd = None
         seq = next(self._seq)
         reply: list[Any] = [threading.Event(), None]
         try:
             fds = [report, fd_of(stdin, 0), fd_of(stdout, 1), fd_of(stderr, 2)]
             inherited = {getattr(signal, name): signal.getsignal(getattr(signal, name)) == signal.SIG_IGN
                          for name in _IGNORED}
-            request = marshal.dumps((seq, list(argv), list(join), dict(os.environ if env is None else env),
-                                     os.fspath(cwd) if cwd is not None else os.getcwd(), inherited))
+            request = marshal.dumps((seq, list(argv), list(join), environ,
+                                     os.fspath(cwd) if cwd is not None else None, inherited))
             if len(request) >= _MAX_REQUEST:  # the server reads at most this much: a relay of its own
                 raise _Unserved("too large a request")
-            with self._lock:
-                if self.dead:
+            with self._lock:  # also keeps the socket from being closed under the send
+                if self.dead or os.getpid() != self.owner:
                     raise _Unserved("the relay server is gone")
                 self._replies[seq] = reply
-            try:
-                socket.send_fds(self.sock, [request], fds)
-            except OSError as exc:  # too large a request (EMSGSIZE), or the server is gone
-                with self._lock:
+                try:
+                    socket.send_fds(self.sock, [request], fds)
+                except OSError as exc:  # too large a request (EMSGSIZE), or the server is gone
                     self._replies.pop(seq, None)
-                raise _Unserved(str(exc)) from None
+                    raise _Unserved(str(exc)) from None
         finally:
             for fd in opened:
                 os.close(fd)
@@ -533,10 +576,11 @@ class _Served:
             return reply[1]
         if isinstance(reply[1], OSError):
             raise reply[1]
-        raise _Unserved("the relay server is gone")
+        raise OSError("the kit's relay server ended before it started the run")
 
     def _read(self) -> None:
-        """The server's answers, until it is gone (whatever ends this loop, its waiters are released)."""
+        """The server's answers, until it is gone (whatever ends this loop, its waiters are released,
+        and the server is ended: its relays become the kit's, which reads how they end)."""
         try:
             while self._answer(self.sock.recv(256)):
                 pass
@@ -548,8 +592,10 @@ class _Served:
                 replies, relays = list(self._replies.values()), list(self._relays.values())
                 self._replies.clear()
                 self._relays.clear()
+                self.sock.close()
+            self._end_server()
             for reply in replies:
-                reply[0].set()  # no relay: _Unserved
+                reply[0].set()  # no relay: an OSError in start()
             for proc in relays:
                 proc._lost = True
                 proc._ended.set()  # its waiters look for themselves now
@@ -578,14 +624,28 @@ class _Served:
         reply[0].set()
         return True
 
+    def _end_server(self) -> None:
+        import contextlib
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a SIGKILLed process that does not end: left
+            self.proc.wait(timeout=5)
+
     def close(self) -> None:
-        """The kit's end: the server ends (the relays of runs still going on live on)."""
+        """The kit's end: the server ends (the relays of runs still going on live on).  Not in a
+        process the kit forked: the server is its parent's."""
         import contextlib
         import socket
         import subprocess
 
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+        if os.getpid() != self.owner:
+            return
+        with self._lock:
+            if not self.dead:
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_WR)
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
