@@ -206,3 +206,24 @@ def test_a_removed_working_folder_of_the_kit_still_starts_the_run(tmp_path: Path
 def test_an_environment_popen_refuses_is_its_error(served: bool) -> None:
     with pytest.raises(ValueError):
         _relay.start([sys.executable, "-c", "pass"], [], None, served, env={"A=B": "1"})
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the relay server is Linux's")
+def test_the_kit_holds_the_relay_s_own_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay opens its pidfd and sends it with "started": the kit never opens one by pid, so a
+    relay that ended and whose pid was reused can never be mistaken for the stranger (the broken
+    variant, opening it by pid in the kit, had none here and could not kill the relay)."""
+    finished("pass", True)  # a server runs
+
+    def refused(pid: int) -> int:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    proc, main, out = started("import time; time.sleep(30)", True)
+    out.close()
+    pidfd = getattr(proc, "_pidfd", None)
+    assert pidfd is not None
+    assert f"Pid:\t{proc.pid}\n" in Path(f"/proc/self/fdinfo/{pidfd}").read_text()
+    proc.kill()
+    assert proc.wait(timeout=20) == -signal.SIGKILL
+    os.kill(main, signal.SIGKILL)  # the relay's end does not end the run: the kit's clean-up does

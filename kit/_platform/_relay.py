@@ -270,6 +270,7 @@ def _name(name: str) -> None:
 def _fork_relay(sock: Any, request: tuple[Any, ...], fds: list[int]) -> None:
     if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
         raise OSError("the relay server is Linux's")
+    import socket
     seq, argv, join, env, cwd, inherited = request
     try:
         pid = os.fork()
@@ -281,8 +282,19 @@ def _fork_relay(sock: Any, request: tuple[Any, ...], fds: list[int]) -> None:
             report, *std = fds
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            os.setsid()  # then its pid is the run's process group: only now may the kit tell the guardian
-            sock.send(f"started {seq} {os.getpid()}".encode())
+            try:
+                os.setsid()  # then its pid is the run's process group: only now may the kit tell the guardian
+                started = f"started {seq} {os.getpid()}".encode()
+                try:
+                    me = os.pidfd_open(os.getpid())  # the kit's handle on this relay, whatever becomes of the pid
+                except OSError:  # out of descriptors: the kit waits for its end by the server's word alone
+                    sock.send(started)
+                else:
+                    socket.send_fds(sock, [started], [me])
+                    os.close(me)
+            except OSError as exc:
+                sock.send(f"failed {seq} {exc.errno or 5}".encode())
+                raise
             _name(RELAY_NAME)
             for target, fd in enumerate(std):
                 os.dup2(fd, target)
@@ -349,9 +361,10 @@ class Relayed:
     _lost: bool  # the server died first: the status is read here where it can be
     _lock: Any  # threading.Lock: the pidfd, closed once the status came; the status read after a lost server
     _pidfd: int | None
-    _reaped: bool  # gone before its pidfd could be opened: its status follows on the socket
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, pidfd: int | None) -> None:
+        """``pidfd``: the relay's own, sent with its "started" (opened by the relay itself: never a
+        stranger's, even if the relay has ended and its pid is reused by now)."""
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
             raise OSError("the relay server is Linux's")
         import threading
@@ -360,13 +373,7 @@ class Relayed:
         self.returncode = None
         self._ended = threading.Event()
         self._lost = False
-        self._pidfd, self._reaped = None, False
-        try:
-            self._pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self._reaped = True
-        except OSError:  # out of descriptors: its end is known from the server alone, signals go by pid
-            pass
+        self._pidfd = pidfd
         self._lock = threading.Lock()
 
     def _end(self, status: int) -> None:
@@ -383,7 +390,7 @@ class Relayed:
 
         with self._lock:
             if self._pidfd is None:
-                return self._reaped or self.returncode is not None
+                return self.returncode is not None
             return bool(select.select([self._pidfd], [], [], 0)[0])
 
     def poll(self) -> int | None:
@@ -434,13 +441,10 @@ class Relayed:
         if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
             raise OSError("the relay server is Linux's")
         with self._lock:
-            if self.returncode is not None or self._reaped:
+            if self.returncode is not None or self._pidfd is None:  # ended: nothing to signal
                 return
             try:  # noqa: SIM105 - contextlib is not imported here (start-up cost)
-                if self._pidfd is not None:
-                    signal.pidfd_send_signal(self._pidfd, signum)
-                else:  # no pidfd to be had: by pid, as Popen does, while its status has not come
-                    os.kill(self.pid, signum)
+                signal.pidfd_send_signal(self._pidfd, signum)
             except ProcessLookupError:
                 pass
 
@@ -581,8 +585,12 @@ class _Served:
     def _read(self) -> None:
         """The server's answers, until it is gone (whatever ends this loop, its waiters are released,
         and the server is ended: its relays become the kit's, which reads how they end)."""
+        if sys.platform != "linux":  # the relay server is Linux's (and mypy checks the rest for Linux only)
+            raise OSError("the relay server is Linux's")
+        import socket
+
         try:
-            while self._answer(self.sock.recv(256)):
+            while self._answer(*socket.recv_fds(self.sock, 256, 1)[:2]):
                 pass
         except (OSError, ValueError, KeyError, IndexError):  # a broken answer: as if the server were gone
             pass
@@ -600,10 +608,14 @@ class _Served:
                 proc._lost = True
                 proc._ended.set()  # its waiters look for themselves now
 
-    def _answer(self, msg: bytes) -> bool:
-        """One answer of the server; False at its end."""
+    def _answer(self, msg: bytes, fds: list[int]) -> bool:
+        """One answer of the server (``fds``: a relay's pidfd with its "started"); False at its end."""
         if not msg:
             return False
+        if fds and not msg.startswith(b"started "):
+            for fd in fds:
+                os.close(fd)
+            fds = []
         kind, a, b, *more = msg.decode().split()
         if kind == "exit":
             with self._lock:
@@ -615,7 +627,7 @@ class _Served:
         with self._lock:
             reply = self._replies.pop(int(a))
         if kind == "started":
-            proc = Relayed(int(b))
+            proc = Relayed(int(b), fds[0] if fds else None)
             with self._lock:
                 self._relays[proc.pid] = proc
             reply[1] = proc
