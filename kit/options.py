@@ -177,8 +177,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--keep-containers", ALL_RUNS, "keep the container of a target whose cells did not all pass, for "
            "docker exec", kind="flag"),
     Option("--width", (*ALL_RUNS, "report", "images"), "columns of the text output, at least 40 (default: the "
-           "terminal's, "
-           "else 100)", type=count(MAX_WIDTH), metavar="N"),
+           "terminal's, else 100)", type=count(MAX_WIDTH), metavar="N"),
     Option("--ignore-output", ("run",), "a regular expression, repeatable: what it matches in a line of stdout is "
            "left out when the runs' outputs are compared (lines that vary from run to run; times, durations, addresses "
            "and pids already are)", kind="append", type=regex, metavar="REGEX"),

@@ -169,6 +169,12 @@ def _mirror(status: int) -> None:
     os._exit(128 - code)  # a signal that does not end a process by default
 
 
+def dispositions() -> dict[int, bool]:
+    """Which of the signals a relay ignores for itself this process ignores: the main process gets
+    them so (a relay of its own reads them at its start, the kit sends them to the server)."""
+    return {getattr(signal, name): signal.getsignal(getattr(signal, name)) == signal.SIG_IGN for name in _IGNORED}
+
+
 def relay(report: int, join: list[str], argv: list[str], inherited: dict[int, bool],
           env: dict[str, str] | None = None) -> None:
     """Be the relay: fork the child (``_child``), say its pid on ``report``, give up the run's
@@ -203,8 +209,7 @@ def main(args: list[str]) -> None:
     sep = args.index("--")
     options, argv = args[1:sep], args[sep + 1:]
     join = [o[len("--join="):] for o in options if o.startswith("--join=")]
-    inherited = {getattr(signal, name): signal.getsignal(getattr(signal, name)) == signal.SIG_IGN for name in _IGNORED}
-    relay(report, join, argv, inherited)
+    relay(report, join, argv, dispositions())
 
 
 # The relay server (Linux): one per kit process, forks a relay for each run.
@@ -557,8 +562,7 @@ class _Served:
         reply: list[Any] = [threading.Event(), None]
         try:
             fds = [report, fd_of(stdin, 0), fd_of(stdout, 1), fd_of(stderr, 2)]
-            inherited = {getattr(signal, name): signal.getsignal(getattr(signal, name)) == signal.SIG_IGN
-                         for name in _IGNORED}
+            inherited = dispositions()
             request = marshal.dumps((seq, list(argv), list(join), environ,
                                      os.fspath(cwd) if cwd is not None else None, inherited))
             if len(request) >= _MAX_REQUEST:  # the server reads at most this much: a relay of its own
