@@ -845,7 +845,8 @@ class _Watch:
         """Until the next look; whether proc may have ended.  A process of the run that writes its
         first file (a new one) ends the sleep early, but not before ``cadence.FAST_S`` since the
         last look; the writes of processes already known wake the kit, which then does not listen
-        to them for ``cadence.FAST_S`` (a run that writes without pause costs a wake-up per interval)."""
+        to them for ``cadence.FAST_S`` (a run that writes without pause costs a wake-up per interval),
+        then listens again: a new process that announced itself meanwhile ends the sleep then."""
         if self.waiter is None:
             time.sleep(seconds)
             return True
@@ -854,11 +855,15 @@ class _Watch:
         fast = int(cadence.FAST_S * 1e9)
         deaf_until = start
         while (now := time.perf_counter_ns()) < end:
-            woke = self.waiter.wait((end - now) / 1e9, written=now >= deaf_until)
+            listening = now >= deaf_until
+            until = end if listening else min(end, deaf_until)  # deaf for FAST_S, not the rest of the sleep
+            woke = self.waiter.wait((until - now) / 1e9, written=listening)
             if woke & Woke.ENDED:
                 return True
             if not woke & Woke.WRITTEN:
-                return False  # the time passed
+                if listening:
+                    return False  # the time passed
+                continue  # deaf no longer: what was written meanwhile is heard now
             if self.reader.drain():
                 early = start + fast - time.perf_counter_ns()
                 return early > 0 and self._wait_for_end(early / 1e9)

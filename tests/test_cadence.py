@@ -54,8 +54,11 @@ class _Waiter:
 
     def wait(self, seconds: float, written: bool = True) -> Woke:
         self.asked.append((seconds, written))
-        answer = self.answers.pop(0) if self.answers else Woke.NOTHING
-        answer = answer if written else answer & Woke.ENDED
+        answer = self.answers[0] if self.answers else Woke.NOTHING
+        if not written and not answer & Woke.ENDED:
+            answer = Woke.NOTHING  # a write stays pending while not listened to (poll is level-triggered)
+        elif self.answers:
+            self.answers.pop(0)
         if not answer:
             time.sleep(seconds)  # as poll() does when nothing happens
         return answer
@@ -67,9 +70,10 @@ class _Waiter:
 class _Written:
     def __init__(self) -> None:
         self.names: set[str] | None = set()
+        self.later: list[set[str]] = []  # what the next wake-ups find, in turn
 
     def changed(self) -> set[str] | None:
-        out, self.names = self.names, set()
+        out, self.names = self.names, (self.later.pop(0) if self.later else set())
         return out
 
     def fileno(self) -> int:
@@ -115,6 +119,27 @@ def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_for_a_w
         assert watch._sleep(0.05, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
         assert time.perf_counter() - t0 >= 0.045  # slept to the end of the interval
         assert [w for _, w in waiter.asked[:2]] == [True, False]  # deaf after the first write
+
+
+def test_a_new_process_announced_while_the_kit_is_deaf_ends_the_sleep_once_it_listens_again() -> None:
+    """A known process writes (its parent says it started a child), then the child creates its
+    first file: the kit, deaf for the fastest interval after the first write, hears the child
+    then and looks, rather than sleeping out the slowest interval (a 50 ms child would be missed).
+    Broken variant: deaf for the rest of the sleep."""
+    with tempfile.TemporaryDirectory() as folder:
+        written = _Written()
+        written.names = {"7.jsonl"}
+        waiter = _Waiter([Woke.WRITTEN])
+        watch = _watch(waiter, written, folder)
+        watch.reader.drain()  # 7.jsonl was seen before
+        written.names, written.later = {"7.jsonl"}, [{"8.stacks"}]
+        waiter.answers = [Woke.WRITTEN, Woke.WRITTEN]
+        t0 = time.perf_counter()
+        assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
+        assert time.perf_counter() - t0 < SLOW_S / 2
+        assert [w for _, w in waiter.asked] == [True, False, True]
+        assert 0 < waiter.asked[1][0] <= FAST_S + 0.001  # deaf for the fastest interval only
+        assert watch.reader._pending == {"7.jsonl", "8.stacks"}  # noqa: SLF001
 
 
 def test_the_end_wakes_the_kit_at_once() -> None:

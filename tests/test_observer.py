@@ -120,7 +120,10 @@ def test_daemons_terminated_lists_the_daemon(method: str) -> None:
     daemon = workers[0]
     assert [d.pid for d in r.daemons_terminated] == [daemon.pid]
     assert r.daemons_terminated[0].role == "worker"
-    assert daemon.gone_s is not None and daemon.gone_s <= r.wall_s + 0.001
+    main = next(p for p in r.processes if p.role == "main")
+    # main terminated it before exiting: no look saw it alive after seeing main gone (when looks
+    # happen is the kit's cadence, not a bound on main's exit; the judge's rule is test_judge's)
+    assert daemon.gone_s is not None and main.gone_s is not None and daemon.gone_s <= main.gone_s
     assert r.orphans == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import math
 import os
 import select
 import signal
@@ -314,7 +315,8 @@ class ExitWaiter:
         reads the folder's ``changed()``, else the next wait returns at once), or nothing.
         ``written=False``: the folder does not end this wait."""
         try:
-            ready = (self._any if written else self._ended).poll(max(0, int(seconds * 1000)))
+            # rounded up: a wait never ends early (a caller waiting out a time would spin)
+            ready = (self._any if written else self._ended).poll(max(0, math.ceil(seconds * 1000)))
         except OSError:
             return Woke.ENDED
         woke = Woke.NOTHING
