@@ -105,6 +105,10 @@ def stage(base: Path | None = None) -> Runtime:
 
 
 def _stage_in(base: Path, name: str, files: dict[str, bytes]) -> Runtime:
+    """Stage into ``base/name`` by one rename of a complete copy.  Kits that stage at once race
+    only to that rename: the losers find the winner's copy and use it.  A copy that is not
+    this kit's (damaged) is moved aside whole before it is removed, never removed where it
+    stands (another kit may have just put a good one there)."""
     final = base / name
     if holds(final, files):
         return Runtime(final)
@@ -115,18 +119,29 @@ def _stage_in(base: Path, name: str, files: dict[str, bytes]) -> Runtime:
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        if final.exists():  # damaged (someone edited it): replaced, never trusted
-            shutil.rmtree(final, ignore_errors=True)
-        try:
-            tmp.rename(final)
-        except OSError:
-            if not holds(final, files):  # not another kit that won the race with the same files
-                raise
+        for _ in range(3):
+            try:
+                tmp.rename(final)
+                return Runtime(final)
+            except OSError:
+                if holds(final, files):  # another kit won the race with the same files
+                    return Runtime(final)
+                _set_aside(final, base, name)
+        raise OSError(f"{final} kept changing while the kit staged its runtime there")
     finally:
         with contextlib.suppress(OSError):
             if tmp.exists():
                 shutil.rmtree(tmp)
-    return Runtime(final)
+
+
+def _set_aside(final: Path, base: Path, name: str) -> None:
+    """Move a damaged copy out of the way in one rename, then remove it (gone already: nothing to do)."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{name}-old-", dir=base))
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            final.rename(aside / "old")
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def holds(folder: Path, files: dict[str, bytes]) -> bool:

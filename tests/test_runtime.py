@@ -93,6 +93,28 @@ def test_staging_is_keyed_by_contents_and_atomic(tmp_path: Path, monkeypatch: py
     assert runtime.stage(blocked / "sub").root.parent == Path(runtime.tempfile.gettempdir(), "kit-runtime")
 
 
+def test_a_kit_that_lost_the_race_uses_the_winners_copy_and_never_removes_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another kit's complete copy lands between this kit's first look and its rename: it is used
+    as it stands (same inode), not removed and replaced under the kit already using it.  Broken
+    variant (removing whatever stands there before renaming): another kit's fresh copy is deleted
+    while its runs import from it, and a third kit's rename then fails (CI saw it fall back to
+    the temporary folder)."""
+    won = runtime.stage(tmp_path)
+    inode = won.root.stat().st_ino
+    real_holds = runtime.holds
+    looks: list[Path] = []
+
+    def first_look_misses(folder: Path, files: dict[str, bytes]) -> bool:
+        looks.append(folder)
+        return len(looks) > 1 and real_holds(folder, files)
+
+    monkeypatch.setattr(runtime, "holds", first_look_misses)
+    assert runtime.stage(tmp_path) == won
+    assert won.root.stat().st_ino == inode and real_holds(won.root, runtime.contents())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [won.root.name]  # its own copy removed
+
+
 @pytest.fixture(scope="module")
 def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A venv of this Python with nothing installed (psutil is in the kit's environment, not here)."""
