@@ -134,10 +134,8 @@ def test_a_new_process_announced_while_the_kit_is_deaf_ends_the_sleep_once_it_li
         watch.reader.drain()  # 7.jsonl was seen before
         written.names, written.later = {"7.jsonl"}, [{"8.stacks"}]
         waiter.answers = [Woke.WRITTEN, Woke.WRITTEN]
-        t0 = time.perf_counter()
         assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
-        assert time.perf_counter() - t0 < SLOW_S / 2
-        assert [w for _, w in waiter.asked] == [True, False, True]
+        assert [w for _, w in waiter.asked] == [True, False, True]  # heard the child: no wait to the end
         assert 0 < waiter.asked[1][0] <= FAST_S + 0.001  # deaf for the fastest interval only
         assert watch.reader._pending == {"7.jsonl", "8.stacks"}  # noqa: SLF001
 
