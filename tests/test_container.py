@@ -396,6 +396,29 @@ def test_psutil_wheels_are_cached_for_the_user_not_in_the_package(monkeypatch: p
     assert images.wheel_cache() == tmp_path / "mine" / "wheels"
 
 
+def test_a_file_kept_in_the_cache_is_never_listed_half_written(tmp_path: Path) -> None:
+    """Another kit lists the cache (``psutil-*.whl``) while this one copies a wheel in: it sees the
+    whole file or none.  Broken variant (copying onto the name itself): listed at a part of its size."""
+    import threading
+
+    from kit.container import images
+
+    src = tmp_path / "psutil-7.0.0-cp36-abi3-manylinux2014_x86_64.whl"
+    src.write_bytes(os.urandom(1 << 20) * 48)
+    size = src.stat().st_size
+    cache = tmp_path / "cache" / "wheels"
+    copier = threading.Thread(target=images.keep, args=(src, cache / src.name))
+    copier.start()
+    sizes = set()
+    while copier.is_alive():
+        sizes |= {p.stat().st_size for p in cache.glob("psutil-*.whl")} if cache.exists() else set()
+    copier.join()
+    assert sizes <= {size}
+    assert [p.name for p in cache.iterdir()] == [src.name] and (cache / src.name).read_bytes() == src.read_bytes()
+    images.keep(b'{"a": 1}', tmp_path / "cache" / "interpreters.json")  # the memo of image Pythons likewise
+    assert (tmp_path / "cache" / "interpreters.json").read_text() == '{"a": 1}'
+
+
 @pytest.mark.docker
 def test_an_installed_kit_reuses_the_image_its_checkout_built(client, image, installed_kit: Path) -> None:
     """``kit images`` from an installed kit: the same tag, up to date, nothing rebuilt."""

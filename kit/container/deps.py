@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from kit.container.engine import api_timeout, container
-from kit.container.images import BASE_REPO, BUILD_TIMEOUT_S, L_BASE, L_HASH, L_PYTHON, cache_dir
+from kit.container.images import BASE_REPO, BUILD_TIMEOUT_S, L_BASE, L_HASH, L_PYTHON, cache_dir, keep
 from kit.container.images import REPO as KIT_REPO
 from kit.errors import KitError, UsageError
 
@@ -250,10 +250,7 @@ def build_pure_wheel(missing: Missing, target: Interpreter, files: Sequence[Path
             raise _no_wheel(missing, target, f" and its sdist did not build ({_pip_error(built.stderr)})", files)
         if not is_pure(wheels[0].name):
             raise _no_wheel(missing, target, f" and its sdist builds {wheels[0].name}, not pure Python", files)
-        keep = built_wheels()
-        keep.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(wheels[0], keep / wheels[0].name)
-        return keep / wheels[0].name
+        return keep(wheels[0], built_wheels() / wheels[0].name)
 
 
 def local_projects(stdout: str) -> list[Path]:
@@ -341,8 +338,7 @@ def interpreter(client: docker.DockerClient, image: str) -> Interpreter:
             raise RequirementsError(f"{image} runs {facts.get('implementation')}, not CPython: no wheels resolved")
         known[image_id] = facts
         with contextlib.suppress(OSError):
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            memo.write_text(json.dumps(known, indent=1, sort_keys=True))
+            keep(json.dumps(known, indent=1, sort_keys=True).encode(), memo)
     found = Interpreter(facts["python"], facts["machine"], facts["glibc"], facts.get("abiflags", ""))
     _PROBED[image_id] = found
     return found

@@ -246,6 +246,27 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "kit"
 
 
+def keep(data: Path | bytes, target: Path) -> Path:
+    """Put a file into the user's cache whole: written under a hidden name beside ``target``, then
+    renamed onto it.  Another kit at work (it lists the cache: ``psutil-*.whl``, pip's
+    ``--find-links``) sees the file complete or not at all, never half-written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(data, bytes):
+                out.write(data)
+            else:
+                with data.open("rb") as src:
+                    shutil.copyfileobj(src, out)
+        Path(tmp).replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(tmp).unlink()
+        raise
+    return target
+
+
 def wheel_cache() -> Path:
     """psutil's wheels for the images, downloaded once (``pip download``), kept across builds."""
     return cache_dir() / "wheels"
@@ -323,9 +344,7 @@ def psutil_wheel(python: str, arch: str, progress: Progress) -> Path:
         if done.returncode != 0 or not got:
             last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
             raise ImageError(f"cannot download a psutil wheel for Python {python}: {last}")
-        target = cache / got[0].name
-        shutil.copy2(got[0], target)
-        return target
+        return keep(got[0], cache / got[0].name)
 
 
 def kit_wheel(dest: Path, progress: Progress) -> Path:
