@@ -515,7 +515,10 @@ def test_a_fork_bomb_in_a_container_is_bounded(client, image, no_leftovers, tmp_
     t0 = time.monotonic()
     (r,) = run_subject(f"docker:{PYTHON}", script_subject(_script(tmp_path, BOMB)), ["fork"],
                        DEFAULTS.but(timeout=10.0), lambda r: None, lambda s: None)
-    assert time.monotonic() - t0 < 20
+    # bounded, not quick: after the timeout come the kit's last look, the stacks, the kill and the
+    # container's end, done by a kit that gets about a sixteenth of the CPU beside 1017 processes
+    # at nice 19 (12-14 s on an idle machine here; 21 s once beside a lint run)
+    assert time.monotonic() - t0 < 30
     assert r.status in ("timeout", "fail"), r.reason
     assert set(our_processes()) == before  # nothing of it reached the host's process table
 
