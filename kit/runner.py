@@ -845,8 +845,9 @@ class _Watch:
         """Until the next look; whether proc may have ended.  A process of the run that writes its
         first file (a new one) ends the sleep early, but not before ``cadence.FAST_S`` since the
         last look; the writes of processes already known wake the kit, which then does not listen
-        to them for ``cadence.FAST_S`` (a run that writes without pause costs a wake-up per interval),
-        then listens again: a new process that announced itself meanwhile ends the sleep then."""
+        to them for ``cadence.FAST_S`` (a run that writes without pause, a suite's test events,
+        costs a wake-up per ``FAST_S``: an inotify read, no look), then listens again: a new
+        process that announced itself meanwhile ends the sleep then."""
         if self.waiter is None:
             time.sleep(seconds)
             return True
