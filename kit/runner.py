@@ -842,33 +842,28 @@ class _Watch:
             ended = self._sleep(self.cadence.after(changed), deadline_ns)
 
     def _sleep(self, seconds: float, deadline_ns: int) -> bool:
-        """Until the next look; whether proc may have ended.  A process of the run that writes its
+        """Until the next look; whether proc may have ended.  A process of the run that creates its
         first file (a new one) ends the sleep early, but not before ``cadence.FAST_S`` since the
-        last look; the writes of processes already known wake the kit, which then does not listen
-        to them for ``cadence.FAST_S`` (a run that writes without pause, a suite's test events,
-        costs a wake-up per ``FAST_S``: an inotify read, no look), then listens again: a new
-        process that announced itself meanwhile ends the sleep then."""
+        last look; the writes of processes already known wake the kit once, which then does not
+        listen to them for the rest of the sleep (a run that writes without pause, a suite's
+        test events, costs a wake-up per interval), but still hears a file created."""
         if self.waiter is None:
             time.sleep(seconds)
             return True
         start = time.perf_counter_ns()
         end = min(start + int(seconds * 1e9), deadline_ns)
         fast = int(cadence.FAST_S * 1e9)
-        deaf_until = start
+        written = True
         while (now := time.perf_counter_ns()) < end:
-            listening = now >= deaf_until
-            until = end if listening else min(end, deaf_until)  # deaf for FAST_S, not the rest of the sleep
-            woke = self.waiter.wait((until - now) / 1e9, written=listening)
+            woke = self.waiter.wait((end - now) / 1e9, written=written, news=True)
             if woke & Woke.ENDED:
                 return True
             if not woke & Woke.WRITTEN:
-                if listening:
-                    return False  # the time passed
-                continue  # deaf no longer: what was written meanwhile is heard now
+                return False  # the time passed
             if self.reader.drain():
                 early = start + fast - time.perf_counter_ns()
                 return early > 0 and self._wait_for_end(early / 1e9)
-            deaf_until = time.perf_counter_ns() + fast
+            written = False  # chatter: deaf to it from now on, not to a new file
         return False
 
     def _wait_for_end(self, seconds: float) -> bool:

@@ -46,22 +46,32 @@ def test_processes_and_events_are_read_at_the_first_look_then_spaced() -> None:
     assert c.read_due(t + int(READ_S * 1e9)) and c.events_due(t + int(EVENTS_S * 1e9))
 
 
-class _Waiter:
-    """An ExitWaiter that answers from a script: (seconds asked, written allowed) are noted."""
+NEWS = "news"
+"""A scripted answer: a file created (heard unless the wait hears nothing of the folder)."""
 
-    def __init__(self, answers: list[Woke]) -> None:
+
+class _Waiter:
+    """An ExitWaiter that answers from a script of ``Woke`` flags and ``NEWS``: (seconds asked,
+    writes heard, new files heard) are noted.  What a wait does not hear stays pending, as with
+    poll(): the next wait that hears it returns at once."""
+
+    def __init__(self, answers: list[Woke | str]) -> None:
         self.answers, self.asked = answers, []  # type: ignore[var-annotated]
 
-    def wait(self, seconds: float, written: bool = True) -> Woke:
-        self.asked.append((seconds, written))
+    def wait(self, seconds: float, written: bool = True, news: bool | None = None) -> Woke:
+        news = written if news is None else news
+        self.asked.append((seconds, written, news))
         answer = self.answers[0] if self.answers else Woke.NOTHING
-        if not written and not answer & Woke.ENDED:
-            answer = Woke.NOTHING  # a write stays pending while not listened to (poll is level-triggered)
-        elif self.answers:
+        if answer == NEWS:
+            heard = Woke.WRITTEN if news else Woke.NOTHING
+        else:
+            assert isinstance(answer, Woke)
+            heard = answer if written else answer & Woke.ENDED
+        if heard:
             self.answers.pop(0)
-        if not answer:
+        else:
             time.sleep(seconds)  # as poll() does when nothing happens
-        return answer
+        return heard
 
     def close(self) -> None:
         pass
@@ -77,6 +87,9 @@ class _Written:
         return out
 
     def fileno(self) -> int:
+        return -1
+
+    def news_fileno(self) -> int:
         return -1
 
     def close(self) -> None:
@@ -95,19 +108,19 @@ def test_a_new_process_wakes_the_kit_but_never_sooner_than_the_fastest_interval(
     with tempfile.TemporaryDirectory() as folder:
         written = _Written()
         written.names = {"7.stacks"}
-        waiter = _Waiter([Woke.WRITTEN])
+        waiter = _Waiter([NEWS])
         watch = _watch(waiter, written, folder)
         assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
-        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), True)
-        assert len(waiter.asked) == 2 and waiter.asked[1][1] is False and 0 < waiter.asked[1][0] <= FAST_S
+        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), True, True)
+        assert len(waiter.asked) == 2 and waiter.asked[1][1:] == (False, False) and 0 < waiter.asked[1][0] <= FAST_S
         assert watch.reader._pending == {"7.stacks"}  # noqa: SLF001 - read at the next events look
 
 
-def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_for_a_while() -> None:
+def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_again() -> None:
     """Chatter of processes already known: the kit wakes once, notes it, and sleeps on deaf to
-    writes for the fastest interval (a run writing without pause costs one wake-up per interval,
-    not one per write).  Broken variant: ending the sleep at every write looks at the run as often
-    as it writes."""
+    writes for the rest of the interval (a run writing without pause costs one wake-up per
+    interval, not one per write).  Broken variant: ending the sleep at every write looks at the
+    run as often as it writes."""
     with tempfile.TemporaryDirectory() as folder:
         written = _Written()
         written.names = {"7.jsonl"}
@@ -118,26 +131,25 @@ def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_for_a_w
         t0 = time.perf_counter()
         assert watch._sleep(0.05, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
         assert time.perf_counter() - t0 >= 0.045  # slept to the end of the interval
-        assert [w for _, w in waiter.asked[:2]] == [True, False]  # deaf after the first write
+        assert [w for _, w, _ in waiter.asked] == [True, False]  # deaf after the first write
 
 
-def test_a_new_process_announced_while_the_kit_is_deaf_ends_the_sleep_once_it_listens_again() -> None:
+def test_a_new_process_is_heard_while_the_kit_is_deaf_to_known_writes() -> None:
     """A known process writes (its parent says it started a child), then the child creates its
-    first file: the kit, deaf for the fastest interval after the first write, hears the child
-    then and looks, rather than sleeping out the slowest interval (a 50 ms child would be missed).
-    Broken variant: deaf for the rest of the sleep."""
+    first file: the kit, deaf to the parent's writes, hears the new file and looks, rather than
+    sleeping out the interval (a 50 ms child would be missed).  Broken variant: deaf to
+    everything for the rest of the sleep."""
     with tempfile.TemporaryDirectory() as folder:
         written = _Written()
         written.names = {"7.jsonl"}
-        waiter = _Waiter([Woke.WRITTEN])
+        waiter = _Waiter([])
         watch = _watch(waiter, written, folder)
         watch.reader.drain()  # 7.jsonl was seen before
         written.names, written.later = {"7.jsonl"}, [{"8.stacks"}]
-        waiter.answers = [Woke.WRITTEN, Woke.WRITTEN]
+        waiter.answers = [Woke.WRITTEN, NEWS]
         assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
-        assert [w for _, w in waiter.asked] == [True, False, True]  # heard the child: no wait to the end
-        assert 0 < waiter.asked[1][0] <= FAST_S + 0.001  # deaf for the fastest interval only
-        assert watch.reader._pending == {"7.jsonl", "8.stacks"}  # noqa: SLF001
+        assert [(w, n) for _, w, n in waiter.asked][:2] == [(True, True), (False, True)]
+        assert watch.reader._pending == {"7.jsonl", "8.stacks"}  # noqa: SLF001 - the child was heard
 
 
 def test_the_end_wakes_the_kit_at_once() -> None:

@@ -216,6 +216,36 @@ def test_the_exit_waiter_wakes_at_the_end() -> None:
         waiter.close()
 
 
+def test_a_waiter_deaf_to_writes_still_hears_a_new_file(tmp_path: Path) -> None:
+    """The kit stops listening to the chatter of files it knows, not to a process announcing
+    itself: a write to a known file does not end a wait that hears only new files, a file
+    created does.  Broken variant (one descriptor for both): the new file is not heard."""
+    from kit._platform import Woke
+
+    known = tmp_path / "1.jsonl"
+    known.write_text("x\n")
+    proc = subprocess.Popen([PY, "-c", "import time; time.sleep(30)"])
+    watch = _linux.folder_watch(str(tmp_path))
+    assert watch is not None
+    waiter = _linux.exit_waiter(proc.pid, watch)
+    assert waiter is not None
+    try:
+        with known.open("a") as f:
+            f.write("y\n")
+        assert waiter.wait(0.05, written=False, news=True) == Woke.NOTHING
+        assert waiter.wait(0.05) == Woke.WRITTEN and watch.changed() == {"1.jsonl"}
+        (tmp_path / "2.stacks").touch()
+        assert waiter.wait(2.0, written=False, news=True) == Woke.WRITTEN
+        assert watch.changed() == {"2.stacks"}
+        assert waiter.wait(0.02, written=False, news=True) == Woke.NOTHING  # read: quiet again
+        assert waiter.wait(0.02, written=False) == Woke.NOTHING
+    finally:
+        waiter.close()
+        watch.close()
+        proc.kill()
+        proc.wait()
+
+
 def test_the_stat_readers_keep_no_descriptor_after_close(group: RunCgroup) -> None:
     before = len(list(Path("/proc/self/fd").iterdir()))
     reader = _linux.StatReader()

@@ -81,6 +81,8 @@ class FolderWatch(Protocol):
 
     def fileno(self) -> int: ...  # readable once a file was written (until ``changed()`` reads it); -1: none
 
+    def news_fileno(self) -> int: ...  # readable once a file was created (until ``changed()``); -1: none
+
     def close(self) -> None: ...
 
 
@@ -95,7 +97,9 @@ class Woke(enum.IntFlag):
 class ExitWaiter(Protocol):
     """Sleeps until a process ends, a watched folder is written, or the time passes."""
 
-    def wait(self, seconds: float, written: bool = True) -> Woke: ...  # written=False: the folder does not wake
+    def wait(self, seconds: float, written: bool = True, news: bool | None = None) -> Woke:
+        """``written=False``: a write to the folder does not wake; ``news`` (default ``written``): a new file does."""
+        ...
 
     def close(self) -> None: ...
 

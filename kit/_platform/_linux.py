@@ -242,92 +242,120 @@ class StatReader:
 
 _IN_NONBLOCK_CLOEXEC = os.O_NONBLOCK | os.O_CLOEXEC  # inotify_init1 takes the open(2) flags' values
 _IN_WRITTEN = 0x2 | 0x100 | 0x80  # IN_MODIFY | IN_CREATE | IN_MOVED_TO
+_IN_NEW = 0x100 | 0x80  # IN_CREATE | IN_MOVED_TO: a file that was not there
 _IN_Q_OVERFLOW = 0x4000
 
 
 class FolderWatch:
     """The files written in a folder since the last look (inotify): a folder nothing wrote to
-    need not be listed again, nor the files nobody wrote to read."""
+    need not be listed again, nor the files nobody wrote to read.  Two descriptors: every write
+    (``fileno``), and the files created only (``news_fileno``): a kit deaf to the chatter of
+    the files it knows still hears a new one at once."""
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    def __init__(self, fd: int, new_fd: int = -1) -> None:
+        self._fd, self._new_fd = fd, new_fd
 
     def changed(self) -> set[str] | None:
         """The names of the files written since the last call; None when unknown (the kernel's
         queue overflowed, an error): look at every file."""
         if self._fd < 0:
             return None
-        names: set[str] = set()
-        while True:
-            try:
-                data = os.read(self._fd, 65536)
-            except BlockingIOError:
-                return names
-            except OSError:
-                return None
-            at = 0
-            while at + 16 <= len(data):  # struct inotify_event: wd, mask, cookie, len, then the name
-                mask, size = int.from_bytes(data[at + 4:at + 8], sys.byteorder), int.from_bytes(data[at + 12:at + 16],
-                                                                                                 sys.byteorder)
-                if mask & _IN_Q_OVERFLOW:
-                    return None
-                names.add(os.fsdecode(data[at + 16:at + 16 + size].rstrip(b"\0")))
-                at += 16 + size
+        names = _names(self._fd)
+        created = _names(self._new_fd) if self._new_fd >= 0 else set()  # read to rearm: its names are in both
+        return None if names is None or created is None else names | created
 
     def fileno(self) -> int:
         return self._fd
 
+    def news_fileno(self) -> int:
+        return self._new_fd
+
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        for fd in (self._fd, self._new_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._new_fd = -1
+
+
+def _names(fd: int) -> set[str] | None:
+    """The names an inotify descriptor has queued (read empty); None if it overflowed or failed."""
+    names: set[str] = set()
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return names
+        except OSError:
+            return None
+        at = 0
+        while at + 16 <= len(data):  # struct inotify_event: wd, mask, cookie, len, then the name
+            mask, size = int.from_bytes(data[at + 4:at + 8], sys.byteorder), int.from_bytes(data[at + 12:at + 16],
+                                                                                             sys.byteorder)
+            if mask & _IN_Q_OVERFLOW:
+                return None
+            names.add(os.fsdecode(data[at + 16:at + 16 + size].rstrip(b"\0")))
+            at += 16 + size
 
 
 def folder_watch(path: str) -> FolderWatch | None:
-    """A ``FolderWatch`` of ``path``; None where inotify cannot be used."""
+    """A ``FolderWatch`` of ``path``; None where inotify cannot be used (without its second
+    descriptor a watch hears every write, new files included, just as well)."""
     libc = _libc()
-    fd = libc.inotify_init1(_IN_NONBLOCK_CLOEXEC)
-    if fd < 0:
-        return None
-    if libc.inotify_add_watch(fd, os.fsencode(path), _IN_WRITTEN) < 0:
-        os.close(fd)
-        return None
-    return FolderWatch(fd)
+    fds: list[int] = []
+    for mask in (_IN_WRITTEN, _IN_NEW):
+        fd = libc.inotify_init1(_IN_NONBLOCK_CLOEXEC)
+        if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(path), mask) < 0:
+            os.close(fd)
+            fd = -1
+        if fd < 0 and not fds:
+            return None
+        fds.append(fd)
+    return FolderWatch(*fds)
 
 
 class ExitWaiter:
     """Sleeps until a process ends, a watched folder is written, or the time passes (its pidfd
-    and the folder's inotify descriptor, polled): the end of a run is seen at once, a process
+    and the folder's inotify descriptors, polled): the end of a run is seen at once, a process
     of the run writing an event wakes the kit, and a wait is one system call."""
 
     def __init__(self, fd: int, folder: _common.FolderWatch | None = None) -> None:
         self._fd = fd
-        self._ended = select.poll()  # the process's end only
-        self._ended.register(fd, select.POLLIN)
-        self._any = select.poll()  # ... or the folder written
-        self._any.register(fd, select.POLLIN)
         self._folder = folder.fileno() if folder is not None else -1
-        if self._folder >= 0:
-            self._any.register(self._folder, select.POLLIN)
+        news = folder.news_fileno() if folder is not None else -1
+        self._news = news if news >= 0 else self._folder  # no creations-only descriptor: every write is news
+        self._ended = _poll(fd)  # the process's end only
+        self._created = _poll(fd, self._news)  # ... or a file created in the folder
+        self._any = _poll(fd, self._folder)  # ... or any write there (creations included)
 
-    def wait(self, seconds: float, written: bool = True) -> Woke:
+    def wait(self, seconds: float, written: bool = True, news: bool | None = None) -> Woke:
         """What ended the wait: ``Woke.ENDED`` (ask the process), ``Woke.WRITTEN`` (the caller
         reads the folder's ``changed()``, else the next wait returns at once), or nothing.
-        ``written=False``: the folder does not end this wait."""
+        ``written=False``: a write to the folder does not end this wait; ``news`` (as ``written``
+        unless given): a file created there does."""
+        news = written if news is None else news
+        poll = self._any if written else self._created if news else self._ended
         try:
             # rounded up: a wait never ends early (a caller waiting out a time would spin)
-            ready = (self._any if written else self._ended).poll(max(0, math.ceil(seconds * 1000)))
+            ready = poll.poll(max(0, math.ceil(seconds * 1000)))
         except OSError:
             return Woke.ENDED
         woke = Woke.NOTHING
         for fd, _ in ready:
-            woke |= Woke.WRITTEN if fd == self._folder else Woke.ENDED
+            woke |= Woke.ENDED if fd == self._fd else Woke.WRITTEN
         return woke
 
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _poll(*fds: int) -> select.poll:
+    poll = select.poll()
+    for fd in fds:
+        if fd >= 0:
+            poll.register(fd, select.POLLIN)
+    return poll
 
 
 def exit_waiter(pid: int, folder: _common.FolderWatch | None = None) -> ExitWaiter | None:
