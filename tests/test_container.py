@@ -509,16 +509,18 @@ def test_a_killed_run_in_314_gets_its_named_semaphores_unlinked(client, image_31
 @pytest.mark.docker
 def test_a_fork_bomb_in_a_container_is_bounded(client, image, no_leftovers, tmp_path: Path) -> None:
     from kit.catalogue import script_subject
+    from kit.container.run import overall_timeout
     from kit.places import run_subject
 
     before = set(our_processes())
     t0 = time.monotonic()
     (r,) = run_subject(f"docker:{PYTHON}", script_subject(_script(tmp_path, BOMB)), ["fork"],
                        DEFAULTS.but(timeout=10.0), lambda r: None, lambda s: None)
-    # bounded, not quick: after the timeout come the kit's last look, the stacks, the kill and the
-    # container's end, done by a kit that gets about a sixteenth of the CPU beside 1017 processes
-    # at nice 19 (12-14 s on an idle machine here; 21 s once beside a lint run)
-    assert time.monotonic() - t0 < 30
+    # bounded by the kit's promise, not by how quick it usually is: the kit in the container times
+    # the run out and kills it (a kit with about a sixteenth of the CPU beside 1017 processes at
+    # nice 19), and should it not, the host kills the container at the batch's ceiling; either way
+    # the verdict is a timeout (docs/reliability.md says how long it takes here)
+    assert time.monotonic() - t0 < overall_timeout(1, 10.0) + 15  # + the kill and removal of the container
     assert r.status in ("timeout", "fail"), r.reason
     assert set(our_processes()) == before  # nothing of it reached the host's process table
 
