@@ -382,12 +382,16 @@ class Relayed:
         self._lock = threading.Lock()
 
     def _end(self, status: int) -> None:
-        self.returncode = os.waitstatus_to_exitcode(status)
-        self._ended.set()
         with self._lock:
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-                self._pidfd = None
+            self._settle(status)
+        self._ended.set()
+
+    def _settle(self, status: int) -> None:
+        """Its exit status, the lock held: nothing is left to wait for or to signal (its pidfd closed)."""
+        self.returncode = os.waitstatus_to_exitcode(status)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
     def _gone(self) -> bool:
         """Whether the relay process is known to have ended (not whether its status came yet)."""
@@ -436,10 +440,7 @@ class Relayed:
                 pid, status = self.pid, 9  # SIGKILL's status: how it ended is lost with the server
             if not pid:
                 return
-            self.returncode = os.waitstatus_to_exitcode(status)
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-                self._pidfd = None
+            self._settle(status)
         self._ended.set()
 
     def send_signal(self, signum: int) -> None:
