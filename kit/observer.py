@@ -212,11 +212,12 @@ class Observer:
     def t0_epoch(self) -> float:
         return self.seen[self.root].create_time if self.root in self.seen else 0.0
 
-    def _discover(self, now: int, read: bool = True) -> None:
+    def _discover(self, now: int, read: bool = True, deadline: float | None = None) -> None:
         """Admit every new process whose parent is one of ours (or us, for adopted orphans).
 
         The whole process table is read once per sample, as pid -> ppid only
-        (the cheap part); create times are asked only of the few candidates.
+        (the cheap part); create times are asked only of the few candidates.  Nothing is read
+        after ``deadline`` (``time.perf_counter()``): the rest waits for the next sample.
         """
         if self._members is not None:
             self.last_members = self._members(read)
@@ -228,11 +229,13 @@ class Observer:
                     break
             self._recheck_forked(stop, read)
             return
-        table = _platform.ppid_table()
+        table = _platform.ppid_table(deadline)
         changed = True
         while changed:  # fixpoint: children of newly admitted processes too
             changed = False
             for pid, ppid in list(table.items()):
+                if deadline is not None and time.perf_counter() > deadline:
+                    return
                 ours = ppid in self.seen or ppid == self.me
                 if pid in self.seen or pid == self.me or pid in self.ignore or not ours:
                     continue
@@ -242,16 +245,19 @@ class Observer:
                     changed |= self._admit(pid, ppid, now, created)
 
     # -- sampling ------------------------------------------------------------
-    def sample(self, budget_s: float | None = None, read: bool = True) -> int:
+    def sample(self, budget_s: float | None = None, read: bool = True, deadline: float | None = None) -> int:
         """One look at the tree; returns how many of its processes are alive.
 
         ``budget_s``: with kernel-kept membership, stop reading processes when it is spent (a
         run of a thousand processes that starve the machine must not stall the watch loop past
         its deadline); the rest are read on the next sample.  ``read=False`` (kernel-kept
         membership only): new members are admitted and counted, no process is read (the kit
-        reads them every few samples: its own CPU stays small)."""
+        reads them every few samples: its own CPU stays small).  ``deadline``
+        (``time.perf_counter()``, sampled membership): nothing is read after it, the run's own
+        deadline (a sample of a tree that starves the kit would take minutes: it must not keep
+        the run alive past its timeout)."""
         now = time.perf_counter_ns()
-        self._discover(now, read)
+        self._discover(now, read, deadline)
         if not read and self._members is not None:
             self.peak = max(self.peak, len(self.last_members))
             return len(self.last_members)
@@ -276,6 +282,9 @@ class Observer:
             self.memory_peak = max(self.memory_peak, self._memory_sum)  # of the share read: at least
             return alive
         for seen in live:
+            if deadline is not None and time.perf_counter() > deadline:
+                alive += 1  # unread: alive as far as the kit knows
+                continue
             if self._sample_one(seen, now):
                 alive += 1
             else:
@@ -353,10 +362,12 @@ class Observer:
 
     def kill_all(self) -> list[int]:
         """Freeze the whole tree (so nothing forks meanwhile), then kill it, until none of it is
-        left; returns pids.  The tree is what a fresh sample finds alive
-        (``_platform.kill_process_tree``, the tests' tree killer too)."""
+        left; returns pids.  The tree is what the kit knows alive and what it finds new
+        (``_platform.kill_process_tree``, the tests' tree killer too): no process is read for
+        its CPU or memory (a thousand processes of a fork bomb, read by a starved kit, took
+        minutes; the evidence was read by the sample before)."""
         def tree() -> list[psutil.Process]:
-            self.sample()
+            self._discover(time.perf_counter_ns())
             return self.alive()
 
         return _platform.kill_process_tree(tree, rounds=20, timeout=2, reap=self.reap_adopted)

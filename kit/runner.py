@@ -45,6 +45,7 @@ import psutil
 
 from kit import cadence, debug, env, events, judge, oom, runtime, _platform
 from kit.catalogue import EXAMPLE, SUITE, Subject, example_subject, script_subject
+from kit.deadlines import DEADLINES
 from kit.errors import EnvironmentProblem, MemoryLimitUnavailable
 from kit.observation import End, Observation
 from kit.observer import Observer
@@ -308,6 +309,7 @@ class _Launch:
         self.group, self.why_not = _run_group(subject)
         self.keys = [self.watcher.add("cgroup", self.group.paths())] if self.group is not None else []
         self.kmsg: KernelLog | None = None
+        self.pgid: int | None = None  # the run's process group (its relay's), once started
         if settings.memory_limit is not None:
             try:
                 _apply_limit(self.group, self.why_not, settings.memory_limit)
@@ -319,6 +321,7 @@ class _Launch:
             self.kmsg = _platform.kernel_log()  # who the OOM killer ended, as the kernel names them
 
     def _started(self, pgid: int) -> None:
+        self.pgid = pgid
         if not self.keys:
             self.keys.append(self.watcher.add("pgid", [str(pgid)]))
 
@@ -410,32 +413,50 @@ class _Live:
         """Until the main process ends (then the grace for what it left), the deadline or a stop;
         whatever happens, the run is stopped before this returns."""
         settings = self.launch.settings
+        deadline_ns, pgid = self.t0 + int(settings.timeout * 1e9), self.launch.pgid
         try:
             try:
-                self.end, self.stop_reason, self.end_ns = _watch(
-                    self.proc, self.observer, self.events, self.t0 + int(settings.timeout * 1e9), self.tally,
-                    self.main)
+                if pgid is not None:  # stopped at its deadline even when it starves the watch loop
+                    DEADLINES.arm(id(self), deadline_ns, functools.partial(_platform.stop_group, pgid))
+                try:
+                    self.end, self.stop_reason, self.end_ns = _watch(
+                        self.proc, self.observer, self.events, deadline_ns, self.tally, self.main)
+                finally:
+                    if DEADLINES.disarm(id(self)) and self.end not in (End.TIMEOUT, End.INTERRUPTED) \
+                            and pgid is not None:
+                        _platform.continue_group(pgid)  # it ended just before its deadline: helpers go on
+                self._phase(f"watched: {self.end.value}")
                 if self.end is End.EXITED:
                     if slot is not None:  # only leftovers now: another run may start meanwhile
                         slot.release()
                     self.orphans, self.settled_ns, self.settled_members = _outliving(
                         self.observer, settings.grace, self.group, self.tally)
                 elif self.end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a
-                    # fork bomb starves the kit: each reading costs seconds)
-                    o = self.observer
+                    # fork bomb starves the kit: each reading costs seconds), the whole run stopped at once
+                    # but the few asked for their stacks (each wake-up of a starved kit costs a scheduler round)
+                    o, pgid = self.observer, self.launch.pgid
                     self.stacks = ask_for_stacks(o.last_members if o.kernel_kept else
                                                  {pid for pid, s in o.seen.items() if s.gone_ns is None},
-                                                 self.launch.events_dir, first=self.main)
+                                                 self.launch.events_dir, first=self.main,
+                                                 stopped=pgid is not None and _platform.stop_group(pgid))
+                    self._phase(f"stacks: {len(self.stacks)}")
             except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP turned into one by kit.cli
                 self.end, self.end_ns = End.INTERRUPTED, time.perf_counter_ns()
                 self.stop_reason = signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
         finally:
             self._stop()
 
+    def _phase(self, what: str) -> None:
+        """On the debug channel: a step of the run's end and when (a starved kit's slow steps, named)."""
+        if debug.enabled():
+            debug.log(f"{self.launch.subject.name} under {self.launch.method}: {what} at "
+                      f"+{(time.perf_counter_ns() - self.t0) / 1e9:.2f} s")
+
     def _stop(self) -> None:
         """Kill the whole run, wait for its main process, read the group's totals and close it."""
         try:
-            self.killed = _kill(self.observer, self.group)
+            self.killed = _kill(self.observer, self.group, self.launch.pgid)
+            self._phase(f"killed: {len(self.killed)}")
         finally:
             if self.proc.poll() is None:  # the kill failed (a kit bug, said on the debug channel): never hang
                 self.proc.kill()
@@ -458,6 +479,7 @@ class _Live:
                 if self.launch.written is not None:
                     self.launch.written.close()
             self.launch.watcher.done(self.launch.keys[0])
+            self._phase("closed")
 
     def _records(self, all_events: list[events.Event]) -> tuple[list[ProcRecord], set[object]]:
         """Every process of the run, named, with the stacks asked for; zombies reaped, IPC names unlinked."""
@@ -489,6 +511,7 @@ class _Live:
         self.reader.poll(final=True)
         all_events = self.reader.all()
         records, workers = self._records(all_events)
+        self._phase(f"records: {len(records)}")
         unlinked = _unlink_ipc_left(all_events)
         backend, cpu_s, peak, peak_exact, unmeasured = self._figures(records, workers, all_events)
         t0, launch = self.t0, self.launch
@@ -556,13 +579,16 @@ STACKS_ASKED = 32
 """The most processes asked for their stacks (the main process first): a fork bomb's thousand are not."""
 
 
-def ask_for_stacks(pids: Iterable[int], events_dir: str, first: int | None = None) -> dict[int, str]:
+def ask_for_stacks(pids: Iterable[int], events_dir: str, first: int | None = None, stopped: bool = False
+                   ) -> dict[int, str]:
     """Ask each of ``pids`` (``first`` before the others, at most ``STACKS_ASKED``) for every
     thread's Python stack; what they wrote, by pid.  Only a process whose probe is armed is asked:
     ``kit.probe`` creates ``<pid>.stacks`` as it registers the signal, and writes there on
     ``_platform.stack_signal()``; any other process (not Python, or still starting) would die of
     the signal, and as a zombie nobody waits for.  Waits until the files stop growing, at most
-    ``STACKS_WAIT_S`` (a stopped process writes nothing)."""
+    ``STACKS_WAIT_S`` (a stopped process writes nothing).  ``stopped``: the run was stopped
+    (``_platform.stop_group``); each process asked is continued after the signal, the rest stay
+    stopped until the kill."""
     signum = _platform.stack_signal()
     if signum is None:
         return {}
@@ -576,6 +602,8 @@ def ask_for_stacks(pids: Iterable[int], events_dir: str, first: int | None = Non
             asked.append(pid)
         except OSError:  # gone meanwhile
             continue
+        if stopped:
+            _platform.resume(pid)  # the signal waits for it: handled as it continues
 
     def sizes() -> dict[int, int]:
         out = {}
@@ -713,11 +741,12 @@ def _close(group: RunGroup, observer: Observer) -> None:
         observer.reap_adopted()
 
 
-def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
-    """Kill the whole run (the group: every member, however hidden); a second Ctrl-C must not abort it."""
+def _kill(observer: Observer, group: RunGroup | None = None, pgid: int | None = None) -> list[int]:
+    """Kill the whole run (the group: every member, however hidden); a second Ctrl-C must not abort it.
+    ``pgid``: the run's process group, stopped first where no run group keeps the run."""
     def once() -> list[int]:
         if group is None:
-            return observer.kill_all()
+            return _kill_sampled(observer, pgid)
         try:
             killed = group.kill()
         except Exception as exc:  # noqa: BLE001 - CgroupStuck or an OSError: kill what psutil sees, then again
@@ -736,10 +765,25 @@ def _kill(observer: Observer, group: RunGroup | None = None) -> list[int]:
             debug.log("killing the run failed; killing its process group instead", exc)
             if group is not None:
                 _quietly("killing the run group", group.kill)
-            _platform.kill_group(observer.root)  # the main process's session: all but setsid escapees
+            _platform.kill_group(observer.root if pgid is None else pgid)  # the run's process group: all but
+            # setsid escapees
             _quietly("reaping", observer.reap_adopted)
             break
     return []
+
+
+def _kill_sampled(observer: Observer, pgid: int | None) -> list[int]:
+    """Kill a run no kernel keeps: its process group stopped at once (a fork bomb stops forking,
+    and the kit is no longer starved by it), the last look at its processes (bounded: their CPU
+    and memory until now), then its tree named and killed; what the group still holds, killed."""
+    stopped = pgid is not None and _platform.stop_group(pgid)
+    _quietly("sampling", functools.partial(observer.sample, deadline=time.perf_counter() + SAMPLE_BUDGET_S))
+    try:
+        return observer.kill_all()
+    finally:
+        if stopped and pgid is not None:
+            _platform.kill_group(pgid, leader=False)  # stopped, never named (none expected): killed, not left
+            # stopped (the group's alone: its leader's pid may be free by now)
 
 
 class _Events:
@@ -776,6 +820,8 @@ class _Events:
         if unknown:
             return self.reader.poll()
         return self.reader.poll(names=names) if names else []
+
+
 
 
 def _watch(proc: RunProcess, observer: Observer, reader: _Events,
@@ -821,7 +867,7 @@ class _Watch:
             now = time.perf_counter_ns()
             kept = observer.kernel_kept  # then processes are read every cadence.READ_S only
             read = not kept or self.cadence.read_due(now)
-            observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=read)
+            observer.sample(budget_s=SAMPLE_BUDGET_S if kept else None, read=read, deadline=deadline_ns / 1e9)
             if self.tally is not None:
                 self.tally.tick(observer.last_members, read=read)
             now = time.perf_counter_ns()
@@ -938,5 +984,5 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
         return left, settled_ns, settled
     while observer.alive(include_root=False) and time.monotonic() < end and not STOP.signum:
         time.sleep(INTERVAL_S)
-        observer.sample()
+        observer.sample(deadline=time.perf_counter() + max(0.0, end - time.monotonic()))
     return {p.pid for p in observer.alive(include_root=False)}, settled_ns, settled

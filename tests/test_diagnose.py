@@ -899,6 +899,18 @@ def test_a_queue_deadlock_times_out_with_where_each_process_was(tmp_path: Path, 
     assert "stacks of main" in render.run_summary(r, False, 1)
 
 
+@pytest.mark.skipif(_platform.stack_signal() is None, reason="no signal for Python stacks on this OS")
+@by_method("fork")
+def test_a_run_stopped_at_its_deadline_but_not_continued_writes_no_stacks(tmp_path: Path, method: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broken variant of asking a stopped run (``kit.deadlines`` stops it at its deadline):
+    a process asked for its stack and not continued writes nothing."""
+    monkeypatch.setattr(_platform, "resume", lambda pid: None)
+    r = run_bounded(script_subject(script(tmp_path, QUEUE_DEADLOCK)), method, timeout=2)
+    assert r.status == Status.TIMEOUT, explain(r)
+    assert not any(p.stack for p in r.processes)
+
+
 @by_method("fork")
 def test_without_the_signal_a_hang_has_no_stacks(tmp_path: Path, method: str, monkeypatch: pytest.MonkeyPatch
                                                  ) -> None:

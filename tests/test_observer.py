@@ -297,7 +297,8 @@ def test_discover_does_not_spin_on_a_process_that_vanished(monkeypatch: pytest.M
     assert not psutil.pid_exists(GHOST_PID)
     obs = Observer(psutil.Process().pid, time.perf_counter_ns())  # root: this test process
     real_table = kit.observer._platform.ppid_table
-    monkeypatch.setattr(kit.observer._platform, "ppid_table", lambda: {**real_table(), GHOST_PID: obs.root})
+    monkeypatch.setattr(kit.observer._platform, "ppid_table",
+                        lambda stop=None: {**real_table(stop), GHOST_PID: obs.root})
     attempts: list[int] = []
     real_create_time = kit.observer._create_time
 

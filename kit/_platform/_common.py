@@ -5,6 +5,7 @@ import contextlib
 import enum
 import os
 import subprocess
+import time
 from collections.abc import Iterable
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
@@ -123,10 +124,13 @@ def identify(proc: psutil.Process, cmdline: bool = True) -> tuple[int, str, list
         return None
 
 
-def ppid_table() -> dict[int, int]:
-    """pid -> parent pid of every process on the machine."""
+def ppid_table(stop: float | None = None) -> dict[int, int]:
+    """pid -> parent pid of every process on the machine (``stop``, ``time.perf_counter()``:
+    what was read by then)."""
     table = {}
     for proc in psutil.process_iter(["ppid"]):
+        if stop is not None and time.perf_counter() > stop:
+            break
         if proc.info["ppid"] is not None:
             table[proc.pid] = proc.info["ppid"]
     return table
@@ -165,12 +169,31 @@ def kill_process_tree(find: Callable[[], Iterable[psutil.Process]], *, rounds: i
                 killed.append(proc.pid)
             except psutil.Error:
                 pass
-        psutil.wait_procs(procs, timeout=timeout)
-        if reap is not None:
-            reap()
+        _wait_dead(procs, timeout, reap)
     if reap is not None:
         reap()
     return sorted(set(killed))
+
+
+def _wait_dead(procs: list[psutil.Process], timeout: float, reap: Callable[[], object] | None) -> None:
+    """Until every one of ``procs`` is gone or a zombie, at most ``timeout`` s; ``reap()`` between looks.
+    (``psutil.wait_procs`` waits for a zombie nobody reaps until the timeout: a killed tree's
+    grandchildren re-parent to us only as their parents die.)"""
+    end = time.monotonic() + timeout
+    while True:
+        if reap is not None:
+            reap()
+        procs = [p for p in procs if _running(p)]
+        if not procs or time.monotonic() >= end:
+            return
+        time.sleep(0.01)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 class LimitUnavailable(Exception):
@@ -260,7 +283,8 @@ class PlatformModule(Protocol):
 
     def warm_up(self) -> None: ...  # what the first run would otherwise start within its clock (a relay server)
 
-    def ppid_table(self) -> dict[int, int]: ...  # pid -> parent pid of every process on the machine
+    def ppid_table(self, stop: float | None = None) -> dict[int, int]: ...  # pid -> parent pid of every
+    # process on the machine, what was read by ``stop`` (``time.perf_counter()``)
 
     def reap(self, pid: int) -> None: ...  # collect the exit status of an adopted process
 

@@ -62,14 +62,39 @@ def kill_cgroups(folders: list[str]) -> None:
         time.sleep(_ROUND_S)
 
 
-def kill_group(pid: int) -> None:
-    """SIGKILL the process group led by ``pid`` (the run's main process, started in its own
-    session) and ``pid`` itself; where there are no process groups, ``pid`` only."""
+def kill_group(pid: int, leader: bool = True) -> None:
+    """SIGKILL the process group led by ``pid`` (the run's, started in a session of its own) and,
+    with ``leader``, ``pid`` itself; where there are no process groups, ``pid`` only."""
     killpg = getattr(os, "killpg", None)
     if killpg is not None:
         with contextlib.suppress(OSError):
             killpg(pid, _SIGKILL)
-    _kill_pid(pid)
+    if leader or killpg is None:
+        _kill_pid(pid)
+
+
+def stop_group(pgid: int) -> bool:
+    """SIGSTOP every process of the group ``pgid`` at once (the run's, led by its relay): a fork
+    bomb stops forking and spinning, so the kit is no longer starved while it names and kills
+    the tree (a fork the signal interrupts is restarted by the kernel, the child stopped too).
+    False where there are no process groups, or the group is gone."""
+    killpg, sigstop = getattr(os, "killpg", None), getattr(signal, "SIGSTOP", None)
+    if killpg is None or sigstop is None:
+        return False
+    try:
+        killpg(pgid, sigstop)
+    except OSError:
+        return False
+    return True
+
+
+def continue_group(pgid: int) -> None:
+    """SIGCONT every process of the group ``pgid`` (undoes ``stop_group``); nothing where there are
+    no process groups."""
+    killpg, sigcont = getattr(os, "killpg", None), getattr(signal, "SIGCONT", None)
+    if killpg is not None and sigcont is not None:
+        with contextlib.suppress(OSError):
+            killpg(pgid, sigcont)
 
 
 def serve(control: IO[bytes]) -> None:

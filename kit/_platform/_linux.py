@@ -10,6 +10,7 @@ import select
 import signal
 import sys
 import threading
+import time
 
 import psutil
 
@@ -372,13 +373,16 @@ def proc_reader() -> StatReader:
     return StatReader()
 
 
-def ppid_table() -> dict[int, int]:
+def ppid_table(stop: float | None = None) -> dict[int, int]:
     """pid -> parent pid from /proc/*/stat: one small read per process, cheaper
-    than psutil's per-process objects, and the observer does it every sample."""
+    than psutil's per-process objects, and the observer does it every sample.  ``stop``
+    (``time.perf_counter()``): what was read by then (a starved kit must not read on)."""
     table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
+        if stop is not None and time.perf_counter() > stop:
+            break
         stat = read_stat(int(entry.name))
         if stat is not None:  # None: gone meanwhile
             table[stat.pid] = stat.ppid
