@@ -8,7 +8,9 @@ figure issue 13 names (many minutes: every section, the containers included).  T
     other by a bare interpreter with the start method made the default, without the kit's
     probe, events or observer; and the same bare cells scheduled as ``kit matrix`` schedules
     them (``kit.schedule``, no observation): what overlapping alone reaches, so that what
-    observing costs is the difference.  Also how many default matrices passed every cell
+    observing costs is the difference; and the kit's own runs (the probe and its events in every
+    process) scheduled the same way, unobserved: what the evidence from inside costs, apart from
+    what the kit's observation from outside costs.  Also how many default matrices passed every cell
     (``--matrices``, 20 by default, the rounds included).
 (b) ``kit bench``'s start-up figures against a bare ``timeit`` of the same statement in a
     fresh interpreter of the same Python (``benchmarks/startup_timeit.py``).
@@ -141,6 +143,34 @@ def plain_overlapped(scale: float) -> float:
 
     def run_unit(unit: schedule.Unit, slot: object) -> list[RunResult]:
         _plain_cell(unit.examples[0], unit.methods[0], env)
+        return []
+
+    t0 = time.perf_counter()
+    schedule.execute(plan, run_unit, lambda *_: None)
+    return time.perf_counter() - t0
+
+
+def probed_overlapped(scale: float) -> float:
+    """The kit's own runs, unobserved: each cell as the kit starts it (``python -W default -m
+    kit.launcher``, the run's environment: the probe in every process, its events written), scheduled
+    as ``kit matrix`` schedules them, with no relay, run group, watcher or reading back.  What the
+    evidence from inside the run costs; what the kit's observation adds is the rest."""
+    from kit import runner, schedule
+    from kit.catalogue import EXAMPLES
+    from kit.matrix import default_jobs, host_methods, measures_cpu
+    from kit.results import RunResult
+
+    plan = schedule.plan([schedule.HOST], list(EXAMPLES), host_methods(), default_jobs(), measures_cpu)
+
+    def run_unit(unit: schedule.Unit, slot: object) -> list[RunResult]:
+        example, method = unit.examples[0], unit.methods[0]
+        with tempfile.TemporaryDirectory(prefix="kit-bench-") as events:
+            p = subprocess.Popen([sys.executable, "-W", "default", "-m", "kit.launcher", method, "-m",
+                                  f"kit.examples.{example}"], env=runner.child_env(events, scale, None, method),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            p.wait()
+            with contextlib.suppress(OSError):
+                os.killpg(p.pid, signal.SIGKILL)
         return []
 
     t0 = time.perf_counter()
@@ -329,7 +359,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-MATRIX_RUNS = ("plain", "overlap", "jobs1", "jobsN")
+MATRIX_RUNS = ("plain", "overlap", "probed", "jobs1", "jobsN")
 
 
 @dataclass
@@ -354,11 +384,14 @@ def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
 
     settle()
     for i in range(a.repeat):
-        print(f"round {i + 1}/{a.repeat}: plain loop, plain overlapped, matrix --jobs 1, matrix", file=sys.stderr)
+        print(f"round {i + 1}/{a.repeat}: plain loop, plain overlapped, probed overlapped, matrix --jobs 1, matrix",
+              file=sys.stderr)
         s, c = timed(lambda: plain_loop(a.scale))
         record("plain", s, c)
         s, c = timed(lambda: plain_overlapped(a.scale))
         record("overlap", s, c)
+        s, c = timed(lambda: probed_overlapped(a.scale))
+        record("probed", s, c)
         (s, m.cells, bad, _), c = timed(lambda: matrix(a.scale, 1))
         record("jobs1", s, c)
         m.failed["jobs1"] += bool(bad)
@@ -397,6 +430,8 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
           f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
           for k, label in (("plain", "plain loop (bare interpreter, no kit)"),
                            ("overlap", "the same bare cells, scheduled as `kit matrix` does (no observation)"),
+                           ("probed", "the kit's own runs (probe and events in every process), scheduled so, "
+                                      "unobserved"),
                            ("jobs1", "`kit matrix --jobs 1`"),
                            ("jobsN", f"`kit matrix` (default `--jobs {default_jobs()}`)"))),
         "", f"Every cell passed in {passed} of {all_n} default matrices "
@@ -414,6 +449,11 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
         f"(side by side the same cells cost {med_cpu['overlap'] - med_cpu['plain']:+.1f} CPU s: cores that share "
         f"the machine run each other slower). What observing every run adds to that: "
         f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", "",
+        f"Of that, the evidence from inside the runs (the probe and its events in every process, the run's "
+        f"environment, as the kit starts each cell, with nothing watching): {med['probed']:.1f} s = "
+        f"{med['probed'] / med['plain']:.2f}x, {med_cpu['probed'] - med_cpu['overlap']:+.1f} CPU s; the kit's "
+        f"observation from outside (relay, run group, watcher, reading back, judging): "
+        f"{med['jobsN'] - med['probed']:+.1f} s, {med_cpu['jobsN'] - med_cpu['probed']:+.1f} CPU s.", "",
         *observer_lines(m, cores), "")
 
 
