@@ -52,20 +52,18 @@ class Deadlines:
             return fired
 
     def _serve(self) -> None:
-        while True:
-            with self._cond:
+        with self._cond:
+            while True:
                 now = time.perf_counter_ns()
                 due = [(k, stop) for k, (d, stop) in self._armed.items() if d <= now]
-                for key, _ in due:
-                    del self._armed[key]
+                for key, stop in due:  # under the lock (a signal, microseconds): a disarm that says
+                    del self._armed[key]  # "not stopped" is never followed by the stop
                     self._fired.add(key)
+                    with contextlib.suppress(Exception):  # the watch loop still ends the run at its deadline
+                        stop()
                 if not due:
                     earliest = min((d for d, _ in self._armed.values()), default=None)
                     self._cond.wait(None if earliest is None else (earliest - now) / 1e9)
-                    continue
-            for _, stop in due:  # outside the lock: a stop never delays another run's arming
-                with contextlib.suppress(Exception):  # the watch loop still ends the run at its deadline
-                    stop()
 
 
 DEADLINES = Deadlines()

@@ -54,6 +54,47 @@ def test_a_disarmed_run_is_never_stopped() -> None:
     assert fired == {}
 
 
+class _LateStop(Deadlines):
+    """The broken variant: the stop is called after the lock is let go, so a disarm can return
+    in between and the run (continued by its watcher) is stopped afterwards."""
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                now = time.perf_counter_ns()
+                due = [(k, stop) for k, (d, stop) in self._armed.items() if d <= now]
+                for key, _ in due:
+                    del self._armed[key]
+                    self._fired.add(key)
+                if not due:
+                    earliest = min((d for d, _ in self._armed.values()), default=None)
+                    self._cond.wait(None if earliest is None else (earliest - now) / 1e9)
+                    continue
+            for _, stop in due:
+                stop()
+
+
+@pytest.mark.parametrize("kind", ["real", "broken"])
+def test_no_stop_happens_after_disarm_returns(kind: str) -> None:
+    """The watch loop continues a run whose stop raced its end: that stop must be over by then."""
+    d = Deadlines() if kind == "real" else _LateStop()
+    calls: list[float] = []
+
+    def slow_stop() -> None:
+        time.sleep(0.15)
+        calls.append(time.perf_counter())
+
+    d.arm(1, time.perf_counter_ns() + int(0.05e9), slow_stop)
+    time.sleep(0.1)  # the stop is under way
+    assert d.disarm(1) is True
+    returned = time.perf_counter()
+    time.sleep(0.3)
+    if kind == "real":
+        assert calls and calls[0] <= returned
+    else:
+        assert calls and calls[0] > returned
+
+
 class _Deaf(Deadlines):
     """The broken variant: arming never wakes the thread, which sleeps out the deadline it knew."""
 
