@@ -335,7 +335,8 @@ def _confirm(args: argparse.Namespace, rs: list[RunResult], settings: Settings, 
 def _suite_outputs(args: argparse.Namespace, rs: list[RunResult], files: ResultFiles) -> None:
     from kit import junit, suite_render
 
-    files.write(args.json, results.dump(rs))
+    if args.json:
+        files.write(args.json, results.dump(rs))
     markdown = suite_render.markdown(rs)
     if args.markdown:
         files.write(args.markdown, markdown)
@@ -400,7 +401,8 @@ def _outputs(args: argparse.Namespace, rs: list[RunResult], files: ResultFiles) 
         _say(f"kit: {len(undecided)} cell(s) inconclusive, not counted as failed: "
              + "; ".join(f"{r.subject}/{r.method}" for r in undecided[:5]) + (" ..." if len(undecided) > 5 else ""))
 
-    files.write(args.json, results.dump(rs))
+    if args.json:
+        files.write(args.json, results.dump(rs))
     markdown = render.markdown_table(rs)
     if args.markdown:
         files.write(args.markdown, markdown)
