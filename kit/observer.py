@@ -364,8 +364,8 @@ class Observer:
         """Freeze the whole tree (so nothing forks meanwhile), then kill it, until none of it is
         left; returns pids.  The tree is what the kit knows alive and what it finds new
         (``_platform.kill_process_tree``, the tests' tree killer too): no process is read for
-        its CPU or memory (a thousand processes of a fork bomb, read by a starved kit, took
-        minutes; the evidence was read by the sample before)."""
+        its CPU or memory (the sample before the kill did; reading a fork bomb's thousand again
+        each round, a starved kit would keep the run alive)."""
         def tree() -> list[psutil.Process]:
             self._discover(time.perf_counter_ns())
             return self.alive()
