@@ -349,16 +349,8 @@ class Observer:
 
     def alive(self, include_root: bool = True) -> list[psutil.Process]:
         """Processes of the run still running (zombies excluded)."""
-        out = []
-        for pid, seen in self.seen.items():
-            if seen.gone_ns is not None or (pid == self.root and not include_root):
-                continue
-            try:
-                if seen.proc.is_running() and seen.proc.status() != psutil.STATUS_ZOMBIE:
-                    out.append(seen.proc)
-            except psutil.Error:
-                pass
-        return out
+        return [seen.proc for pid, seen in self.seen.items()
+                if seen.gone_ns is None and (include_root or pid != self.root) and _platform.running(seen.proc)]
 
     def kill_all(self) -> list[int]:
         """Freeze the whole tree (so nothing forks meanwhile), then kill it, until none of it is

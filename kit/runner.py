@@ -434,7 +434,7 @@ class _Live:
                 elif self.end in (End.TIMEOUT, End.INTERRUPTED):  # where it was; no new reading of the run (a
                     # fork bomb starves the kit: each reading costs seconds), the whole run stopped at once
                     # but the few asked for their stacks (each wake-up of a starved kit costs a scheduler round)
-                    o, pgid = self.observer, self.launch.pgid
+                    o = self.observer
                     self.stacks = ask_for_stacks(o.last_members if o.kernel_kept else
                                                  {pid for pid, s in o.seen.items() if s.gone_ns is None},
                                                  self.launch.events_dir, first=self.main,
@@ -820,8 +820,6 @@ class _Events:
         if unknown:
             return self.reader.poll()
         return self.reader.poll(names=names) if names else []
-
-
 
 
 def _watch(proc: RunProcess, observer: Observer, reader: _Events,

@@ -18,7 +18,8 @@ from __future__ import annotations
 import sys
 
 from kit._platform._common import (ExitWaiter, FolderWatch, KernelLog, LimitUnavailable, PlatformModule, ProcReader,
-                                   ProcSample, RunGroup, RunProcess, Woke, kill_process_tree, unlink_left)
+                                   ProcSample, RunGroup, RunProcess, Woke, kill_process_tree, running,
+                                   unlink_left)
 from kit._platform._cpus import usable_cpu_count
 from kit._platform._guardian import Guardian, continue_group, kill_group, stop_group
 from kit._platform._relay import server_pid as relay_server_pid
@@ -51,6 +52,6 @@ __all__ = [
     "OS_MODULE", "ExitWaiter", "FolderWatch", "Guardian", "KernelLog", "LimitUnavailable", "PlatformModule",
     "ProcReader", "ProcSample", "RunGroup", "RunProcess", "Woke", "become_subreaper", "continue_group", "exit_waiter",
     "folder_watch", "kernel_log", "kill_group", "kill_process_tree", "relay_server_pid", "new_group_kwargs",
-    "ppid_table", "proc_reader", "reap", "resume", "run_group", "runs_kept_apart", "stack_signal", "start_main",
-    "stop_group", "unlink_left", "usable_cpu_count", "warm_up"
+    "ppid_table", "proc_reader", "reap", "resume", "run_group", "running", "runs_kept_apart", "stack_signal",
+    "start_main", "stop_group", "unlink_left", "usable_cpu_count", "warm_up"
 ]

@@ -183,13 +183,14 @@ def _wait_dead(procs: list[psutil.Process], timeout: float, reap: Callable[[], o
     while True:
         if reap is not None:
             reap()
-        procs = [p for p in procs if _running(p)]
+        procs = [p for p in procs if running(p)]
         if not procs or time.monotonic() >= end:
             return
         time.sleep(0.01)
 
 
-def _running(proc: psutil.Process) -> bool:
+def running(proc: psutil.Process) -> bool:
+    """``proc`` is still running (neither gone, nor its pid another process's, nor a zombie)."""
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
