@@ -133,13 +133,14 @@ def plain_overlapped(scale: float) -> float:
     """The same bare cells scheduled as ``kit matrix`` schedules its own (``kit.schedule``: the
     default ``--jobs`` at once, the cells that measure CPU afterwards one at a time), with no
     observation at all: what the schedule alone can reach on this machine."""
-    from kit import schedule
+    from kit import durations, schedule
     from kit.catalogue import EXAMPLES
     from kit.matrix import default_jobs, host_methods, measures_cpu
     from kit.results import RunResult
 
     env = _plain_env(scale)
-    plan = schedule.plan([schedule.HOST], list(EXAMPLES), host_methods(), default_jobs(), measures_cpu)
+    plan = schedule.plan([schedule.HOST], list(EXAMPLES), host_methods(), default_jobs(), measures_cpu,
+                         expected=durations.load(scale))  # the order the kit's matrix takes
 
     def run_unit(unit: schedule.Unit, slot: object) -> list[RunResult]:
         _plain_cell(unit.examples[0], unit.methods[0], env)
@@ -155,12 +156,13 @@ def probed_overlapped(scale: float) -> float:
     kit.launcher``, the run's environment: the probe in every process, its events written), scheduled
     as ``kit matrix`` schedules them, with no relay, run group, watcher or reading back.  What the
     evidence from inside the run costs; what the kit's observation adds is the rest."""
-    from kit import runner, schedule
+    from kit import durations, runner, schedule
     from kit.catalogue import EXAMPLES
     from kit.matrix import default_jobs, host_methods, measures_cpu
     from kit.results import RunResult
 
-    plan = schedule.plan([schedule.HOST], list(EXAMPLES), host_methods(), default_jobs(), measures_cpu)
+    plan = schedule.plan([schedule.HOST], list(EXAMPLES), host_methods(), default_jobs(), measures_cpu,
+                         expected=durations.load(scale))  # the order the kit's matrix takes
 
     def run_unit(unit: schedule.Unit, slot: object) -> list[RunResult]:
         example, method = unit.examples[0], unit.methods[0]

@@ -7,10 +7,11 @@ measure is theirs.  ``jobs=1`` is the sequential run, cell after cell, place aft
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kit import schedule
+from kit import durations, schedule
 from kit._platform import usable_cpu_count
 from kit.catalogue import Subject, example_subject
 from kit.outcomes import METHODS
@@ -71,13 +72,18 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
     host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")
-    p = schedule.plan(places, names, methods, settings.jobs, subjects.solo, host_overlaps=host_overlaps)
+    p = schedule.plan(places, names, methods, settings.jobs, subjects.solo, host_overlaps=host_overlaps,
+                      expected=durations.load(settings.scale) if host and settings.jobs > 1 else None)
     n = sum(len(u.cells) for u in p.units())
     count = [0]
+    took: dict[tuple[str, str], float] = {}  # each host cell, as its worker held it: for the next matrix's order
 
     def run_unit(unit: schedule.Unit, slot: Slot) -> list[RunResult]:
         if unit.place == schedule.HOST:
-            return [run(subjects.of(unit.examples[0]), unit.methods[0], settings, slot=slot)]
+            t0 = time.perf_counter()
+            r = run(subjects.of(unit.examples[0]), unit.methods[0], settings, slot=slot)
+            took[(unit.examples[0], unit.methods[0])] = time.perf_counter() - t0
+            return [r]
         if run_container is None:
             raise ValueError(f"no way to run {unit.place}")
         return run_container(unit)
@@ -88,4 +94,8 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
                 count[0] += 1
                 progress(count[0], n, r, [u.label() for u in running])
 
-    return schedule.execute(p, run_unit, on_done, stopping=lambda: bool(STOP.signum))
+    try:
+        return schedule.execute(p, run_unit, on_done, stopping=lambda: bool(STOP.signum))
+    finally:
+        if not STOP.signum:  # an interrupted matrix's times say when it was stopped, not how long cells last
+            durations.save(settings.scale, took)

@@ -15,6 +15,11 @@ running on any place, one at a time.  So a matrix runs in two phases:
    side by side with the containers, which live in their own pid namespaces.
 2. *solo*: the CPU-measuring cells, place after place, one at a time.
 
+Host cells of the shared phase start in the catalogue's order, but for the long ones, where the
+last matrix measured them (``kit.durations``): those start first, spread among the others
+(``early_long``), so that the phase does not end in a tail of a few long cells waiting while the
+cores idle.
+
 A host run whose main process has exited only waits (up to the grace) for what it left behind:
 it lends its place to the next unit meanwhile (``runner.Slot``), so that cells whose orphans
 are waited for do not keep the cores idle.
@@ -27,7 +32,7 @@ back in the order of a sequential run, so JSON and tables do not depend on ``job
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kit.outcomes import HOST
@@ -68,14 +73,47 @@ class Plan:
         return [*self.shared, *self.solo]
 
 
+LONG = 1.5
+"""A host cell is long when it lasted more than this many times the median cell (``early_long``)."""
+
+
+def early_long(units: Sequence[Unit], expected: Mapping[tuple[str, str], float], jobs: int) -> list[Unit]:
+    """Host cells in the order they start: the long ones (``LONG`` times the median of the known
+    durations, ``expected[(example, method)]`` in seconds), longest first, one at every
+    ``max(2, ceil(jobs / 2))``-th place from the start; the others in their own order between them.
+
+    Long cells mostly wait (the article's sleeps, orphans waited for): started together they would
+    hold every place while the cores idle, so each takes at most about one place in two;
+    started last (the catalogue's order) they end the phase alone.  Pure.  Without durations for at
+    least half the cells, ``units`` unchanged."""
+    known = sorted(expected[k] for u in units if (k := (u.examples[0], u.methods[0])) in expected)
+    if not units or len(known) * 2 < len(units):
+        return list(units)
+    median = known[len(known) // 2]
+
+    def seconds(u: Unit) -> float:
+        return expected.get((u.examples[0], u.methods[0]), 0.0)
+
+    long = sorted((u for u in units if seconds(u) > LONG * median), key=seconds, reverse=True)
+    rest = [u for u in units if seconds(u) <= LONG * median]
+    step = max(2, -(-jobs // 2))
+    out: list[Unit] = []
+    for unit in long:
+        out += [unit, *rest[:step - 1]]
+        del rest[:step - 1]
+    return out + rest
+
+
 def plan(places: Sequence[str], examples: Sequence[str], methods: Sequence[str], jobs: int,
-         solo: Callable[[str, str], bool], host_overlaps: bool = True) -> Plan:
+         solo: Callable[[str, str], bool], host_overlaps: bool = True,
+         expected: Mapping[tuple[str, str], float] | None = None) -> Plan:
     """The units of a matrix over ``places`` (``host`` and/or ``docker:X.Y``, in report order).
 
     ``solo(example, method)``: the cell measures CPU.  An example with a solo cell under any
     method goes to phase 2 whole on a container (a batch is examples x methods).
     ``jobs=1``: one unit per place holding all its cells (host: one per cell), in order,
-    nothing in phase 2 -- exactly the sequential run.
+    nothing in phase 2 -- exactly the sequential run.  ``expected``: the host cells' durations of
+    the last matrix (``kit.durations``): long ones start early (``early_long``).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
@@ -99,7 +137,8 @@ def plan(places: Sequence[str], examples: Sequence[str], methods: Sequence[str],
     if len(shared) + sum(not solo(e, m) for e, m in host_cells) < jobs:  # workers would idle: one container per method
         shared = [Unit(u.place, u.examples, (m,)) for u in shared for m in u.methods]
     if HOST in places:
-        shared += [Unit(HOST, (e,), (m,)) for e, m in host_cells if not solo(e, m)]
+        shared += early_long([Unit(HOST, (e,), (m,)) for e, m in host_cells if not solo(e, m)], expected or {},
+                             jobs)
         later[:0] = [Unit(HOST, (e,), (m,), solo=True) for e, m in host_cells if solo(e, m)]
     return Plan(tuple(shared), tuple(later), jobs, jobs if host_overlaps else 1, order)
 

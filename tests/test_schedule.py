@@ -75,6 +75,51 @@ def test_jobs_below_one_is_refused() -> None:
         schedule.plan([HOST], EXAMPLES, METHODS, 0, is_cpu)
 
 
+
+def _labels(units: Sequence[Unit]) -> list[str]:
+    return [u.label() for u in units]
+
+
+def test_without_durations_host_cells_keep_the_catalogue_order() -> None:
+    p = schedule.plan([HOST], MANY, METHODS, 6, is_cpu)
+    assert _labels(p.shared) == [f"{e}/{m}" for e in MANY if e != "cpu" for m in METHODS]
+    few = {("a", "fork"): 9.0}  # fewer than half the cells known: no hint at all
+    assert _labels(schedule.plan([HOST], MANY, METHODS, 6, is_cpu, expected=few).shared) == _labels(p.shared)
+
+
+def test_long_cells_start_first_spread_one_place_in_two_the_rest_in_order() -> None:
+    expected = {(e, m): 0.2 for e in MANY for m in METHODS}
+    expected.update({("f", "spawn"): 2.0, ("f", "fork"): 1.5, ("e", "spawn"): 1.0})  # the catalogue's last, long
+    p = schedule.plan([HOST], MANY, METHODS, 4, is_cpu, expected=expected)
+    labels = _labels(p.shared)
+    assert labels[0::2][:3] == ["f/spawn", "f/fork", "e/spawn"]  # longest first, one at every ceil(4/2)-th place
+    rest = [f"{e}/{m}" for e in MANY if e != "cpu" for m in METHODS if (e, m) not in
+            {("f", "spawn"), ("f", "fork"), ("e", "spawn")}]
+    assert [x for x in labels if x not in ("f/spawn", "f/fork", "e/spawn")] == rest  # the others keep their order
+    assert sorted(labels) == sorted(_labels(schedule.plan([HOST], MANY, METHODS, 4, is_cpu).shared))
+    assert _labels(p.solo) == ["cpu/fork", "cpu/spawn"]  # the solo phase is not reordered
+    assert p.order == schedule.plan([HOST], MANY, METHODS, 4, is_cpu).order  # nor the results
+
+
+def test_a_long_cell_listed_last_ends_the_phase_later_without_its_duration() -> None:
+    """Real execution with stand-in units: one long cell listed last holds the phase after every
+    short one ended (catalogue order); started first, it runs beside them (broken variant: no hint)."""
+    names = ("s1", "s2", "s3", "s4", "s5", "long")
+    took = {(n, "fork"): (0.6 if n == "long" else 0.1) for n in names}
+
+    def run_unit(unit: Unit, slot: Slot) -> list[RunResult]:
+        time.sleep(took[unit.cells[0]])
+        return [result(unit.place, *unit.cells[0])]
+
+    def phase(expected: dict[tuple[str, str], float] | None) -> float:
+        p = schedule.plan([HOST], names, ("fork",), 2, lambda e, m: False, expected=expected)
+        t0 = time.perf_counter()
+        schedule.execute(p, run_unit, noop)
+        return time.perf_counter() - t0
+
+    assert phase(took) < 0.7 < phase(None)  # 0.6 s (long beside the five short) against 0.8 s
+
+
 # -- executing ------------------------------------------------------------------------------
 class Recorder:
     """A stand-in runner: each unit sleeps a little; records what ran at the same time.
