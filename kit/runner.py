@@ -91,9 +91,9 @@ class Slot(Protocol):
 
 
 _warm_lock = threading.Lock()
+_warmed: dict[str, bool] = {}
 
 
-@functools.cache
 def warm_bytecode(folder: str = str(Path(kit.__file__).resolve().parent)) -> bool:
     """Compile the kit's own modules once per kit process, where their bytecode is missing or stale.
 
@@ -105,8 +105,10 @@ def warm_bytecode(folder: str = str(Path(kit.__file__).resolve().parent)) -> boo
     cannot be written is left alone.  False when some module could not be compiled."""
     import compileall  # once per kit process, not in the runs
 
-    with _warm_lock:  # runs start from several threads: one compiles, the others wait for it
-        return bool(compileall.compile_dir(folder, quiet=2))  # quiet=2: prints nothing, even on errors
+    with _warm_lock:  # runs start from several threads: one compiles, the others wait for it and use its answer
+        if folder not in _warmed:
+            _warmed[folder] = bool(compileall.compile_dir(folder, quiet=2))  # quiet=2: prints nothing, even on errors
+        return _warmed[folder]
 
 
 def child_env(events_path: str, scale: float, interpreter: Interpreter | None = None, method: str = ""

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_a_folder_that_cannot_take_bytecode_is_left_alone(tmp_path: Path, capsys
                                                           ) -> None:
     (tmp_path / "m.py").write_text("x = 1\n")
     (tmp_path / "__pycache__").write_text("a file where the folder would go")
-    assert runner.warm_bytecode.__wrapped__(str(tmp_path)) is False
+    assert runner.warm_bytecode(str(tmp_path)) is False
     assert capsys.readouterr() == ("", "")
 
 
@@ -140,3 +141,28 @@ def test_the_check_sees_a_writer_that_does_not_escape(monkeypatch: pytest.Monkey
     monkeypatch.setattr(_record, "_quote", lambda s: '"' + s + '"')
     differ = [data for data in EVENT_DATA if _record.dumps(data) != json.dumps(data)]
     assert EVENT_DATA[1] in differ and EVENT_DATA[2] in differ
+
+
+def test_runs_starting_together_compile_the_kit_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A matrix's workers all start a run at once: one compiles, the others use its answer (a cache
+    filled after the lock let every worker compile the package again, one after the other, before
+    its first run)."""
+    import compileall
+    import threading
+
+    (tmp_path / "m.py").write_text("x = 1\n")
+    calls: list[str] = []
+    real = compileall.compile_dir
+
+    def counted(folder: str, **kw: object) -> bool:
+        calls.append(folder)
+        time.sleep(0.05)  # long enough for every thread to be waiting
+        return bool(real(folder, **kw))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compileall, "compile_dir", counted)
+    threads = [threading.Thread(target=runner.warm_bytecode, args=(str(tmp_path),)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [str(tmp_path)]
