@@ -165,7 +165,7 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
     requested = method
     own_default = interp.default_method if interp is not None and method == DEFAULT else ""
     method = own_default or resolve_method(method)
-    here = PlatformInfo.here() if interp is None else platform_of(interp)
+    here = _here() if interp is None else platform_of(interp)
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(subject.name, Method(method), Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=settings.scale, platform=here, requested_method=requested)
@@ -275,9 +275,21 @@ def _apply_limit(group: RunGroup | None, why_not: str, limit: int) -> None:
             "the kit may write (root on Linux), or --targets docker") from None
 
 
+_platforms: dict[str, PlatformInfo] = {}
+
+
+def _here() -> PlatformInfo:
+    """This machine and this interpreter, as every run's result names them: read once per kit
+    process and place (the usable CPUs are a cgroup's files to read: not at every run), a copy each."""
+    place = os.environ.get(env.TARGET, "host")
+    if place not in _platforms:
+        _platforms[place] = PlatformInfo.here(place)
+    return dataclasses.replace(_platforms[place])
+
+
 def platform_of(interp: Interpreter) -> PlatformInfo:
     """Where a run in the user's interpreter happens: this machine, that Python."""
-    here = PlatformInfo.here()
+    here = _here()
     return dataclasses.replace(here, python=interp.version_text, implementation=interp.implementation,
                                default_method=interp.default_method or here.default_method,
                                methods=list(interp.methods) or here.methods, executable=interp.path)

@@ -36,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
 import contextlib
 
@@ -285,13 +285,24 @@ class _Dir:
     path: str
     version: int
     controllers: frozenset[str]
+    _files: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def parent(self) -> str:
         return os.path.dirname(self.path)
 
     def has(self, name: str) -> bool:
-        return os.path.exists(os.path.join(self.path, name))
+        """The directory holds ``name`` (listed once: a run's group is asked about a dozen files)."""
+        if self._files is None:
+            try:
+                self._files = frozenset(os.listdir(self.path))
+            except OSError:
+                return False
+        return name in self._files
+
+    def forget(self) -> None:
+        """Controllers were enabled above it: its files are to be listed again."""
+        self._files = None
 
     def label(self) -> str:
         return "v2" if self.version == 2 else "v1 " + ",".join(sorted(self.controllers))
@@ -434,12 +445,14 @@ class RunCgroup:
                     v2_ok = True
                     if not made.has("pids.peak"):  # enabling pids in kit/ gives the run group its files
                         why = _enable_v2(place, "pids")
+                        made.forget()
                         if why is None and not made.has("pids.peak"):
                             why = "this kernel has no pids.peak"
                         if why is not None:
                             pids_note = "pids.peak unknown: " + why
                     if not made.has("memory.current"):  # where memory can be enabled: the run's memory on v2
                         memory_note = _enable_v2(place, "memory") or ""
+                        made.forget()
         except BaseException:
             for made in dirs:
                 _remove_dir(made)
