@@ -988,7 +988,7 @@ def _outliving(observer: Observer, grace: float, group: RunGroup | None = None,
         while group.populated() and time.monotonic() < end and not STOP.signum:
             if tally is not None:
                 tally.tick(observer.last_members)
-            time.sleep(INTERVAL_S)
+            group.wait_emptied(INTERVAL_S)  # the last helper's end is seen as it happens, not up to a sample later
             observer.sample()
         left = group.procs() - {observer.root}
         for pid in left:

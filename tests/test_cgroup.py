@@ -164,6 +164,32 @@ def test_short_lived_children_counted_in_peak_and_cpu(group: RunCgroup) -> None:
     assert not group.populated() and group.procs() == set()
 
 
+def _emptied_after(group: RunCgroup, lives_s: float, wait_s: float) -> float:
+    """Seconds one ``wait_emptied(wait_s)`` took while a process of the run lives ``lives_s`` more
+    (a wait, not a loop: it takes next to no CPU)."""
+    proc = _start(f"import time; time.sleep({lives_s})", group.preexec)
+    try:
+        assert _wait(group.populated)  # read through the kept descriptor: the wait is armed
+        t0, cpu0 = time.monotonic(), time.thread_time()
+        group.wait_emptied(wait_s)
+        assert time.thread_time() - cpu0 < 0.05
+        return time.monotonic() - t0
+    finally:
+        _stop(proc)
+
+
+def test_waiting_for_a_run_to_empty_ends_as_its_last_process_does(group: RunCgroup) -> None:
+    """The grace after the main process ends as the last helper does, not a sample later; and
+    the wait does not end early while the run lives (broken variants: a sleep; a poll for POLLIN,
+    which a kernfs file always answers)."""
+    if not any(p.startswith(("/sys/fs/cgroup/unified", "/sys/fs/cgroup/kit")) or os.path.exists(
+            os.path.join(p, "cgroup.events")) for p in group.paths()):
+        pytest.skip("no cgroup v2 group: the wait is a sleep")
+    assert _emptied_after(group, 0.3, 5.0) < 2.0
+    assert not group.populated()
+    assert _emptied_after(group, 3.0, 0.5) >= 0.45
+
+
 @pytest.mark.slow
 def test_tree_not_placed_in_the_group_is_not_counted(group: RunCgroup) -> None:
     """Broken variant: the numbers come from placement, not from watching the machine."""

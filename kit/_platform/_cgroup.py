@@ -32,6 +32,7 @@ import functools
 import itertools
 import os
 import re
+import select
 import signal
 import sys
 import threading
@@ -212,6 +213,11 @@ class _Listing:
         if data != self._bytes:
             self._bytes, self._ids = data, frozenset(int(x) for x in data.split())
         return self._ids
+
+    @property
+    def fd(self) -> int | None:
+        """The kept descriptor, once read through it (a read arms a kernfs file's poll)."""
+        return self._fd
 
     def close(self) -> None:
         if self._fd is not None:
@@ -562,6 +568,23 @@ class RunCgroup:
             if text:
                 return b"populated 1" in text
         return bool(self.procs())
+
+    def wait_emptied(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less: until the run is empty, as v2 ``cgroup.events`` says (the
+        kernel wakes a poll for POLLPRI as ``populated`` flips).  Without v2, a sleep."""
+        listing = self._listings.get((os.path.join(self._v2.path, "cgroup.events"), "")) if self._v2 else None
+        fd = listing.fd if listing is not None else None
+        if fd is None:  # never read (nor armed) through a kept descriptor: nothing to wait on
+            time.sleep(seconds)
+            return
+        waiter = select.poll()  # POLLPRI only: kernfs reports its files always readable
+        waiter.register(fd, select.POLLPRI)
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            with contextlib.suppress(InterruptedError):
+                waiter.poll(left * 1000)
+            if not self.populated():  # the read re-arms the poll; a notification the kernel held back
+                return  # (at most one per 10 ms per file) may arrive for an older change: wait on
 
     def _kept_file(self, path: str) -> bytes:
         """A small file of the run's groups read at every tick, through a descriptor kept open

@@ -222,6 +222,8 @@ class RunGroup(Protocol):
 
     def populated(self) -> bool: ...  # some process of the run is alive
 
+    def wait_emptied(self, seconds: float) -> None: ...  # sleep, or less where the kernel says the run emptied
+
     def cpu_s(self) -> float | None: ...  # CPU seconds of every process ever in the run
 
     def cpu_stall_s(self) -> float | None: ...  # seconds some process of the run waited for a CPU; None: unknown

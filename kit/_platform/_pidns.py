@@ -141,6 +141,9 @@ class PidNsGroup:
     def populated(self) -> bool:
         return bool(self.procs())
 
+    def wait_emptied(self, seconds: float) -> None:
+        time.sleep(seconds)  # the namespace's end has no notification the kit can wait on
+
     def cpu_s(self) -> float | None:
         now = _container_cpu_s()
         if now is None or self._cpu0 is None:
