@@ -1,8 +1,8 @@
 """How long each host cell of a matrix took last time, so that the next matrix starts its long cells early.
 
 A matrix's shared phase ends when its last cell ends.  In catalogue order the cells started last
-are whatever the catalogue lists last; when those last long (``copy_on_write`` waits about a
-second at any scale) the phase ends in a tail where a few cells wait and the cores idle.  The
+are whatever the catalogue lists last; when those last long (``copy_on_write``'s wait does not
+shrink with the scale) the phase ends in a tail where a few cells wait and the cores idle.  The
 durations of the last matrix on this machine say which cells are long, and ``kit.schedule``
 starts those early, spread among the others.  A hint only, as CTest's cost data or
 pytest-split's durations file: without one (a first matrix, a new cell) the catalogue's order
