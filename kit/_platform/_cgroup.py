@@ -385,6 +385,7 @@ class RunCgroup:
         self._closed = False
         v2 = [d for d in dirs if d.version == 2]
         self._v2 = v2[0] if v2 else None
+        self._events = os.path.join(v2[0].path, "cgroup.events") if v2 else None  # populated, frozen
         peak = next((d for d in dirs if d.has("pids.peak")), None)
         self._peak_file = os.path.join(peak.path, "pids.peak") if peak else None
         self._peak_src = peak.label() if peak else ""
@@ -563,8 +564,8 @@ class RunCgroup:
 
     def populated(self) -> bool:
         """Some live process is in the run (v2 ``cgroup.events``; v1: ``cgroup.procs`` not empty)."""
-        if self._v2 is not None:
-            text = self._kept_file(os.path.join(self._v2.path, "cgroup.events"))
+        if self._events is not None:
+            text = self._kept(self._events).read_bytes()
             if text:
                 return b"populated 1" in text
         return bool(self.procs())
@@ -572,8 +573,7 @@ class RunCgroup:
     def wait_emptied(self, seconds: float) -> None:
         """Sleep ``seconds``, or less: until the run is empty, as v2 ``cgroup.events`` says (the
         kernel wakes a poll for POLLPRI as ``populated`` flips).  Without v2, a sleep."""
-        listing = self._listings.get((os.path.join(self._v2.path, "cgroup.events"), "")) if self._v2 else None
-        fd = listing.fd if listing is not None else None
+        fd = self._kept(self._events).fd if self._events is not None else None
         if fd is None:  # never read (nor armed) through a kept descriptor: nothing to wait on
             time.sleep(seconds)
             return
@@ -586,13 +586,13 @@ class RunCgroup:
             if not self.populated():  # the read re-arms the poll; a notification the kernel held back
                 return  # (at most one per 10 ms per file) may arrive for an older change: wait on
 
-    def _kept_file(self, path: str) -> bytes:
+    def _kept(self, path: str) -> _Listing:
         """A small file of the run's groups read at every tick, through a descriptor kept open
         (v2 and v1 control files alike write their text anew at each read from offset 0)."""
         listing = self._listings.get((path, ""))
         if listing is None:
             listing = self._listings[(path, "")] = _Listing(path, keep_open=True)
-        return listing.read_bytes()
+        return listing
 
     def cpu_s(self) -> float | None:
         """CPU seconds used by every process ever in the run, exited ones included; None if unknown."""
@@ -647,7 +647,7 @@ class RunCgroup:
         """Processes of the run the kernel's OOM killer ended so far; None if unknown."""
         if self._mem is None:
             return None
-        return oom_kill_count(self._kept_file(self._mem.events).decode("ascii", "replace"))
+        return oom_kill_count(self._kept(self._mem.events).read_bytes().decode("ascii", "replace"))
 
     def limit_memory(self, limit: int) -> None:
         """At most ``limit`` bytes for the whole run, swap included; raises CgroupUnavailable why not."""
