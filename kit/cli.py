@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import kit
 from kit import diagnose, env, errors, guess, options, render, results
@@ -208,9 +208,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     colour, verbosity = render.colour_wanted(human), args.verbose - args.quiet
     width = render.terminal_width(args.width, human)
 
+    gone: list[BrokenPipeError] = []  # the reader went away (``| head``): the runs and the files go on
+
     def show(r: RunResult) -> None:
         rs.append(r)
-        print(render.run_summary(r, colour, verbosity, width), file=human, flush=True)
+        if not gone:
+            try:
+                print(render.run_summary(r, colour, verbosity, width), file=human, flush=True)
+            except BrokenPipeError as exc:
+                gone.append(exc)
 
     settings = _users_interpreter(args, subject, Settings.from_args(args))
     try:
@@ -223,15 +229,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise
     diagnose.compare(rs, subject.facts, ignore=(*settings.ignore_output, *subject.ignore_output))
     changed = [(r, d) for r in rs for d in r.diagnoses if d.code is Code.OUTPUT_DIFFERS]
-    for r, d in changed:
-        print(render.fit(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
-                         f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", width), file=human)
     hint = _interpreter_hint(rs, subject, settings)
-    if hint:
-        print(render.fit(hint, width), file=human)
-    print(render.fit(diagnose.summary_line(rs, subject.facts), width), file=human, flush=True)
-    _outputs(args, rs, files)
-    files.finish()
+
+    def last_lines() -> None:
+        if gone:
+            raise gone[0]
+        for r, d in changed:
+            print(render.fit(f"{render.safe(r.subject)} under {r.method} ({r.place}): "
+                             f"output_differs: {render.safe(d.message)}\n    fix: {d.fix}", width), file=human)
+        if hint:
+            print(render.fit(hint, width), file=human)
+        print(render.fit(diagnose.summary_line(rs, subject.facts), width), file=human, flush=True)
+
+    _show_then_write(last_lines, lambda: _outputs(args, rs, files), files)
     return exit_status([r.status for r in rs], differs=bool(changed))
 
 
@@ -306,10 +316,9 @@ def cmd_pytest(args: argparse.Namespace) -> int:
     suite.compare(rs)
     _confirm(args, rs, settings, folder)
     human = _human(args)
-    print(suite_render.text(rs, render.colour_wanted(human), render.terminal_width(args.width, human)), file=human,
-          flush=True)
-    _suite_outputs(args, rs, files)
-    files.finish()
+    _show_then_write(lambda: print(suite_render.text(rs, render.colour_wanted(human),
+                                                     render.terminal_width(args.width, human)), file=human, flush=True),
+                     lambda: _suite_outputs(args, rs, files), files)
     return exit_status((r.status for r in rs), differs=bool(suite.depends_on_method(rs)))
 
 
@@ -376,10 +385,23 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         _outputs(args, rs, files)
         files.tell(_say)
         raise
-    print(render.text_table(rs, render.terminal_width(args.width, _human(args))), file=_human(args))
-    _outputs(args, rs, files)
-    files.finish()
+    _show_then_write(lambda: print(render.text_table(rs, render.terminal_width(args.width, _human(args))),
+                                   file=_human(args), flush=True),
+                     lambda: _outputs(args, rs, files), files)
     return exit_status(r.status for r in rs)
+
+
+def _show_then_write(show: Callable[[], None], write: Callable[[], None], files: ResultFiles) -> None:
+    """A command's last lines, then its files: a reader that went away (``| head``) costs the lines,
+    not the files (the command then ends as main() ends it on a broken pipe)."""
+    try:
+        show()
+    except BrokenPipeError:
+        write()
+        files.tell(_say)
+        raise
+    write()
+    files.finish()
 
 
 def _cells_asked(targets: str, per_place: int) -> int:

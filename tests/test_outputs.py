@@ -181,3 +181,19 @@ def test_a_step_summary_that_cannot_be_written_is_kept(tmp_path: Path, monkeypat
         files.finish()
     (kept,) = tmp_path.glob("kit-results-*.txt")
     assert kept.read_text(encoding="utf-8").startswith("| a |")
+
+
+@pytest.mark.parametrize("command", [["matrix", "--targets", "host", "--examples", "hello", "--methods", "fork"],
+                                     ["run", "hello", "--method", "fork"]])
+def test_a_reader_that_went_away_costs_the_table_not_the_files(tmp_path: Path, command: list[str]) -> None:
+    """``kit matrix --json out.json | head``: the table goes to a pipe nobody reads any more; the
+    files are written all the same (broken variant, the former order: the table's broken pipe
+    ended the command before its files, and out.json never appeared)."""
+    out = tmp_path / "out.json"
+    p = subprocess.Popen([sys.executable, "-m", "kit", *command, "--json", str(out), "-q"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=tmp_path)
+    assert p.stdout is not None
+    p.stdout.close()  # the reader is gone before the kit prints anything
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1, err  # a broken pipe, quietly
+    assert [r["status"] for r in json.loads(out.read_text())] == ["pass"], err
