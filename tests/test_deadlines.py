@@ -244,7 +244,8 @@ def test_a_fork_bomb_is_stopped_and_killed_at_its_deadline(evidence: str, pids_g
     assert r.status == "timeout", r.reason
     assert r.evidence == ("psutil" if evidence == "psutil" else "cgroup")
     assert took < 5.0 + 4.0, took
-    assert len(r.processes) > 100
+    assert r.peak_processes > 100  # the bomb was one (the kernel's pids.peak, or the most in one snapshot): how
+    # many of its processes were named is the starved kit's share of the CPU (80 to 600 of 600 seen here)
     time.sleep(0.5)
     assert _read(pids_group / "cgroup.procs").split() == []
 
