@@ -6,10 +6,11 @@ processes, reads per-process CPU, the CPUs they run on and their threads.  Each 
 kit a wake-up and a few reads, and most runs spend most of their time with the same processes
 (a Pool at work, a script sleeping): a look every ``FAST_S`` then learns nothing.  So after each
 look that found the same processes the interval doubles, up to ``SLOW_S``, and it is ``FAST_S``
-again at once when a look finds a process started or ended, or when a process of the run wrote
-an event (``kit.probe`` writes one as a Python process starts another: the kit is woken by the
-write where the platform can tell, ``_platform.exit_waiter``).  The end of the main process
-wakes the kit at once where the platform can tell, at any interval.
+again at once when a look finds a process started or ended.  A new Python process of the run
+wakes the kit (no sooner than ``FAST_S`` after the last look): ``kit.probe`` creates its first
+file in the events folder as it starts, and the kit hears a file created where the platform can
+tell (``_platform.exit_waiter``); writes to files it knows do not wake it.  The end of the main
+process wakes the kit at once where the platform can tell, at any interval.
 
 A process started otherwise (a bare fork, ``subprocess``) while nothing changed is looked at
 within ``SLOW_S``: its membership and CPU are the kernel's anyway, only its name and role are

@@ -111,16 +111,16 @@ def test_a_new_process_wakes_the_kit_but_never_sooner_than_the_fastest_interval(
         waiter = _Waiter([NEWS])
         watch = _watch(waiter, written, folder)
         assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
-        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), True, True)
+        assert waiter.asked[0] == (pytest.approx(SLOW_S, abs=0.002), False, True)  # new files only
         assert len(waiter.asked) == 2 and waiter.asked[1][1:] == (False, False) and 0 < waiter.asked[1][0] <= FAST_S
         assert watch.reader._pending == {"7.stacks"}  # noqa: SLF001 - read at the next events look
 
 
-def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_again() -> None:
-    """Chatter of processes already known: the kit wakes once, notes it, and sleeps on deaf to
-    writes for the rest of the interval (a run writing without pause costs one wake-up per
-    interval, not one per write).  Broken variant: ending the sleep at every write looks at the
-    run as often as it writes."""
+def test_a_known_process_writing_never_wakes_the_kit() -> None:
+    """Chatter of processes already known: not listened to at all (a look would learn nothing from
+    it; what it says is read at the next events look), so a run that writes without pause costs
+    no wake-up.  Broken variant (the former loop): woken by the first write of every sleep, then
+    deaf to writes: two waits a sleep."""
     with tempfile.TemporaryDirectory() as folder:
         written = _Written()
         written.names = {"7.jsonl"}
@@ -131,7 +131,7 @@ def test_a_known_process_writing_does_not_end_the_sleep_and_is_not_heard_again()
         t0 = time.perf_counter()
         assert watch._sleep(0.05, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
         assert time.perf_counter() - t0 >= 0.045  # slept to the end of the interval
-        assert [w for _, w, _ in waiter.asked] == [True, False]  # deaf after the first write
+        assert [(w, n) for _, w, n in waiter.asked] == [(False, True)]  # one wait, deaf to writes
 
 
 def test_a_new_process_is_heard_while_the_kit_is_deaf_to_known_writes() -> None:
@@ -145,10 +145,12 @@ def test_a_new_process_is_heard_while_the_kit_is_deaf_to_known_writes() -> None:
         waiter = _Waiter([])
         watch = _watch(waiter, written, folder)
         watch.reader.drain()  # 7.jsonl was seen before
-        written.names, written.later = {"7.jsonl"}, [{"8.stacks"}]
-        waiter.answers = [Woke.WRITTEN, NEWS]
+        written.names = {"7.jsonl", "8.stacks"}
+        waiter.answers = [NEWS]
+        t0 = time.perf_counter()
         assert watch._sleep(SLOW_S, time.perf_counter_ns() + 10**10) is False  # noqa: SLF001
-        assert [(w, n) for _, w, n in waiter.asked][:2] == [(True, True), (False, True)]
+        assert time.perf_counter() - t0 < SLOW_S / 2  # looked early, not at the end of the interval
+        assert [(w, n) for _, w, n in waiter.asked][:1] == [(False, True)]
         assert watch.reader._pending == {"7.jsonl", "8.stacks"}  # noqa: SLF001 - the child was heard
 
 
