@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from kit import durations, schedule
 from kit._platform import usable_cpu_count
-from kit.catalogue import Subject, example_subject
+from kit.catalogue import EXAMPLES, Subject, example_subject
 from kit.outcomes import METHODS
 from kit.results import RunResult
-from kit.runner import Slot, check_memory_limit, overlap_safe, run
+from kit.runner import Slot, check_memory_limit, overlap_safe, prepare, run
 from kit.stop import STOP
 from kit.settings import Settings
 
@@ -39,8 +39,10 @@ def default_jobs() -> int:
 
 
 def measures_cpu(example: str, method: str) -> bool:
-    """The cell's verdict needs the machine to itself (``Check.measures_cpu``)."""
-    return any(c.measures_cpu for c in example_subject(example).checks_for(method))
+    """The cell's verdict needs the machine to itself (``Check.measures_cpu``).  From the catalogue's
+    checks alone: planning must not wait for every example's source to be read and analysed
+    (``example_subject``), which each run does as it starts."""
+    return any(c.measures_cpu for c in EXAMPLES[example].checks_for(method))
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def run_matrix(names: Sequence[str], methods: Sequence[str], settings: Settings,
     host = schedule.HOST in places
     if host:
         check_memory_limit(settings)
+        prepare()  # the guardian and relay server boot while the matrix is planned
     host_overlaps, why = overlap_safe() if host and settings.jobs > 1 else (True, "")
     if not host_overlaps and say:
         say(f"host cells run one at a time: {why}")

@@ -169,10 +169,9 @@ def run(subject: Subject, method: str, settings: Settings = DEFAULTS, slot: Slot
     if method not in multiprocessing.get_all_start_methods():
         return RunResult(subject.name, Method(method), Status.SKIPPED, f"{method} is not available on {here.os}",
                          scale=settings.scale, platform=here, requested_method=requested)
+    prepare()
     if interp is None:  # once per kit process, before the run's clock and its watcher's CPU start
         warm_bytecode()
-    guardian()  # likewise: started with the kit process's first run
-    _platform.warm_up()  # and the relay server (Linux)
     STOP.began()
     try:
         return _run(subject, method, requested, settings, here, slot)
@@ -205,6 +204,15 @@ def _run(subject: Subject, method: str, requested: str, settings: Settings, here
     if obs.end is End.INTERRUPTED:
         raise Interrupted(result, int(getattr(signal.Signals, obs.stop_reason, signal.SIGINT)))
     return result
+
+
+def prepare() -> None:
+    """Start what every run of this kit process needs, once: the guardian and the relay server
+    (Linux).  Both are processes of their own whose start-up overlaps whatever the kit does next
+    (a matrix calls this before it plans, ``run`` before it compiles the kit's bytecode): the first
+    run does not wait for them to boot.  Idempotent; each is started again if it died."""
+    guardian()
+    _platform.warm_up()
 
 
 _guardian: Guardian | None = None

@@ -377,3 +377,20 @@ def test_a_real_run_lends_its_place_once_its_main_process_has_exited() -> None:
     assert r.status == "pass" and r.orphans, r.reason
     assert len(spy.released) == 1 and spy.reclaimed == 0
     assert ended - spy.released[0] >= 0.5, (spy.released[0] - t0, ended - t0)
+
+
+def test_the_cells_that_run_alone_are_known_without_reading_any_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning a matrix asks which cells measure CPU: the catalogue's checks say so, before any
+    example's source is read and analysed (each run does that as it starts; planning all of them
+    first held the first run back).  Broken variant: asking the examples' subjects analyses all 24."""
+    from kit import catalogue
+
+    analysed: list[str] = []
+    monkeypatch.setattr(catalogue, "analyse_file", lambda path: analysed.append(path))
+    catalogue.example_subject.cache_clear()
+    try:
+        solo = [(e, m) for e in catalogue.EXAMPLES for m in matrix.ALL_METHODS if matrix.measures_cpu(e, m)]
+    finally:
+        catalogue.example_subject.cache_clear()
+    assert solo == [("cpu", m) for m in matrix.ALL_METHODS]
+    assert analysed == []
