@@ -155,11 +155,11 @@ class Observer:
             return False
         try:
             proc = psutil.Process(pid)
-            created = proc.create_time()
+            known = self._reader.identify(proc, cmdline=self._few())
+            if known is None:
+                return False
+            created = self._reader.created(proc)
         except psutil.Error:
-            return False
-        known = self._reader.identify(proc, cmdline=self._few())
-        if known is None:
             return False
         ppid, name, cmdline = known
         admitted = self._admit(pid, ppid, time.perf_counter_ns(), created, proc)

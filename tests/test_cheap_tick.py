@@ -150,6 +150,10 @@ def test_a_process_sampled_from_its_stat_line_reads_as_psutil_does() -> None:
         assert reader.sample(p, first.started + 1) is None  # another process's start time: not ours
         assert reader.identify(p) == _common.identify(p)
         assert not reader.cmdline_changed(p)  # identify read it first
+        assert reader.created(p) == pytest.approx(psutil.Process(proc.pid).create_time(), abs=1.0)
+        misses = _linux._boot_time.cache_info().misses  # noqa: SLF001
+        assert reader.created(p) == reader.created(p)
+        assert _linux._boot_time.cache_info().misses == misses  # noqa: SLF001 - /proc/stat read once per kit
     finally:
         proc.kill()
         proc.wait()

@@ -45,6 +45,8 @@ class ProcReader(Protocol):
     def identify(self, proc: psutil.Process, cmdline: bool = True
                  ) -> tuple[int, str, list[str]] | None: ...  # (ppid, name, command line); None: gone
 
+    def created(self, proc: psutil.Process) -> float: ...  # create time, epoch seconds (after ``identify``)
+
     def cmdline_changed(self, proc: psutil.Process) -> bool: ...  # since the last call (first: True); True: maybe
 
     def forget(self, pid: int) -> None: ...  # ``pid`` is gone: nothing kept for it
@@ -54,6 +56,9 @@ class ProcReader(Protocol):
 
 class PsutilReader:
     """``ProcReader`` through psutil: nothing kept between samples."""
+
+    def created(self, proc: psutil.Process) -> float:
+        return proc.create_time()
 
     def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
         return sample_proc(proc, started)

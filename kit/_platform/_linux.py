@@ -97,6 +97,7 @@ def warm_up() -> None:
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+_boot_time = functools.cache(psutil.boot_time)
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -135,6 +136,7 @@ class StatReader:
         self._keep = keep
         self._cmdlines: dict[int, bytes] = {}
         self._cmd_fds: dict[int, int] = {}
+        self._starttimes: dict[int, int] = {}  # clock ticks after boot, as ``identify`` read them
 
     def sample(self, proc: psutil.Process, started: int | None = None) -> ProcSample | None:
         """``proc`` now; None when it is gone or, given ``started``, when its pid is another process's."""
@@ -197,6 +199,7 @@ class StatReader:
         except ValueError:
             return _common.identify(proc, cmdline)
         name = st.comm
+        self._starttimes[proc.pid] = st.starttime
         args: list[str] = []
         if cmdline:
             self.cmdline_changed(proc)
@@ -204,6 +207,13 @@ class StatReader:
         if len(name) >= 15 and args and os.path.basename(args[0]).startswith(name):  # the kernel keeps 15 bytes
             name = os.path.basename(args[0])
         return st.ppid, name, args
+
+    def created(self, proc: psutil.Process) -> float:
+        """``proc.create_time()`` from the start time ``identify`` read (psutil's formula: clock ticks
+        after boot, plus the boot time), the boot time read once per kit process: psutil reads
+        ``/proc/stat`` again at every call, a fifth of what naming a new process cost."""
+        started = self._starttimes.get(proc.pid)
+        return proc.create_time() if started is None else started / _TICKS + _boot_time()
 
     def cmdline_changed(self, proc: psutil.Process) -> bool:
         """The bytes of ``/proc/PID/cmdline`` differ from those of the last call (the first call
@@ -229,6 +239,7 @@ class StatReader:
 
     def forget(self, pid: int) -> None:
         self._cmdlines.pop(pid, None)
+        self._starttimes.pop(pid, None)
         for fds in (self._fds, self._cmd_fds):
             fd = fds.pop(pid, None)
             if fd is not None:
