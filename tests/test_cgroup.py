@@ -352,6 +352,30 @@ def test_cleanup_stale_removes_a_dead_owners_group_and_kills_its_processes() -> 
                        for p in left]).close()
 
 
+def test_a_kit_process_removes_dead_kits_groups_before_its_first_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The once-per-process work of a first run group (the hierarchies parsed, dead kits' groups
+    removed) is done by ``warm_up``, before the first run's clock: the run group made afterwards
+    does none of it.  Broken variant: a warm-up that leaves it to the first group (the stale group
+    is still there after it)."""
+    _require()
+    monkeypatch.setattr(_cgroup, "_stale_checked", False)
+    pid, start = _dead_pid()
+    dead = _fake_run(pid, start, "warm")
+    try:
+        _cgroup.warm_up()
+        assert not [p for p in dead if os.path.exists(p)]
+        cleaned: list[object] = []
+        monkeypatch.setattr(_cgroup, "cleanup_stale", lambda places=None: cleaned.append(places) or 0)
+        with RunCgroup.create("after-warm-up"):
+            pass
+        assert cleaned == []  # done once, before
+    finally:
+        left = [p for p in dead if os.path.isdir(p)]
+        if left:
+            RunCgroup([_cgroup._Dir(p, 2 if os.path.exists(os.path.join(p, "cgroup.events")) else 1, frozenset())
+                       for p in left]).close()
+
+
 def _stop_plain(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()

@@ -414,10 +414,7 @@ class RunCgroup:
     def create(cls, tag: str = "") -> RunCgroup:
         """A new run group in every usable hierarchy (raises CgroupUnavailable with a reason)."""
         places, notes = _read_places()
-        global _stale_checked
-        if not _stale_checked:  # once per kit process: a dead kit's groups are there before it starts
-            _stale_checked = True
-            cleanup_stale(places)
+        _cleanup_stale_once(places)
         if not places:
             raise CgroupUnavailable(notes[0] if notes else "no cgroup file system is mounted "
                                     "(no cgroup2 or cgroup line in /proc/self/mountinfo)")
@@ -901,7 +898,21 @@ def some_stall_s(text: str | None) -> float | None:
 
 # -- leftovers of dead kits ---------------------------------------------------------------
 _stale_checked = False
-"""``cleanup_stale`` ran in this kit process (at its first run group)."""
+"""``cleanup_stale`` ran in this kit process (before its first run, or at its first run group)."""
+
+
+def _cleanup_stale_once(places: list[_Place]) -> None:
+    global _stale_checked
+    if not _stale_checked:  # once per kit process: a dead kit's groups are there before it starts
+        _stale_checked = True
+        cleanup_stale(places)
+
+
+def warm_up() -> None:
+    """What a kit process's first run group would do within its run's clock, done before it: the
+    hierarchies read and parsed (``/proc/self/mountinfo``), the groups of dead kits removed."""
+    with contextlib.suppress(OSError, CgroupStuck):
+        _cleanup_stale_once(_read_places()[0])
 
 
 def cleanup_stale(places: list[_Place] | None = None) -> int:

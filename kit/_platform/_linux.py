@@ -92,8 +92,11 @@ def start_main(argv: list[str], group: RunGroup | None, on_started: Callable[[in
 
 
 def warm_up() -> None:
-    """The relay server, started before the first run's clock (``_relay.serve``)."""
+    """Before the first run's clock: the relay server started (``_relay.serve``), and, outside the
+    kit's own container, the cgroup hierarchies parsed and dead kits' groups removed."""
     _relay.warm_up()
+    if not _pidns.wanted():
+        _cgroup.warm_up()
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
