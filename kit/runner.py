@@ -207,10 +207,11 @@ def _run(subject: Subject, method: str, requested: str, settings: Settings, here
 
 
 def prepare() -> None:
-    """Start what every run of this kit process needs, once: the guardian and the relay server
-    (Linux).  Both are processes of their own whose start-up overlaps whatever the kit does next
-    (a matrix calls this before it plans, ``run`` before it compiles the kit's bytecode): the first
-    run does not wait for them to boot.  Idempotent; each is started again if it died."""
+    """Start what every run of this kit process needs, once, before any run's clock: the guardian,
+    and the platform's warm-up (Linux: the relay server; the cgroup hierarchies read, dead kits'
+    groups removed).  The guardian and the relay server are processes whose start-up overlaps
+    whatever the kit does next (a matrix calls this before it plans, ``run`` before it compiles the
+    kit's bytecode).  Idempotent; each is started again if it died."""
     guardian()
     _platform.warm_up()
 
@@ -911,8 +912,8 @@ class _Watch:
         """Until the next look; whether proc may have ended.  A process of the run that creates its
         first file (a new one) ends the sleep early, but not before ``cadence.FAST_S`` since the
         last look.  The writes of processes already known never wake the kit: a look would learn
-        nothing from them (what they say is read at the next events look), and on a virtual
-        machine each wake-up of an idle kit costs tens of microseconds of CPU and a cold look.
+        nothing from them (what they say is read at the next events look), and each wake-up costs
+        CPU of its own and makes the code after it run cold (docs/speed.md).
         Where the platform cannot tell a created file from a write (no creations-only watch),
         every write wakes the kit and only a new file ends the sleep."""
         if self.waiter is None:

@@ -214,7 +214,7 @@ class StatReader:
     def created(self, proc: psutil.Process) -> float:
         """``proc.create_time()`` from the start time ``identify`` read (psutil's formula: clock ticks
         after boot, plus the boot time), the boot time read once per kit process: psutil reads
-        ``/proc/stat`` again at every call, a fifth of what naming a new process cost."""
+        ``/proc/stat`` again at every call."""
         started = self._starttimes.get(proc.pid)
         return proc.create_time() if started is None else started / _TICKS + _boot_time()
 
