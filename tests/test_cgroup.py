@@ -365,7 +365,12 @@ def test_a_kit_process_removes_dead_kits_groups_before_its_first_run(monkeypatch
         _cgroup.warm_up()
         assert not [p for p in dead if os.path.exists(p)]
         cleaned: list[object] = []
-        monkeypatch.setattr(_cgroup, "cleanup_stale", lambda places=None: cleaned.append(places) or 0)
+
+        def cleanup(places: object = None) -> int:
+            cleaned.append(places)
+            return 0
+
+        monkeypatch.setattr(_cgroup, "cleanup_stale", cleanup)
         with RunCgroup.create("after-warm-up"):
             pass
         assert cleaned == []  # done once, before
