@@ -384,6 +384,12 @@ def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
         m.rounds[key].append(seconds)
         m.busy[key].append(cpu)
 
+    from kit.runner import warm_bytecode
+
+    # The plain cells import the kit's examples from this tree (PYTHONPATH): compiled once, as the kit
+    # compiles its own before its first run.  Where PYTHONDONTWRITEBYTECODE is set, the first
+    # round's plain cells would otherwise compile them again in every process.
+    warm_bytecode(str(ROOT / "kit"))
     settle()
     for i in range(a.repeat):
         print(f"round {i + 1}/{a.repeat}: plain loop, plain overlapped, probed overlapped, matrix --jobs 1, matrix",
