@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -361,9 +362,16 @@ def test_a_kit_process_removes_dead_kits_groups_before_its_first_run(monkeypatch
     monkeypatch.setattr(_cgroup, "_stale_checked", False)
     pid, start = _dead_pid()
     dead = _fake_run(pid, start, "warm")
+    real_places = _cgroup._read_places
     try:
         _cgroup.warm_up()
         assert not [p for p in dead if os.path.exists(p)]
+        def read_again() -> Any:
+            raise AssertionError("a second warm-up read the hierarchies again")
+
+        monkeypatch.setattr(_cgroup, "_read_places", read_again)
+        _cgroup.warm_up()  # every run calls it: the next ones read nothing
+        monkeypatch.setattr(_cgroup, "_read_places", real_places)
         cleaned: list[object] = []
 
         def cleanup(places: object = None) -> int:

@@ -910,7 +910,10 @@ def _cleanup_stale_once(places: list[_Place]) -> None:
 
 def warm_up() -> None:
     """What a kit process's first run group would do within its run's clock, done before it: the
-    hierarchies read and parsed (``/proc/self/mountinfo``), the groups of dead kits removed."""
+    hierarchies read and parsed (``/proc/self/mountinfo``), the groups of dead kits removed.  Once:
+    every run calls it, and later ones read nothing."""
+    if _stale_checked:
+        return
     with contextlib.suppress(OSError, CgroupStuck):
         _cleanup_stale_once(_read_places()[0])
 
