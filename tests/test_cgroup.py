@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -387,6 +388,37 @@ def test_a_kit_process_removes_dead_kits_groups_before_its_first_run(monkeypatch
         if left:
             RunCgroup([_cgroup._Dir(p, 2 if os.path.exists(os.path.join(p, "cgroup.events")) else 1, frozenset())
                        for p in left]).close()
+
+
+def test_run_groups_after_the_first_read_no_hierarchy_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run makes a group: the hierarchies (``/proc/self/mountinfo``, ``/proc/self/cgroup``), the
+    owner's name and a controller our cgroup lacks are found once per kit process.  Broken
+    variant (read at each group): the second group reads the files again."""
+    _require()
+    monkeypatch.setattr(_cgroup, "_parsed", None)
+    monkeypatch.setattr(_cgroup, "_unavailable", set())
+    reads: list[str] = []
+    real_files, real_read = _cgroup.read_cgroup_files, _cgroup._read
+
+    def counted_files(*args: Any) -> tuple[str, str]:
+        reads.append("mountinfo")
+        return real_files(*args)
+
+    def counted_read(path: str) -> str | None:
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(_cgroup, "read_cgroup_files", counted_files)
+    monkeypatch.setattr(_cgroup, "_read", counted_read)
+    with RunCgroup.create("first") as first:
+        described = re.sub(r"run-[^,]*-first", "RUN", first.describe())
+    assert reads.count("mountinfo") == 1
+    reads.clear()
+    with RunCgroup.create("second") as second:
+        assert re.sub(r"run-[^,]*-second", "RUN", second.describe()) == described  # the same evidence and notes
+    assert "mountinfo" not in reads
+    if _cgroup._unavailable:  # a controller our v2 cgroup lacks (here pids and memory, on v1): not asked again
+        assert not [p for p in reads if p.endswith("cgroup.controllers")], reads
 
 
 def _stop_plain(proc: subprocess.Popen[bytes]) -> None:

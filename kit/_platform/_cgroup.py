@@ -109,13 +109,22 @@ def _places(mountinfo: str, cgroup: str) -> tuple[list[_Place], list[str]]:
     return places, notes
 
 
+_parsed: tuple[int, list[_Place], list[str]] | None = None
+"""(pid, places, notes) as this kit process found them: read once, the hierarchies and our own
+cgroup do not change while it runs (a forked child reads them again)."""
+
+
 def _read_places() -> tuple[list[_Place], list[str]]:
-    try:
-        mountinfo, cgroup = read_cgroup_files()
-    except OSError as exc:
-        return [], [f"cannot read /proc/self/mountinfo or /proc/self/cgroup ({exc.strerror}): is /proc mounted?"]
-    places, notes = _places(mountinfo, cgroup)
-    return list(places), list(notes)  # copies: a run group adds its own notes
+    """The usable hierarchies and our place in each (``/proc/self/mountinfo``, ``/proc/self/cgroup``),
+    parsed once per kit process; a failed read is tried again at the next call."""
+    global _parsed
+    if _parsed is None or _parsed[0] != os.getpid():
+        try:
+            mountinfo, cgroup = read_cgroup_files()
+        except OSError as exc:
+            return [], [f"cannot read /proc/self/mountinfo or /proc/self/cgroup ({exc.strerror}): is /proc mounted?"]
+        _parsed = (os.getpid(), *_places(mountinfo, cgroup))
+    return list(_parsed[1]), list(_parsed[2])  # copies: a run group adds its own notes
 
 
 # -- who owns a run group ---------------------------------------------------------
@@ -130,6 +139,13 @@ def _pidns() -> int:
         return os.stat("/proc/self/ns/pid").st_ino
     except OSError:
         return 0
+
+
+@functools.cache
+def _owner(pid: int) -> str:
+    """``run-<pid>-<start>-<pid namespace>``: the run groups' names say which kit process owns them
+    (``cleanup_stale`` removes those whose owner died); once per kit process."""
+    return f"run-{pid}-{_start_ticks(pid) or 0}-{_pidns()}"
 
 
 def _owner_alive(pid: int, start: int, ns: int) -> bool | None:
@@ -315,18 +331,25 @@ class _Dir:
 
 
 def _make_dir(place: _Place, name: str) -> _Dir:
-    """``<own>/kit/<name>`` in ``place``; the parent may vanish under us (another kit removing it)."""
+    """``<own>/kit/<name>`` in ``place``; the parent is made when missing, and may vanish under us
+    (another kit, or our own last run, removing it as it empties)."""
     parent = os.path.join(place.own, PARENT)
+    path = os.path.join(parent, name)
     for attempt in range(5):
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(parent)
         try:
-            os.mkdir(os.path.join(parent, name))
-            return _Dir(os.path.join(parent, name), place.version, place.controllers)
+            os.mkdir(path)
+            return _Dir(path, place.version, place.controllers)
         except FileNotFoundError:
             if attempt == 4 or not os.path.isdir(place.own):
                 raise
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(parent)
     raise AssertionError("unreachable")
+
+
+_unavailable: set[tuple[str, str]] = set()
+"""(our cgroup, controller) found not available to it: not asked again by this kit process (a run
+group's creation would read two files to say the same)."""
 
 
 def _enable_v2(place: _Place, controller: str) -> str | None:
@@ -339,10 +362,13 @@ def _enable_v2(place: _Place, controller: str) -> str | None:
     Either changes our own cgroup, so that is done only where the cgroup is ours
     (delegated: owned by us, or marked by systemd's delegate xattr).
     """
+    if (place.own, controller) in _unavailable:
+        return f"the {controller} controller is not available to our cgroup"
     parent = os.path.join(place.own, PARENT)
     if controller not in (_read(os.path.join(parent, "cgroup.controllers")) or "").split():
         own_ctrls = (_read(os.path.join(place.own, "cgroup.controllers")) or "").split()
         if controller not in own_ctrls:
+            _unavailable.add((place.own, controller))
             return f"the {controller} controller is not available to our cgroup"
         if not _delegated(place.own):
             return f"the {controller} controller is not enabled in {place.own}, which is not delegated to us"
@@ -421,8 +447,7 @@ class RunCgroup:
         with _seq_lock:
             seq = next(_seq)
         safe = _UNSAFE.sub("_", tag)[:40]
-        pid = os.getpid()
-        name = f"run-{pid}-{_start_ticks(pid) or 0}-{_pidns()}-{seq}" + (f"-{safe}" if safe else "")
+        name = f"{_owner(os.getpid())}-{seq}" + (f"-{safe}" if safe else "")
         dirs: list[_Dir] = []
         errors: list[str] = []
         v2_ok = False
@@ -449,14 +474,16 @@ class RunCgroup:
                     v2_ok = True
                     if not made.has("pids.peak"):  # enabling pids in kit/ gives the run group its files
                         why = _enable_v2(place, "pids")
-                        made.forget()
-                        if why is None and not made.has("pids.peak"):
-                            why = "this kernel has no pids.peak"
+                        if why is None:
+                            made.forget()
+                            if not made.has("pids.peak"):
+                                why = "this kernel has no pids.peak"
                         if why is not None:
                             pids_note = "pids.peak unknown: " + why
                     if not made.has("memory.current"):  # where memory can be enabled: the run's memory on v2
                         memory_note = _enable_v2(place, "memory") or ""
-                        made.forget()
+                        if not memory_note:
+                            made.forget()
         except BaseException:
             for made in dirs:
                 _remove_dir(made)
