@@ -676,6 +676,7 @@ class _Tally:
         self.ooms = 0  # OOM kills the group counted so far
         self.oom_ns: int | None = None  # when the kit first saw the count rise
         self._last: tuple[set[int], set[int]] = (set(), set())  # (members, threads) of the latest tick
+        self._quick: frozenset[int] | None = None  # the threads the look had read as that tick began
 
     def tick(self, members: set[int], read: bool = True) -> None:
         """``members``: the group's processes just read; threads are read next, then processes again.
@@ -692,6 +693,10 @@ class _Tally:
                 self.ooms = ooms
                 self.oom_ns = self.oom_ns or time.perf_counter_ns()
         self.most_procs = max(self.most_procs, len(members))
+        quick = self.group.quick_threads()
+        if quick is not None and quick is self._quick and members == self._last[0]:
+            return  # the look's own reading of the threads found them as at the last tick: nothing new
+        self._quick = quick
         tids = self.group.threads()
         if tids is None:
             self.members_ever |= members

@@ -72,6 +72,44 @@ def test_quick_membership_follows_every_start_and_end(group: RunCgroup) -> None:
         first.wait()
 
 
+def test_a_tick_reads_the_threads_again_only_when_the_looks_reading_changed(group: RunCgroup,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look's membership reading has just read the run's threads: a tick that finds them and the
+    processes as at the last tick reads nothing more; a thread started since is still counted.
+    Broken variants: a tick that reads the threads every time (a reading at each quiet tick), one
+    that trusts the processes alone (the new thread missed)."""
+    from kit.runner import _Tally
+    proc = subprocess.Popen([PY, "-c", "import sys, threading, time\nsys.stdin.readline()\n"
+                             "threading.Thread(target=time.sleep, args=(30,)).start()\ntime.sleep(30)"],
+                            stdin=subprocess.PIPE, preexec_fn=group.preexec)
+    try:
+        assert _wait(lambda: group.procs(False) == {proc.pid})
+        if group.quick_threads() is None:
+            pytest.skip("no v2 group first here: a tick reads the threads itself")
+        reads: list[int] = []
+        real = group.threads
+
+        def counted() -> set[int] | None:
+            reads.append(1)
+            return real()
+
+        monkeypatch.setattr(group, "threads", counted)
+        tally = _Tally(group)
+        tally.tick(group.procs(False), read=False)
+        assert reads and tally.extra_threads == 0
+        reads.clear()
+        for _ in range(3):
+            tally.tick(group.procs(False), read=False)
+        assert reads == []  # nothing changed: nothing read
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        assert _wait(lambda: (tally.tick(group.procs(False), read=False), tally.extra_threads)[1] == 1)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_process_moved_into_a_nested_group_stays_a_member(group: RunCgroup) -> None:
     """The run may make groups of its own: a process moved there, and its children, are still listed."""
     proc = _start(group, "import time; time.sleep(30)")

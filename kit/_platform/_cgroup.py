@@ -563,6 +563,13 @@ class RunCgroup:
         self._quick_basis = tids
         return set(self._quick_pids)
 
+    def quick_threads(self) -> frozenset[int] | None:
+        """The run's thread ids as the latest ``procs()`` read them (no new reading; the same object
+        while they do not change); None where that reading is not kept (no v2 group first, nested groups)."""
+        if self._quick is None or self._nested:
+            return None
+        return self._quick_basis
+
     def threads(self) -> set[int] | None:
         """Thread ids of the run alive now (v2 ``cgroup.threads``, v1 ``tasks``); None if unknown.
 

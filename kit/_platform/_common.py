@@ -225,6 +225,9 @@ class RunGroup(Protocol):
 
     def threads(self) -> set[int] | None: ...  # thread ids of the run alive now (None: unknown)
 
+    def quick_threads(self) -> frozenset[int] | None: ...  # thread ids as the last ``procs()`` read them, no new
+    # reading, the same object while unchanged (None: not kept)
+
     def populated(self) -> bool: ...  # some process of the run is alive
 
     def wait_emptied(self, seconds: float) -> None: ...  # sleep, or less where the kernel says the run emptied

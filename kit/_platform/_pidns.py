@@ -138,6 +138,9 @@ class PidNsGroup:
     def threads(self) -> set[int] | None:
         return None
 
+    def quick_threads(self) -> frozenset[int] | None:
+        return None
+
     def populated(self) -> bool:
         return bool(self.procs())
 
