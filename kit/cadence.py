@@ -6,11 +6,13 @@ processes, reads per-process CPU, the CPUs they run on and their threads.  Each 
 kit a wake-up and a few reads, and most runs spend most of their time with the same processes
 (a Pool at work, a script sleeping): a look every ``FAST_S`` then learns nothing.  So after each
 look that found the same processes the interval doubles, up to ``SLOW_S``, and it is ``FAST_S``
-again at once when a look finds a process started or ended.  A new Python process of the run
-wakes the kit (no sooner than ``FAST_S`` after the last look): ``kit.probe`` creates its first
-file in the events folder as it starts, and the kit hears a file created where the platform can
-tell (``_platform.exit_waiter``); writes to files it knows do not wake it.  The end of the main
-process wakes the kit at once where the platform can tell, at any interval.
+again at once when a look finds a process ended, or one started that did not announce itself.
+A new Python process of the run announces itself and wakes the kit (no sooner than ``FAST_S``
+after the last look): ``kit.probe`` creates its first file in the events folder as it starts,
+and the kit hears a file created where the platform can tell (``_platform.exit_waiter``), so a
+look that found only such new processes lets the interval grow (the next one wakes the kit
+anyway); writes to files it knows do not wake it.  The end of the main process wakes the kit at
+once where the platform can tell, at any interval.
 
 A process started otherwise (a bare fork, ``subprocess``) while nothing changed is looked at
 within ``SLOW_S``: its membership and CPU are the kernel's anyway, only its name and role are
@@ -23,7 +25,8 @@ lives less than an interval is missed entirely, its CPU with it: there the inter
 from __future__ import annotations
 
 FAST_S = 0.02
-"""The interval while processes start or end (and always without kernel-kept membership)."""
+"""The interval after a look found a process ended or started unannounced (and always without
+kernel-kept membership)."""
 SLOW_S = 0.1
 """The longest interval, reached after a few looks that found the same processes."""
 READ_S = 0.08

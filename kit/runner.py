@@ -727,8 +727,8 @@ def _cgroup_figures(tally: _Tally, observer: Observer, records: list[ProcRecord]
     sampled = max(observer.peak, tally.most_procs, 2 if workers else 1)  # a parent lives as its child starts
     unmeasured = ["CPU per process and the CPUs each ran on: sampled every 80-100 ms (the run's total is exact)",
                   "names, command lines and roles of processes that lived less than the time between two looks "
-                  "(20 ms while processes start or end, up to 100 ms while none does; a process multiprocessing "
-                  "starts wakes the kit)"]
+                  "(20 ms after a process ended or one started without announcing itself, up to 100 ms otherwise; "
+                  "a Python process of the run announces itself as it starts and wakes the kit)"]
     never_seen = {w for w in workers if isinstance(w, int)} - {r.pid for r in records}
     if never_seen:
         unmeasured[-1] += f": {len(never_seen)} started child(ren) never sampled"
@@ -823,6 +823,7 @@ class _Events:
         self._pending: set[str] = set()  # written since the last read: noted by ``drain``
         self._unknown = False  # the watch lost track (its queue overflowed): read every file
         self._seen: set[str] = set()  # every file written so far
+        self.announced: set[int] = set()  # the processes that created a file: each a Python process of the run
 
     def drain(self) -> bool:
         """Take what the watch knows (it woke the kit: rearm it); whether that is news: a file no
@@ -835,9 +836,11 @@ class _Events:
             self._unknown = True
             return True
         self._pending |= names
-        news = bool(names - self._seen)
-        self._seen |= names
-        return news
+        new = names - self._seen
+        if new:
+            self._seen |= new
+            self.announced.update(int(pid) for pid, _, _ in (n.partition(".") for n in new) if pid.isdigit())
+        return bool(new)
 
     def poll(self) -> list[events.Event]:
         if self.written is None:
@@ -909,9 +912,25 @@ class _Watch:
             stopped = self._read_events(now) if self.cadence.events_due(now) else None
             if stopped is not None:
                 return stopped
-            changed = observer.last_members != members
+            changed = self._changed(members, observer.last_members)
             members = observer.last_members  # each look makes a new set
             ended = self._sleep(self.cadence.after(changed), deadline_ns)
+
+    def _changed(self, before: set[int], now: set[int]) -> bool:
+        """Whether the next look comes soon (``cadence.FAST_S``): a process ended, or one started
+        that did not announce itself (a new Python process of the run creates its file as it
+        starts, and that wakes the kit: nothing to look out for), or one announced itself that no
+        look has listed yet."""
+        if now == before:
+            return False
+        if before - now:
+            return True
+        new = now - before
+        if new <= self.reader.announced:
+            return False
+        if self.reader.drain() and not self.reader.announced <= self.observer.seen.keys():
+            return True  # drained a file of a process the look did not list: soon
+        return not new <= self.reader.announced
 
     def _sleep(self, seconds: float, deadline_ns: int) -> bool:
         """Until the next look; whether proc may have ended.  A process of the run that creates its

@@ -154,6 +154,32 @@ def test_a_new_process_is_heard_while_the_kit_is_deaf_to_known_writes() -> None:
         assert watch.reader._pending == {"7.jsonl", "8.stacks"}  # noqa: SLF001 - the child was heard
 
 
+def test_a_process_that_announced_itself_does_not_hasten_the_next_look() -> None:
+    """A new Python process of the run creates its file as it starts, and that wakes the kit: a look
+    that found only such processes new lets the interval grow.  A process that ended, one that
+    started without a file (a bare fork's exec, a subprocess), or a file whose process no look has
+    listed yet: the next look comes at the fastest interval.  Broken variant (the former rule, any
+    change): the announced start hastens the look too."""
+    with tempfile.TemporaryDirectory() as folder:
+        written = _Written()
+        written.names = {"7.stacks", "8.stacks", "8.jsonl"}
+        watch = _watch(_Waiter([]), written, folder)
+        watch.reader.drain()
+        watch.observer.seen = {1: None, 7: None, 8: None}
+        assert watch.reader.announced == {7, 8}
+        assert watch._changed({1}, {1}) is False  # noqa: SLF001
+        assert watch._changed({1}, {1, 7, 8}) is False  # noqa: SLF001 - both announced themselves
+        assert watch._changed({1, 7}, {1}) is True  # noqa: SLF001 - an end
+        assert watch._changed({1}, {1, 9}) is True  # noqa: SLF001 - no file: nothing will wake the kit for it
+        watch.observer.seen[9] = None  # the look that listed 9 admitted it
+        written.names = {"9.stacks"}  # its file came after the last drain: drained now, and it counts
+        assert watch._changed({1}, {1, 9}) is False  # noqa: SLF001
+        watch.observer.seen[11] = None
+        written.names = {"10.stacks", "11.stacks"}  # 10: a process the look did not list: look again soon
+        assert watch._changed({1}, {1, 11}) is True  # noqa: SLF001
+        assert 10 in watch.reader.announced
+
+
 def test_the_end_wakes_the_kit_at_once() -> None:
     with tempfile.TemporaryDirectory() as folder:
         waiter = _Waiter([Woke.ENDED | Woke.WRITTEN])
