@@ -33,8 +33,9 @@ READ_S = 0.08
 """Processes are read (CPU, the CPU they run on, resident memory, a command line that changed) at
 most this often; membership is read at every look."""
 EVENTS_S = 0.16
-"""The events folder is read at most this often while the run goes on: what it says then only
-stops a crash loop (or a Pool stalled by the OOM killer) early; every event is read at the end."""
+"""The events folder is read at most this often while the run goes on, and only once a process of
+the run ended (``runner._Watch._events_wanted``): what it says then only stops a crash loop (or a
+Pool stalled by the OOM killer) early; every event is read at the end."""
 
 
 class Cadence:

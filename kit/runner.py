@@ -883,6 +883,7 @@ class _Watch:
         self.first_death: dict[str, int] = {}
         self.starts: list[int] = []
         self.pool_killed: list[str] = []  # Pool workers a SIGKILL ended, as their parent saw
+        self.ended_since_events = False  # a look found a process ended since the events were last read
 
     def until(self, deadline_ns: int) -> tuple[End, str, int]:
         proc, observer = self.proc, self.observer
@@ -909,11 +910,11 @@ class _Watch:
                 _platform.resume(proc.pid)  # main has ended; a relay the script stopped cannot tell how
             if now >= deadline_ns:
                 return End.TIMEOUT, "", now
-            stopped = self._read_events(now) if self.cadence.events_due(now) else None
-            if stopped is not None:
-                return stopped
             changed = self._changed(members, observer.last_members)
             members = observer.last_members  # each look makes a new set
+            stopped = self._read_events(now) if self._events_wanted() and self.cadence.events_due(now) else None
+            if stopped is not None:
+                return stopped
             ended = self._sleep(self.cadence.after(changed), deadline_ns)
 
     def _changed(self, before: set[int], now: set[int]) -> bool:
@@ -924,6 +925,7 @@ class _Watch:
         if now == before:
             return False
         if before - now:
+            self.ended_since_events = True
             return True
         new = now - before
         if new <= self.reader.announced:
@@ -962,9 +964,21 @@ class _Watch:
         assert self.waiter is not None
         return bool(self.waiter.wait(seconds, written=False) & Woke.ENDED)
 
+    def _events_wanted(self) -> bool:
+        """Whether the events are read while the run goes on (at most every ``cadence.EVENTS_S``):
+        what they say then stops a crash loop or a Pool the OOM killer stalled, and either begins
+        with a process of the run ending.  So, where the kernel keeps membership, they are read
+        once a look found a process ended since the last read, and at every turn once a death or
+        an OOM kill was counted (a stalled Pool ends nothing more); every event is read at the end
+        anyway.  Without kernel-kept membership, always."""
+        if not self.observer.kernel_kept or self.ended_since_events or self.deaths or self.pool_killed:
+            return True
+        return self.tally is not None and self.tally.ooms > 0
+
     def _read_events(self, now: int) -> tuple[End, str, int] | None:
         """What the events written since the last read say: a crash loop, or a Pool the OOM killer
         stalled, ends the watch (End, why, when); else None."""
+        self.ended_since_events = False
         for e in self.reader.poll():
             if e.kind in (Ev.CHILD_ERROR, Ev.CHILD_DIED):
                 error = str(e.data.get("error", ""))

@@ -22,6 +22,7 @@ from kit._platform import Woke
 from kit.cadence import EVENTS_S, FAST_S, READ_S, SLOW_S, Cadence
 from kit.outcomes import Ev, Role, Status
 from kit.runner import script_subject
+from kit.settings import DEFAULTS
 
 
 def test_the_interval_grows_while_nothing_changes_and_falls_back_at_once() -> None:
@@ -178,6 +179,54 @@ def test_a_process_that_announced_itself_does_not_hasten_the_next_look() -> None
         written.names = {"10.stacks", "11.stacks"}  # 10: a process the look did not list: look again soon
         assert watch._changed({1}, {1, 11}) is True  # noqa: SLF001
         assert 10 in watch.reader.announced
+
+
+def test_the_events_are_read_while_the_run_goes_on_once_a_process_ended() -> None:
+    """What the events say while the run goes on stops a crash loop or a stalled Pool, and both begin
+    with a process ending: until a look finds one, the events wait for the end of the run; after
+    it, and at every turn once a death is counted, they are read.  Without kernel-kept membership,
+    always.  Broken variants: read at every turn (the former loop), never after an end."""
+    with tempfile.TemporaryDirectory() as folder:
+        watch = _watch(_Waiter([]), _Written(), folder)
+        watch.observer.seen = {1: None, 7: None}
+        assert watch._events_wanted() is False  # noqa: SLF001 - nothing ended yet
+        watch._changed({1}, {1, 7})  # noqa: SLF001 - a start only
+        assert watch._events_wanted() is False  # noqa: SLF001
+        watch._changed({1, 7}, {1})  # noqa: SLF001 - an end
+        assert watch._events_wanted() is True  # noqa: SLF001
+        assert watch._read_events(time.perf_counter_ns()) is None  # noqa: SLF001
+        assert watch._events_wanted() is False  # noqa: SLF001 - read since
+        watch.deaths["RuntimeError: no database"] += 1
+        assert watch._events_wanted() is True  # noqa: SLF001 - a death counted: every turn
+        watch.deaths.clear()
+        watch.observer.kernel_kept = False
+        assert watch._events_wanted() is True  # noqa: SLF001
+
+
+CRASH_LOOP = """import multiprocessing
+
+def init():
+    raise RuntimeError("no database")
+
+def task(x):
+    return x
+
+if __name__ == "__main__":
+    with multiprocessing.Pool(2, initializer=init) as pool:
+        print(pool.map(task, range(4)))
+"""
+
+
+@pytest.mark.slow
+def test_a_pool_whose_initializer_raises_is_stopped_early_as_a_crash_loop(tmp_path: Path) -> None:
+    """The Pool replaces each dying worker forever: the deaths the events tell, read while the run goes
+    on, stop it long before its timeout.  Broken variant (events never read before the end): the
+    run waits out its 30 s timeout."""
+    script = tmp_path / "loop.py"
+    script.write_text(CRASH_LOOP)
+    r = runner.run(script_subject(str(script)), "spawn", DEFAULTS.but(timeout=30))
+    assert r.status is Status.FAIL and r.reason.startswith("stopped early: "), r.reason
+    assert "died the same death" in r.reason and r.wall_s < 10
 
 
 def test_the_end_wakes_the_kit_at_once() -> None:
