@@ -104,7 +104,12 @@ def test_a_tick_reads_the_threads_again_only_when_the_looks_reading_changed(grou
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
         proc.stdin.flush()
-        assert _wait(lambda: (tally.tick(group.procs(False), read=False), tally.extra_threads)[1] == 1)
+
+        def counted_thread() -> bool:
+            tally.tick(group.procs(False), read=False)
+            return tally.extra_threads == 1
+
+        assert _wait(counted_thread)
     finally:
         proc.kill()
         proc.wait()
