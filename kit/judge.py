@@ -190,7 +190,7 @@ def judge(obs: Observation, checks: Sequence[Check], facts: SourceFacts | None =
         diagnoses=suites.diagnoses(obs, facts) if suite else diagnose.diagnose(obs, facts),
         tests=suites.tests_of(obs.events) if suite else None,
         top_level_runs=diagnose.top_level_runs(obs), methods_used=methods_used,
-        evidence=obs.backend, unmeasured=list(obs.unmeasured), observer_cpu_s=round(obs.observer_cpu_s, 3),
+        evidence=obs.backend, unmeasured=list(obs.unmeasured), observer_cpu_s=round(obs.observer_cpu_s, 4),
         error=_error(obs),
     )
 

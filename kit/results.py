@@ -200,7 +200,7 @@ class RunResult:
     requested_method: str = ""  # "default" when the method was each target's own default
     evidence: str = ""  # the observation backend: cgroup, pidns or psutil
     unmeasured: list[str] = field(default_factory=list)  # what that backend could not measure
-    observer_cpu_s: float = 0.0  # the kit's own CPU while it watched
+    observer_cpu_s: float = 0.0  # the kit's own CPU while it watched, to 0.1 ms (a few ms a run: the ms was 5% of it)
     error: str = ""  # the last line of the run's error: the main process's, else the first child's
     tests: list[TestResult] | None = None  # a suite's tests, each once (None: not a suite; absent from the JSON)
 

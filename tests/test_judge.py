@@ -422,7 +422,7 @@ def test_figures_are_copied_and_rounded() -> None:
     r = judge(observation(wall_s=2.0004, cpu_s=3.0, peak_processes=4, scale=0.5, observer_cpu_s=0.12345,
                           unmeasured=("short-lived processes",)), [])
     assert (r.wall_s, r.cpu_s, r.cores_used, r.peak_processes, r.scale) == (2.0, 3.0, 1.5, 4, 0.5)
-    assert r.observer_cpu_s == 0.123 and r.unmeasured == ["short-lived processes"]
+    assert r.observer_cpu_s == 0.1235 and r.unmeasured == ["short-lived processes"]
     assert r.subject == "script.py" and r.method == "fork" and r.platform is PLATFORM
 
 
