@@ -189,10 +189,16 @@ def _run(subject: Subject, method: str, requested: str, settings: Settings, here
     for attempt in (1, 2):
         if attempt == 2 and slot is not None:
             slot.reclaim()
-        with _temp_dir() as tmp:
-            events_dir = str(Path(tmp) / "events")
-            Path(events_dir).mkdir()
-            obs = _observe(subject, method, settings, here, events_dir, slot)
+        key: str | None = None
+        try:
+            with _temp_dir() as tmp:
+                events_dir = str(Path(tmp) / "events")
+                Path(events_dir).mkdir()
+                key = guardian().add("folder", [tmp])  # a kit killed meanwhile leaves no folder behind either
+                obs = _observe(subject, method, settings, here, events_dir, slot)
+        finally:
+            if key is not None:  # removed with the with-block: the guardian has nothing left to remove
+                guardian().done(key)
         result = judge.judge(obs, subject.checks_for(method), subject.facts, suite=subject.kind == SUITE)
         if result.status is not Status.INCONCLUSIVE or attempt == 2 or STOP.signum:
             break

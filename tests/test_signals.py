@@ -186,13 +186,19 @@ def test_overlapping_cells_stopped_by_sigterm_all_end_and_are_written(tmp_path: 
 def test_sigkill_of_the_kit_leaves_nothing_behind(tmp_path: Path, evidence: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """No clean-up runs in a SIGKILLed kit: its guardian sees the kit's pipe close and kills the run
-    (its cgroup where there is one, else its process group)."""
+    (its cgroup where there is one, else its process group), then removes the run's temporary
+    folder.  Broken variant (the folder not registered): the kit's folder stays in TMPDIR."""
     monkeypatch.setenv("KIT_EVIDENCE", evidence)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the kit's temporary folders, and the run's
     proc = kit("run", script(tmp_path, SLEEPY), "--method", "spawn")
     wait_until_running(proc)
+    assert [p.name for p in temp.iterdir() if p.name.startswith("kit-")]  # the run's folder, while it runs
     proc.kill()
     proc.communicate(timeout=5)
     assert nothing_left(5, guardians=True) == []  # the guardian too: it must not end after the check
+    assert not [p.name for p in temp.iterdir() if p.name.startswith("kit-")]
 
 
 def test_without_a_guardian_a_sigkilled_kit_would_leave_the_run(tmp_path: Path) -> None:

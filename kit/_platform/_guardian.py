@@ -11,7 +11,8 @@ kernel closes a dead process's pipes), and the guardian kills every run still re
 * ``cgroup DIR...``: the run's cgroups (``cgroup.kill``, then SIGKILL to every pid the group
   still lists, until it is empty): nothing of the run escapes;
 * ``pgid PID``: the run's main process and its process group (where no cgroup is usable:
-  a process that left the group with ``setsid`` escapes; the README says so).
+  a process that left the group with ``setsid`` escapes; the README says so);
+* ``folder DIR``: the run's temporary folder (its events), removed once every run is killed.
 
 The guardian runs as ``python -I -S kit/_platform/_guardian.py``: the standard library only,
 started about as fast as bare Python, and no kit import that could fail.  (Windows has no process
@@ -20,6 +21,7 @@ groups of this kind and no cgroups: there a Job Object would do this; not built 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +113,10 @@ def serve(control: IO[bytes]) -> None:
             kill_cgroups(values)
         elif kind == "pgid" and values and values[0].isdigit():
             kill_group(int(values[0]))
+    for kind, values in runs.values():  # after the kills: nothing of a run writes there any more
+        if kind == "folder":
+            for folder in values:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -144,7 +150,8 @@ class Guardian:
             pass
 
     def add(self, kind: str, values: list[str]) -> str:
-        """Register a run (``cgroup`` with its folders, or ``pgid`` with its main pid); returns its key."""
+        """Register a run (``cgroup`` with its folders, ``pgid`` with its main pid) or its temporary
+        ``folder``; returns its key."""
         key = f"r{next(self._seq)}"
         if values and not any(len(v.split()) != 1 for v in values):  # one word each: the line's format
             self._send(" ".join(["add", key, kind, *values]))
