@@ -212,6 +212,29 @@ def test_tree_not_placed_in_the_group_is_not_counted(group: RunCgroup) -> None:
 
 # -- escaping ---------------------------------------------------------------------------------
 @pytest.mark.slow
+def test_a_group_its_run_left_is_stopped_without_a_write(group: RunCgroup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run is stopped as it ends, most of them already empty: the kill then only looks (no
+    ``pids.max`` set to 0 and back, no ``cgroup.kill``), and still kills what a group holds.
+    Broken variant (the whole kill every time): writes to an empty group."""
+    writes: list[str] = []
+    real = _cgroup._write
+
+    def counted(path: str, value: str) -> None:
+        writes.append(os.path.basename(path))
+        real(path, value)
+
+    monkeypatch.setattr(_cgroup, "_write", counted)
+    proc = _start("import time; time.sleep(30)", group.preexec)
+    try:
+        assert _wait(lambda: group.procs() == {proc.pid})
+        assert group.kill() == [proc.pid] and writes  # a live run: stopped, with writes
+        proc.wait(timeout=5)
+        writes.clear()
+        assert group.kill() == [] and writes == []
+    finally:
+        _stop(proc)
+
+
 def test_double_forked_setsid_escapee_is_in_procs_and_killed(group: RunCgroup) -> None:
     proc = _start(ESCAPEE, group.preexec)
     try:

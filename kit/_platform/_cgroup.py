@@ -157,11 +157,18 @@ def _owner_alive(pid: int, start: int, ns: int) -> bool | None:
 
 # -- small file helpers ---------------------------------------------------------------
 def _read(path: str) -> str | None:
+    """A small kernfs file's text; None when it cannot be read (a descriptor, not a file object:
+    a run reads a dozen of them as it starts and ends)."""
     try:
-        with open(path, encoding="ascii") as fh:
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        return _pread_all(fd).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _write(path: str, value: str) -> None:
@@ -757,6 +764,8 @@ class RunCgroup:
         SIGKILL each listed pid, thaw, and again until empty.  ``pids.max`` is 0 meanwhile,
         so nothing forks.  Raises CgroupStuck if the run is not empty after ``timeout``.
         """
+        if self._empty():  # the run ended (and nothing joins an empty group but by moving there): nothing to stop
+            return []
         deadline = time.monotonic() + timeout
         seen: set[int] = set()
         limits: dict[str, str] = {}
