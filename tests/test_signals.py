@@ -213,8 +213,10 @@ def test_without_a_guardian_a_sigkilled_kit_would_leave_the_run(tmp_path: Path) 
             "r._guardian = Blind()\n"
             "from kit.cli import main\n"
             f"sys.exit(main(['run', {script(tmp_path, SLEEPY)!r}, '--method', 'fork']))\n")
+    temp = tmp_path / "tmp"  # the blind kit's folder stays: in pytest's folder, not the machine's
+    temp.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "KIT_EVIDENCE": "psutil"})
+                            env={**os.environ, "KIT_EVIDENCE": "psutil", "TMPDIR": str(temp)})
     wait_until_running(proc)  # type: ignore[arg-type]
     proc.kill()
     proc.communicate(timeout=5)
