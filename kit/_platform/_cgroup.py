@@ -157,18 +157,9 @@ def _owner_alive(pid: int, start: int, ns: int) -> bool | None:
 
 # -- small file helpers ---------------------------------------------------------------
 def _read(path: str) -> str | None:
-    """A small kernfs file's text; None when it cannot be read (a descriptor, not a file object:
-    a run reads a dozen of them as it starts and ends)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return _pread_all(fd).decode("ascii", "replace")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    """A small kernfs file's text; None when it cannot be read (a dozen a run as it starts and ends)."""
+    data = _bytes(path)
+    return None if data is None else data.decode("ascii", "replace")
 
 
 def _write(path: str, value: str) -> None:
@@ -184,18 +175,23 @@ def _ints(path: str) -> set[int]:
     return {int(x) for x in text.split()} if text else set()
 
 
-def _raw(path: str) -> bytes:
-    """A small kernfs file's bytes (empty when unreadable): no text layer, one buffer."""
+def _bytes(path: str) -> bytes | None:
+    """A small kernfs file's bytes through a descriptor (no file object, one buffer); None when unreadable."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return b""
+        return None
     try:
         return _pread_all(fd)
     except OSError:
-        return b""
+        return None
     finally:
         os.close(fd)
+
+
+def _raw(path: str) -> bytes:
+    """A small kernfs file's bytes (empty when unreadable)."""
+    return _bytes(path) or b""
 
 
 def _pread_all(fd: int) -> bytes:
