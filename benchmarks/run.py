@@ -64,10 +64,38 @@ PLAIN = (
 )
 
 
+# ``python -m kit`` that also writes the kit process's own CPU seconds (its threads: the watchers,
+# launching, reading back, judging; its start-up) to the file named by BENCH_SELF_CPU as it exits.
+# The variable is taken out of the environment first: the runs never see it.
+SELF_CPU = (
+    "import atexit, os, resource, runpy, sys\n"
+    "out = os.environ.pop('BENCH_SELF_CPU')\n"
+    "def said():\n"
+    "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    with open(out, 'w') as f:\n"
+    "        f.write(repr(u.ru_utime + u.ru_stime))\n"
+    "atexit.register(said)\n"
+    "sys.argv[0] = 'kit'\n"
+    "runpy.run_module('kit', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def kit(*args: str, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "kit", *args], capture_output=True, text=True, env=env)
     return time.perf_counter() - t0, done
+
+
+def kit_self_cpu(*args: str) -> tuple[float, subprocess.CompletedProcess[str], float | None]:
+    """``kit(*args)`` and the kit process's own CPU seconds (None if it ended without saying)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        said = Path(tmp) / "self"
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", SELF_CPU, *args], capture_output=True, text=True,
+                              env={**os.environ, "BENCH_SELF_CPU": str(said)})
+        seconds = time.perf_counter() - t0
+        own = float(said.read_text()) if said.exists() else None
+    return seconds, done, own
 
 
 def cells() -> list[tuple[str, str]]:
@@ -180,21 +208,33 @@ def probed_overlapped(scale: float) -> float:
     return time.perf_counter() - t0
 
 
-def matrix(scale: float, jobs: int | None, targets: str = "host") -> tuple[float, int, int, float]:
-    """Seconds, cells, cells that did not pass (inconclusive counted apart: not failed), and the CPU
-    seconds the kit's watchers spent on all the runs (``observer_cpu_s`` added up)."""
+@dataclass(frozen=True)
+class Matrix:
+    """One ``kit matrix``: seconds, cells, cells that did not pass (inconclusive counted apart: not
+    failed), the CPU seconds its watchers spent on all the runs (``observer_cpu_s`` added up), and
+    the kit process's own CPU seconds (its watchers included; None if it did not say)."""
+
+    seconds: float
+    cells: int
+    bad: int
+    watchers: float
+    own: float | None
+
+
+def matrix(scale: float, jobs: int | None, targets: str = "host") -> Matrix:
+    """One ``kit matrix`` over ``targets``, measured (``Matrix``)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "m.json"
         args = ["-q", "matrix", "--targets", targets, "--scale", repr(scale), "--json", str(out)]
         if jobs:
             args += ["--jobs", str(jobs)]
-        seconds, done = kit(*args)
+        seconds, done, own = kit_self_cpu(*args)
         rs = json.loads(out.read_text()) if out.exists() else []
     bad = [r for r in rs if r["status"] not in ("pass", "skipped", "inconclusive")]
     for r in bad:
         print(f"    not passed: {r['example']}/{r['method']} on {r.get('platform', {}).get('target')}: "
               f"{r['status']}: {r['reason'][:160]}", file=sys.stderr)
-    return seconds, len(rs), len(bad), sum(r.get("observer_cpu_s") or 0.0 for r in rs)
+    return Matrix(seconds, len(rs), len(bad), sum(r.get("observer_cpu_s") or 0.0 for r in rs), own)
 
 
 def observer_share(rounds: int) -> list[float]:
@@ -339,7 +379,9 @@ class Report:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3, help="rounds of each timing (median reported)")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="rounds of (a), each timing once a round (medians reported, and each round's ratio to "
+                         "its own plain loop: the machine drifts within minutes)")
     ap.add_argument("--matrices", type=int, default=20,
                     help="default host matrices counted for every cell passing, the --repeat rounds included "
                          "(the issue's 20 of 20)")
@@ -373,6 +415,7 @@ class MatrixRounds:
     failed: dict[str, int]
     cells: int = 0
     watchers: list[float] = field(default_factory=list)  # per default matrix: the watchers' CPU seconds
+    own: list[float] = field(default_factory=list)  # per default matrix: the kit process's own CPU seconds
     shares: list[float] = field(default_factory=list)  # observer_cpu_s / wall_s of single runs (observer_share)
 
 
@@ -400,13 +443,16 @@ def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
         record("overlap", s, c)
         s, c = timed(lambda: probed_overlapped(a.scale))
         record("probed", s, c)
-        (s, m.cells, bad, _), c = timed(lambda: matrix(a.scale, 1))
-        record("jobs1", s, c)
-        m.failed["jobs1"] += bool(bad)
-        (s, _, bad, watched), c = timed(lambda: matrix(a.scale, None))
-        record("jobsN", s, c)
-        m.failed["jobsN"] += bool(bad)
-        m.watchers.append(watched)
+        one, c = timed(lambda: matrix(a.scale, 1))
+        m.cells = one.cells
+        record("jobs1", one.seconds, c)
+        m.failed["jobs1"] += bool(one.bad)
+        one, c = timed(lambda: matrix(a.scale, None))
+        record("jobsN", one.seconds, c)
+        m.failed["jobsN"] += bool(one.bad)
+        m.watchers.append(one.watchers)
+        if one.own is not None:
+            m.own.append(one.own)
         m.shares += observer_share(1)
     m.shares += observer_share(max(0, a.observer_runs - a.repeat))
     return m
@@ -420,7 +466,7 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
     m = matrix_rounds(a)
     extra = [matrix(a.scale, None) for _ in range(max(0, a.matrices - a.repeat))]
     all_n = a.repeat + len(extra)
-    passed = all_n - m.failed["jobsN"] - sum(1 for _, _, bad, _ in extra if bad)
+    passed = all_n - m.failed["jobsN"] - sum(1 for x in extra if x.bad)
     rounds, busy = m.rounds, m.busy
     med = {k: statistics.median(v) for k, v in rounds.items()}
     med_cpu = {k: statistics.median(v) for k, v in busy.items()}
@@ -429,12 +475,14 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
                              "cpu_rounds_s": busy, "median_cpu_s": med_cpu, "cores": cores,
                              "matrices_all_passed": passed, "jobs1_all_passed": a.repeat - m.failed["jobs1"],
                              "default_jobs": default_jobs(), "observer_shares": m.shares,
-                             "watchers_cpu_s": m.watchers}
+                             "watchers_cpu_s": m.watchers, "kit_process_cpu_s": m.own}
     report.section(
         f"## (a) Host matrix against a plain loop over the same {m.cells} cells (scale {a.scale})",
-        "| run | median s | rounds (s) | against the plain loop | machine busy, CPU s | cores busy |",
-        "|---|---:|---|---:|---:|---:|",
+        "| run | median s | rounds (s) | against the plain loop | each round against its own plain loop "
+        "| machine busy, CPU s | cores busy |",
+        "|---|---:|---|---:|---|---:|---:|",
         *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x "
+          f"| {', '.join(f'{x / p:.2f}x' for x, p in zip(rounds[k], rounds['plain']))} "
           f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
           for k, label in (("plain", "plain loop (bare interpreter, no kit)"),
                            ("overlap", "the same bare cells, scheduled as `kit matrix` does (no observation)"),
@@ -462,7 +510,22 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
         f"{med['probed'] / med['plain']:.2f}x, {med_cpu['probed'] - med_cpu['overlap']:+.1f} CPU s; the kit's "
         f"observation from outside (relay, run group, watcher, reading back, judging): "
         f"{med['jobsN'] - med['probed']:+.1f} s, {med_cpu['jobsN'] - med_cpu['probed']:+.1f} CPU s.", "",
-        *observer_lines(m, cores), "")
+        *observer_lines(m, cores), *free_kit_lines(m, med, cores), "")
+
+
+def free_kit_lines(m: MatrixRounds, med: dict[str, float], cores: int) -> list[str]:
+    """What the kit process itself costs a matrix, and where a kit process that cost nothing would
+    end: the shared phase keeps every core busy, so its CPU seconds come off the wall time spread
+    over the cores (the floor of a kit that observes nothing is the bare schedule's row)."""
+    if not m.own:
+        return []
+    own = statistics.median(m.own)
+    free = med["jobsN"] - own / cores
+    return ["", f"The kit process's own CPU (its start-up, launching, the watchers, reading back, judging; "
+                f"`getrusage` as it exits): {own:.2f} CPU s a matrix (rounds "
+                f"{', '.join(f'{x:.2f}' for x in m.own)}). A kit process that cost nothing, with the runs as "
+                f"they are (their run groups, relays, probe and events), would end the matrix in about "
+                f"{free:.1f} s = {free / med['plain']:.2f}x the plain loop."]
 
 
 def observer_lines(m: MatrixRounds, cores: int) -> list[str]:
@@ -505,12 +568,12 @@ def section_containers(a: argparse.Namespace, report: Report) -> None:
         report.section("## (c) Host and every container", f"Not measured: containers unavailable ({why}).", "")
         return
     runs = [matrix(a.scale, None, "auto") for _ in range(a.container_rounds)]
-    secs = [s for s, _, _, _ in runs]
-    report.data["containers"] = {"rounds": secs, "cells": runs[0][1], "failed": [b for _, _, b, _ in runs]}
+    secs = [x.seconds for x in runs]
+    report.data["containers"] = {"rounds": secs, "cells": runs[0].cells, "failed": [x.bad for x in runs]}
     report.section("## (c) Host and every container, images built",
-                   f"`kit matrix --targets auto`: {runs[0][1]} cells, median {statistics.median(secs):.1f} s "
+                   f"`kit matrix --targets auto`: {runs[0].cells} cells, median {statistics.median(secs):.1f} s "
                    f"(rounds {', '.join(f'{s:.1f}' for s in secs)}); cells not passed per round: "
-                   f"{', '.join(str(b) for _, _, b, _ in runs)}.", "")
+                   f"{', '.join(str(x.bad) for x in runs)}.", "")
 
 
 def section_bench(a: argparse.Namespace, report: Report) -> None:
