@@ -180,6 +180,7 @@ def _emptied_after(group: RunCgroup, lives_s: float, wait_s: float) -> float:
         _stop(proc)
 
 
+@pytest.mark.slow
 def test_waiting_for_a_run_to_empty_ends_as_its_last_process_does(group: RunCgroup) -> None:
     """The grace after the main process ends as the last helper does, not a sample later; and
     the wait does not end early while the run lives (broken variants: a sleep; a poll for POLLIN,
@@ -235,6 +236,7 @@ def test_a_group_its_run_left_is_stopped_without_a_write(group: RunCgroup, monke
         _stop(proc)
 
 
+@pytest.mark.slow
 def test_double_forked_setsid_escapee_is_in_procs_and_killed(group: RunCgroup) -> None:
     proc = _start(ESCAPEE, group.preexec)
     try:
@@ -377,6 +379,7 @@ def test_cleanup_stale_removes_a_dead_owners_group_and_kills_its_processes() -> 
                        for p in left]).close()
 
 
+@pytest.mark.slow
 def test_a_kit_process_removes_dead_kits_groups_before_its_first_run(monkeypatch: pytest.MonkeyPatch) -> None:
     """The once-per-process work of a first run group (the hierarchies parsed, dead kits' groups
     removed) is done by ``warm_up``, before the first run's clock: the run group made afterwards

@@ -149,6 +149,7 @@ def _starved_look(monkeypatch: pytest.MonkeyPatch, after_s: float, for_s: float)
     monkeypatch.setattr(Observer, "sample", sample)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["real", "broken"])
 def test_a_starved_watch_loop_still_stops_the_run_at_its_deadline(kind: str, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:

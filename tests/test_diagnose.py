@@ -1069,6 +1069,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_a_fork_from_the_only_thread_lists_no_threads_and_a_native_one_is_still_seen() -> None:
     """A fork loop without threads pays one stat per fork, not a listing of the kernel's threads; a
     thread started below threading is still found (the broken variant, "one thread unless Python

@@ -48,6 +48,7 @@ def test_too_many_cells_keep_only_the_scale_just_measured(tmp_path: Path, monkey
     assert durations.load(0.1, where) == {("a", "fork"): 0.1, ("b", "fork"): 0.1}
 
 
+@pytest.mark.slow
 def test_a_matrix_keeps_how_long_each_host_cell_took(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
     settings = dataclasses.replace(DEFAULTS, scale=0.1, jobs=2)

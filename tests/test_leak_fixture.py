@@ -7,9 +7,11 @@ import sys
 import time
 
 import psutil
+import pytest
 from support import leftovers, our_processes
 
 
+@pytest.mark.slow
 def test_a_process_left_running_is_caught_and_one_that_ended_is_not() -> None:
     before = set(our_processes())
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])

@@ -185,6 +185,7 @@ def test_a_step_summary_that_cannot_be_written_is_kept(tmp_path: Path, monkeypat
 
 @pytest.mark.parametrize("command", [["matrix", "--targets", "host", "--examples", "hello", "--methods", "fork"],
                                      ["run", "hello", "--method", "fork"]])
+@pytest.mark.slow
 def test_a_reader_that_went_away_costs_the_table_not_the_files(tmp_path: Path, command: list[str]) -> None:
     """``kit matrix --json out.json | head``: the table goes to a pipe nobody reads any more; the
     files are written all the same (broken variant, the former order: the table's broken pipe

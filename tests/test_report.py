@@ -209,6 +209,7 @@ def runner_file(tmp_path: Path, name: str, machine: str = "x86_64", spawn: Statu
     return write(tmp_path, name, rs)
 
 
+@pytest.mark.slow
 def test_two_runners_of_one_platform_and_python_keep_their_own_columns(tmp_path: Path) -> None:
     """Two Linux runners, both CPython 3.12, whose files differ only in the machine, or only in the
     file (the reusable workflow's artifacts, each a kit.json): each keeps its columns, named by what
