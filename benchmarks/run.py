@@ -80,9 +80,11 @@ SELF_CPU = (
 )
 
 
-def kit(*args: str, env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+def kit(*args: str, env: dict[str, str] | None = None, entry: tuple[str, ...] = ("-m", "kit")
+        ) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Seconds and the outcome of one kit command (``entry``: how the interpreter starts the kit)."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "kit", *args], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, *entry, *args], capture_output=True, text=True, env=env)
     return time.perf_counter() - t0, done
 
 
@@ -90,10 +92,7 @@ def kit_self_cpu(*args: str) -> tuple[float, subprocess.CompletedProcess[str], f
     """``kit(*args)`` and the kit process's own CPU seconds (None if it ended without saying)."""
     with tempfile.TemporaryDirectory() as tmp:
         said = Path(tmp) / "self"
-        t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", SELF_CPU, *args], capture_output=True, text=True,
-                              env={**os.environ, "BENCH_SELF_CPU": str(said)})
-        seconds = time.perf_counter() - t0
+        seconds, done = kit(*args, env={**os.environ, "BENCH_SELF_CPU": str(said)}, entry=("-c", SELF_CPU))
         own = float(said.read_text()) if said.exists() else None
     return seconds, done, own
 
