@@ -492,24 +492,59 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
         "", f"Every cell passed in {passed} of {all_n} default matrices "
             f"(and in {a.repeat - m.failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
             "(a busy machine) are not failures.", "",
+        *cost_lines(rounds, busy, cores), *observer_lines(m, cores), *free_kit_lines(m, med, cores), "")
+
+
+def paired(a: list[float], b: list[float]) -> float:
+    """The median of each round's own difference ``a[i] - b[i]``.  The rows of a round are measured
+    one after the other within minutes, so a round's difference is a pair; a difference of two
+    medians may set one row's quick round against another's slow one (on a noisy host it can say
+    a cost three times the one any round measured)."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"rounds to pair: {len(a)} and {len(b)}")
+    return statistics.median(x - y for x, y in zip(a, b))
+
+
+def _cpu_s(diff: float, than: str = "") -> str:
+    """A paired difference of CPU seconds in words, against ``than``: its sign read, not assumed."""
+    if round(diff, 1) == 0:
+        return f"the same CPU time{' as ' + than if than else ''} (within 0.05 s)"
+    return f"{abs(diff):.1f} CPU s {'more' if diff > 0 else 'less'}{' than ' + than if than else ''}"
+
+
+def cost_lines(rounds: dict[str, list[float]], busy: dict[str, list[float]], cores: int) -> list[str]:
+    """(a)'s paragraphs on what each layer costs: the floor any schedule meets, the schedule without
+    the kit, the evidence from inside the runs and the observation from outside.  Times and CPU
+    seconds are medians of the rounds; every difference is ``paired``."""
+    med = {k: statistics.median(v) for k, v in rounds.items()}
+    med_cpu = {k: statistics.median(v) for k, v in busy.items()}
+    plain = med["plain"]
+
+    def s(k: str, base: str) -> str:
+        return f"{paired(rounds[k], rounds[base]):+.1f} s"
+
+    def c(k: str, base: str, than: str = "") -> str:
+        return _cpu_s(paired(busy[k], busy[base]), than)
+
+    return [
         f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
         f"while it ran), so no schedule on {cores} cores finishes it in less than "
-        f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / med['plain']:.2f}x the plain loop, "
+        f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / plain:.2f}x the plain loop, "
         f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
-        f"{med_cpu['jobsN']:.1f} CPU s (+{med_cpu['jobsN'] - med_cpu['plain']:.1f}: its observer, the probe "
-        f"in every process, the launcher and its relay): its own floor is {med_cpu['jobsN'] / cores:.1f} s = "
-        f"{med_cpu['jobsN'] / cores / med['plain']:.2f}x.", "",
+        f"{med_cpu['jobsN']:.1f} CPU s ({c('jobsN', 'plain', 'the plain loop')}: its observer, the probe in every "
+        f"process, the launcher and its relay): its own floor is "
+        f"{med_cpu['jobsN'] / cores:.1f} s = {med_cpu['jobsN'] / cores / plain:.2f}x.", "",
         f"The schedule without the kit: the bare cells, run as `kit matrix` runs them, take "
-        f"{med['overlap']:.1f} s = {med['overlap'] / med['plain']:.2f}x and {med_cpu['overlap']:.1f} CPU s "
-        f"(side by side the same cells cost {med_cpu['overlap'] - med_cpu['plain']:+.1f} CPU s: cores that share "
-        f"the machine run each other slower). What observing every run adds to that: "
-        f"{med['jobsN'] - med['overlap']:+.1f} s, {med_cpu['jobsN'] - med_cpu['overlap']:+.1f} CPU s.", "",
+        f"{med['overlap']:.1f} s = {med['overlap'] / plain:.2f}x and {med_cpu['overlap']:.1f} CPU s "
+        f"(side by side, the same cells cost {c('overlap', 'plain', 'one after the other')}). What observing "
+        f"every run adds to that: {s('jobsN', 'overlap')}, {c('jobsN', 'overlap')}.", "",
         f"Of that, the evidence from inside the runs (the probe and its events in every process, the run's "
         f"environment, as the kit starts each cell, with nothing watching): {med['probed']:.1f} s = "
-        f"{med['probed'] / med['plain']:.2f}x, {med_cpu['probed'] - med_cpu['overlap']:+.1f} CPU s; the kit's "
+        f"{med['probed'] / plain:.2f}x, {s('probed', 'overlap')}, {c('probed', 'overlap')}; the kit's "
         f"observation from outside (relay, run group, watcher, reading back, judging): "
-        f"{med['jobsN'] - med['probed']:+.1f} s, {med_cpu['jobsN'] - med_cpu['probed']:+.1f} CPU s.", "",
-        *observer_lines(m, cores), *free_kit_lines(m, med, cores), "")
+        f"{s('jobsN', 'probed')}, {c('jobsN', 'probed')}.", "",
+        "(Each difference is the median of the rounds' own differences, a round's rows being measured "
+        "within minutes of each other; on a noisy host the difference of two medians can say much more.)", ""]
 
 
 def free_kit_lines(m: MatrixRounds, med: dict[str, float], cores: int) -> list[str]:
@@ -519,12 +554,18 @@ def free_kit_lines(m: MatrixRounds, med: dict[str, float], cores: int) -> list[s
     if not m.own:
         return []
     own = statistics.median(m.own)
-    free = med["jobsN"] - own / cores
+    jobs_n, plain = m.rounds["jobsN"], m.rounds["plain"]
+    if len(m.own) == len(jobs_n):  # each round's matrix less its own kit process, against its own plain loop
+        free = statistics.median(j - o / cores for j, o in zip(jobs_n, m.own))
+        ratio = statistics.median((j - o / cores) / p for j, o, p in zip(jobs_n, m.own, plain))
+    else:  # a round whose kit did not say: the medians
+        free = med["jobsN"] - own / cores
+        ratio = free / med["plain"]
     return ["", f"The kit process's own CPU (its start-up, launching, the watchers, reading back, judging; "
                 f"`getrusage` as it exits): {own:.2f} CPU s a matrix (rounds "
                 f"{', '.join(f'{x:.2f}' for x in m.own)}). A kit process that cost nothing, with the runs as "
                 f"they are (their run groups, relays, probe and events), would end the matrix in about "
-                f"{free:.1f} s = {free / med['plain']:.2f}x the plain loop."]
+                f"{free:.1f} s = {ratio:.2f}x the plain loop (medians of the rounds)."]
 
 
 def observer_lines(m: MatrixRounds, cores: int) -> list[str]:
