@@ -245,8 +245,13 @@ def test_a_fork_bomb_is_stopped_and_killed_at_its_deadline(evidence: str, pids_g
     assert r.status == "timeout", r.reason
     assert r.evidence == ("psutil" if evidence == "psutil" else "cgroup")
     assert took < 5.0 + 4.0, took
-    assert r.peak_processes > 100  # the bomb was one (the kernel's pids.peak, or the most in one snapshot): how
-    # many of its processes were named is the starved kit's share of the CPU (80 to 600 of 600 seen here)
+    bomb = int(_read(pids_group / "pids.peak") or 0) or None  # the test's own group, kept by the kernel
+    assert bomb is None or bomb > 100, bomb  # it was a bomb (where the kernel has pids.peak)
+    if evidence == "auto":  # the run's own group: the kernel's pids.peak of the run
+        assert r.peak_processes is not None and r.peak_processes > 100, r.peak_processes
+    else:  # the most in one snapshot of a kit the bomb starves: its share of the CPU (59 to 600 of 600 seen
+        # here), never more than there were
+        assert r.peak_processes is not None and 1 < r.peak_processes <= (bomb or 600), (r.peak_processes, bomb)
     time.sleep(0.5)
     assert _read(pids_group / "cgroup.procs").split() == []
 
