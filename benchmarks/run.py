@@ -498,8 +498,7 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
 def paired(a: list[float], b: list[float]) -> float:
     """The median of each round's own difference ``a[i] - b[i]``.  The rows of a round are measured
     one after the other within minutes, so a round's difference is a pair; a difference of two
-    medians may set one row's quick round against another's slow one (on a noisy host it can say
-    a cost three times the one any round measured)."""
+    medians may set one row's quick round against another's slow one."""
     if len(a) != len(b) or not a:
         raise ValueError(f"rounds to pair: {len(a)} and {len(b)}")
     return statistics.median(x - y for x, y in zip(a, b))
