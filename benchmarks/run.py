@@ -525,14 +525,17 @@ def cost_lines(rounds: dict[str, list[float]], busy: dict[str, list[float]], cor
     def c(k: str, base: str, than: str = "") -> str:
         return _cpu_s(paired(busy[k], busy[base]), than)
 
+    def floors(k: str) -> str:  # each round's work spread over every core, against that round's plain loop
+        return ", ".join(f"{w / cores / t:.2f}x" for w, t in zip(busy[k], rounds["plain"]))
+
     return [
         f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
         f"while it ran), so no schedule on {cores} cores finishes it in less than "
-        f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / plain:.2f}x the plain loop, "
-        f"even before the `cpu` cells, which must run alone. The kit's matrix costs "
+        f"{med_cpu['plain'] / cores:.1f} s = {med_cpu['plain'] / cores / plain:.2f}x the plain loop (each round's: "
+        f"{floors('plain')}), even before the `cpu` cells, which must run alone. The kit's matrix costs "
         f"{med_cpu['jobsN']:.1f} CPU s ({c('jobsN', 'plain', 'the plain loop')}: its observer, the probe in every "
         f"process, the launcher and its relay): its own floor is "
-        f"{med_cpu['jobsN'] / cores:.1f} s = {med_cpu['jobsN'] / cores / plain:.2f}x.", "",
+        f"{med_cpu['jobsN'] / cores:.1f} s = {med_cpu['jobsN'] / cores / plain:.2f}x ({floors('jobsN')}).", "",
         f"The schedule without the kit: the bare cells, run as `kit matrix` runs them, take "
         f"{med['overlap']:.1f} s = {med['overlap'] / plain:.2f}x and {med_cpu['overlap']:.1f} CPU s "
         f"(side by side, the same cells cost {c('overlap', 'plain', 'one after the other')}). What observing "

@@ -103,3 +103,13 @@ def test_a_round_whose_kit_did_not_say_falls_back_to_the_medians(bench: Any) -> 
     m = bench.MatrixRounds(rounds, _rows(), {}, 72, own=[1.0, 1.0])
     med = {k: sorted(v)[1] for k, v in rounds.items()}
     assert "about 10.5 s = 0.53x" in bench.free_kit_lines(m, med, 2)[1]
+
+
+def test_the_floor_is_said_for_each_round_against_its_own_plain_loop(bench: Any) -> None:
+    """The floor moves with the host as the ratios do: each round's work over the cores, against
+    the plain loop of that round (not the median plain loop)."""
+    rounds = _rows(plain=[20.0, 25.0, 16.0])
+    busy = _rows(plain=[16.0, 20.0, 16.0], jobsN=[20.0, 20.0, 20.0])
+    text = "\n".join(bench.cost_lines(rounds, busy, 2))
+    assert "less than 8.0 s = 0.40x the plain loop (each round's: 0.40x, 0.40x, 0.50x)" in text
+    assert "its own floor is 10.0 s = 0.50x (0.50x, 0.40x, 0.62x)." in text
