@@ -414,7 +414,8 @@ class MatrixRounds:
     failed: dict[str, int]
     cells: int = 0
     watchers: list[float] = field(default_factory=list)  # per default matrix: the watchers' CPU seconds
-    own: list[float] = field(default_factory=list)  # per default matrix: the kit process's own CPU seconds
+    own: list[float | None] = field(default_factory=list)  # per default matrix: the kit process's own CPU
+    # seconds, None where it did not say (kept in place: its rounds pair with the others')
     shares: list[float] = field(default_factory=list)  # observer_cpu_s / wall_s of single runs (observer_share)
 
 
@@ -450,8 +451,7 @@ def matrix_rounds(a: argparse.Namespace) -> MatrixRounds:
         record("jobsN", one.seconds, c)
         m.failed["jobsN"] += bool(one.bad)
         m.watchers.append(one.watchers)
-        if one.own is not None:
-            m.own.append(one.own)
+        m.own.append(one.own)
         m.shares += observer_share(1)
     m.shares += observer_share(max(0, a.observer_runs - a.repeat))
     return m
@@ -481,7 +481,7 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
         "| machine busy, CPU s | cores busy |",
         "|---|---:|---|---:|---|---:|---:|",
         *(f"| {label} | {med[k]:.1f} | {', '.join(f'{x:.1f}' for x in rounds[k])} | {med[k] / med['plain']:.2f}x "
-          f"| {', '.join(f'{x / p:.2f}x' for x, p in zip(rounds[k], rounds['plain']))} "
+          f"| {per_round(rounds[k], rounds['plain'])} "
           f"| {med_cpu[k]:.1f} | {med_cpu[k] / med[k]:.2f} of {cores} |"
           for k, label in (("plain", "plain loop (bare interpreter, no kit)"),
                            ("overlap", "the same bare cells, scheduled as `kit matrix` does (no observation)"),
@@ -492,7 +492,12 @@ def section_matrix(a: argparse.Namespace, report: Report) -> None:
         "", f"Every cell passed in {passed} of {all_n} default matrices "
             f"(and in {a.repeat - m.failed['jobs1']} of {a.repeat} with `--jobs 1`); inconclusive cells "
             "(a busy machine) are not failures.", "",
-        *cost_lines(rounds, busy, cores), *observer_lines(m, cores), *free_kit_lines(m, med, cores), "")
+        *cost_lines(rounds, busy, cores), *observer_lines(m, cores), *free_kit_lines(m, cores), "")
+
+
+def per_round(values: list[float], plain: list[float], cores: int = 1) -> str:
+    """Each round's figure (spread over ``cores``) against the plain loop of the same round."""
+    return ", ".join(f"{v / cores / p:.2f}x" for v, p in zip(values, plain))
 
 
 def paired(a: list[float], b: list[float]) -> float:
@@ -526,7 +531,7 @@ def cost_lines(rounds: dict[str, list[float]], busy: dict[str, list[float]], cor
         return _cpu_s(paired(busy[k], busy[base]), than)
 
     def floors(k: str) -> str:  # each round's work spread over every core, against that round's plain loop
-        return ", ".join(f"{w / cores / t:.2f}x" for w, t in zip(busy[k], rounds["plain"]))
+        return per_round(busy[k], rounds["plain"], cores)
 
     return [
         f"The floor: the plain loop's work is {med_cpu['plain']:.1f} CPU s (the whole machine's busy time "
@@ -549,25 +554,23 @@ def cost_lines(rounds: dict[str, list[float]], busy: dict[str, list[float]], cor
         "within minutes of each other; on a noisy host the difference of two medians can say much more.)", ""]
 
 
-def free_kit_lines(m: MatrixRounds, med: dict[str, float], cores: int) -> list[str]:
+def free_kit_lines(m: MatrixRounds, cores: int) -> list[str]:
     """What the kit process itself costs a matrix, and where a kit process that cost nothing would
     end: the shared phase keeps every core busy, so its CPU seconds come off the wall time spread
-    over the cores (the floor of a kit that observes nothing is the bare schedule's row)."""
-    if not m.own:
+    over the cores (the floor of a kit that observes nothing is the bare schedule's row).  Round by
+    round, each matrix less its own kit process against its own plain loop; the rounds whose kit
+    did not say are left out."""
+    known = [(j, o, p) for j, o, p in zip(m.rounds["jobsN"], m.own, m.rounds["plain"]) if o is not None]
+    if not known:
         return []
-    own = statistics.median(m.own)
-    jobs_n, plain = m.rounds["jobsN"], m.rounds["plain"]
-    if len(m.own) == len(jobs_n):  # each round's matrix less its own kit process, against its own plain loop
-        free = statistics.median(j - o / cores for j, o in zip(jobs_n, m.own))
-        ratio = statistics.median((j - o / cores) / p for j, o, p in zip(jobs_n, m.own, plain))
-    else:  # a round whose kit did not say: the medians
-        free = med["jobsN"] - own / cores
-        ratio = free / med["plain"]
+    own = statistics.median(o for _, o, _ in known)
+    free = statistics.median(j - o / cores for j, o, _ in known)
+    ratio = statistics.median((j - o / cores) / p for j, o, p in known)
     return ["", f"The kit process's own CPU (its start-up, launching, the watchers, reading back, judging; "
                 f"`getrusage` as it exits): {own:.2f} CPU s a matrix (rounds "
-                f"{', '.join(f'{x:.2f}' for x in m.own)}). A kit process that cost nothing, with the runs as "
-                f"they are (their run groups, relays, probe and events), would end the matrix in about "
-                f"{free:.1f} s = {ratio:.2f}x the plain loop (medians of the rounds)."]
+                f"{', '.join('unknown' if x is None else f'{x:.2f}' for x in m.own)}). A kit process that cost "
+                f"nothing, with the runs as they are (their run groups, relays, probe and events), would end "
+                f"the matrix in about {free:.1f} s = {ratio:.2f}x the plain loop (medians of the rounds)."]
 
 
 def observer_lines(m: MatrixRounds, cores: int) -> list[str]:

@@ -90,19 +90,22 @@ def test_a_free_kit_process_is_each_rounds_matrix_less_its_own_cpu(bench: Any) -
     """Round by round: a quick matrix with a costly kit process is not set against a slow one's."""
     rounds = _rows(plain=[20.0, 24.0, 20.0], jobsN=[10.0, 14.0, 9.0])
     m = bench.MatrixRounds(rounds, _rows(), {}, 72, own=[2.0, 0.5, 1.0])
-    med = {k: sorted(v)[1] for k, v in rounds.items()}
-    line = bench.free_kit_lines(m, med, 2)[1]
+    line = bench.free_kit_lines(m, 2)[1]
     # rounds: 9.0/20 = 0.45, 13.75/24 = 0.573, 8.5/20 = 0.425 -> median 9.0 s and 0.45x
     assert "would end the matrix in about 9.0 s = 0.45x the plain loop" in line
     # medians instead: 10.0 - 1.0/2 = 9.5 s, against 20: 0.475x
     assert "0.47x" not in line and "9.5 s" not in line
 
 
-def test_a_round_whose_kit_did_not_say_falls_back_to_the_medians(bench: Any) -> None:
-    rounds = _rows(jobsN=[10.0, 11.0, 12.0])
-    m = bench.MatrixRounds(rounds, _rows(), {}, 72, own=[1.0, 1.0])
-    med = {k: sorted(v)[1] for k, v in rounds.items()}
-    assert "about 10.5 s = 0.53x" in bench.free_kit_lines(m, med, 2)[1]
+def test_a_round_whose_kit_did_not_say_is_left_out_not_shifted(bench: Any) -> None:
+    """The second round's kit said nothing: the third round's own CPU stays with the third matrix."""
+    rounds = _rows(plain=[20.0, 20.0, 16.0], jobsN=[10.0, 30.0, 9.0])
+    m = bench.MatrixRounds(rounds, _rows(), {}, 72, own=[1.0, None, 2.0])
+    line = bench.free_kit_lines(m, 2)[1]
+    # rounds 1 and 3: 9.5/20 = 0.475, 8.0/16 = 0.5 -> medians 8.75 s, 0.49x; own median 1.5
+    assert "1.50 CPU s a matrix (rounds 1.00, unknown, 2.00)" in line
+    assert "about 8.8 s = 0.49x" in line
+    assert bench.free_kit_lines(bench.MatrixRounds(rounds, _rows(), {}, 72, own=[None, None, None]), 2) == []
 
 
 def test_the_floor_is_said_for_each_round_against_its_own_plain_loop(bench: Any) -> None:
